@@ -1,0 +1,104 @@
+"""Who is hit, as pure functions: pick nodes, and say who cannot reach whom.
+
+Targeting is kept apart from the mechanism that cuts a link (Jepsen's nemesis does the same), so
+every draw is testable and replayable from the seed alone.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping, Sequence
+
+Grudge = dict[str, list[str]]
+"""node -> the peers it drops (both directions, as the admin API applies it)."""
+
+SELECTORS = ("one", "each", "minority", "all")
+
+
+def pick_one(nodes: Sequence[str], rng: random.Random) -> str:
+    return rng.choice(list(nodes))
+
+
+def each(nodes: Sequence[str]) -> list[str]:
+    """Every node in turn, in the cluster's order (readable, and stable across seeds)."""
+    return list(nodes)
+
+
+def minority_size(n: int) -> int:
+    """The most nodes that can go while a strict majority stays up."""
+    return (n - 1) // 2
+
+
+def minority(nodes: Sequence[str], rng: random.Random) -> list[str]:
+    chosen = set(rng.sample(list(nodes), minority_size(len(nodes))))
+    return [n for n in nodes if n in chosen]
+
+
+def halves(nodes: Sequence[str], rng: random.Random) -> tuple[list[str], list[str]]:
+    """Split into (smaller, larger) halves; the smaller has ``len // 2`` nodes."""
+    chosen = set(rng.sample(list(nodes), len(nodes) // 2))
+    return [n for n in nodes if n in chosen], [n for n in nodes if n not in chosen]
+
+
+def isolate(node: str, nodes: Sequence[str]) -> Grudge:
+    """One node cut off from all the others."""
+    return {node: [n for n in nodes if n != node]}
+
+
+def split(side: Sequence[str], other: Sequence[str]) -> Grudge:
+    """Two groups that cannot reach each other (one side drops the other, both directions)."""
+    return {n: list(other) for n in side}
+
+
+def symmetric_pairs(grudge: Mapping[str, Sequence[str]]) -> list[tuple[str, str]]:
+    """Every ordered pair (a, b) whose traffic a -> b is cut, both directions included."""
+    pairs = {(a, b) for a, drops in grudge.items() for b in drops}
+    pairs |= {(b, a) for a, b in pairs}
+    return sorted(pairs)
+
+
+def components(nodes: Sequence[str], grudge: Mapping[str, Sequence[str]]) -> list[list[str]]:
+    """Groups of nodes that can still reach each other, largest first."""
+    cut = set(symmetric_pairs(grudge))
+    seen: set[str] = set()
+    groups = []
+    for start in nodes:
+        if start in seen:
+            continue
+        group, todo = [], [start]
+        seen.add(start)
+        while todo:
+            a = todo.pop()
+            group.append(a)
+            for b in nodes:
+                if b not in seen and (a, b) not in cut:
+                    seen.add(b)
+                    todo.append(b)
+        groups.append([n for n in nodes if n in group])
+    return sorted(groups, key=len, reverse=True)
+
+
+def cut_off(nodes: Sequence[str], grudge: Mapping[str, Sequence[str]]) -> set[str]:
+    """Nodes outside the largest group: down, as far as the majority is concerned."""
+    groups = components(nodes, grudge)
+    return set(nodes) - set(groups[0]) if groups else set()
+
+
+def select(spec: str | Sequence[str], nodes: Sequence[str], rng: random.Random) -> list[list[str]]:
+    """A target spec -> the node groups it hits, one group per application, in order."""
+    if not isinstance(spec, str):
+        return [list(spec)]
+    if spec == "one":
+        return [[pick_one(nodes, rng)]]
+    if spec == "each":
+        return [[n] for n in each(nodes)]
+    if spec == "minority":
+        return [minority(nodes, rng)]
+    if spec == "all":
+        return [list(nodes)]
+    return [[spec]]
+
+
+def label(group: Sequence[str]) -> str:
+    """How a group shows up as a journal/window target: ``n2`` or ``n1+n3``."""
+    return "+".join(group)

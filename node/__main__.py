@@ -1,0 +1,75 @@
+"""``python -m node``: run one peer.
+
+Monkey-patching happens first and leaves threads alone: the gRPC server needs real OS threads
+(see node/transfer.py and FIELD-NOTES), while sockets, DNS and sleeps become cooperative.
+"""
+
+from gevent import monkey
+
+monkey.patch_all(thread=False, queue=False)
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from .config import (
+    ADMIN_TOKEN_ENV,
+    DEFAULT_MAX_UPLOAD,
+    DEFAULT_SEARCH_DEADLINE_S,
+    DEFAULT_TTL_CAP,
+    NodeConfig,
+)
+
+
+def parse_args(argv: list[str] | None = None) -> NodeConfig:
+    p = argparse.ArgumentParser(prog="python -m node", description="Run one peerload peer.")
+    p.add_argument("--name", required=True, help="node name, unique in the network")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on and connect from")
+    p.add_argument("--http-port", type=int, default=0, help="REST port (0: pick a free one)")
+    p.add_argument("--grpc-port", type=int, default=0, help="gRPC port (0: pick a free one)")
+    p.add_argument("--data-dir", type=Path, required=True, help="catalog and shared files")
+    p.add_argument(
+        "--bootstrap", action="append", default=[], metavar="URL", help="peer to join (repeat)"
+    )
+    p.add_argument(
+        "--admin-token", default=None, help=f"admin API token (default: ${ADMIN_TOKEN_ENV})"
+    )
+    p.add_argument("--max-upload", type=int, default=DEFAULT_MAX_UPLOAD, help="bytes per upload")
+    p.add_argument("--ttl-cap", type=int, default=DEFAULT_TTL_CAP, help="highest TTL accepted")
+    p.add_argument(
+        "--search-deadline", type=float, default=DEFAULT_SEARCH_DEADLINE_S, help="seconds"
+    )
+    p.add_argument("--parent-pid", type=int, default=None, help="exit when this pid is gone")
+    p.add_argument("--log-level", default="WARNING")
+    a = p.parse_args(argv)
+    for port in (a.http_port, a.grpc_port):
+        if not 0 <= port <= 65535:
+            p.error(f"port {port} is out of range")
+    if a.max_upload <= 0 or not 0 <= a.ttl_cap <= 16 or not 0 < a.search_deadline <= 10:
+        p.error("--max-upload must be > 0, --ttl-cap 0..16, --search-deadline 0..10 s")
+    logging.basicConfig(level=a.log_level.upper(), format="%(asctime)s %(name)s %(message)s")
+    return NodeConfig(
+        name=a.name,
+        host=a.host,
+        http_port=a.http_port,
+        grpc_port=a.grpc_port,
+        data_dir=a.data_dir,
+        bootstrap=a.bootstrap,
+        admin_token=a.admin_token,
+        max_upload=a.max_upload,
+        ttl_cap=a.ttl_cap,
+        search_deadline_s=a.search_deadline,
+        parent_pid=a.parent_pid,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    config = parse_args(argv)
+    from .server import serve
+
+    return serve(config)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,194 @@
+"""The node's REST API: each route parses, calls the node, returns a dict.
+
+Read top to bottom: public routes, peer-to-peer routes, admin routes. Inputs are checked here
+(sizes, types, ranges) so the logic below never sees a malformed value.
+"""
+
+from __future__ import annotations
+
+import hmac
+import re
+from typing import TYPE_CHECKING
+
+import gevent
+from bottle import Bottle, request, response
+
+from .config import MAX_JSON_BODY, MAX_QUERY_CHARS, MAX_SEARCH_DEADLINE_S
+from .names import BadName, check_name
+from .peerclient import PEER_HEADER
+from .transfer import TransferError
+from .web import fail, install_json_errors, json_body
+
+if TYPE_CHECKING:
+    from .server import Node
+
+SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+QUERY_ID_RE = re.compile(r"^[0-9a-zA-Z-]{1,64}$")
+DROP_HANG_S = 5.0
+MAX_HOPS = 64
+
+
+def int_param(raw: str | None, name: str, default: int, low: int, high: int) -> int:
+    """An integer query parameter within [low, high], or a 400 that names it."""
+    if raw is None or raw == "":
+        return default
+    if not re.fullmatch(r"-?\d{1,9}", raw.strip()):
+        fail(400, f"{name} must be an integer")
+    value = int(raw)
+    if not low <= value <= high:
+        fail(400, f"{name} must be between {low} and {high}")
+    return value
+
+
+def checked_name(name: str) -> str:
+    try:
+        return check_name(name)
+    except BadName as exc:
+        fail(400, str(exc))
+
+
+def build_app(node: Node) -> Bottle:
+    app = Bottle()
+    install_json_errors(app)
+
+    @app.hook("before_request")
+    def drop_partitioned_peers():
+        # A partitioned peer's request is swallowed, like a packet on a cut link.
+        if node.faults.drops(request.get_header(PEER_HEADER)):
+            gevent.sleep(DROP_HANG_S)
+            fail(503, "partitioned")
+
+    def require_token():
+        expected = node.config.admin_token
+        if not expected:
+            fail(403, "admin API disabled: start the node with --admin-token or PEERLOAD_TOKEN")
+        given = request.get_header("Authorization", "")
+        if not hmac.compare_digest(given.encode(), f"Bearer {expected}".encode()):
+            fail(401, "missing or wrong token")
+
+    # -- public --------------------------------------------------------------------------
+    @app.get("/health")
+    def health():
+        return node.health()
+
+    @app.get("/peers")
+    def peers():
+        return {"peers": node.membership.view()}
+
+    @app.get("/search")
+    def search():
+        q = request.query.getunicode("q") or ""
+        if not 1 <= len(q) <= MAX_QUERY_CHARS:
+            fail(400, f"q must be 1..{MAX_QUERY_CHARS} characters")
+        ttl = int_param(request.query.get("ttl"), "ttl", node.default_ttl, 0, node.config.ttl_cap)
+        deadline_ms = int_param(
+            request.query.get("deadline_ms"),
+            "deadline_ms",
+            int(node.config.search_deadline_s * 1000),
+            1,
+            int(MAX_SEARCH_DEADLINE_S * 1000),
+        )
+        return node.flood.search(q, ttl, deadline_ms / 1000)
+
+    @app.get("/files")
+    def files():
+        return {"files": [r.to_dict() for r in node.catalog.all()]}
+
+    @app.get("/files/<name>")
+    def file_info(name):
+        record = node.catalog.get(checked_name(name))
+        if record is None:
+            fail(404, f"no file named {name!r}")
+        return record.to_dict()
+
+    @app.put("/files/<name>")
+    def put_file(name):
+        checked_name(name)
+        length = request.content_length
+        if length < 0:
+            fail(411, "Content-Length required")
+        if length > node.config.max_upload:
+            fail(413, f"upload larger than the limit of {node.config.max_upload} bytes")
+        data = request.body.read(length)
+        if len(data) != length:
+            fail(400, "body shorter than Content-Length")
+        response.status = 201
+        return node.put_file(name, data).to_dict()
+
+    @app.post("/files/rescan")
+    def rescan():
+        added = node.rescan()
+        return {"added": [r.to_dict() for r in added], "files": len(node.catalog)}
+
+    @app.post("/download")
+    def download():
+        body = json_body(MAX_JSON_BODY)
+        name = checked_name(body.get("name"))
+        sha = body.get("sha256")
+        source = body.get("from")
+        if not isinstance(sha, str) or not SHA256_RE.match(sha):
+            fail(400, "sha256 must be 64 lowercase hex characters")
+        if not isinstance(source, str) or not 1 <= len(source) <= 255:
+            fail(400, "from must be a node name or a gRPC address host:port")
+        try:
+            return node.download(name, sha, source, force=bool(body.get("force")))
+        except TransferError as exc:
+            fail(exc.status, str(exc))
+
+    # -- peer to peer --------------------------------------------------------------------
+    @app.post("/peers/join")
+    @app.post("/peers/heartbeat")
+    def heartbeat():
+        return node.membership.receive(json_body(MAX_JSON_BODY))
+
+    @app.post("/flood")
+    def flood():
+        msg = json_body(MAX_JSON_BODY)
+        ok = (
+            isinstance(msg.get("id"), str)
+            and QUERY_ID_RE.match(msg["id"])
+            and isinstance(msg.get("q"), str)
+            and 1 <= len(msg["q"]) <= MAX_QUERY_CHARS
+            and type(msg.get("ttl")) is int
+            and 0 <= msg["ttl"] <= node.config.ttl_cap
+            and type(msg.get("hops")) is int
+            and 0 <= msg["hops"] <= MAX_HOPS
+            and isinstance(msg.get("budget_ms"), int | float)
+            and 0 < msg["budget_ms"] <= MAX_SEARCH_DEADLINE_S * 1000
+        )
+        if not ok:
+            fail(400, "malformed flood message")
+        return node.flood.relay(msg, request.get_header(PEER_HEADER))
+
+    # -- admin (token) -------------------------------------------------------------------
+    @app.get("/admin/faults")
+    def faults_state():
+        require_token()
+        return node.faults.state()
+
+    @app.post("/admin/partition")
+    def partition():
+        require_token()
+        drop = json_body(MAX_JSON_BODY).get("drop")
+        if not isinstance(drop, list) or not all(isinstance(n, str) and n for n in drop):
+            fail(400, "drop must be a list of peer names")
+        node.faults.partition(drop)
+        return node.faults.state()
+
+    @app.post("/admin/latency")
+    def latency():
+        require_token()
+        ms = json_body(MAX_JSON_BODY).get("ms")
+        try:
+            node.faults.set_latency(ms if type(ms) is int else -1)
+        except ValueError as exc:
+            fail(400, str(exc))
+        return node.faults.state()
+
+    @app.post("/admin/heal")
+    def heal():
+        require_token()
+        node.faults.heal()
+        return node.faults.state()
+
+    return app

@@ -1,0 +1,196 @@
+"""The node's durable file catalog: files in ``shared/``, their records in SQLite (WAL).
+
+A write is acknowledged only after the file is fsynced and renamed into place and its row is
+committed with ``synchronous=FULL``, so a SIGKILL right after a 201 loses nothing. Reads go to
+an in-memory copy that is replaced, never mutated, so gRPC threads and greenlets can read it
+without a lock.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sqlite3
+import threading
+import uuid
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from .names import check_name
+
+TMP_PREFIX = ".tmp-"
+HASH_BLOCK = 1024 * 1024
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS files (name TEXT PRIMARY KEY, size INTEGER NOT NULL,
+                                  sha256 TEXT NOT NULL, added REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS peers (node_id TEXT PRIMARY KEY, name TEXT NOT NULL,
+                                  http TEXT NOT NULL, grpc TEXT NOT NULL);
+"""
+
+
+@dataclass(frozen=True)
+class FileRecord:
+    name: str
+    size: int
+    sha256: str
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(HASH_BLOCK):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def fsync_dir(path: Path) -> None:
+    """Make a rename in ``path`` durable."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class Catalog:
+    """Files this node shares, durable in ``data_dir/catalog.sqlite``."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = Path(data_dir)
+        self.shared = self.data_dir / "shared"
+        self.shared.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(
+            self.data_dir / "catalog.sqlite", check_same_thread=False, isolation_level=None
+        )
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.executescript(SCHEMA)
+        self._files: dict[str, FileRecord] = {}
+        self._recover()
+
+    def _recover(self) -> None:
+        """Drop temp files of interrupted writes and rows whose file vanished."""
+        for stray in self.shared.glob(TMP_PREFIX + "*"):
+            stray.unlink(missing_ok=True)
+        rows = self._db.execute("SELECT name, size, sha256 FROM files").fetchall()
+        files = {}
+        for name, size, sha in rows:
+            path = self.shared / name
+            if path.is_file() and path.stat().st_size == size:
+                files[name] = FileRecord(name, size, sha)
+            else:
+                self._db.execute("DELETE FROM files WHERE name = ?", (name,))
+        self._files = files
+
+    # -- reads (lock-free) ---------------------------------------------------------------
+    def get(self, name: str) -> FileRecord | None:
+        return self._files.get(name)
+
+    def all(self) -> list[FileRecord]:
+        return sorted(self._files.values(), key=lambda r: r.name)
+
+    def __len__(self) -> int:
+        return len(self._files)
+
+    def search(self, term: str) -> list[FileRecord]:
+        """Files whose name contains ``term``, case-insensitively."""
+        needle = term.lower()
+        return [r for r in self._files.values() if needle in r.name.lower()]
+
+    def path_of(self, name: str) -> Path:
+        return self.shared / check_name(name)
+
+    # -- writes --------------------------------------------------------------------------
+    def temp_path(self) -> Path:
+        """A fresh temp path inside ``shared/`` (same filesystem, so rename is atomic)."""
+        return self.shared / f"{TMP_PREFIX}{uuid.uuid4().hex}"
+
+    def put_bytes(self, name: str, data: bytes) -> FileRecord:
+        """Store ``data`` under ``name`` durably and index it."""
+        check_name(name)
+        tmp = self.temp_path()
+        try:
+            with open(tmp, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            return self.adopt(tmp, name, len(data), hashlib.sha256(data).hexdigest())
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def adopt(self, tmp: Path, name: str, size: int, sha256: str) -> FileRecord:
+        """Rename an already fsynced temp file into place and commit its record."""
+        check_name(name)
+        record = FileRecord(name, size, sha256)
+        with self._lock:
+            os.replace(tmp, self.shared / name)
+            fsync_dir(self.shared)
+            self._db.execute(
+                "INSERT OR REPLACE INTO files VALUES (?, ?, ?, julianday('now'))",
+                (name, size, sha256),
+            )
+            self._files = {**self._files, name: record}
+        return record
+
+    def rescan(self) -> list[FileRecord]:
+        """Index files dropped into ``shared/`` and forget records whose file is gone."""
+        added = []
+        on_disk = {p.name for p in self.shared.iterdir() if p.is_file()}
+        for name in sorted(on_disk - set(self._files)):
+            if name.startswith(TMP_PREFIX):
+                continue
+            try:
+                check_name(name)
+            except ValueError:
+                continue
+            path = self.shared / name
+            added.append(self._index_existing(path))
+        with self._lock:
+            gone = set(self._files) - on_disk
+            for name in gone:
+                self._db.execute("DELETE FROM files WHERE name = ?", (name,))
+            if gone:
+                self._files = {k: v for k, v in self._files.items() if k not in gone}
+        return added
+
+    def _index_existing(self, path: Path) -> FileRecord:
+        record = FileRecord(path.name, path.stat().st_size, sha256_file(path))
+        with self._lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO files VALUES (?, ?, ?, julianday('now'))",
+                (record.name, record.size, record.sha256),
+            )
+            self._files = {**self._files, record.name: record}
+        return record
+
+    # -- node identity and known peers (so a restart rejoins without bootstrap) ----------
+    def node_id(self) -> str:
+        with self._lock:
+            row = self._db.execute("SELECT value FROM meta WHERE key = 'node_id'").fetchone()
+            if row:
+                return row[0]
+            value = uuid.uuid4().hex
+            self._db.execute("INSERT INTO meta VALUES ('node_id', ?)", (value,))
+            return value
+
+    def known_peers(self) -> list[dict]:
+        rows = self._db.execute("SELECT node_id, name, http, grpc FROM peers").fetchall()
+        return [dict(zip(("node_id", "name", "http", "grpc"), r, strict=True)) for r in rows]
+
+    def remember_peers(self, peers: Iterable[dict]) -> None:
+        with self._lock:
+            self._db.executemany(
+                "INSERT OR REPLACE INTO peers VALUES (:node_id, :name, :http, :grpc)",
+                [{k: p[k] for k in ("node_id", "name", "http", "grpc")} for p in peers],
+            )
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()

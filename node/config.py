@@ -1,0 +1,60 @@
+"""Node settings and the limits every input is checked against."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ADMIN_TOKEN_ENV = "PEERLOAD_TOKEN"
+
+MAX_NAME_BYTES = 255
+MAX_QUERY_CHARS = 200
+DEFAULT_MAX_UPLOAD = 64 * 1024 * 1024
+MAX_JSON_BODY = 64 * 1024
+DEFAULT_TTL = 3
+DEFAULT_TTL_CAP = 7
+DEFAULT_SEARCH_DEADLINE_S = 1.0
+MAX_SEARCH_DEADLINE_S = 10.0
+
+# Failure detection. A refused connection is proof the process is gone, so two refusals in a
+# row are enough; a frozen (SIGSTOPped) peer only shows as silence, judged by DEAD_AFTER_S.
+HEARTBEAT_INTERVAL_S = 0.2
+HEARTBEAT_TIMEOUT_S = 0.4
+SUSPECT_AFTER_S = 0.45
+DEAD_AFTER_S = 0.9
+DEAD_AFTER_REFUSALS = 2
+
+CHUNK_SIZE = 1024 * 1024
+GRPC_MAX_MESSAGE = 4 * 1024 * 1024
+GRPC_THREADS = 64
+DOWNLOAD_DEADLINE_S = 60.0
+
+
+@dataclass
+class NodeConfig:
+    """Everything one peer needs to start; built from the command line by ``node.__main__``."""
+
+    name: str
+    data_dir: Path
+    host: str = "127.0.0.1"
+    http_port: int = 0
+    grpc_port: int = 0
+    bootstrap: list[str] = field(default_factory=list)
+    admin_token: str | None = None
+    max_upload: int = DEFAULT_MAX_UPLOAD
+    ttl_cap: int = DEFAULT_TTL_CAP
+    search_deadline_s: float = DEFAULT_SEARCH_DEADLINE_S
+    heartbeat_interval_s: float = HEARTBEAT_INTERVAL_S
+    dead_after_s: float = DEAD_AFTER_S
+    parent_pid: int | None = None  # exit when this process goes away (no orphans)
+
+    def __post_init__(self) -> None:
+        self.data_dir = Path(self.data_dir)
+        if self.admin_token is None:
+            self.admin_token = os.environ.get(ADMIN_TOKEN_ENV) or None
+
+    @property
+    def shared_dir(self) -> Path:
+        """Where the node's files live; anything dropped here is indexed by a rescan."""
+        return self.data_dir / "shared"

@@ -1,0 +1,133 @@
+"""What happens on a search: Gnutella-style flooding with query ids, TTL, hops and dedupe.
+
+The origin gives a query an id and a TTL and sends it to every live neighbour; each node that
+sees an id for the first time answers from its catalog and, while TTL remains, forwards it to
+its neighbours except the sender; an id seen before is answered at once as a duplicate. Hits
+travel back along the path the query came (each forward is a request whose answer carries the
+hits of everything behind it). Every forward costs one message, so with dedupe a query that
+reaches all N nodes over E links costs 2E - (N - 1) messages.
+
+A deadline bounds the whole search: each hop forwards with a slightly smaller budget, so an
+inner node answers (flagged partial) before its caller gives up on it.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections import OrderedDict
+
+import gevent
+
+from .catalog import Catalog
+from .membership import Membership
+from .peerclient import PeerClient, PeerError
+
+SEEN_TTL_S = 60.0
+SEEN_MAX = 200_000
+MIN_MARGIN_S = 0.02
+MARGIN_SHARE = 0.1
+MIN_FORWARD_BUDGET_S = 0.01
+
+
+class SeenCache:
+    """Query ids seen recently; expiry bounds memory, the size cap bounds a flood of ids."""
+
+    def __init__(self, ttl_s: float = SEEN_TTL_S, max_items: int = SEEN_MAX) -> None:
+        self.ttl_s = ttl_s
+        self.max_items = max_items
+        self._items: OrderedDict[str, float] = OrderedDict()
+
+    def add(self, query_id: str) -> bool:
+        """Record ``query_id``; False when it was already there (a duplicate)."""
+        now = time.monotonic()
+        while self._items:
+            oldest, expires = next(iter(self._items.items()))
+            if expires > now and len(self._items) < self.max_items:
+                break
+            del self._items[oldest]
+        if query_id in self._items:
+            return False
+        self._items[query_id] = now + self.ttl_s
+        return True
+
+
+class Flood:
+    """Runs searches for one node, as origin or as a relay."""
+
+    def __init__(self, me: dict, catalog: Catalog, membership: Membership, client: PeerClient):
+        self.me = me
+        self.catalog = catalog
+        self.membership = membership
+        self.client = client
+        self.seen = SeenCache()
+
+    def search(self, term: str, ttl: int, deadline_s: float) -> dict:
+        """A search started here: local hits plus whatever the flood brings back in time."""
+        started = time.monotonic()
+        query_id = uuid.uuid4().hex
+        self.seen.add(query_id)
+        answer = self._process(query_id, term, ttl, 0, started + deadline_s, sender=None)
+        return {
+            "query_id": query_id,
+            "results": answer["results"],
+            "reached": len(answer["nodes"]),
+            "nodes": sorted(answer["nodes"]),
+            "messages": answer["messages"],
+            "partial": answer["partial"],
+            "elapsed_ms": round((time.monotonic() - started) * 1000, 3),
+        }
+
+    def relay(self, message: dict, sender: str | None) -> dict:
+        """A query forwarded to us by ``sender``."""
+        if not self.seen.add(message["id"]):
+            return {"duplicate": True, "results": [], "nodes": [], "messages": 0, "partial": False}
+        deadline = time.monotonic() + message["budget_ms"] / 1000
+        return self._process(
+            message["id"], message["q"], message["ttl"], message["hops"], deadline, sender
+        )
+
+    def _process(self, query_id, term, ttl, hops, deadline, sender) -> dict:
+        results = [self._hit(r, hops) for r in self.catalog.search(term)]
+        answer = {"results": results, "nodes": [self.me["name"]], "messages": 0, "partial": False}
+        if ttl <= 0:
+            return answer
+        targets = [p for p in self.membership.alive() if p.name != sender]
+        remaining = deadline - time.monotonic()
+        budget = remaining - max(MIN_MARGIN_S, remaining * MARGIN_SHARE)
+        if not targets:
+            return answer
+        if budget < MIN_FORWARD_BUDGET_S:
+            answer["partial"] = True
+            return answer
+        message = {"id": query_id, "q": term, "ttl": ttl - 1, "hops": hops + 1}
+        message["budget_ms"] = round(budget * 1000, 1)
+        jobs = [gevent.spawn(self._forward, p, message, remaining) for p in targets]
+        gevent.joinall(jobs)
+        for job in jobs:
+            sub = job.value
+            answer["messages"] += 1
+            if sub is None:
+                answer["partial"] = True
+                continue
+            answer["results"].extend(sub.get("results", []))
+            answer["nodes"].extend(sub.get("nodes", []))
+            answer["messages"] += sub.get("messages", 0)
+            answer["partial"] = answer["partial"] or bool(sub.get("partial"))
+        return answer
+
+    def _forward(self, peer, message: dict, timeout: float) -> dict | None:
+        try:
+            return self.client.call(
+                peer.http, "POST", "/flood", message, timeout=timeout, peer_name=peer.name
+            )
+        except PeerError:
+            return None
+
+    def _hit(self, record, hops: int) -> dict:
+        return {
+            **record.to_dict(),
+            "node": self.me["name"],
+            "grpc": self.me["grpc"],
+            "hops": hops,
+        }

@@ -1,0 +1,172 @@
+"""One peer: wires catalog, membership, flood and transfer, serves HTTP and gRPC, drains on
+SIGTERM.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import sys
+import time
+
+import gevent
+from gevent.event import Event
+
+from .catalog import Catalog, FileRecord
+from .config import DEFAULT_TTL, DOWNLOAD_DEADLINE_S, NodeConfig
+from .flood import Flood
+from .membership import Membership
+from .netfaults import NetFaults
+from .peerclient import PeerClient
+from .transfer import FileTransferServicer, Puller, TransferError, start_grpc_server
+from .web import NoDelayWSGIServer
+
+log = logging.getLogger("node")
+
+DRAIN_TIMEOUT_S = 5.0
+READY_FILE = "node.json"
+PARENT_CHECK_S = 0.5
+
+
+class Node:
+    """The composition root of a peer. Routes and the servicer call into its parts."""
+
+    default_ttl = DEFAULT_TTL
+
+    def __init__(self, config: NodeConfig) -> None:
+        self.config = config
+        self.started = time.monotonic()
+        self.catalog = Catalog(config.data_dir)
+        self.catalog.rescan()
+        self.faults = NetFaults()
+        self.client = PeerClient(config.name, config.host, self.faults)
+        self.puller = Puller(self.catalog, config.name, self.faults)
+        self.me = {"node_id": self.catalog.node_id(), "name": config.name, "http": "", "grpc": ""}
+        self.membership = Membership(
+            self.me,
+            self.client,
+            interval_s=config.heartbeat_interval_s,
+            dead_after_s=config.dead_after_s,
+            remember=self.catalog.remember_peers,
+        )
+        self.flood = Flood(self.me, self.catalog, self.membership, self.client)
+        self.http_server = None
+        self.grpc_server = None
+        self.grpc_health = None
+        self.stopped = Event()
+        self.drained = Event()
+
+    # -- what routes call ----------------------------------------------------------------
+    def health(self) -> dict:
+        alive, known = self.membership.counts()
+        return {
+            "name": self.config.name,
+            "node_id": self.me["node_id"],
+            "status": "draining" if self.stopped.is_set() else "ok",
+            "peers_alive": alive,
+            "peers_known": known,
+            "files": len(self.catalog),
+            "http": self.me["http"],
+            "grpc": self.me["grpc"],
+            "pid": os.getpid(),
+            "uptime_s": round(time.monotonic() - self.started, 3),
+        }
+
+    def put_file(self, name: str, data: bytes) -> FileRecord:
+        # fsync can take milliseconds: do it off the hub so searches keep flowing.
+        return gevent.get_hub().threadpool.apply(self.catalog.put_bytes, (name, data))
+
+    def rescan(self) -> list[FileRecord]:
+        return gevent.get_hub().threadpool.apply(self.catalog.rescan)
+
+    def download(self, name: str, sha256: str, source: str, *, force: bool = False) -> dict:
+        local = self.catalog.get(name)
+        if local is not None and not force:
+            if local.sha256 == sha256:
+                return {**local.to_dict(), "from": source, "elapsed_ms": 0.0, "cached": True}
+            raise TransferError(409, f"a different file named {name!r} exists here")
+        peer = self.membership.by_name(source)
+        address = peer.grpc if peer else source
+        if ":" not in address:
+            raise TransferError(400, f"unknown node {source!r}")
+        started = time.monotonic()
+        record = gevent.get_hub().threadpool.apply(
+            self.puller.pull,
+            (address, name, sha256),
+            {"timeout": DOWNLOAD_DEADLINE_S, "peer_name": peer.name if peer else None},
+        )
+        elapsed = round((time.monotonic() - started) * 1000, 3)
+        return {**record.to_dict(), "from": source, "elapsed_ms": elapsed, "cached": False}
+
+    # -- lifecycle -----------------------------------------------------------------------
+    def start(self) -> None:
+        """Listen on HTTP and gRPC (``OSError`` if a port is taken), then join the network."""
+        from .api import build_app
+
+        cfg = self.config
+        hub = gevent.get_hub()
+        hub.threadpool.maxsize = max(hub.threadpool.maxsize, 32)
+        self.http_server = NoDelayWSGIServer((cfg.host, cfg.http_port), build_app(self), log=None)
+        try:
+            self.http_server.init_socket()
+        except OSError as exc:
+            raise OSError(
+                f"cannot listen for HTTP on {cfg.host}:{cfg.http_port}: {exc.strerror or exc}"
+            ) from None
+        http_port = self.http_server.socket.getsockname()[1]
+        self.grpc_server, grpc_port, self.grpc_health = start_grpc_server(
+            cfg.host, cfg.grpc_port, FileTransferServicer(self.catalog, cfg.name, self.faults)
+        )
+        self.me["http"] = f"http://{cfg.host}:{http_port}"
+        self.me["grpc"] = f"{cfg.host}:{grpc_port}"
+        self.http_server.start()
+        self.membership.start(cfg.bootstrap, self.catalog.known_peers())
+        self._write_ready_file()
+        if cfg.parent_pid:
+            gevent.spawn(self._exit_with_parent, cfg.parent_pid)
+        print(f"node {cfg.name} listening {self.me['http']} grpc {self.me['grpc']}", flush=True)
+
+    def _write_ready_file(self) -> None:
+        path = self.config.data_dir / READY_FILE
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({**self.me, "pid": os.getpid()}))
+        os.replace(tmp, path)
+
+    def _exit_with_parent(self, parent_pid: int) -> None:
+        while os.getppid() == parent_pid:
+            gevent.sleep(PARENT_CHECK_S)
+        log.warning("parent %d is gone: draining", parent_pid)
+        self.drain()
+
+    def drain(self) -> None:
+        """Stop taking work, finish what is in flight, close the catalog."""
+        if self.stopped.is_set():
+            return
+        self.stopped.set()
+        log.info("draining")
+        if self.grpc_health is not None:
+            self.grpc_health.enter_graceful_shutdown()
+        self.membership.stop()
+        if self.http_server is not None:
+            self.http_server.stop(timeout=DRAIN_TIMEOUT_S)
+        if self.grpc_server is not None:
+            self.grpc_server.stop(grace=DRAIN_TIMEOUT_S).wait()
+        self.puller.close()
+        self.catalog.close()
+        self.drained.set()
+
+
+def serve(config: NodeConfig) -> int:
+    """Run a node until SIGTERM/SIGINT; the process exit code."""
+    node = Node(config)
+    try:
+        node.start()
+    except OSError as exc:
+        print(f"node {config.name}: {exc}", file=sys.stderr)
+        return 2
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        gevent.signal_handler(sig, lambda: gevent.spawn(node.drain))
+    node.drained.wait()
+    return 0

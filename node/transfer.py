@@ -1,0 +1,199 @@
+"""File transfer over gRPC: the ``FileTransfer`` servicer and the pull a node does for
+``POST /download``.
+
+The gRPC server runs on plain OS threads (no ``init_gevent``): under HTTP load on the same
+process, gevent-mode gRPC starved (FIELD-NOTES). Pulls are blocking gRPC calls, so the node runs
+them in gevent's threadpool; one slow peer then cannot freeze the HTTP loop.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from concurrent import futures
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+
+from proto import p2p_pb2, p2p_pb2_grpc
+
+from .catalog import Catalog, FileRecord
+from .config import CHUNK_SIZE, GRPC_MAX_MESSAGE, GRPC_THREADS
+from .names import BadName, check_name
+from .netfaults import NetFaults
+
+PEER_METADATA = "x-peer"
+MIN_CHUNK = 4 * 1024
+SERVICE_NAME = "peerload.p2p.FileTransfer"
+DROP_HANG_MAX_S = 30.0
+
+SERVER_OPTIONS = [
+    ("grpc.so_reuseport", 0),  # otherwise a second node binds the same port silently
+    ("grpc.max_send_message_length", GRPC_MAX_MESSAGE),
+    ("grpc.max_receive_message_length", GRPC_MAX_MESSAGE),
+    ("grpc.keepalive_permit_without_calls", 1),
+    ("grpc.http2.min_ping_interval_without_data_ms", 1000),
+    ("grpc.http2.max_ping_strikes", 0),
+]
+CLIENT_OPTIONS = [
+    ("grpc.max_receive_message_length", GRPC_MAX_MESSAGE),
+    ("grpc.keepalive_time_ms", 10_000),
+    ("grpc.keepalive_timeout_ms", 1_000),
+    ("grpc.http2.ping_timeout_ms", 1_000),
+]
+
+
+class TransferError(Exception):
+    """A pull that failed; ``status`` is the HTTP status the API should answer with."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def clamp_chunk(requested: int) -> int:
+    return CHUNK_SIZE if requested <= 0 else max(MIN_CHUNK, min(CHUNK_SIZE, requested))
+
+
+class FileTransferServicer(p2p_pb2_grpc.FileTransferServicer):
+    """Serves files from the catalog; method names are the RPCs'."""
+
+    def __init__(self, catalog: Catalog, node_name: str, faults: NetFaults) -> None:
+        self.catalog = catalog
+        self.node_name = node_name
+        self.faults = faults
+
+    def _lookup(self, name: str, context: grpc.ServicerContext) -> FileRecord:
+        peer = dict(context.invocation_metadata()).get(PEER_METADATA)
+        if self.faults.drops(peer):
+            time.sleep(min(context.time_remaining() or DROP_HANG_MAX_S, DROP_HANG_MAX_S))
+            context.abort(grpc.StatusCode.DEADLINE_EXCEEDED, "partitioned")
+        try:
+            check_name(name)
+        except BadName as exc:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        record = self.catalog.get(name)
+        if record is None:
+            context.abort(grpc.StatusCode.NOT_FOUND, f"no file named {name!r}")
+        return record
+
+    def _info(self, record: FileRecord) -> p2p_pb2.FileInfo:
+        return p2p_pb2.FileInfo(
+            name=record.name, size=record.size, sha256=record.sha256, node=self.node_name
+        )
+
+    def Stat(self, request, context):
+        return self._info(self._lookup(request.name, context))
+
+    def Download(self, request, context):
+        record = self._lookup(request.name, context)
+        if request.sha256 and request.sha256 != record.sha256:
+            context.abort(grpc.StatusCode.FAILED_PRECONDITION, "sha256 differs from stored file")
+        chunk = clamp_chunk(request.chunk_size)
+        info, offset = self._info(record), 0
+        with open(self.catalog.path_of(record.name), "rb") as f:
+            while data := f.read(chunk):
+                yield p2p_pb2.Chunk(offset=offset, data=data, info=info if offset == 0 else None)
+                offset += len(data)
+        if offset == 0:
+            yield p2p_pb2.Chunk(info=info)
+        yield p2p_pb2.Chunk(done=True, total=offset, sha256=record.sha256)
+
+
+def start_grpc_server(
+    host: str, port: int, servicer: FileTransferServicer
+) -> tuple[grpc.Server, int, health.HealthServicer]:
+    """Start the gRPC server; raise ``OSError`` with a one-line message if the port is taken."""
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=GRPC_THREADS, thread_name_prefix="grpc"),
+        options=SERVER_OPTIONS,
+    )
+    p2p_pb2_grpc.add_FileTransferServicer_to_server(servicer, server)
+    health_servicer = health.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    try:
+        bound = server.add_insecure_port(f"{host}:{port}")
+    except RuntimeError:
+        bound = 0
+    if not bound:
+        raise OSError(f"cannot listen for gRPC on {host}:{port}: address in use or unavailable")
+    server.start()
+    for service in ("", SERVICE_NAME):
+        health_servicer.set(service, health_pb2.HealthCheckResponse.SERVING)
+    return server, bound, health_servicer
+
+
+class Puller:
+    """Pulls files from other nodes into this node's catalog (blocking; run in a thread)."""
+
+    def __init__(self, catalog: Catalog, node_name: str, faults: NetFaults) -> None:
+        self.catalog = catalog
+        self.node_name = node_name
+        self.faults = faults
+        self._channels: dict[str, grpc.Channel] = {}
+
+    def _stub(self, address: str) -> p2p_pb2_grpc.FileTransferStub:
+        channel = self._channels.get(address)
+        if channel is None:
+            channel = grpc.insecure_channel(address, options=CLIENT_OPTIONS)
+            self._channels[address] = channel
+        return p2p_pb2_grpc.FileTransferStub(channel)
+
+    def pull(
+        self, address: str, name: str, sha256: str, *, timeout: float, peer_name: str | None
+    ) -> FileRecord:
+        """Download ``name`` from ``address``, verify ``sha256``, and index it atomically."""
+        if self.faults.drops(peer_name):
+            time.sleep(timeout)
+            raise TransferError(504, f"link to {peer_name} is partitioned")
+        tmp = self.catalog.temp_path()
+        try:
+            size, digest = self._receive(address, name, sha256, timeout, tmp)
+            if digest != sha256:
+                raise TransferError(502, f"sha256 mismatch: got {digest}, expected {sha256}")
+            return self.catalog.adopt(tmp, name, size, digest)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def _receive(self, address, name, sha256, timeout, tmp: Path) -> tuple[int, str]:
+        digest, size, done = hashlib.sha256(), 0, None
+        stream = self._stub(address).Download(
+            p2p_pb2.DownloadRequest(name=name, sha256=sha256),
+            timeout=timeout,
+            metadata=((PEER_METADATA, self.node_name),),
+        )
+        try:
+            with open(tmp, "wb") as f:
+                for chunk in stream:
+                    if chunk.done:
+                        done = chunk
+                        break
+                    if chunk.offset != size:
+                        raise TransferError(502, f"chunk at offset {chunk.offset}, expected {size}")
+                    f.write(chunk.data)
+                    digest.update(chunk.data)
+                    size += len(chunk.data)
+                f.flush()
+                os.fsync(f.fileno())
+        except grpc.RpcError as exc:
+            raise TransferError(_http_status(exc.code()), f"{address}: {exc.details()}") from None
+        finally:
+            stream.cancel()
+        if done is None or done.total != size:
+            raise TransferError(502, f"{address}: stream ended early after {size} bytes")
+        return size, digest.hexdigest()
+
+    def close(self) -> None:
+        for channel in self._channels.values():
+            channel.close()
+
+
+def _http_status(code: grpc.StatusCode) -> int:
+    return {
+        grpc.StatusCode.NOT_FOUND: 404,
+        grpc.StatusCode.INVALID_ARGUMENT: 400,
+        grpc.StatusCode.FAILED_PRECONDITION: 409,
+        grpc.StatusCode.DEADLINE_EXCEEDED: 504,
+    }.get(code, 502)

@@ -1,0 +1,122 @@
+"""Everything a run produced, indexed once so criteria and rules stay small pure functions.
+
+``Evidence`` holds the raw inputs (samples, windows, monitor series, journal, fault results,
+integrity counts, config) and answers the questions every criterion asks: which requests started
+in this window, which windows are of this kind, which fault windows overlap.
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass, field
+from typing import Any
+
+from reports.samples import Sample, requests
+
+Window = dict[str, Any]
+
+#: Window kinds from docs/contracts.md.
+LEVEL, BASELINE, FAULT, RECOVERY, STRESS, VERIFY = (
+    "level",
+    "baseline",
+    "fault",
+    "recovery",
+    "stress",
+    "verify",
+)
+#: Kinds that carry steady, fault-free load: where capacity and latency are judged.
+STEADY_KINDS = (LEVEL, BASELINE)
+#: Kinds with generated load, where both protocols must make progress.
+LOAD_KINDS = (LEVEL, BASELINE, FAULT, RECOVERY, STRESS)
+
+
+@dataclass
+class Evidence:
+    """Raw run data plus a time index over requests (derived ops excluded)."""
+
+    samples: list[Sample] = field(default_factory=list)
+    windows: list[Window] = field(default_factory=list)
+    series: list[dict[str, Any]] = field(default_factory=list)
+    journal: list[dict[str, Any]] = field(default_factory=list)
+    fault_results: list[dict[str, Any]] = field(default_factory=list)
+    integrity: dict[str, Any] = field(default_factory=dict)
+    config: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.requests: list[Sample] = sorted(requests(self.samples), key=lambda s: s["t"])
+        self._times = [s["t"] for s in self.requests]
+        self.series = sorted(self.series, key=lambda r: r["t"])
+        self.windows = sorted(self.windows, key=lambda w: (w["start"], w["end"], w["name"]))
+
+    @classmethod
+    def from_run(cls, run: dict[str, Any]) -> Evidence:
+        """Build from a ``run`` dict (see ``reports.build``); missing parts become empty."""
+        return cls(
+            samples=list(run.get("samples") or []),
+            windows=list(run.get("windows") or []),
+            series=list(run.get("series") or []),
+            journal=list(run.get("journal") or []),
+            fault_results=list(run.get("fault_results") or []),
+            integrity=dict(run.get("integrity") or {}),
+            config=dict(run.get("config") or {}),
+        )
+
+    def between(self, start: float, end: float) -> list[Sample]:
+        """Requests that started in ``[start, end)``."""
+        lo = bisect.bisect_left(self._times, start)
+        hi = bisect.bisect_left(self._times, end)
+        return self.requests[lo:hi]
+
+    def in_window(self, window: Window) -> list[Sample]:
+        """Requests that started inside ``window``."""
+        return self.between(window["start"], window["end"])
+
+    def of_kind(self, *kinds: str) -> list[Window]:
+        """Windows of the given kinds, in time order."""
+        return [w for w in self.windows if w.get("kind") in kinds]
+
+    def overlapping(self, window: Window, *kinds: str) -> list[Window]:
+        """Other windows (of ``kinds``, or any) whose time range intersects ``window``."""
+        return [
+            w
+            for w in self.windows
+            if w is not window
+            and (not kinds or w.get("kind") in kinds)
+            and w["start"] < window["end"]
+            and window["start"] < w["end"]
+        ]
+
+    def recovery_window(self, fault: Window) -> Window | None:
+        """The recovery window that follows a fault window (same fault id and target)."""
+        suffix = fault["name"].split(":", 1)[-1]
+        for w in self.of_kind(RECOVERY):
+            same_ids = (w.get("fault_id"), w.get("target")) == (
+                fault.get("fault_id"),
+                fault.get("target"),
+            )
+            if (same_ids and w.get("fault_id") is not None) or w["name"] == f"recovery:{suffix}":
+                return w
+        return None
+
+    def fault_result(self, fault: Window) -> dict[str, Any] | None:
+        """The faults side's own measurement for this fault window, if it wrote one."""
+        for entry in self.fault_results:
+            if entry.get("fault_id") == fault.get("fault_id") and entry.get("target") == fault.get(
+                "target"
+            ):
+                return entry
+        return None
+
+    @property
+    def t0(self) -> float:
+        """Start of the test: the earliest instant any window, row or request mentions."""
+        starts = [w["start"] for w in self.windows] + self._times[:1]
+        starts += [r["t"] for r in self.series[:1]]
+        return min(starts) if starts else 0.0
+
+    @property
+    def t_end(self) -> float:
+        """End of the test: the latest window end, row or request start."""
+        ends = [w["end"] for w in self.windows] + self._times[-1:]
+        ends += [r["t"] for r in self.series[-1:]]
+        return max(ends) if ends else 0.0

@@ -1,0 +1,138 @@
+"""Helpers over the monitor series: fault detection and recovery times, per-node resources.
+
+Monitor rows (docs/contracts.md) are sampled every second or two by the Locust monitor; they are
+the only place that says how many nodes answered at a given instant.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from reports.evidence import FAULT, Evidence, Window
+from reports.samples import mean, percentile
+
+Row = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class FaultTiming:
+    """When a fault was seen and when the network was whole again, for one fault window.
+
+    ``detected_s`` counts from the fault's start, ``recovered_s`` from ``measured_from`` (the
+    fault's end, or the end of a fault window enclosing it: nothing can be whole before that).
+    ``recovered`` is ``None`` when there is no evidence either way.
+    """
+
+    window: str
+    fault_id: str | None
+    kind: str | None
+    target: str | None
+    start: float
+    end: float
+    measured_from: float
+    enclosed_by: tuple[str, ...]
+    detected_s: float | None
+    recovered_s: float | None
+    recovered: bool | None
+    source: str
+    rows: int
+
+
+def rows_between(series: list[Row], start: float, end: float) -> list[Row]:
+    """Monitor rows with ``start <= t < end``."""
+    return [r for r in series if start <= r["t"] < end]
+
+
+def all_alive(row: Row) -> bool:
+    """True when every node of the cluster answered in this row."""
+    return row.get("nodes_alive", 0) >= row.get("nodes_total", 0) > 0
+
+
+def effective_end(window: Window, faults: list[Window]) -> tuple[float, tuple[str, ...]]:
+    """End of ``window`` pushed past every fault window still active at that moment."""
+    end, chain = window["end"], []
+    moved = True
+    while moved:
+        moved = False
+        for f in faults:
+            if f is not window and f["start"] <= end < f["end"] and f["name"] not in chain:
+                end, moved = f["end"], True
+                chain.append(f["name"])
+    return end, tuple(chain)
+
+
+def _deadline(ev: Evidence, window: Window, enclosing: tuple[str, ...]) -> float:
+    """Last instant recovery may be observed: the latest recovery window of the chain."""
+    chain = [window] + [w for w in ev.windows if w["name"] in enclosing]
+    ends = [rw["end"] for w in chain if (rw := ev.recovery_window(w)) is not None]
+    return max(ends) if ends else math.inf
+
+
+def fault_timing(ev: Evidence, window: Window) -> FaultTiming:
+    """Detection and recovery for one fault window: the faults side's numbers, else the monitor."""
+    faults = ev.of_kind(FAULT)
+    measured_from, enclosing = effective_end(window, faults)
+    during = rows_between(ev.series, window["start"], window["end"])
+    detected = next((r["t"] - window["start"] for r in during if not all_alive(r)), None)
+    after = rows_between(ev.series, measured_from, _deadline(ev, window, enclosing))
+    whole = next((r for r in after if all_alive(r)), None)
+    recovered_s = whole["t"] - measured_from if whole else None
+    recovered: bool | None = whole is not None if after else None
+    source = "monitor" if during or after else "none"
+    entry = ev.fault_result(window)
+    if entry is not None:
+        if entry.get("detected_s") is not None:
+            detected = float(entry["detected_s"])
+        if "recovered_s" in entry or "recovered" in entry:
+            recovered_s = entry.get("recovered_s")
+            recovered = bool(entry.get("recovered", recovered_s is not None))
+            source = "fault_results"
+    return FaultTiming(
+        window=window["name"],
+        fault_id=window.get("fault_id"),
+        kind=window.get("fault_kind"),
+        target=window.get("target"),
+        start=window["start"],
+        end=window["end"],
+        measured_from=measured_from,
+        enclosed_by=enclosing,
+        detected_s=detected,
+        recovered_s=recovered_s,
+        recovered=recovered,
+        source=source,
+        rows=len(after),
+    )
+
+
+def fault_timings(ev: Evidence) -> list[FaultTiming]:
+    """``fault_timing`` for every fault window, in time order."""
+    return [fault_timing(ev, w) for w in ev.of_kind(FAULT)]
+
+
+def per_node(series: list[Row], key: str) -> dict[str, list[float]]:
+    """Values of a per-node mapping column (``cpu``, ``rss_mb``, ``rtt_ms``) by node or pair."""
+    out: dict[str, list[float]] = {}
+    for row in series:
+        for name, value in (row.get(key) or {}).items():
+            if value is not None:
+                out.setdefault(name, []).append(float(value))
+    return dict(sorted(out.items()))
+
+
+def stats(values: list[float]) -> dict[str, float | None]:
+    """Mean, p95 (nearest rank) and max of a list of readings."""
+    return {
+        "mean": mean(values),
+        "p95": percentile(values, 95),
+        "max": max(values) if values else None,
+    }
+
+
+def resources(series: list[Row]) -> dict[str, dict[str, dict[str, float | None]]]:
+    """CPU %, RSS MB and RTT ms statistics per node (or node pair for RTT)."""
+    return {
+        key: {name: stats(values) for name, values in per_node(series, key).items()}
+        for key in ("cpu", "rss_mb", "rtt_ms")
+    }
