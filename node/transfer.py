@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import socket
 import time
 from concurrent import futures
 from pathlib import Path
@@ -106,6 +107,8 @@ def start_grpc_server(
     host: str, port: int, servicer: FileTransferServicer
 ) -> tuple[grpc.Server, int, health.HealthServicer]:
     """Start the gRPC server; raise ``OSError`` with a one-line message if the port is taken."""
+    if port:
+        check_port_free(host, port)
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=GRPC_THREADS, thread_name_prefix="grpc"),
         options=SERVER_OPTIONS,
@@ -123,6 +126,16 @@ def start_grpc_server(
     for service in ("", SERVICE_NAME):
         health_servicer.set(service, health_pb2.HealthCheckResponse.SERVING)
     return server, bound, health_servicer
+
+
+def check_port_free(host: str, port: int) -> None:
+    """Bind-test ``host:port`` so a taken port is one clear line, not gRPC core's log."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise OSError(f"cannot listen for gRPC on {host}:{port}: {exc.strerror}") from None
 
 
 class Puller:

@@ -1,0 +1,77 @@
+"""Failure detection and recovery of real node processes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tests.conftest import peer_state, wait_for
+from tests.http import call, get
+
+pytestmark = pytest.mark.integration
+
+
+def all_alive(cluster) -> bool:
+    return all(get(f"{n.http}/health")["peers_alive"] == 2 for n in cluster.nodes.values())
+
+
+def test_killed_node_is_marked_dead_and_rejoins_with_catalog_intact(fresh_cluster):
+    c = fresh_cluster
+    n3 = c.nodes["n3"].http
+    status, ack = call("PUT", f"{n3}/files/acked.bin", os.urandom(50_000))
+    assert status == 201
+    c.kill("n3")
+    wait_for(lambda: peer_state(c, "n1", "n3") == "dead", timeout=3)
+    wait_for(lambda: peer_state(c, "n2", "n3") == "dead", timeout=3)
+    assert get(f"{c.nodes['n1'].http}/health")["peers_alive"] == 1
+
+    c.start("n3")  # same data dir, no bootstrap help needed beyond its remembered peers
+    wait_for(lambda: all_alive(c), timeout=5)
+    assert get(f"{n3}/files/acked.bin")["sha256"] == ack["sha256"]
+    names = {r["name"] for r in get(f"{c.nodes['n1'].http}/search?q=acked")["results"]}
+    assert names == {"acked.bin"}
+
+
+def test_paused_node_is_detected_and_searches_answer_partial_within_deadline(fresh_cluster):
+    c = fresh_cluster
+    c.pause("n2")
+    try:
+        started = time.monotonic()
+        answer = get(f"{c.nodes['n1'].http}/search?q=alpha&ttl=3&deadline_ms=800")
+        assert time.monotonic() - started < 1.5
+        assert answer["partial"] is True
+        assert {r["node"] for r in answer["results"]} >= {"n1", "n3"}
+        for observer in ("n1", "n3"):
+            wait_for(lambda o=observer: peer_state(c, o, "n2") == "dead", timeout=3)
+        answer = get(f"{c.nodes['n1'].http}/search?q=alpha&ttl=3")
+        assert answer["partial"] is False and answer["reached"] == 2
+    finally:
+        c.resume("n2")
+    wait_for(lambda: all_alive(c), timeout=5)
+
+
+def test_sigterm_drains_and_exits_cleanly(fresh_cluster):
+    c = fresh_cluster
+    proc = c.nodes["n1"].proc
+    c.stop("n1")
+    assert proc.returncode == 0
+    wait_for(lambda: peer_state(c, "n2", "n1") == "dead", timeout=3)
+
+
+def test_second_node_on_a_taken_port_fails_with_one_line(cluster, tmp_path):
+    n1 = cluster.nodes["n1"]
+    for flag, port in (("--http-port", n1.http_port), ("--grpc-port", n1.grpc_port)):
+        run = subprocess.run(
+            [sys.executable, "-m", "node", "--name", "x", "--host", n1.host, flag, str(port)]
+            + ["--data-dir", str(tmp_path / flag)],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert run.returncode == 2, run.stderr
+        assert len(run.stderr.strip().splitlines()) == 1 and "Traceback" not in run.stderr
+        assert str(port) in run.stderr

@@ -1,0 +1,130 @@
+"""Bad input gets a 4xx JSON error and writes nothing; admin and control need the token."""
+
+from __future__ import annotations
+
+import http.client
+import json
+from urllib.parse import urlsplit
+
+import pytest
+
+from node.cluster import Cluster
+from tests.http import call, get
+
+pytestmark = pytest.mark.integration
+
+MAX_UPLOAD = 1024
+
+
+@pytest.fixture(scope="module")
+def one():
+    with Cluster(1, files_per_node=2, node_args=("--max-upload", str(MAX_UPLOAD))) as c:
+        yield c
+
+
+def raw(url: str, method: str, path: str, body: bytes = b"", headers=None) -> tuple[int, dict]:
+    """Send a path exactly as given (no client-side normalisation of ``..``)."""
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+    conn.request(method, path, body=body, headers=headers or {})
+    answer = conn.getresponse()
+    status, data = answer.status, answer.read()
+    conn.close()
+    return status, json.loads(data)
+
+
+def shared_files(cluster: Cluster) -> list[str]:
+    return sorted(p.name for p in (cluster.nodes["n1"].data_dir / "shared").iterdir())
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/files/%2e%2e",
+        "/files/..%2fescape",
+        "/files/%2fetc%2fpasswd",
+        "/files/nul%00byte",
+        "/files/" + "x" * 256,
+        "/files/.hidden",
+        "/files/../../escape",
+    ],
+)
+def test_bad_names_are_refused_and_write_nothing(one, path):
+    before = shared_files(one)
+    status, body = raw(one.nodes["n1"].http, "PUT", path, b"data")
+    assert 400 <= status < 500 and "error" in body
+    assert shared_files(one) == before
+
+
+def test_upload_over_limit_is_413_and_writes_nothing(one):
+    before = shared_files(one)
+    status, body = call("PUT", f"{one.nodes['n1'].http}/files/big.bin", b"x" * (MAX_UPLOAD + 1))
+    assert status == 413 and "limit" in body["error"]
+    assert shared_files(one) == before
+    assert call("PUT", f"{one.nodes['n1'].http}/files/ok.bin", b"x" * MAX_UPLOAD)[0] == 201
+
+
+@pytest.mark.parametrize("ttl", ["-1", "abc", "8", "99999999999999", "1.5"])
+def test_bad_ttl_is_400(one, ttl):
+    status, body = call("GET", f"{one.nodes['n1'].http}/search?q=alpha&ttl={ttl}")
+    assert status == 400 and "ttl" in body["error"]
+
+
+@pytest.mark.parametrize("query", ["", "q=", "q=" + "a" * 201])
+def test_bad_query_is_400(one, query):
+    status, body = call("GET", f"{one.nodes['n1'].http}/search?{query}")
+    assert status == 400 and "q must" in body["error"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"{not json",
+        b"[1, 2]",
+        b'{"name": "a", "sha256": "zz", "from": "n2"}',
+        b'{"name": "../a", "sha256": "' + b"a" * 64 + b'", "from": "n2"}',
+        b'{"name": "a", "sha256": "' + b"a" * 64 + b'"}',
+    ],
+)
+def test_malformed_download_requests_are_400(one, body):
+    status, answer = raw(
+        one.nodes["n1"].http, "POST", "/download", body, {"Content-Type": "application/json"}
+    )
+    assert status == 400 and "error" in answer
+
+
+def test_unknown_file_and_route_are_404(one):
+    assert call("GET", f"{one.nodes['n1'].http}/files/missing.txt")[0] == 404
+    status, body = call("GET", f"{one.nodes['n1'].http}/nope")
+    assert status == 404 and "error" in body
+
+
+def test_malformed_flood_message_is_400(one):
+    status, body = call("POST", f"{one.nodes['n1'].http}/flood", {"id": "x", "ttl": -1})
+    assert status == 400 and "flood" in body["error"]
+
+
+def test_admin_needs_the_token(one):
+    n1 = one.nodes["n1"].http
+    for method, path, body in (
+        ("GET", "/admin/faults", None),
+        ("POST", "/admin/partition", {"drop": ["n2"]}),
+        ("POST", "/admin/heal", {}),
+    ):
+        assert call(method, n1 + path, body)[0] == 401
+        assert call(method, n1 + path, body, token="wrong")[0] == 401
+    status, state = call("POST", f"{n1}/admin/partition", {"drop": ["n9"]}, token=one.token)
+    assert status == 200 and state["drop"] == ["n9"]
+    assert call("POST", f"{n1}/admin/heal", {}, token=one.token)[1]["drop"] == []
+    assert call("POST", f"{n1}/admin/latency", {"ms": -5}, token=one.token)[0] == 400
+
+
+def test_control_api_needs_the_token(one):
+    control = one.control.url
+    assert call("GET", f"{control}/nodes")[0] == 401
+    assert call("POST", f"{control}/nodes/n1/kill", {})[0] == 401
+    assert call("POST", f"{control}/nodes/n1/kill", {}, token="nope")[0] == 401
+    nodes = get(f"{control}/nodes", token=one.token)["nodes"]
+    assert [n["state"] for n in nodes] == ["running"]
+    assert call("POST", f"{control}/nodes/n9/kill", {}, token=one.token)[0] == 404
+    assert call("POST", f"{control}/nodes/n1/start", {}, token=one.token)[0] == 409

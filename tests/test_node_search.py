@@ -1,0 +1,67 @@
+"""Flooding search and downloads on a real 3-node cluster."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.http import call, get
+
+pytestmark = pytest.mark.integration
+
+
+def test_search_from_n1_finds_file_that_only_n3_has(cluster):
+    answer = get(f"{cluster.nodes['n1'].http}/search?q=n3-&ttl=3")
+    assert answer["results"], answer
+    assert {r["node"] for r in answer["results"]} == {"n3"}
+    assert all(r["hops"] == 1 and r["grpc"] == cluster.nodes["n3"].grpc for r in answer["results"])
+    assert answer["reached"] == 3 and answer["partial"] is False
+
+
+def test_ttl_zero_finds_only_local_files(cluster):
+    answer = get(f"{cluster.nodes['n1'].http}/search?q=alpha&ttl=0")
+    assert answer["results"] and {r["node"] for r in answer["results"]} == {"n1"}
+    assert answer["messages"] == 0 and answer["reached"] == 1
+
+
+def test_flood_over_three_connected_nodes_costs_four_messages(cluster):
+    # M = 2E - (N - 1) = 2*3 - 2: dedupe drops the two duplicates after one hop each.
+    for origin in ("n1", "n2", "n3"):
+        answer = get(f"{cluster.nodes[origin].http}/search?q=alpha&ttl=3")
+        assert answer["messages"] == 4, answer
+        assert {r["node"] for r in answer["results"]} == {"n1", "n2", "n3"}
+
+
+def test_download_from_remote_node_verifies_and_indexes(cluster):
+    hit = get(f"{cluster.nodes['n1'].http}/search?q=n3-&ttl=2")["results"][0]
+    n1 = cluster.nodes["n1"].http
+    status, body = call(
+        "POST", f"{n1}/download", {"name": hit["name"], "sha256": hit["sha256"], "from": "n3"}
+    )
+    assert status == 200, body
+    assert body["sha256"] == hit["sha256"] and body["size"] == hit["size"]
+    assert get(f"{n1}/files/{hit['name']}")["sha256"] == hit["sha256"]
+    local = get(f"{n1}/search?q={hit['name']}&ttl=0")["results"]
+    assert [r["node"] for r in local] == ["n1"]
+
+
+def test_download_by_grpc_address_with_wrong_sha_leaves_nothing(cluster):
+    hit = get(f"{cluster.nodes['n1'].http}/search?q=n2-&ttl=2")["results"][-1]
+    n1 = cluster.nodes["n1"]
+    before = sorted(p.name for p in (n1.data_dir / "shared").iterdir())
+    status, body = call(
+        "POST",
+        f"{n1.http}/download",
+        {"name": hit["name"], "sha256": "0" * 64, "from": hit["grpc"]},
+    )
+    assert status == 409 and "sha256" in body["error"]
+    assert sorted(p.name for p in (n1.data_dir / "shared").iterdir()) == before
+    assert call("GET", f"{n1.http}/files/{hit['name']}")[0] == 404
+
+
+def test_download_of_unknown_file_is_404(cluster):
+    status, body = call(
+        "POST",
+        f"{cluster.nodes['n1'].http}/download",
+        {"name": "no-such-file", "sha256": "a" * 64, "from": "n2"},
+    )
+    assert status == 404 and "error" in body

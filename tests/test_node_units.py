@@ -1,0 +1,62 @@
+"""Unit tests of the node's pure parts and its catalog on a real SQLite file."""
+
+from __future__ import annotations
+
+import pytest
+
+from node.catalog import Catalog
+from node.flood import SeenCache
+from node.names import BadName, check_name
+
+
+@pytest.mark.parametrize(
+    "name", ["", ".", "..", "../x", "/etc/passwd", "a\x00b", "x" * 256, " pad", ".hidden", "a\\b"]
+)
+def test_check_name_refuses_unsafe_names(name):
+    with pytest.raises(BadName):
+        check_name(name)
+
+
+def test_check_name_accepts_plain_names():
+    assert check_name("report-01.txt") == "report-01.txt"
+    assert check_name("é" * 127) == "é" * 127  # 254 bytes
+
+
+def test_catalog_survives_reopen_and_recovers_from_interrupted_writes(tmp_path):
+    catalog = Catalog(tmp_path)
+    record = catalog.put_bytes("a.bin", b"abc")
+    (catalog.shared / ".tmp-interrupted").write_bytes(b"partial")
+    catalog.close()
+    reopened = Catalog(tmp_path)
+    assert reopened.get("a.bin") == record
+    assert not list(reopened.shared.glob(".tmp-*"))
+
+
+def test_catalog_rescan_indexes_dropped_files_and_forgets_removed(tmp_path):
+    catalog = Catalog(tmp_path)
+    catalog.put_bytes("gone.txt", b"1")
+    (catalog.shared / "dropped.txt").write_bytes(b"hello")
+    (catalog.shared / "gone.txt").unlink()
+    added = catalog.rescan()
+    assert [r.name for r in added] == ["dropped.txt"]
+    assert [r.name for r in catalog.all()] == ["dropped.txt"]
+    assert catalog.search("DROP")[0].size == 5
+
+
+def test_catalog_keeps_node_identity_and_peers(tmp_path):
+    catalog = Catalog(tmp_path)
+    node_id = catalog.node_id()
+    catalog.remember_peers([{"node_id": "p", "name": "n2", "http": "h", "grpc": "g"}])
+    catalog.close()
+    again = Catalog(tmp_path)
+    assert again.node_id() == node_id
+    assert again.known_peers() == [{"node_id": "p", "name": "n2", "http": "h", "grpc": "g"}]
+
+
+def test_seen_cache_drops_duplicates_and_expires():
+    seen = SeenCache(ttl_s=0.0)
+    assert seen.add("q1") is True
+    assert seen.add("q1") is True  # expired at once
+    bounded = SeenCache(ttl_s=60, max_items=2)
+    assert bounded.add("a") and bounded.add("b") and not bounded.add("b")
+    assert bounded.add("c") and bounded.add("a")  # "a" was evicted by the size cap
