@@ -1,0 +1,187 @@
+"""The run's lifecycle, as Locust event listeners: start the embedded cluster, verify the
+network, monitor it, write the results, set the exit code, tear everything down.
+
+Cluster, monitor, faults and results live on the master (or the only process): in distributed
+runs ``init``/``test_start``/``test_stop`` fire on every worker too (FIELD-NOTES).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import gevent
+from locust import events
+from locust.runners import STATE_MISSING, MasterRunner, WorkerRunner
+from locust.util.timespan import parse_timespan
+
+from . import options as opts
+from .monitor import LIVENESS_MESSAGE, Monitor
+from .results import CONCURRENCY_FILE, concurrency_results, write_json
+from .runstate import DESCRIPTOR_OPTION, RunState, parse_cluster
+from .samples import SampleRecorder
+from .shape import build_stages
+from .verify import integrity, steady_state
+
+THREADPOOL_SIZE = 512  # > users with a gRPC call in flight (FIELD-NOTES)
+REQUIRED_OPS = ("search", "index", "download")
+
+
+def say(message: str) -> None:
+    print(f"peerload: {message}", flush=True)
+
+
+def die(message: str) -> None:
+    """A one-line error and exit code 2, never a traceback."""
+    print(f"peerload: error: {message}", file=sys.stderr, flush=True)
+    raise SystemExit(2)
+
+
+def is_worker(environment) -> bool:
+    return isinstance(environment.runner, WorkerRunner)
+
+
+@events.init.add_listener
+def on_init(environment, **_) -> None:
+    import grpc.experimental.gevent as grpc_gevent
+
+    grpc_gevent.init_gevent()
+    gevent.get_hub().threadpool.maxsize = THREADPOOL_SIZE
+    if is_worker(environment):
+        environment.runner.register_message(LIVENESS_MESSAGE, _on_liveness(environment))
+        return
+    options = environment.parsed_options
+    if options is None:  # a library user built the environment by hand
+        return
+    if not 1 <= options.nodes <= 50:
+        die("--nodes must be between 1 and 50")
+    environment.peerload_cluster = None
+    if options.cluster:
+        try:
+            descriptor = parse_cluster(options.cluster)
+        except (OSError, ValueError) as exc:
+            die(f"--cluster: {exc}")
+    else:
+        from node.cluster import Cluster
+
+        say(f"starting an embedded cluster of {options.nodes} nodes")
+        cluster = Cluster(options.nodes, seed=options.seed).start_all()
+        environment.peerload_cluster = cluster
+        descriptor = cluster.descriptor
+        say(f"cluster ready: {cluster.descriptor_path}")
+    state = RunState(descriptor)
+    state.recorder = SampleRecorder(environment, state)
+    environment.peerload = state
+    # Workers get this with the spawn message (Locust forwards custom options).
+    public = {"nodes": descriptor["nodes"]}
+    setattr(options, DESCRIPTOR_OPTION, json.dumps(public))
+    _configure_shape(environment, options)
+
+
+def _configure_shape(environment, options) -> None:
+    shape = environment.shape_class
+    if shape is None or not hasattr(shape, "configure"):
+        return
+    try:
+        profile = opts.profile(options.profile)
+        levels = opts.int_list(options.levels) or opts.LEVELS
+        stress = opts.int_list(options.stress_levels) or profile.stress_levels
+    except ValueError as exc:
+        die(str(exc))
+    level_s = options.step_time or profile.level_s
+    run_time = options.run_time
+    if isinstance(run_time, str):
+        run_time = parse_timespan(run_time)
+    fault_s = getattr(environment, "peerload_fault_seconds", 0)
+    stages = build_stages(levels, level_s, profile.fault_users, fault_s, stress, profile.stress_s)
+    shape.configure(stages, run_time, options.stress_p95_ms)
+
+
+def _on_liveness(environment):
+    def handler(msg, **_) -> None:
+        state = getattr(environment, "peerload", None)
+        if state is not None:
+            state.alive = set(msg.data["alive"])
+            state.unreachable = set(msg.data["unreachable"])
+
+    return handler
+
+
+@events.test_start.add_listener
+def on_test_start(environment, **_) -> None:
+    state = getattr(environment, "peerload", None)
+    if is_worker(environment) or state is None:
+        return
+    state.started = time.time()
+    for key in ("samples", "windows", "series", "acked", "journal"):
+        getattr(state, key).clear()
+    state.stopped_reason = state.broke_at = state.highest_held = None
+    problems = steady_state(state)
+    if problems:
+        state.stopped_reason = "network not healthy before the run: " + "; ".join(problems)
+        say(state.stopped_reason)
+        gevent.spawn_later(0.1, environment.runner.quit)
+        return
+    say("initial network verification passed: all nodes alive, canary reached every node")
+    environment.peerload_monitor = Monitor(environment, state)
+    environment.peerload_monitor.start()
+
+
+@events.test_stop.add_listener
+def on_test_stop(environment, **_) -> None:
+    state = getattr(environment, "peerload", None)
+    if is_worker(environment) or state is None:
+        return
+    monitor = getattr(environment, "peerload_monitor", None)
+    if monitor is not None:
+        monitor.stop()
+        _check_workers(environment, state)
+    results_dir = Path(environment.parsed_options.results_dir)
+    state.final_problems = steady_state(state) if monitor is not None else []
+    state.integrity = integrity(state) if monitor is not None else None
+    write_json(results_dir / CONCURRENCY_FILE, concurrency_results(state))
+    if state.final_problems:
+        say("final verification: " + "; ".join(state.final_problems))
+    if state.integrity:
+        say(
+            "integrity: {acked_uploads} acked uploads, {lost} lost, {corrupt} corrupt, "
+            "{download_sha256_mismatches} download mismatches".format(**state.integrity)
+        )
+    say(f"results written to {results_dir}/")
+
+
+def _check_workers(environment, state) -> None:
+    runner = environment.runner
+    if isinstance(runner, MasterRunner):
+        state.worker_died = state.worker_died or any(
+            c.state == STATE_MISSING for c in runner.clients.values()
+        )
+
+
+def verdict(state) -> tuple[int, str]:
+    """Exit code and reason: non-zero when an operation never succeeded or a worker died."""
+    if state.stopped_reason and state.stopped_reason.startswith("network not healthy"):
+        return 1, state.stopped_reason
+    if state.worker_died:
+        return 1, "a worker died during the run"
+    never = [op for op in REQUIRED_OPS if not any(s["ok"] and s["op"] == op for s in state.samples)]
+    if never:
+        return 1, f"operation(s) never succeeded: {', '.join(never)}"
+    if state.integrity and (state.integrity["lost"] or state.integrity["corrupt"]):
+        return 1, "acknowledged uploads were lost or corrupted"
+    return 0, "every operation type succeeded"
+
+
+@events.quitting.add_listener
+def on_quitting(environment, **_) -> None:
+    state = getattr(environment, "peerload", None)
+    if not is_worker(environment) and state is not None:
+        code, reason = verdict(state)
+        environment.process_exit_code = code
+        say(f"{'PASS' if code == 0 else 'FAIL'}: {reason}")
+    cluster = getattr(environment, "peerload_cluster", None)
+    if cluster is not None:
+        cluster.close()
+        environment.peerload_cluster = None

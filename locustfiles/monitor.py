@@ -1,0 +1,143 @@
+"""The live dashboard: every few seconds, node health, resources and throughput in one line.
+
+Runs as a greenlet on the master (or the only process). Each tick also becomes a row of the
+monitor series kept for the report, and refreshes which nodes are alive (workers get that by
+message, so their users judge "a file on a reachable node" the same way).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+import urllib.request
+
+import gevent
+import psutil
+from locust.runners import MasterRunner
+
+from .stats import in_window, percentile
+
+INTERVAL_S = 2.0
+PROBE_TIMEOUT_S = 0.5
+LIVENESS_MESSAGE = "peerload_liveness"
+DOWNLOAD_OPS = ("download", "node_download")
+
+
+def fetch_json(url: str, timeout: float = PROBE_TIMEOUT_S) -> dict | None:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as answer:
+            return json.loads(answer.read())
+    except (OSError, ValueError):
+        return None
+
+
+class Monitor:
+    def __init__(self, environment, state, interval_s: float = INTERVAL_S, out=sys.stdout):
+        self.environment = environment
+        self.state = state
+        self.interval_s = interval_s
+        self.out = out
+        self._procs: dict[int, psutil.Process] = {}
+        self._greenlet = None
+        self._last = time.time()
+
+    def start(self) -> None:
+        self._last = time.time()
+        self._greenlet = gevent.spawn(self._loop)
+
+    def stop(self) -> None:
+        if self._greenlet is not None:
+            self._greenlet.kill(block=True, timeout=2)
+            self._greenlet = None
+
+    def _loop(self) -> None:
+        while True:
+            gevent.sleep(self.interval_s)
+            try:
+                self.tick()
+            except Exception as exc:  # the dashboard must never stop the run
+                print(f"monitor: {exc}", file=sys.stderr)
+
+    def _probe(self, node) -> tuple[dict | None, dict | None]:
+        return fetch_json(f"{node.http}/health"), fetch_json(f"{node.http}/peers")
+
+    def _resources(self, pid: int | None) -> tuple[float | None, float | None]:
+        if not pid:
+            return None, None
+        try:
+            proc = self._procs.get(pid) or self._procs.setdefault(pid, psutil.Process(pid))
+            return proc.cpu_percent(None), proc.memory_info().rss / 2**20
+        except (psutil.Error, OSError):
+            self._procs.pop(pid, None)
+            return None, None
+
+    def tick(self) -> dict:
+        now = time.time()
+        jobs = {n.name: gevent.spawn(self._probe, n) for n in self.state.nodes}
+        gevent.joinall(list(jobs.values()), timeout=PROBE_TIMEOUT_S * 3)
+        cpu, rss, rtt, alive = {}, {}, {}, set()
+        for name, job in jobs.items():
+            health, peers = job.value if job.successful() and job.value else (None, None)
+            if health and health.get("status") == "ok":
+                alive.add(name)
+                cpu[name], rss[name] = self._resources(health.get("pid"))
+            for peer in (peers or {}).get("peers", []):
+                if peer.get("rtt_ms") is not None and peer.get("state") == "alive":
+                    rtt[f"{name}->{peer['name']}"] = peer["rtt_ms"]
+        self.state.alive = alive
+        self._share_liveness()
+        row = self._row(now, alive, cpu, rss, rtt)
+        self.state.series.append(row)
+        print(self.format(row), file=self.out, flush=True)
+        return row
+
+    def _share_liveness(self) -> None:
+        runner = self.environment.runner
+        if isinstance(runner, MasterRunner) and runner.clients:
+            data = {
+                "alive": sorted(self.state.alive),
+                "unreachable": sorted(self.state.unreachable),
+            }
+            runner.send_message(LIVENESS_MESSAGE, data)
+
+    def _row(self, now, alive, cpu, rss, rtt) -> dict:
+        span = max(now - self._last, 1e-6)
+        recent = in_window(self.state.samples, self._last, now)
+        self._last = now
+        latencies = sorted(s["latency_ms"] for s in recent)
+        count = lambda op: sum(1 for s in recent if s["op"] == op)  # noqa: E731
+        dl_bytes = sum(s["bytes"] for s in recent if s["op"] in DOWNLOAD_OPS and s["ok"])
+        return {
+            "t": now,
+            "elapsed_s": round(now - self.state.started, 1),
+            "users": self.environment.runner.user_count if self.environment.runner else 0,
+            "nodes_alive": len(alive),
+            "nodes_total": len(self.state.nodes),
+            "rps": round(len(recent) / span, 2),
+            "fail_rps": round(sum(1 for s in recent if not s["ok"]) / span, 2),
+            "mean_ms": round(sum(latencies) / len(latencies), 2) if latencies else None,
+            "p50_ms": percentile(latencies, 50),
+            "p95_ms": percentile(latencies, 95),
+            "search_rps": round(count("search") / span, 2),
+            "index_rps": round(count("index") / span, 2),
+            "download_mbps": round(dl_bytes / span / 1e6, 2),
+            "cpu": {k: v for k, v in cpu.items() if v is not None},
+            "rss_mb": {k: round(v, 1) for k, v in rss.items() if v is not None},
+            "rtt_ms": rtt,
+            "faults_active": list(self.state.faults_active),
+        }
+
+    @staticmethod
+    def format(row: dict) -> str:
+        ms = lambda v: "-" if v is None else f"{v:.0f}"  # noqa: E731
+        cpu = " ".join(f"{k} {v:.0f}%" for k, v in sorted(row["cpu"].items())) or "-"
+        rss = "/".join(f"{v:.0f}" for _, v in sorted(row["rss_mb"].items())) or "-"
+        return (
+            f"[{row['elapsed_s']:>6.1f}s] users {row['users']:>3} | nodes "
+            f"{row['nodes_alive']}/{row['nodes_total']} | {row['rps']:.1f} req/s "
+            f"({row['fail_rps']:.1f} failed) mean {ms(row['mean_ms'])} ms p95 "
+            f"{ms(row['p95_ms'])} ms | search {row['search_rps']:.1f}/s index "
+            f"{row['index_rps']:.1f}/s dl {row['download_mbps']:.1f} MB/s | cpu {cpu} | rss "
+            f"{rss} MB | faults: {', '.join(row['faults_active']) or '-'}"
+        )

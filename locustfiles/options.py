@@ -1,0 +1,72 @@
+"""Command-line options of the suite, shown in the web UI too, and the two run profiles."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from locust import events
+
+PROFILES = ("quick", "full")
+
+
+@dataclass(frozen=True)
+class Profile:
+    """How long each stage of the Phase 4 sequence lasts."""
+
+    verify_s: float
+    level_s: float
+    fault_users: int
+    stress_s: float
+    stress_levels: tuple[int, ...]
+    default_plan: str | None
+
+
+QUICK = Profile(
+    verify_s=3, level_s=6, fault_users=10, stress_s=6, stress_levels=(40, 60), default_plan=None
+)
+FULL = Profile(
+    verify_s=10,
+    level_s=30,
+    fault_users=10,
+    stress_s=20,
+    stress_levels=(50, 100, 150, 200, 300, 400),
+    default_plan="phase4",
+)
+LEVELS = (5, 10, 20, 25)
+
+
+def profile(name: str | None) -> Profile:
+    """The profile named by Locust's ``--profile`` (quick when unset); ValueError otherwise."""
+    if name in (None, "", "quick"):
+        return QUICK
+    if name == "full":
+        return FULL
+    raise ValueError(f"--profile must be one of {', '.join(PROFILES)}, not {name!r}")
+
+
+def int_list(text: str) -> tuple[int, ...]:
+    """``"5,10,20"`` -> (5, 10, 20); empty -> ()."""
+    return tuple(int(x) for x in text.split(",") if x.strip())
+
+
+@events.init_command_line_parser.add_listener
+def add_options(parser) -> None:
+    # Options inside an argument group never show in the web UI (FIELD-NOTES): add them flat.
+    parser.add_argument(
+        "--cluster",
+        default="",
+        help="cluster descriptor file or comma-separated node URLs; empty: start an embedded one",
+    )
+    parser.add_argument("--nodes", type=int, default=3, help="embedded cluster size")
+    # --profile quick|full is Locust's own --profile option (a free-form run label), read here.
+    parser.add_argument("--results-dir", default="results", help="where result files go")
+    parser.add_argument(
+        "--failover", choices=("on", "off"), default="on", help="users fail over to a live node"
+    )
+    parser.add_argument("--fault-plan", default="", help="fault plan (TOML/JSON) or shipped name")
+    parser.add_argument("--levels", default="", help="concurrency levels, e.g. 5,10,20,25")
+    parser.add_argument("--step-time", type=float, default=0, help="seconds per level (0: profile)")
+    parser.add_argument("--stress-levels", default="", help="stress ramp, e.g. 50,100,200")
+    parser.add_argument("--stress-p95-ms", type=float, default=2000, help="p95 that breaks stress")
+    parser.add_argument("--thresholds", default="", help="readiness thresholds file (TOML/JSON)")
+    parser.add_argument("--seed", type=int, default=42, help="seed for users and faults")

@@ -1,0 +1,94 @@
+"""The state of one run, shared by users, shape, monitor and lifecycle hooks.
+
+It lives on ``environment.peerload`` so every part reaches it through the environment, the way
+Locust's own parts reach the runner and stats.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class NodeRef:
+    name: str
+    http: str
+    grpc: str
+    pid: int | None = None
+    files: list = field(default_factory=list)
+
+
+def parse_cluster(spec: str) -> dict:
+    """A descriptor from a file path, or a minimal one from comma-separated node URLs."""
+    if spec.strip().startswith("{"):
+        return json.loads(spec)
+    if "://" in spec:
+        urls = [u.strip().rstrip("/") for u in spec.split(",") if u.strip()]
+        return {"nodes": [{"name": f"n{i + 1}", "http": u, "grpc": ""} for i, u in enumerate(urls)]}
+    data = json.loads(Path(spec).read_text())
+    if not isinstance(data, dict) or not data.get("nodes"):
+        raise ValueError(f"{spec}: not a cluster descriptor (no nodes)")
+    return data
+
+
+@dataclass
+class RunState:
+    """Everything the run learns: nodes, liveness, samples, windows, acked uploads."""
+
+    descriptor: dict
+    started: float = field(default_factory=time.time)
+    alive: set[str] = field(default_factory=set)
+    unreachable: set[str] = field(default_factory=set)
+    samples: list[dict] = field(default_factory=list)
+    windows: list[dict] = field(default_factory=list)
+    series: list[dict] = field(default_factory=list)
+    acked: list[dict] = field(default_factory=list)
+    journal: list[dict] = field(default_factory=list)
+    faults_active: list[str] = field(default_factory=list)
+    broke_at: int | None = None
+    highest_held: int | None = None
+    recorder: object = None
+    fault_stage_listeners: list = field(default_factory=list)
+    stopped_reason: str | None = None
+    worker_died: bool = False
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        self.nodes = [
+            NodeRef(n["name"], n["http"], n.get("grpc", ""), n.get("pid"), n.get("files", []))
+            for n in self.descriptor["nodes"]
+        ]
+        self.alive = {n.name for n in self.nodes}
+
+    def node(self, name: str) -> NodeRef | None:
+        return next((n for n in self.nodes if n.name == name), None)
+
+    def reachable(self, name: str) -> bool:
+        return name in self.alive and name not in self.unreachable
+
+    def fault_stage_started(self, wall_time: float) -> None:
+        """The shape reached the fault stage: whoever runs faults starts now."""
+        for listener in self.fault_stage_listeners:
+            listener(wall_time)
+
+
+DESCRIPTOR_OPTION = "peerload_descriptor"
+
+
+def run_state(environment) -> RunState:
+    """The run's state; on a worker it is built from the descriptor the master forwarded."""
+    state = getattr(environment, "peerload", None)
+    if state is None:
+        raw = getattr(environment.parsed_options, DESCRIPTOR_OPTION, None)
+        if not raw:
+            raise RuntimeError("no cluster descriptor: the master did not forward one")
+        from .samples import SampleRecorder
+
+        state = RunState(json.loads(raw))
+        state.recorder = SampleRecorder(environment, state)
+        environment.peerload = state
+    return state

@@ -1,0 +1,91 @@
+"""Steady-state probe and integrity check, run before and after the load.
+
+The probe is what "the network is working" means here: every node answers, a canary search
+from each node reaches every node, and a download verifies. The integrity check asks whether
+every upload the network acknowledged survived the run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import urllib.parse
+
+import grpc
+
+from proto import p2p_pb2, p2p_pb2_grpc
+
+from .monitor import fetch_json
+
+PROBE_TIMEOUT_S = 3.0
+MAX_SEARCHABLE_CHECKS = 200
+CANARY_TERM = "peerload-canary"  # matches nothing: only "reached" matters
+
+
+def steady_state(state) -> list[str]:
+    """Problems found (empty when the network is healthy)."""
+    problems = []
+    total = len(state.nodes)
+    for node in state.nodes:
+        health = fetch_json(f"{node.http}/health", PROBE_TIMEOUT_S)
+        if not health or health.get("status") != "ok":
+            problems.append(f"{node.name} does not answer /health")
+            continue
+        canary = fetch_json(f"{node.http}/search?q={CANARY_TERM}&ttl=3", PROBE_TIMEOUT_S)
+        if not canary or canary.get("reached") != total:
+            reached = canary.get("reached") if canary else "no answer"
+            problems.append(f"canary search from {node.name} reached {reached} of {total} nodes")
+    file = next((f | {"grpc": n.grpc} for n in state.nodes for f in n.files if n.grpc), None)
+    if file and not problems:
+        problem = probe_download(file)
+        if problem:
+            problems.append(problem)
+    return problems
+
+
+def probe_download(file: dict) -> str | None:
+    """Stream one file over gRPC and check its digest."""
+    digest = hashlib.sha256()
+    try:
+        with grpc.insecure_channel(file["grpc"]) as channel:
+            stub = p2p_pb2_grpc.FileTransferStub(channel)
+            for chunk in stub.Download(
+                p2p_pb2.DownloadRequest(name=file["name"]), timeout=PROBE_TIMEOUT_S
+            ):
+                digest.update(chunk.data)
+    except grpc.RpcError as exc:
+        return f"probe download of {file['name']} failed: {exc.code().name}"
+    if digest.hexdigest() != file["sha256"]:
+        return f"probe download of {file['name']} has the wrong sha256"
+    return None
+
+
+def integrity(state) -> dict:
+    """Acked uploads still present with the right digest, and (a sample of them) searchable."""
+    lost, corrupt, unsearchable, checked_search = [], [], [], 0
+    for item in state.acked:
+        node = state.node(item["node"])
+        info = fetch_json(f"{node.http}/files/{urllib.parse.quote(item['name'])}", PROBE_TIMEOUT_S)
+        if info is None or "sha256" not in info:
+            lost.append(item["name"])
+        elif info["sha256"] != item["sha256"]:
+            corrupt.append(item["name"])
+        elif checked_search < MAX_SEARCHABLE_CHECKS:
+            checked_search += 1
+            other = state.nodes[(state.nodes.index(node) + 1) % len(state.nodes)]
+            found = fetch_json(f"{other.http}/search?q={item['name']}&ttl=3", PROBE_TIMEOUT_S)
+            if not found or not any(r["sha256"] == item["sha256"] for r in found["results"]):
+                unsearchable.append(item["name"])
+    mismatches = sum(
+        1
+        for s in state.samples
+        if s["op"] == "download" and "sha256 mismatch" in (s["error"] or "")
+    )
+    return {
+        "acked_uploads": len(state.acked),
+        "lost": len(lost),
+        "corrupt": len(corrupt),
+        "searchable_checked": checked_search,
+        "unsearchable": len(unsearchable),
+        "download_sha256_mismatches": mismatches,
+        "examples": (lost + corrupt + unsearchable)[:10],
+    }
