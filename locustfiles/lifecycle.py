@@ -86,8 +86,8 @@ def _configure_shape(environment, options) -> None:
         return
     try:
         profile = opts.profile(options.profile)
-        levels = opts.int_list(options.levels) or opts.LEVELS
-        stress = opts.int_list(options.stress_levels) or profile.stress_levels
+        levels = opts.int_list(options.levels, opts.LEVELS)
+        stress = opts.int_list(options.stress_levels, profile.stress_levels)
     except ValueError as exc:
         die(str(exc))
     level_s = options.step_time or profile.level_s

@@ -44,9 +44,17 @@ def profile(name: str | None) -> Profile:
     raise ValueError(f"--profile must be one of {', '.join(PROFILES)}, not {name!r}")
 
 
-def int_list(text: str) -> tuple[int, ...]:
-    """``"5,10,20"`` -> (5, 10, 20); empty -> ()."""
-    return tuple(int(x) for x in text.split(",") if x.strip())
+def int_list(text: str | None, default: tuple[int, ...]) -> tuple[int, ...]:
+    """``"5,10,20"`` -> (5, 10, 20); ``""`` -> (); None (not given) -> ``default``."""
+    if text is None:
+        return default
+    try:
+        values = tuple(int(x) for x in text.split(",") if x.strip())
+    except ValueError:
+        raise ValueError(f"not a comma-separated list of user counts: {text!r}") from None
+    if any(v < 1 or v > 100_000 for v in values):
+        raise ValueError(f"user counts must be 1..100000: {text!r}")
+    return values
 
 
 @events.init_command_line_parser.add_listener
@@ -64,9 +72,11 @@ def add_options(parser) -> None:
         "--failover", choices=("on", "off"), default="on", help="users fail over to a live node"
     )
     parser.add_argument("--fault-plan", default="", help="fault plan (TOML/JSON) or shipped name")
-    parser.add_argument("--levels", default="", help="concurrency levels, e.g. 5,10,20,25")
+    parser.add_argument("--levels", default=None, help="concurrency levels, e.g. 5,10,20,25")
     parser.add_argument("--step-time", type=float, default=0, help="seconds per level (0: profile)")
-    parser.add_argument("--stress-levels", default="", help="stress ramp, e.g. 50,100,200")
+    parser.add_argument(
+        "--stress-levels", default=None, help="stress ramp, e.g. 50,100,200 ('' for none)"
+    )
     parser.add_argument("--stress-p95-ms", type=float, default=2000, help="p95 that breaks stress")
     parser.add_argument("--thresholds", default="", help="readiness thresholds file (TOML/JSON)")
     parser.add_argument("--seed", type=int, default=42, help="seed for users and faults")

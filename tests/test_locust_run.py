@@ -1,0 +1,121 @@
+"""The Phase 4 Locust suite, run for real: headless, distributed, and through the web UI."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import time
+
+import pytest
+
+from tests.http import call
+from tests.locust_run import ROOT, cluster_workdir, locust_cmd, orphans, run_headless
+
+pytestmark = pytest.mark.integration
+
+OPS = ("search", "index", "download")
+
+
+def check_concurrency_results(results, levels):
+    data = json.loads((results / "concurrency_results.json").read_text())
+    names = [level["name"] for level in data["levels"]]
+    for users in levels:
+        assert f"level-{users}" in names, names
+    for level in data["levels"]:
+        assert level["requests"] > 0 and level["p95_ms"] is not None, level
+    for op in OPS:
+        assert any(level["operations"].get(op, {}).get("requests") for level in data["levels"]), op
+    assert "breaking_point" in data
+    return data
+
+
+def test_quick_profile_headless(tmp_path):
+    run = run_headless(tmp_path, "--profile", "quick")
+    output = run.stdout + run.stderr
+    assert run.returncode == 0, output[-3000:]
+    data = check_concurrency_results(tmp_path, (5, 10, 20, 25))
+    assert all(level["success_rate"] > 0.85 for level in data["levels"] if level["kind"] == "level")
+    assert "0 lost, 0 corrupt, 0 download mismatches" in output
+    workdir = cluster_workdir(output)
+    assert workdir is not None and not workdir.exists()
+    assert orphans(workdir) == []
+
+
+def test_distributed_with_two_worker_processes(tmp_path):
+    run = run_headless(
+        tmp_path, "--processes", "2", "--levels", "5,10", "--step-time", "5", "--stress-levels", ""
+    )
+    output = run.stdout + run.stderr
+    assert run.returncode == 0, output[-3000:]
+    data = check_concurrency_results(tmp_path, (5, 10))
+    assert sum(level["requests"] for level in data["levels"]) > 50
+    assert "0 lost, 0 corrupt, 0 download mismatches" in output
+    assert orphans(cluster_workdir(output)) == []
+
+
+def test_bad_option_is_one_line_and_exit_2(tmp_path):
+    run = run_headless(tmp_path, "--profile", "slow")
+    assert run.returncode == 2
+    assert "--profile must be one of" in run.stderr and "Traceback" not in run.stderr
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_web_ui_runs_and_stops_a_test_and_shows_the_options(tmp_path):
+    port = free_port()
+    cmd = locust_cmd("--web-host", "127.0.0.1", "--web-port", str(port))
+    proc = subprocess.Popen(
+        cmd + ["--results-dir", str(tmp_path)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    ui = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                status, _ = call("GET", f"{ui}/stats/requests")
+                break
+            except OSError:
+                assert time.monotonic() < deadline and proc.poll() is None, "web UI never came up"
+                time.sleep(0.3)
+        import urllib.request
+
+        page = urllib.request.urlopen(f"{ui}/", timeout=10).read().decode()
+        for option in ("failover", "fault_plan", "results_dir", "cluster"):
+            assert option in page, option
+        form = "user_count=6&spawn_rate=6&host=http%3A%2F%2F127.0.0.1&failover=on"
+        req = urllib.request.Request(
+            f"{ui}/swarm",
+            data=form.encode(),
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
+        assert json.loads(urllib.request.urlopen(req, timeout=10).read())["success"]
+        deadline = time.monotonic() + 30
+        while True:
+            stats = json.loads(urllib.request.urlopen(f"{ui}/stats/requests", timeout=10).read())
+            total = next(s for s in stats["stats"] if s["name"] == "Aggregated")
+            if total["num_requests"] > 20:
+                break
+            assert time.monotonic() < deadline, stats
+            time.sleep(0.5)
+        urllib.request.urlopen(urllib.request.Request(f"{ui}/stop", method="POST"), timeout=30)
+        deadline = time.monotonic() + 30
+        while not (tmp_path / "concurrency_results.json").exists():
+            assert time.monotonic() < deadline, "no results after /stop"
+            time.sleep(0.3)
+    finally:
+        proc.terminate()
+        try:
+            output = proc.communicate(timeout=30)[0]
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            output = proc.communicate()[0]
+    assert orphans(cluster_workdir(output)) == []
