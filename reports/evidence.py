@@ -26,8 +26,10 @@ LEVEL, BASELINE, FAULT, RECOVERY, STRESS, VERIFY = (
 )
 #: Kinds that carry steady, fault-free load: where capacity and latency are judged.
 STEADY_KINDS = (LEVEL, BASELINE)
+#: The Locust shape's whole fault-tolerance stage (steady load while the plan runs).
+FAULT_STAGE = "faults"
 #: Kinds with generated load, where both protocols must make progress.
-LOAD_KINDS = (LEVEL, BASELINE, FAULT, RECOVERY, STRESS)
+LOAD_KINDS = (LEVEL, BASELINE, FAULT_STAGE, FAULT, RECOVERY, STRESS)
 
 
 @dataclass

@@ -28,13 +28,17 @@ class Result:
     n: int
     unit: str = ""
     detail: str = ""
+    #: Replaces the threshold text when the goal is not a plain number (``N/N alive``).
+    expect: str = ""
 
     @property
     def goal(self) -> str:
         """The threshold as a reader states it: ``> 85%``, or ``reported`` when not gated."""
-        return (
-            "reported" if self.threshold is None else f"{self.op} {fmt(self.threshold, self.unit)}"
-        )
+        if self.expect:
+            return self.expect
+        if self.threshold is None:
+            return "reported"
+        return f"{self.op} {fmt_threshold(self.threshold, self.unit)}"
 
     def describe(self) -> str:
         """One line: ``success_rate 62.1% < 85% in window fault:x:n2 (n=412)``."""
@@ -44,7 +48,8 @@ class Result:
         if self.value is None or self.threshold is None:
             return f"{self.name} {self.detail or 'no value'} {where}"
         rel = "<" if self.value < self.threshold else ">" if self.value > self.threshold else "="
-        text = f"{self.name} {fmt(self.value, self.unit)} {rel} {fmt(self.threshold, self.unit)}"
+        limit = fmt_threshold(self.threshold, self.unit)
+        text = f"{self.name} {fmt(self.value, self.unit)} {rel} {limit}"
         if rel == "=":
             text += f" (needs {self.goal})"
         return f"{text} {where}"
@@ -62,6 +67,12 @@ def fmt(value: float | None, unit: str = "") -> str:
     return f"{text}{unit}" if unit in (PCT, "") else f"{text} {unit}"
 
 
+def fmt_threshold(value: float, unit: str = "") -> str:
+    """A configured threshold as written: ``85%``, ``1000 ms``, ``10 ops/s``, ``0.5 s``."""
+    text = f"{value:g}"
+    return f"{text}{unit}" if unit in (PCT, "") else f"{text} {unit}"
+
+
 @dataclass(frozen=True)
 class Check:
     """A criterion's fixed parts (name, comparison, threshold, unit), applied window by window."""
@@ -71,6 +82,7 @@ class Check:
     threshold: float | None
     unit: str
     min_samples: int
+    expect: str = ""
 
     def on(self, window: str, value: float | None, n: int, detail: str = "") -> Result:
         """Judge one measured value, guarding against thin evidence first."""
@@ -83,9 +95,22 @@ class Check:
             verdict = PASS if COMPARE[self.op](value, self.threshold) else FAIL
         return self.result(window, value, verdict, n, detail)
 
-    def result(self, window: str, value: float | None, verdict: str, n: int, detail: str = ""):
+    def result(
+        self, window: str, value: float | None, verdict: str, n: int, detail: str = ""
+    ) -> Result:
         """A row with an explicit verdict (for criteria that are not a plain comparison)."""
-        return Result(self.name, window, value, self.threshold, self.op, verdict, n, self.unit, detail)
+        return Result(
+            self.name,
+            window,
+            value,
+            self.threshold,
+            self.op,
+            verdict,
+            n,
+            self.unit,
+            detail,
+            self.expect,
+        )
 
     def missing(self, window: str, why: str) -> list[Result]:
         """A single "insufficient" row for a criterion that found nothing to judge."""

@@ -28,7 +28,7 @@ class Thresholds:
     concurrency: float = 20.0
     #: "inflight": most successful requests overlapping in time; "users": highest user level
     #: whose window met the success threshold.
-    concurrency_basis: str = "inflight"
+    concurrency_basis: str = "users"
     #: Sustained throughput (successful ops/s over a whole steady window), strictly above.
     throughput_ops: float = 10.0
     #: Mean response time per steady window, ms, strictly below.
@@ -77,17 +77,7 @@ class Thresholds:
     @classmethod
     def load(cls, path: Path | str) -> Thresholds:
         """Defaults overridden by a TOML (``.toml``) or JSON file."""
-        path = Path(path)
-        text = path.read_text(encoding="utf-8")
-        try:
-            data = tomllib.loads(text) if path.suffix == ".toml" else json.loads(text)
-        except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
-            raise ValueError(
-                f"{path}: not valid {path.suffix.lstrip('.') or 'JSON'}: {exc}"
-            ) from None
-        if not isinstance(data, dict):
-            raise ValueError(f"{path}: expected a table of thresholds")
-        return cls.from_dict(data)
+        return cls().merged(load_overrides(path))
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict, as stored in the results JSON."""
@@ -110,3 +100,21 @@ def _coerce(name: str, default: Any, value: Any) -> Any:
         return int(value) if isinstance(default, int) else float(value)
     except (TypeError, ValueError):
         raise ValueError(f"threshold {name}: expected a number, got {value!r}") from None
+
+
+def load_overrides(path: Path | str) -> dict[str, Any]:
+    """Threshold values from a TOML (``.toml``) or JSON file, flat or under ``thresholds``."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ValueError(f"{path}: cannot read: {exc.strerror}") from None
+    try:
+        data = tomllib.loads(text) if path.suffix == ".toml" else json.loads(text)
+    except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{path}: not valid {path.suffix.lstrip('.') or 'JSON'}: {exc}") from None
+    if isinstance(data, dict) and isinstance(data.get("thresholds"), dict):
+        data = data["thresholds"]
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a table of thresholds")
+    return data

@@ -1,0 +1,40 @@
+"""``python -m reports RESULTS_DIR [--thresholds FILE]``: re-render every report from the JSON.
+
+Exit codes: 0 ready, 1 not ready, 2 the directory or the thresholds could not be used (one line
+on stderr, no traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from reports import rerender
+from reports.results import ResultsError
+
+PROG = "python -m reports"
+EXIT_UNUSABLE = 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse arguments, re-render, print the verdict line; return the exit code."""
+    parser = argparse.ArgumentParser(
+        prog=PROG, description="Re-render the Phase 4 reports from a results directory."
+    )
+    parser.add_argument("results_dir", type=Path, help="directory holding the JSON results")
+    parser.add_argument(
+        "--thresholds", type=Path, help="TOML or JSON file overriding the stored thresholds"
+    )
+    args = parser.parse_args(argv)
+    try:
+        verdict = rerender(args.results_dir, args.thresholds)
+    except (ResultsError, ValueError, OSError) as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return EXIT_UNUSABLE
+    print(verdict.reason)
+    return verdict.exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

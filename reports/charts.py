@@ -1,0 +1,100 @@
+"""Chart data for the HTML report: aligned columns ready for uPlot, plus the fault bands.
+
+uPlot wants ``[xs, ys1, ys2, ...]`` with ``null`` for gaps. The x axis is seconds since the test
+started, the same clock as the journal's ``offset``. Throughput and latency come from the raw
+samples (the source of truth for the verdict); users, nodes alive and resources from the monitor.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from reports.evidence import FAULT, Evidence
+from reports.samples import latencies, percentile
+from reports.series import per_node
+
+#: At most this many buckets on the sample-derived charts, whatever the run length.
+MAX_POINTS = 300
+MIN_BUCKET_S = 1.0
+DECIMALS = 3
+
+Column = list[float | None]
+
+
+def _r(value: float | None) -> float | None:
+    return None if value is None else round(value, DECIMALS)
+
+
+def bucket_seconds(span_s: float) -> float:
+    """Bucket width that keeps the chart under ``MAX_POINTS`` points."""
+    return max(MIN_BUCKET_S, float(math.ceil(span_s / MAX_POINTS)))
+
+
+def fault_bands(ev: Evidence, t0: float) -> list[dict[str, Any]]:
+    """One shaded band per fault window, labelled with its fault id and target."""
+    return [
+        {
+            "id": w.get("fault_id") or w["name"],
+            "label": w["name"].split(":", 1)[-1],
+            "kind": w.get("fault_kind") or "",
+            "start": _r(w["start"] - t0),
+            "end": _r(w["end"] - t0),
+        }
+        for w in ev.of_kind(FAULT)
+    ]
+
+
+def performance(ev: Evidence, t0: float) -> dict[str, Column]:
+    """Successful ops/s, errors/s, p50 and p95 per time bucket, from the raw requests."""
+    span = max(ev.t_end - t0, 0.0)
+    width = bucket_seconds(span)
+    count = int(span // width) + 1 if ev.requests else 0
+    buckets: list[list[dict]] = [[] for _ in range(count)]
+    for s in ev.requests:
+        buckets[min(int((s["t"] - t0) // width), count - 1)].append(s)
+    cols: dict[str, Column] = {"x": [], "ops": [], "errors": [], "p50": [], "p95": [], "users": []}
+    for i, bucket in enumerate(buckets):
+        ok = sum(1 for s in bucket if s.get("ok"))
+        lats = latencies(bucket)
+        cols["x"].append(_r(i * width))
+        cols["ops"].append(_r(ok / width))
+        cols["errors"].append(_r((len(bucket) - ok) / width))
+        cols["p50"].append(_r(percentile(lats, 50)))
+        cols["p95"].append(_r(percentile(lats, 95)))
+        cols["users"].append(max((s.get("users") or 0 for s in bucket), default=None))
+    return cols
+
+
+def load(ev: Evidence, t0: float, perf: dict[str, Column]) -> dict[str, Column]:
+    """Users and nodes alive over time: the monitor's, else users seen in the samples."""
+    if not ev.series:
+        return {"x": perf["x"], "users": perf["users"], "alive": [None] * len(perf["x"])}
+    return {
+        "x": [_r(r["t"] - t0) for r in ev.series],
+        "users": [r.get("users") for r in ev.series],
+        "alive": [r.get("nodes_alive") for r in ev.series],
+    }
+
+
+def per_node_columns(ev: Evidence, t0: float, key: str) -> dict[str, Any]:
+    """One column per node (or node pair) of a mapping column such as ``cpu``."""
+    names = list(per_node(ev.series, key))
+    return {
+        "x": [_r(r["t"] - t0) for r in ev.series],
+        "names": names,
+        "ys": [[_r((r.get(key) or {}).get(n)) for r in ev.series] for n in names],
+    }
+
+
+def chart_data(ev: Evidence, t0: float) -> dict[str, Any]:
+    """Everything the HTML report's charts draw, as plain JSON-able data."""
+    perf = performance(ev, t0)
+    return {
+        "bands": fault_bands(ev, t0),
+        "perf": perf,
+        "load": load(ev, t0, perf),
+        "cpu": per_node_columns(ev, t0, "cpu"),
+        "rss": per_node_columns(ev, t0, "rss_mb"),
+        "rtt": per_node_columns(ev, t0, "rtt_ms"),
+    }

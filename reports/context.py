@@ -1,0 +1,207 @@
+"""The render context: every number the templates print, already computed and formatted.
+
+Templates only render. Everything that decides or computes lives here or in the criteria, so
+the Markdown and the HTML can never disagree about a value.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from reports.charts import chart_data
+from reports.evidence import Evidence
+from reports.recommend import Recommendation
+from reports.result import MS, OPS_S, PCT, SECONDS, fmt
+from reports.samples import by_op, max_concurrency, summarize
+from reports.series import fault_timings
+from reports.thresholds import Thresholds
+from reports.verdict import Verdict
+
+TITLE = "peerload — Phase 4 readiness report"
+VERDICT_MARK = {"pass": "✅ pass", "fail": "❌ fail", "insufficient": "⚠️ insufficient"}
+
+
+def when(epoch_s: float) -> str:
+    """An instant as UTC text (from run data, never from the clock at render time)."""
+    return datetime.fromtimestamp(epoch_s, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def offset(epoch_s: float, t0: float) -> str:
+    """Seconds since the test started, as ``+12.3 s``."""
+    return f"+{epoch_s - t0:.1f} s"
+
+
+def scalar_rows(data: dict[str, Any] | None) -> list[dict[str, str]]:
+    """Key/value rows for a flat table; nested values shown as compact JSON."""
+    rows = []
+    for key, value in sorted((data or {}).items()):
+        text = value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
+        rows.append({"key": str(key), "value": text})
+    return rows
+
+
+def window_rows(ev: Evidence, t0: float) -> list[dict[str, Any]]:
+    """The per-window table: counts, success, throughput, latency, concurrency, protocols."""
+    rows = []
+    for w in ev.windows:
+        span = w["end"] - w["start"]
+        s = summarize(ev.in_window(w), span)
+        rows.append(
+            {
+                "name": w["name"],
+                "kind": w.get("kind", ""),
+                "users": "–" if w.get("users") is None else str(w["users"]),
+                "start": offset(w["start"], t0),
+                "duration": fmt(span, SECONDS),
+                "n": s["n"],
+                "success": fmt(s["success_pct"], PCT),
+                "ops": fmt(s["ops_per_s"], OPS_S),
+                "mean": fmt(s["mean_ms"], MS),
+                "p50": fmt(s["p50_ms"], MS),
+                "p95": fmt(s["p95_ms"], MS),
+                "inflight": s["max_inflight"],
+                "rest_ok": s["rest_ok"],
+                "grpc_ok": s["grpc_ok"],
+            }
+        )
+    return rows
+
+
+def op_rows(ev: Evidence) -> list[dict[str, Any]]:
+    """Per-op totals over the whole run (derived ops such as TTFB included here)."""
+    span = max(ev.t_end - ev.t0, 1e-9)
+    rows = []
+    for op, group in by_op(ev.samples).items():
+        s = summarize(group, span)
+        rows.append(
+            {
+                "op": op,
+                "n": s["n"],
+                "success": fmt(s["success_pct"], PCT),
+                "mean": fmt(s["mean_ms"], MS),
+                "p50": fmt(s["p50_ms"], MS),
+                "p95": fmt(s["p95_ms"], MS),
+                "p99": fmt(s["p99_ms"], MS),
+            }
+        )
+    return rows
+
+
+def fault_rows(ev: Evidence, t0: float) -> list[dict[str, Any]]:
+    """One row per fault window: when, how long, detection and recovery, success meanwhile."""
+    rows = []
+    for ft in fault_timings(ev):
+        reqs = ev.between(ft.start, ft.end)
+        s = summarize(reqs, ft.end - ft.start)
+        recovered = "never" if ft.recovered is False else fmt(ft.recovered_s, SECONDS)
+        rows.append(
+            {
+                "name": ft.window,
+                "fault_id": ft.fault_id or "–",
+                "kind": ft.kind or "–",
+                "target": ft.target or "–",
+                "start": offset(ft.start, t0),
+                "duration": fmt(ft.end - ft.start, SECONDS),
+                "detected": fmt(ft.detected_s, SECONDS),
+                "recovered": recovered,
+                "source": ft.source,
+                "n": s["n"],
+                "success": fmt(s["success_pct"], PCT),
+            }
+        )
+    return rows
+
+
+def journal_summary(journal: list[dict[str, Any]]) -> dict[str, Any]:
+    """Step count and the steps that went wrong (a failed heal matters most)."""
+    errors = [
+        {
+            "offset": fmt(e.get("offset"), SECONDS),
+            "fault_id": str(e.get("fault_id")),
+            "phase": str(e.get("phase")),
+            "error": str(e.get("error") or ""),
+        }
+        for e in journal
+        if e.get("outcome") == "error"
+    ]
+    return {"steps": len(journal), "errors": errors}
+
+
+def key_numbers(ev: Evidence, verdict: Verdict) -> list[dict[str, str]]:
+    """The few numbers an executive summary needs."""
+    span = max(ev.t_end - ev.t0, 1e-9)
+    s = summarize(ev.requests, span)
+    peak_users = max((w.get("users") or 0 for w in ev.windows), default=0)
+    by_name = {r.name: r for r in verdict.results}
+    avail = by_name.get("availability")
+    return [
+        {"label": "requests", "value": str(s["n"])},
+        {"label": "overall success", "value": fmt(s["success_pct"], PCT)},
+        {"label": "availability (excl. stress)", "value": fmt(avail and avail.value, PCT)},
+        {
+            "label": "mean / p95 response",
+            "value": f"{fmt(s['mean_ms'], MS)} / {fmt(s['p95_ms'], MS)}",
+        },
+        {
+            "label": "peak in-flight requests",
+            "value": str(max_concurrency(ev.requests, ok_only=True)),
+        },
+        {"label": "peak users", "value": str(peak_users)},
+        {"label": "faults injected", "value": str(len(fault_timings(ev)))},
+        {"label": "test duration", "value": fmt(span, SECONDS)},
+    ]
+
+
+def build_context(
+    run: dict[str, Any],
+    ev: Evidence,
+    verdict: Verdict,
+    recommendations: list[Recommendation],
+    thresholds: Thresholds,
+) -> dict[str, Any]:
+    """Everything both templates need, as plain strings, numbers, lists and dicts."""
+    t0 = ev.t0
+    results = [
+        {
+            **r.to_dict(),
+            "value_text": fmt(r.value, r.unit),
+            "mark": VERDICT_MARK.get(r.verdict, r.verdict),
+        }
+        for r in verdict.results
+    ]
+    return {
+        "title": TITLE,
+        "verdict": {"label": verdict.label, "ready": verdict.ready, "reason": verdict.reason},
+        "started": when(t0) if t0 else "–",
+        "key_numbers": key_numbers(ev, verdict),
+        "results": results,
+        "failed": [r.describe() for r in verdict.failed],
+        "windows": window_rows(ev, t0),
+        "ops": op_rows(ev),
+        "faults": fault_rows(ev, t0),
+        "journal": journal_summary(ev.journal),
+        "integrity": scalar_rows(ev.integrity),
+        "recommendations": [r.to_dict() for r in recommendations],
+        "config": scalar_rows(run.get("config")),
+        "versions": scalar_rows(run.get("versions")),
+        "seed": "–" if run.get("seed") is None else str(run["seed"]),
+        "thresholds": scalar_rows(thresholds.to_dict()),
+        "concurrency": scalar_rows(_scalars(run.get("concurrency"))),
+        "plan_json": json.dumps(run.get("plan"), indent=2, sort_keys=True, default=str),
+        "has_plan": bool(run.get("plan")),
+        "data_notes": [
+            f"{count} malformed {key} dropped before judging"
+            for key, count in sorted((run.get("dropped") or {}).items())
+            if count
+        ],
+        "chart": chart_data(ev, t0),
+    }
+
+
+def _scalars(data: Any) -> dict[str, Any]:
+    """Top-level scalar fields of a results file written by another part (shape not ours)."""
+    if not isinstance(data, dict):
+        return {}
+    return {k: v for k, v in data.items() if isinstance(v, str | int | float | bool) or v is None}

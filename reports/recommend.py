@@ -1,0 +1,296 @@
+"""Recommendations tied to evidence: each rule looks at one pattern and says what to do about it.
+
+A rule is a small pure function ``(Evidence, results, Thresholds) -> list[Recommendation]``; a
+new pattern is one new function plus one line in ``RULES``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+from reports.criteria import single_node_windows
+from reports.evidence import LEVEL, STRESS, Evidence
+from reports.result import FAIL, INSUFFICIENT, Result, fmt
+from reports.samples import latencies, percentile, select, success_rate
+from reports.series import fault_timings, per_node, rows_between
+from reports.thresholds import Thresholds
+
+HIGH, MEDIUM, INFO = "high", "medium", "info"
+SEVERITY_ORDER = {HIGH: 0, MEDIUM: 1, INFO: 2}
+#: Process CPU (psutil, one core = 100 %) at which a single-threaded gevent node is saturated.
+CPU_SATURATED_PCT = 85.0
+#: p95 at the top user level this many times the lowest level's counts as "rising".
+P95_RISE_FACTOR = 1.5
+#: Recovery this many times slower than detection (and at least RECOVERY_MIN_S) is worth a look.
+RECOVERY_VS_DETECTION = 2.0
+RECOVERY_MIN_S = 5.0
+#: Error text or sample flags that mean a search came back without files it should have found.
+MISSING_PATTERN = re.compile(r"missing|partial|not found", re.IGNORECASE)
+#: Integrity counters whose non-zero value means data was lost or damaged.
+INTEGRITY_PROBLEMS = (
+    "corrupt",
+    "download_sha256_mismatches",
+    "errors",
+    "failed",
+    "lost",
+    "mismatched",
+    "missing",
+    "unsearchable",
+)
+#: Ways a config can say failover is off (``--failover off`` from the Locust options).
+FAILOVER_OFF = (False, "off", "false", "no", 0)
+CRASH_KINDS = frozenset({"crash", "kill", "stop", "pause"})
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    """What to do, why (the evidence), and how urgent."""
+
+    rule: str
+    severity: str
+    title: str
+    evidence: str
+    action: str
+
+    def to_dict(self) -> dict[str, str]:
+        """Plain dict for the results JSON."""
+        return asdict(self)
+
+
+Rule = Callable[[Evidence, list[Result], Thresholds], list[Recommendation]]
+
+
+def p95_rising_with_cpu(ev: Evidence, results: list[Result], th: Thresholds):
+    """p95 grows with users: CPU-bound if a node is saturated, contention otherwise."""
+    points = []
+    for w in sorted(ev.of_kind(LEVEL), key=lambda w: (w.get("users") or 0, w["start"])):
+        lats = latencies(ev.in_window(w))
+        if len(lats) >= th.min_samples:
+            points.append((w, percentile(lats, 95)))
+    if len(points) < 2 or points[-1][1] < points[0][1] * P95_RISE_FACTOR:
+        return []
+    (low, p_low), (top, p_top) = points[0], points[-1]
+    rise = f"p95 {fmt(p_low, 'ms')} at {low.get('users')} users → {fmt(p_top, 'ms')} at "
+    rise += f"{top.get('users')} users"
+    cpu = per_node(rows_between(ev.series, top["start"], top["end"]), "cpu")
+    hot = {n: max(v) for n, v in cpu.items() if v and max(v) >= CPU_SATURATED_PCT}
+    if hot:
+        nodes = ", ".join(f"{n} {v:.0f}%" for n, v in hot.items())
+        return [
+            Recommendation(
+                "p95_rising_with_cpu",
+                HIGH,
+                "Latency grows with load: CPU-bound",
+                f"{rise}; CPU saturated on {nodes}",
+                "Profile the search/flood path on the hot nodes (py-spy), cache "
+                "repeated queries, or add nodes to spread the load.",
+            )
+        ]
+    return [
+        Recommendation(
+            "p95_rising_with_cpu",
+            MEDIUM,
+            "Latency grows with load, CPU idle",
+            f"{rise}; no node above {CPU_SATURATED_PCT:.0f}% CPU",
+            "Look for contention rather than compute: blocking calls in the gevent "
+            "hub, SQLite write locks, the gRPC worker pool size.",
+        )
+    ]
+
+
+def recovery_slower_than_detection(ev: Evidence, results: list[Result], th: Thresholds):
+    """The cluster notices a fault quickly but takes much longer to be whole again."""
+    slow = [
+        ft
+        for ft in fault_timings(ev)
+        if ft.detected_s is not None
+        and ft.recovered_s is not None
+        and ft.recovered_s >= RECOVERY_MIN_S
+        and ft.recovered_s > RECOVERY_VS_DETECTION * max(ft.detected_s, 0.1)
+    ]
+    if not slow:
+        return []
+    evidence = "; ".join(
+        f"{ft.window}: detected in {fmt(ft.detected_s, 's')}, "
+        f"whole after {fmt(ft.recovered_s, 's')}"
+        for ft in slow
+    )
+    return [
+        Recommendation(
+            "recovery_slower_than_detection",
+            MEDIUM,
+            "Recovery is much slower than detection",
+            evidence,
+            "Make a restarted node rejoin actively (announce itself to its seeds on "
+            "start) and shorten the suspect→alive path in membership.",
+        )
+    ]
+
+
+def partition_missing_files(ev: Evidence, results: list[Result], th: Thresholds):
+    """Searches during a partition came back without files that exist in the network."""
+    total = missed = 0
+    for w in (w for w in ev.windows if w.get("fault_kind") == "partition"):
+        searches = select(ev.in_window(w), op="search")
+        total += len(searches)
+        missed += sum(1 for s in searches if _missed(s))
+    if not missed:
+        return []
+    return [
+        Recommendation(
+            "partition_missing_files",
+            MEDIUM,
+            "Searches miss files during a partition",
+            f"{missed} of {total} searches in partition windows were partial",
+            "Replicate popular files or the catalog index to a second node, and "
+            "let clients retry a partial search through another entry node.",
+        )
+    ]
+
+
+def _missed(sample: dict) -> bool:
+    return bool(
+        sample.get("partial")
+        or sample.get("missing")
+        or MISSING_PATTERN.search(str(sample.get("error") or ""))
+    )
+
+
+def stress_breaking_point(ev: Evidence, results: list[Result], th: Thresholds):
+    """First stress window whose success dropped below the stress threshold, or none found."""
+    windows = ev.of_kind(STRESS)
+    if not windows:
+        return []
+    for w in windows:
+        reqs = ev.in_window(w)
+        rate = success_rate(reqs)
+        if len(reqs) >= th.min_samples and rate is not None and rate < th.stress_pct:
+            return [
+                Recommendation(
+                    "stress_breaking_point",
+                    INFO,
+                    f"Breaking point near {w.get('users')} users",
+                    f"{w['name']}: {fmt(rate, '%')} success (n={len(reqs)})",
+                    "Plan capacity below this level, and make overload fail fast "
+                    "(bounded queues, 503 with Retry-After) rather than time out.",
+                )
+            ]
+    peak = max((w.get("users") or 0) for w in windows)
+    return [
+        Recommendation(
+            "stress_breaking_point",
+            INFO,
+            "No breaking point found",
+            f"success stayed ≥ {fmt(th.stress_pct, '%')} up to {peak} users",
+            "Extend the stress ramp (longer run or more users) to find the limit.",
+        )
+    ]
+
+
+def failover_errors_during_crashes(ev: Evidence, results: list[Result], th: Thresholds):
+    """Users saw errors while a node was down: enable failover, or make it faster."""
+    windows = [w for w in single_node_windows(ev) if w.get("fault_kind") in CRASH_KINDS]
+    reqs = [s for w in windows for s in ev.in_window(w)]
+    errors = sum(1 for s in reqs if not s.get("ok"))
+    failed = [r for r in results if r.name == "single_node_failure" and r.verdict == FAIL]
+    off = ev.config.get("failover") in FAILOVER_OFF
+    if not errors or not (failed or off):
+        return []
+    evidence = f"{errors} of {len(reqs)} requests failed during node crashes"
+    if off:
+        return [
+            Recommendation(
+                "failover_errors_during_crashes",
+                HIGH,
+                "Failover is off",
+                evidence,
+                "Enable client failover so requests to a dead node are "
+                "retried on a live one (idempotent searches and downloads).",
+            )
+        ]
+    return [
+        Recommendation(
+            "failover_errors_during_crashes",
+            HIGH,
+            "Failover did not hide node crashes",
+            evidence,
+            "Shorten connect/read timeouts towards peers, mark a node dead after "
+            "the first refused connection, and retry on another node.",
+        )
+    ]
+
+
+def insufficient_samples(ev: Evidence, results: list[Result], th: Thresholds):
+    """Some checks could not be judged: too few requests in their windows."""
+    thin = [r for r in results if r.verdict == INSUFFICIENT]
+    if not thin:
+        return []
+    listed = ", ".join(f"{r.name}@{r.window} (n={r.n})" for r in thin[:8])
+    listed += f", +{len(thin) - 8} more" if len(thin) > 8 else ""
+    return [
+        Recommendation(
+            "insufficient_samples",
+            MEDIUM,
+            "Not enough evidence in some windows",
+            listed,
+            f"Lengthen these windows or raise users so each has at least "
+            f"{th.min_samples} requests; missing evidence is not a pass.",
+        )
+    ]
+
+
+def protocol_starved(ev: Evidence, results: list[Result], th: Thresholds):
+    """One protocol made no progress in a window: something blocks it."""
+    bad = [r for r in results if r.name == "rest_grpc_progress" and r.verdict == FAIL]
+    if not bad:
+        return []
+    evidence = "; ".join(f"{r.window}: {r.detail}" for r in bad)
+    return [
+        Recommendation(
+            "protocol_starved",
+            HIGH,
+            "REST or gRPC stalled",
+            evidence,
+            "Find what blocks the starved protocol: a non-cooperative call in the "
+            "gevent hub, an exhausted gRPC thread pool, a lock shared with REST.",
+        )
+    ]
+
+
+def integrity_problems(ev: Evidence, results: list[Result], th: Thresholds):
+    """The final integrity check found damaged or lost files."""
+    bad = {k: v for k, v in ev.integrity.items() if k in INTEGRITY_PROBLEMS and v}
+    if not bad:
+        return []
+    evidence = ", ".join(f"{k}: {v}" for k, v in sorted(bad.items()))
+    return [
+        Recommendation(
+            "integrity_problems",
+            HIGH,
+            "Data integrity problems",
+            evidence,
+            "Verify sha256 before acknowledging writes and downloads, and re-check "
+            "durability (fsync) of the catalog across crashes.",
+        )
+    ]
+
+
+#: Every rule, in reading order within a severity.
+RULES: tuple[Rule, ...] = (
+    failover_errors_during_crashes,
+    integrity_problems,
+    protocol_starved,
+    p95_rising_with_cpu,
+    recovery_slower_than_detection,
+    partition_missing_files,
+    insufficient_samples,
+    stress_breaking_point,
+)
+
+
+def recommend(ev: Evidence, results: list[Result], th: Thresholds) -> list[Recommendation]:
+    """All recommendations the evidence supports, most severe first."""
+    found = [rec for rule in RULES for rec in rule(ev, results, th)]
+    return sorted(found, key=lambda r: SEVERITY_ORDER[r.severity])

@@ -1,0 +1,209 @@
+"""reports.build, rerender and python -m reports: files, standalone HTML, identical re-render."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import reports
+from reports.recommend import recommend
+from reports.results import (
+    COMPLETE,
+    CONCURRENCY,
+    FAULT_TOLERANCE,
+    HTML,
+    MARKDOWN,
+    PERFORMANCE,
+    SAMPLES,
+    read_samples,
+)
+from reports.synthetic import synthetic_run
+from reports.web import add_report_routes
+
+REPO = Path(__file__).resolve().parents[1]
+SCALE = 0.4  # 0.4 of the synthetic timeline: every window still well above min_samples
+REPORT_FILES = (COMPLETE, PERFORMANCE, SAMPLES, MARKDOWN, HTML)
+
+
+@pytest.fixture(scope="module")
+def healthy(tmp_path_factory) -> tuple[Path, reports.Verdict]:
+    out = tmp_path_factory.mktemp("healthy")
+    return out, reports.build(out, synthetic_run(scale=SCALE, seed=3))
+
+
+@pytest.fixture(scope="module")
+def broken(tmp_path_factory) -> tuple[Path, reports.Verdict]:
+    out = tmp_path_factory.mktemp("broken")
+    return out, reports.build(out, synthetic_run(scale=SCALE, seed=3, broken=True))
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "reports", *args], cwd=REPO, capture_output=True, text=True
+    )
+
+
+def test_build_writes_every_file_and_a_ready_verdict(healthy):
+    out, verdict = healthy
+    assert verdict.ready, verdict.reason
+    for name in REPORT_FILES:
+        assert (out / name).is_file(), name
+    complete = json.loads((out / COMPLETE).read_text())
+    assert complete["verdict"]["ready"] is True and complete["run"]["seed"] == 3
+    assert "samples" not in complete["run"] and complete["criteria"]
+    perf = json.loads((out / PERFORMANCE).read_text())
+    assert {"overall", "windows", "resources", "rtt_ms", "series"} <= set(perf)
+    assert perf["windows"]["level-25"]["ops"]["search"]["p95_ms"] > 0
+    assert len(read_samples(out / SAMPLES)) == len(synthetic_run(scale=SCALE, seed=3)["samples"])
+
+
+def test_markdown_starts_with_the_executive_summary(healthy):
+    text = (healthy[0] / MARKDOWN).read_text()
+    headings = re.findall(r"^## (.+)$", text, re.M)
+    assert headings[0] == "Executive summary" and "Readiness criteria" in headings
+    assert "**Verdict: READY**" in text
+    assert "| fault:crash-each:n2 | crash-each | crash | n2 |" in text
+
+
+def test_broken_run_names_the_failed_criterion_and_window(broken):
+    out, verdict = broken
+    assert not verdict.ready and verdict.exit_code == 1
+    assert verdict.reason.startswith("NOT READY: recovery never back to N/N")
+    assert "fault:crash-each:n2" in verdict.reason
+    text = (out / MARKDOWN).read_text()
+    assert verdict.reason in text and "**Verdict: NOT READY**" in text
+
+
+def test_html_draws_fault_bands_and_is_self_contained(healthy):
+    html = (healthy[0] / HTML).read_text()
+    data = json.loads(re.search(r"const DATA = (\{.*?\});\n", html).group(1))
+    labels = [b["label"] for b in data["bands"]]
+    assert labels == ["crash-each:n1", "crash-each:n2", "isolate:n3"]
+    assert all(b["end"] > b["start"] for b in data["bands"])
+    assert "drawClear" in html and "fillRect" in html and "faultBands(DATA.bands)" in html
+    assert "new uPlot(" in html and "var uPlot=" in html  # the library is inlined
+    assert not re.search(r"<script[^>]+src=", html)
+    assert not re.search(r"<link[^>]+href=", html)
+    assert not re.search(r"(src|href)\s*=\s*[\"']?(https?:)?//", html)
+    assert not re.search(r"@import|url\(\s*[\"']?https?:", html)
+    assert html.count("</script>") == 2
+
+
+def test_rerender_is_byte_identical(healthy, tmp_path):
+    out, verdict = healthy
+    before = {name: (out / name).read_bytes() for name in REPORT_FILES}
+    again = reports.rerender(out)
+    assert again.reason == verdict.reason
+    after = {name: (out / name).read_bytes() for name in REPORT_FILES}
+    assert after == before
+
+
+def test_cli_rerenders_with_exit_code_and_threshold_file(broken, tmp_path):
+    out, verdict = broken
+    result = run_cli(str(out))
+    assert result.returncode == 1 and result.stdout.strip() == verdict.reason
+    lenient = tmp_path / "lenient.toml"
+    lenient.write_text("[thresholds]\nsuccess_pct = 0\n")
+    assert run_cli(str(out), "--thresholds", str(lenient)).returncode == 1  # recovery still fails
+    stored = json.loads((out / COMPLETE).read_text())
+    assert stored["thresholds_resolved"]["success_pct"] == 0.0
+
+
+@pytest.mark.parametrize("kind", ["missing", "empty", "garbage", "foreign", "no-samples"])
+def test_cli_on_a_bad_dir_exits_2_without_traceback(tmp_path, kind):
+    target = tmp_path / "results"
+    if kind != "missing":
+        target.mkdir()
+    if kind == "garbage":
+        (target / COMPLETE).write_text("{not json")
+    if kind == "foreign":
+        (target / COMPLETE).write_text("[1, 2]")
+    if kind == "no-samples":
+        (target / COMPLETE).write_text(json.dumps({"run": {"windows": []}}))
+    result = run_cli(str(target))
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_build_reads_files_written_by_the_other_parts(tmp_path):
+    (tmp_path / CONCURRENCY).write_text(json.dumps({"peak_users": 25, "levels": [5, 10]}))
+    entry = {"fault_id": "crash-each", "target": "n1", "detected_s": 1.5, "recovered_s": 4.25}
+    (tmp_path / FAULT_TOLERANCE).write_text(json.dumps({"faults": [entry]}))
+    reports.build(tmp_path, synthetic_run(scale=SCALE, seed=3))
+    text = (tmp_path / MARKDOWN).read_text()
+    assert "| peak_users | 25 |" in text
+    assert "| 1.5 s | 4.2 s | fault_results |" in text
+    complete = json.loads((tmp_path / COMPLETE).read_text())
+    assert complete["run"]["fault_results"] == [entry]
+
+
+def test_bad_input_is_refused_before_anything_is_written(tmp_path):
+    run = synthetic_run(scale=SCALE, seed=3)
+    run["windows"][0]["end"] = run["windows"][0]["start"] - 1
+    with pytest.raises(ValueError, match="start <= end"):
+        reports.build(tmp_path, run)
+    with pytest.raises(ValueError, match="unknown key"):
+        reports.build(tmp_path, {"sampels": []})
+    assert not list(tmp_path.iterdir())
+
+
+def test_malformed_samples_are_dropped_and_reported(tmp_path):
+    run = synthetic_run(scale=SCALE, seed=3)
+    run["samples"].append({"t": "soon", "op": "search"})
+    reports.build(tmp_path, run)
+    assert "Data quality: 1 malformed samples dropped" in (tmp_path / MARKDOWN).read_text()
+
+
+def test_recommendations_for_the_broken_run(broken):
+    from reports.evidence import Evidence
+    from reports.thresholds import Thresholds
+
+    run = synthetic_run(scale=SCALE, seed=3, broken=True)
+    ev = Evidence.from_run(run)
+    rules = [r.rule for r in recommend(ev, broken[1].results, Thresholds())]
+    assert rules[0] == "failover_errors_during_crashes"
+    assert {"integrity_problems", "stress_breaking_point"} <= set(rules)
+
+
+def test_web_route_serves_the_report(healthy):
+    flask = pytest.importorskip("flask")
+    app = flask.Flask("t")
+    add_report_routes(app, healthy[0])
+    client = app.test_client()
+    page = client.get("/peerload/report")
+    assert page.status_code == 200 and b"fault" in page.data
+    assert client.get("/peerload/report.md").status_code == 200
+    empty = flask.Flask("e")
+    add_report_routes(empty, healthy[0] / "nowhere")
+    assert empty.test_client().get("/peerload/report").status_code == 404
+
+
+def test_hostile_names_cannot_break_out_of_the_reports(tmp_path):
+    evil = "x</script><script>alert(1)</script>|"
+    run = synthetic_run(scale=SCALE, seed=3)
+    for w in run["windows"]:
+        if w["kind"] in ("fault", "recovery") and w["target"] == "n1":
+            w["fault_id"] = evil
+            w["name"] = w["name"].replace("crash-each", evil)
+    reports.build(tmp_path, run)
+    html = (tmp_path / HTML).read_text()
+    assert html.count("</script>") == 2 and "<script>alert" not in html
+    md = (tmp_path / MARKDOWN).read_text()
+    assert "alert(1)</script>\\|" in md  # pipes escaped inside table cells
+
+
+def test_an_interrupted_run_with_an_open_window_still_reports(tmp_path):
+    run = synthetic_run(scale=SCALE, seed=3)
+    run["windows"][-2]["end"] = None  # the last stress window never closed
+    run["config"]["failover"] = "off"  # as the Locust option spells it
+    verdict = reports.build(tmp_path, run)
+    stored = json.loads((tmp_path / COMPLETE).read_text())["run"]["windows"][-2]
+    assert stored["end"] >= stored["start"]
+    assert any(r.window == stored["name"] for r in verdict.results)
+    assert "Failover is off" in (tmp_path / MARKDOWN).read_text()
