@@ -122,9 +122,9 @@ def fault_from_dict(index: int, raw: Any) -> FaultSpec:
     unknown_fields(raw, COMMON_FIELDS | kind.options, where)
     fault_id = raw.get("id")
     if not isinstance(fault_id, str) or not ID_RE.match(fault_id):
-        raise PlanError(f"{where}.id: expected a short name of letters, digits, - _ . ({fault_id!r})")
+        raise PlanError(f"{where}.id: expected a short name of letters, digits, -_. ({fault_id!r})")
     if "at" not in raw:
-        raise PlanError(f"{where}.at: missing (when the fault starts, e.g. \"20s\")")
+        raise PlanError(f'{where}.at: missing (when the fault starts, e.g. "20s")')
     duration = None
     if kind.instant:
         for name in ("duration", "gap"):
@@ -168,7 +168,8 @@ def target_field(value: Any, where: str) -> str | tuple[str, ...] | None:
 def unknown_fields(raw: Mapping[str, Any], allowed: set[str] | frozenset[str], where: str) -> None:
     extra = sorted(set(raw) - set(allowed))
     if extra:
-        raise PlanError(f'{where}: unknown field "{extra[0]}" (allowed: {", ".join(sorted(allowed))})')
+        names = ", ".join(sorted(allowed))
+        raise PlanError(f'{where}: unknown field "{extra[0]}" (allowed: {names})')
 
 
 def boolean(value: Any, where: str) -> bool:

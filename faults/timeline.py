@@ -134,7 +134,9 @@ def check_guard(plan: Plan, steps: Sequence[Step], nodes: Sequence[str]) -> None
         for s in active.values():
             down |= REGISTRY[s.kind].down(s, nodes)
         up = len(nodes) - len(down)
-        allowed = plan.allow_majority or any(faults[s.index].allow_majority for s in active.values())
+        allowed = plan.allow_majority or any(
+            faults[s.index].allow_majority for s in active.values()
+        )
         if 2 * up <= len(nodes) and not allowed:
             others = sorted({f'"{s.fault_id}"' for s in active.values()} - {f'"{step.fault_id}"'})
             together = f" together with {', '.join(others)}" if others else ""

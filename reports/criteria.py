@@ -186,7 +186,8 @@ def stress_success(ev: Evidence, th: Thresholds) -> list[Result]:
     first = windows[0]
     reqs = ev.in_window(first)
     peak = max((w.get("users") or 0) for w in windows)
-    detail = f"{first.get('users')} users; the ramp went on to {peak} users in {len(windows)} step(s)"
+    steps = len(windows)
+    detail = f"{first.get('users')} users; the ramp went on to {peak} users in {steps} step(s)"
     return [check.on(first["name"], success_rate(reqs), len(reqs), detail)]
 
 

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from .. import targets
+from ..backends.control import each_node
 from ..types import FaultSpec, PlanError, Resolved, Step
 
 if TYPE_CHECKING:
@@ -103,6 +104,10 @@ class FaultKind:
 
     def inject(self, step: Step) -> dict[str, Any]:
         raise NotImplementedError
+
+    def control_each(self, step: Step, action: str) -> dict[str, Any]:
+        """The control API's ``action`` (kill, start, pause, ...) on every node of the step."""
+        return {"nodes": each_node(step.nodes, lambda n: self.ctx.control.node_action(n, action))}
 
     def recover(self, step: Step) -> dict[str, Any]:
         raise NotImplementedError

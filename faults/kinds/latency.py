@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..backends.control import each_node
 from ..types import FaultSpec, PlanError, Step
 from .base import FaultKind
 
@@ -17,7 +18,9 @@ class Latency(FaultKind):
     @classmethod
     def validate(cls, fault: FaultSpec) -> None:
         super().validate(fault)
-        ms = fault.options.get("ms")
+        if "ms" not in fault.options:
+            raise PlanError(f"{fault.where}.ms: missing (the delay in milliseconds)")
+        ms = fault.options["ms"]
         if isinstance(ms, bool) or not isinstance(ms, int) or not 0 < ms <= MAX_LATENCY_MS:
             raise PlanError(
                 f"{fault.where}.ms: expected a whole number of milliseconds, 1..{MAX_LATENCY_MS}"
@@ -25,8 +28,13 @@ class Latency(FaultKind):
             )
 
     def inject(self, step: Step) -> dict[str, Any]:
-        ms = step.params["ms"]
-        return {"nodes": {n: self.ctx.control.admin(n, "latency", {"ms": ms}) for n in step.nodes}}
+        return self.set_latency(step, step.params["ms"])
 
     def recover(self, step: Step) -> dict[str, Any]:
-        return {"nodes": {n: self.ctx.control.admin(n, "latency", {"ms": 0}) for n in step.nodes}}
+        return self.set_latency(step, 0)
+
+    def set_latency(self, step: Step, ms: int) -> dict[str, Any]:
+        def apply(node: str) -> Any:
+            return self.ctx.control.admin(node, "latency", {"ms": ms})
+
+        return {"nodes": each_node(step.nodes, apply)}

@@ -30,7 +30,9 @@ class Partition(FaultKind):
         super().validate(fault)
         shape = fault.options.get("shape", "isolate-one")
         if shape not in SHAPES:
-            raise PlanError(f"{fault.where}.shape: unknown shape {shape!r} (one of {', '.join(SHAPES)})")
+            raise PlanError(
+                f"{fault.where}.shape: unknown shape {shape!r} (one of {', '.join(SHAPES)})"
+            )
         if shape != "isolate-one" and fault.target is not None:
             raise PlanError(f"{fault.where}.target: shape {shape} takes no target")
         if shape != "grudge":

@@ -13,7 +13,7 @@ class Pause(FaultKind):
     takes_down = True
 
     def inject(self, step: Step) -> dict[str, Any]:
-        return {"nodes": [self.ctx.control.node_action(n, "pause") for n in step.nodes]}
+        return self.control_each(step, "pause")
 
     def recover(self, step: Step) -> dict[str, Any]:
-        return {"nodes": [self.ctx.control.node_action(n, "resume") for n in step.nodes]}
+        return self.control_each(step, "resume")

@@ -13,7 +13,7 @@ class Stop(FaultKind):
     takes_down = True
 
     def inject(self, step: Step) -> dict[str, Any]:
-        return {"nodes": [self.ctx.control.node_action(n, "stop") for n in step.nodes]}
+        return self.control_each(step, "stop")
 
     def recover(self, step: Step) -> dict[str, Any]:
-        return {"nodes": [self.ctx.control.node_action(n, "start") for n in step.nodes]}
+        return self.control_each(step, "start")

@@ -3,10 +3,9 @@ left alone, so a plan can say *when* the stress stage runs next to its faults.""
 
 from __future__ import annotations
 
-from typing import Any
-
 import random
 from collections.abc import Sequence
+from typing import Any
 
 from ..types import FaultSpec, PlanError, Resolved, Step
 from .base import FaultKind
