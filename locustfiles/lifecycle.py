@@ -18,15 +18,17 @@ from locust.runners import STATE_MISSING, MasterRunner, WorkerRunner
 from locust.util.timespan import parse_timespan
 
 from . import options as opts
+from .faultstage import RESULTS_FILE, FaultStage
 from .monitor import LIVENESS_MESSAGE, Monitor
 from .results import CONCURRENCY_FILE, concurrency_results, write_json
 from .runstate import DESCRIPTOR_OPTION, RunState, parse_cluster
 from .samples import SampleRecorder
 from .shape import build_stages
+from .stats import in_window, summarize
+from .verdict import exit_code, judge, thresholds
 from .verify import integrity, steady_state
 
 THREADPOOL_SIZE = 512  # > users with a gRPC call in flight (FIELD-NOTES)
-REQUIRED_OPS = ("search", "index", "download")
 
 
 def say(message: str) -> None:
@@ -57,6 +59,10 @@ def on_init(environment, **_) -> None:
         return
     if not 1 <= options.nodes <= 50:
         die("--nodes must be between 1 and 50")
+    try:
+        thresholds(options)
+    except (OSError, ValueError) as exc:
+        die(str(exc))
     environment.peerload_cluster = None
     if options.cluster:
         try:
@@ -77,7 +83,37 @@ def on_init(environment, **_) -> None:
     # Workers get this with the spawn message (Locust forwards custom options).
     public = {"nodes": descriptor["nodes"]}
     setattr(options, DESCRIPTOR_OPTION, json.dumps(public))
+    _prepare_faults(environment, options, state)
     _configure_shape(environment, options)
+    if environment.web_ui is not None:
+        from reports.web import REPORT_PATH, add_report_routes
+
+        add_report_routes(
+            environment.web_ui.app,
+            Path(options.results_dir),
+            wrap=environment.web_ui.auth_required_if_enabled,
+        )
+        say(
+            f"latest report at http://{options.web_host or '127.0.0.1'}:{options.web_port}"
+            f"{REPORT_PATH} once a run ends"
+        )
+
+
+def _prepare_faults(environment, options, state) -> None:
+    """Load and validate the plan before anything runs; bad plans stop here with exit 2."""
+    environment.peerload_faults = None
+    environment.peerload_fault_seconds = 0
+    spec = options.fault_plan or opts.profile(options.profile).default_plan
+    if not spec or spec == "none":
+        return
+    try:
+        stage = FaultStage(spec, state, Path(options.results_dir), seed=None)
+    except (OSError, ValueError) as exc:  # PlanError is a ValueError
+        die(f"--fault-plan: {exc}")
+    environment.peerload_faults = stage
+    environment.peerload_fault_seconds = stage.seconds
+    state.fault_stage_listeners.append(stage.start)
+    say(f"fault plan {spec}: {len(stage.timeline.steps)} steps over {stage.seconds:.0f}s")
 
 
 def _configure_shape(environment, options) -> None:
@@ -118,6 +154,9 @@ def on_test_start(environment, **_) -> None:
     for key in ("samples", "windows", "series", "acked", "journal"):
         getattr(state, key).clear()
     state.stopped_reason = state.broke_at = state.highest_held = None
+    state.fault_windows, state.fault_results, state.verdict = [], None, None
+    if getattr(environment, "peerload_faults", None) is not None:
+        environment.peerload_faults.reset()
     problems = steady_state(state)
     if problems:
         state.stopped_reason = "network not healthy before the run: " + "; ".join(problems)
@@ -139,9 +178,13 @@ def on_test_stop(environment, **_) -> None:
         monitor.stop()
         _check_workers(environment, state)
     results_dir = Path(environment.parsed_options.results_dir)
+    _finish_faults(environment, state, results_dir)
     state.final_problems = steady_state(state) if monitor is not None else []
     state.integrity = integrity(state) if monitor is not None else None
     write_json(results_dir / CONCURRENCY_FILE, concurrency_results(state))
+    if state.fault_results is not None:
+        faults_json = {"faults": state.fault_results, "integrity": state.integrity}
+        write_json(results_dir / RESULTS_FILE, faults_json)
     if state.final_problems:
         say("final verification: " + "; ".join(state.final_problems))
     if state.integrity:
@@ -149,7 +192,29 @@ def on_test_stop(environment, **_) -> None:
             "integrity: {acked_uploads} acked uploads, {lost} lost, {corrupt} corrupt, "
             "{download_sha256_mismatches} download mismatches".format(**state.integrity)
         )
-    say(f"results written to {results_dir}/")
+    state.verdict = judge(state, environment.parsed_options, results_dir)
+    say(f"report: {results_dir / 'PHASE4_FINAL_REPORT.md'} and {results_dir / 'report.html'}")
+
+
+def _finish_faults(environment, state, results_dir: Path) -> None:
+    stage = getattr(environment, "peerload_faults", None)
+    if stage is None or stage.runner is None:
+        return
+    stage.stop()
+    levels = [w for w in state.windows if w["kind"] == "level"]
+    baseline = None
+    if levels:
+        w = levels[-1]
+        searches = [s for s in state.samples if s["op"] == "search"]
+        baseline = summarize(in_window(searches, w["start"], w["end"]), w["end"] - w["start"])
+    state.fault_windows = stage.windows()
+    state.fault_results = stage.results(baseline)
+    for f in state.fault_results:
+        say(
+            f"fault {f['fault_id']} on {f['target']}: detected in {f['detected_s']}s, "
+            f"back to N/N in {f['recovered_s']}s, service back in {f['service_recovered_s']}s, "
+            f"search success during it {f['requests'].get('search', {}).get('success_rate')}"
+        )
 
 
 def _check_workers(environment, state) -> None:
@@ -160,27 +225,13 @@ def _check_workers(environment, state) -> None:
         )
 
 
-def verdict(state) -> tuple[int, str]:
-    """Exit code and reason: non-zero when an operation never succeeded or a worker died."""
-    if state.stopped_reason and state.stopped_reason.startswith("network not healthy"):
-        return 1, state.stopped_reason
-    if state.worker_died:
-        return 1, "a worker died during the run"
-    never = [op for op in REQUIRED_OPS if not any(s["ok"] and s["op"] == op for s in state.samples)]
-    if never:
-        return 1, f"operation(s) never succeeded: {', '.join(never)}"
-    if state.integrity and (state.integrity["lost"] or state.integrity["corrupt"]):
-        return 1, "acknowledged uploads were lost or corrupted"
-    return 0, "every operation type succeeded"
-
-
 @events.quitting.add_listener
 def on_quitting(environment, **_) -> None:
     state = getattr(environment, "peerload", None)
     if not is_worker(environment) and state is not None:
-        code, reason = verdict(state)
+        code, reason = exit_code(state)
         environment.process_exit_code = code
-        say(f"{'PASS' if code == 0 else 'FAIL'}: {reason}")
+        say(reason)
     cluster = getattr(environment, "peerload_cluster", None)
     if cluster is not None:
         cluster.close()

@@ -22,7 +22,7 @@ class Profile:
 
 
 QUICK = Profile(
-    verify_s=3, level_s=6, fault_users=10, stress_s=6, stress_levels=(40, 60), default_plan=None
+    verify_s=3, level_s=6, fault_users=10, stress_s=6, stress_levels=(40, 60), default_plan="quick"
 )
 FULL = Profile(
     verify_s=10,
@@ -71,7 +71,12 @@ def add_options(parser) -> None:
     parser.add_argument(
         "--failover", choices=("on", "off"), default="on", help="users fail over to a live node"
     )
-    parser.add_argument("--fault-plan", default="", help="fault plan (TOML/JSON) or shipped name")
+    parser.add_argument(
+        "--fault-plan",
+        default="",
+        help="fault plan file (TOML/JSON), a shipped plan (quick, phase4), or none; "
+        "default: the profile's",
+    )
     parser.add_argument("--levels", default=None, help="concurrency levels, e.g. 5,10,20,25")
     parser.add_argument("--step-time", type=float, default=0, help="seconds per level (0: profile)")
     parser.add_argument(
@@ -79,4 +84,20 @@ def add_options(parser) -> None:
     )
     parser.add_argument("--stress-p95-ms", type=float, default=2000, help="p95 that breaks stress")
     parser.add_argument("--thresholds", default="", help="readiness thresholds file (TOML/JSON)")
+    parser.add_argument(
+        "--threshold",
+        default="",
+        help="threshold overrides, e.g. success_pct=90,p95_ms=800 (names as in the report)",
+    )
     parser.add_argument("--seed", type=int, default=42, help="seed for users and faults")
+
+
+def threshold_overrides(text: str) -> dict[str, str]:
+    """``"success_pct=90,p95_ms=800"`` -> {"success_pct": "90", "p95_ms": "800"}."""
+    overrides = {}
+    for item in filter(None, (part.strip() for part in (text or "").split(","))):
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip() or not value.strip():
+            raise ValueError(f"--threshold: expected NAME=VALUE, got {item!r}")
+        overrides[name.strip()] = value.strip()
+    return overrides

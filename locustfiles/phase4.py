@@ -5,8 +5,13 @@ steps 5 -> 10 -> 20 -> 25 users, runs the fault stage, then ramps stress. With n
 an embedded cluster is started for the run. Options: ``locust -f locustfiles/phase4.py --help``.
 """
 
+import os
 import sys
 from pathlib import Path
+
+# The embedded cluster restarts crashed nodes with fork+exec while gRPC threads run; gRPC's
+# fork handlers would only log that they skipped. Channels are made after Locust's own forks.
+os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a plain checkout
 

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 from geventhttpclient import HTTPClient
 
 CONNECT_TIMEOUT_S = 1.0
-NETWORK_TIMEOUT_S = 5.0
+NETWORK_TIMEOUT_S = 2.0  # a frozen node must not hold a user for long before failover
 RETRY_HOME_AFTER_S = 3.0
 
 

@@ -52,6 +52,11 @@ class RunState:
     broke_at: int | None = None
     highest_held: int | None = None
     recorder: object = None
+    plan: dict | None = None
+    fault_windows: list[dict] = field(default_factory=list)
+    fault_results: list[dict] | None = None
+    integrity: dict | None = None
+    verdict: object = None
     fault_stage_listeners: list = field(default_factory=list)
     stopped_reason: str | None = None
     worker_died: bool = False
@@ -63,6 +68,10 @@ class RunState:
             for n in self.descriptor["nodes"]
         ]
         self.alive = {n.name for n in self.nodes}
+
+    @property
+    def descriptor_names(self) -> set[str]:
+        return {n.name for n in self.nodes}
 
     def node(self, name: str) -> NodeRef | None:
         return next((n for n in self.nodes if n.name == name), None)

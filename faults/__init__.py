@@ -1,0 +1,72 @@
+"""The fault controller: plans of crashes, pauses and partitions, run on a seeded schedule.
+
+Typical use (the Locust suite does this on the master)::
+
+    runner = faults.prepare("faults/plans/phase4.toml", descriptor, journal="results/faults.jsonl")
+    runner.events.fault_started.add_listener(on_fault_started)
+    runner.start()          # background; offsets count from t0 (default: now)
+    ...
+    runner.stop(wait=60)    # heals everything still active, then returns
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from .backends import BackendError, DescriptorError, load_descriptor
+from .journal import Journal, read_journal, step_records
+from .plan import load_plan, parse_duration, parse_plan
+from .runner import ABORTED, COMPLETED, FAILED, INTERRUPTED, Runner, RunResult
+from .timeline import Timeline, resolve, validate_against
+from .types import FaultSpec, Plan, PlanError, Step
+
+__all__ = [
+    "ABORTED",
+    "COMPLETED",
+    "FAILED",
+    "INTERRUPTED",
+    "BackendError",
+    "DescriptorError",
+    "FaultSpec",
+    "Journal",
+    "Plan",
+    "PlanError",
+    "RunResult",
+    "Runner",
+    "Step",
+    "Timeline",
+    "load_descriptor",
+    "load_plan",
+    "parse_duration",
+    "parse_plan",
+    "prepare",
+    "read_journal",
+    "resolve",
+    "step_records",
+    "validate_against",
+]
+
+
+def prepare(
+    plan: str | Path | Plan,
+    descriptor: str | Path | Mapping[str, Any],
+    *,
+    journal: str | Path | Journal | None = None,
+    backend: str | None = None,
+    seed: int | None = None,
+    t0: float | None = None,
+) -> Runner:
+    """Load, validate against the cluster, resolve and bind: a Runner ready to start.
+
+    Raises PlanError, DescriptorError or BackendError before anything touches the cluster.
+    """
+    if not isinstance(plan, Plan):
+        plan = load_plan(plan)
+    if not isinstance(descriptor, Mapping):
+        descriptor = load_descriptor(descriptor)
+    timeline = resolve(plan, [n["name"] for n in descriptor["nodes"]], seed=seed)
+    if journal is not None and not isinstance(journal, Journal):
+        journal = Journal(journal)
+    return Runner(timeline, descriptor, backend=backend, journal=journal, t0=t0)

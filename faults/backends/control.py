@@ -1,0 +1,146 @@
+"""The portable backend: the cluster control API for processes, the nodes' admin API for links.
+
+Both take the descriptor's token as ``Authorization: Bearer``. Partitions here are made by the
+nodes themselves (each drops the named peers, both directions); that works anywhere the cluster
+runs, at the cost of being a simulation rather than real packet loss.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from ..httpjson import DEFAULT_TIMEOUT_S, HttpError, request_json
+
+START_TIMEOUT_S = 60.0  # /start returns once the node answers /health
+STOP_TIMEOUT_S = 30.0  # /stop waits for the process to exit
+CONFLICT = 409
+ALREADY_THERE = {"start": "already running", "resume": "not paused"}
+
+
+class DescriptorError(ValueError):
+    """A cluster descriptor that cannot be used."""
+
+
+def load_descriptor(path: str | Path) -> dict[str, Any]:
+    """Read and check a cluster descriptor written by ``node.cluster``."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise DescriptorError(
+            f"{path}: cannot read cluster descriptor: {exc.strerror or exc}"
+        ) from None
+    except ValueError as exc:
+        raise DescriptorError(f"{path}: cluster descriptor is not JSON: {exc}") from None
+    check_descriptor(data, str(path))
+    return data
+
+
+def check_descriptor(data: Any, source: str = "descriptor") -> None:
+    if not isinstance(data, Mapping):
+        raise DescriptorError(f"{source}: expected a JSON object")
+    for key in ("control", "token", "nodes"):
+        if key not in data:
+            raise DescriptorError(f'{source}: missing "{key}"')
+    nodes = data["nodes"]
+    if not isinstance(nodes, list) or not nodes:
+        raise DescriptorError(f'{source}: "nodes" must be a non-empty list')
+    for i, node in enumerate(nodes):
+        if not isinstance(node, Mapping) or not {"name", "http"} <= set(node):
+            raise DescriptorError(f'{source}: nodes[{i}] needs at least "name" and "http"')
+
+
+def each_node(nodes: Sequence[str], action: Any) -> dict[str, Any]:
+    """Apply ``action(node)`` to every node even if some fail; then raise one combined error."""
+    results: dict[str, Any] = {}
+    errors = []
+    for node in nodes:
+        try:
+            results[node] = action(node)
+        except HttpError as exc:
+            errors.append(f"{node}: {exc}")
+    if errors:
+        raise HttpError("; ".join(errors))
+    return results
+
+
+class ControlClient:
+    """Calls to the control API (node processes) and to each node's admin API (its links)."""
+
+    def __init__(self, descriptor: Mapping[str, Any], *, timeout: float = DEFAULT_TIMEOUT_S):
+        check_descriptor(descriptor)
+        self.control = str(descriptor["control"]).rstrip("/")
+        self.token = str(descriptor["token"])
+        self.nodes = {n["name"]: dict(n) for n in descriptor["nodes"]}
+        self.timeout = timeout
+
+    def node_names(self) -> list[str]:
+        return list(self.nodes)
+
+    def node_action(self, name: str, action: str) -> dict[str, Any]:
+        """POST /nodes/NAME/ACTION (kill, stop, start, pause, resume).
+
+        Starting a running node or resuming one that is not paused answers 409; that is the
+        state a heal wants, so it counts as success and says so.
+        """
+        timeout = {"start": START_TIMEOUT_S, "stop": STOP_TIMEOUT_S}.get(action, self.timeout)
+        url = f"{self.control}/nodes/{name}/{action}"
+        try:
+            return request_json("POST", url, token=self.token, timeout=timeout)
+        except HttpError as exc:
+            if exc.status == CONFLICT and action in ALREADY_THERE:
+                return {"name": name, "note": ALREADY_THERE[action]}
+            raise
+
+    def node_states(self) -> dict[str, str]:
+        """GET /nodes -> {name: state}."""
+        url = f"{self.control}/nodes"
+        answer = request_json("GET", url, token=self.token, timeout=self.timeout)
+        return {n["name"]: n.get("state", "?") for n in answer.get("nodes", [])}
+
+    def admin(self, name: str, what: str, body: Any = None) -> dict[str, Any]:
+        """POST to a node's /admin/WHAT (partition, latency, heal)."""
+        url = f"{self.nodes[name]['http'].rstrip('/')}/admin/{what}"
+        return request_json("POST", url, body, token=self.token, timeout=self.timeout)
+
+    def fault_state(self, name: str) -> dict[str, Any]:
+        """GET a node's /admin/faults -> {"drop": [...], "latency_ms": N}."""
+        url = f"{self.nodes[name]['http'].rstrip('/')}/admin/faults"
+        return request_json("GET", url, token=self.token, timeout=self.timeout)
+
+
+class ControlNetwork:
+    """Partitions through the nodes' admin API."""
+
+    name = "control"
+
+    def __init__(self, control: ControlClient) -> None:
+        self.control = control
+
+    def partition(self, key: str, grudge: Mapping[str, Sequence[str]]) -> dict[str, Any]:
+        def cut(node: str) -> Any:
+            return self.control.admin(node, "partition", {"drop": list(grudge[node])})
+
+        return {"backend": self.name, "nodes": each_node(list(grudge), cut)}
+
+    def heal_partition(self, key: str, grudge: Mapping[str, Sequence[str]]) -> dict[str, Any]:
+        def mend(node: str) -> Any:
+            return self.control.admin(node, "partition", {"drop": []})
+
+        return {"backend": self.name, "nodes": each_node(list(grudge), mend)}
+
+    def reset(self, nodes: Sequence[str]) -> dict[str, Any]:
+        """Best effort: clear drops and latency on every node that answers."""
+        healed, skipped = [], {}
+        for node in nodes:
+            try:
+                self.control.admin(node, "heal")
+                healed.append(node)
+            except HttpError as exc:
+                skipped[node] = str(exc)
+        return {"healed": healed, "skipped": skipped}
+
+    def close(self) -> None:
+        """Nothing is held outside the nodes."""

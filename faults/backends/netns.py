@@ -1,0 +1,117 @@
+"""The real-network backend (Linux): nftables rules drop packets between nodes' addresses.
+
+Each node listens on, and connects out from, its own loopback address (the descriptor's
+``host``), so ``ip saddr A ip daddr B drop`` cuts exactly one link, in flight connections
+included. Everything lives in one table of our own, ``inet peerload_<pid>``, one chain per
+active partition: healing deletes the chain, closing deletes the table. Needs root, or an
+unprivileged user+net namespace (``unshare -rn``) that the cluster also runs in, and ``nft``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ..targets import symmetric_pairs
+
+NFT_TIMEOUT_S = 10.0
+TABLE_PREFIX = "peerload_"
+CHAIN_HOOK = "type filter hook output priority filter; policy accept;"
+INSTALL_HINT = "install the Debian package nftables"
+
+
+class NetnsError(RuntimeError):
+    """nft refused a command; the message carries its stderr."""
+
+
+def node_hosts(descriptor: Mapping[str, Any]) -> dict[str, str] | None:
+    """name -> loopback address, or None unless every node has its own distinct address."""
+    hosts = {n["name"]: n.get("host") for n in descriptor.get("nodes", [])}
+    values = list(hosts.values())
+    if not values or None in values or len(set(values)) != len(values):
+        return None
+    return hosts
+
+
+def nft(script: str) -> None:
+    """Run an nft script atomically (``nft -f -``)."""
+    try:
+        done = subprocess.run(
+            ["nft", "-f", "-"], input=script, capture_output=True, text=True, timeout=NFT_TIMEOUT_S
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise NetnsError(f"nft: {exc}") from None
+    if done.returncode != 0:
+        raise NetnsError(f"nft: {done.stderr.strip() or f'exit {done.returncode}'}")
+
+
+def available(descriptor: Mapping[str, Any] | None = None) -> tuple[bool, str]:
+    """Whether this backend can work here, and why (or why not) in one line."""
+    if not sys.platform.startswith("linux"):
+        return False, f"nftables needs Linux (this is {sys.platform})"
+    if os.geteuid() != 0:
+        return False, "needs root, or an unprivileged user+net namespace (unshare -rn)"
+    path = shutil.which("nft")
+    if path is None:
+        return False, f"no nft binary on PATH ({INSTALL_HINT})"
+    if descriptor is not None and node_hosts(descriptor) is None:
+        return False, "the cluster descriptor gives no distinct per-node host address"
+    trial = f"{TABLE_PREFIX}probe_{os.getpid()}"
+    try:
+        nft(f"add table inet {trial}\ndelete table inet {trial}\n")
+    except NetnsError as exc:
+        return False, f"a trial nftables table was refused ({exc})"
+    return True, f"root, {path}, per-node loopback addresses, trial table accepted"
+
+
+class NetnsNetwork:
+    """Partitions as nftables drop rules between the nodes' addresses."""
+
+    name = "netns"
+
+    def __init__(self, descriptor: Mapping[str, Any], *, table: str | None = None) -> None:
+        hosts = node_hosts(descriptor)
+        if hosts is None:
+            raise NetnsError("the cluster descriptor gives no distinct per-node host address")
+        self.hosts = hosts
+        self.table = table or f"{TABLE_PREFIX}{os.getpid()}"
+        self.chains: dict[str, str] = {}
+        self._numbers = itertools.count(1)
+
+    def partition(self, key: str, grudge: Mapping[str, Sequence[str]]) -> dict[str, Any]:
+        chain = f"cut{next(self._numbers)}"
+        pairs = symmetric_pairs(grudge)
+        table = f"inet {self.table}"
+        lines = [f"add table {table}", f"add chain {table} {chain} {{ {CHAIN_HOOK} }}"]
+        lines += [
+            f"add rule {table} {chain} ip saddr {self.hosts[a]} ip daddr {self.hosts[b]} drop"
+            for a, b in pairs
+        ]
+        nft("\n".join(lines) + "\n")
+        self.chains[key] = chain
+        cut = [f"{a}->{b}" for a, b in pairs]
+        return {"backend": self.name, "table": self.table, "chain": chain, "cut": cut}
+
+    def heal_partition(self, key: str, grudge: Mapping[str, Sequence[str]]) -> dict[str, Any]:
+        chain = self.chains.get(key)
+        if chain is None:
+            return {"backend": self.name, "note": "no rules to remove"}
+        nft(f"flush chain inet {self.table} {chain}\ndelete chain inet {self.table} {chain}\n")
+        del self.chains[key]
+        return {"backend": self.name, "table": self.table, "removed": chain}
+
+    def reset(self, nodes: Sequence[str]) -> dict[str, Any]:
+        """Drop every rule this backend made (the table holds nothing else)."""
+        removed = sorted(self.chains.values())
+        self.close()
+        return {"backend": self.name, "removed": removed}
+
+    def close(self) -> None:
+        """Delete the whole table; a table that is already gone is fine."""
+        self.chains.clear()
+        nft(f"add table inet {self.table}\ndelete table inet {self.table}\n")

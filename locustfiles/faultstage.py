@@ -1,0 +1,208 @@
+"""The fault stage of a run: the fault controller driven from Locust, on the master only.
+
+When the shape reaches the fault stage the plan starts (its offsets count from that moment).
+Each fault opens a window, and so does the recovery after it; while a fault is active its
+target is "unreachable", so users do not count a file on it as missed. Per fault we measure the
+time until the survivors mark the target dead, the time until the cluster is back to N/N alive,
+and the time until search success and p95 are back to the baseline.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import gevent
+
+import faults
+from faults import probes
+
+from .stats import in_window, percentile, summarize
+
+SHIPPED_PLANS = Path(faults.__file__).resolve().parent / "plans"
+RECOVERY_WINDOW_S = 4.0
+TAIL_S = 4.0  # after the last heal, so the last recovery window has load in it
+UNREACHABLE_GRACE_S = 2.0  # a healed node needs a moment before peers re-admit it
+JOURNAL_FILE = "fault_journal.jsonl"
+RESULTS_FILE = "fault_tolerance_results.json"
+NODE_DOWN_KINDS = ("crash", "stop", "pause", "partition")
+SERVICE_BUCKET_S = 1.0
+SERVICE_SUCCESS_SLACK = 0.05
+SERVICE_P95_FACTOR = 1.5
+SERVICE_P95_SLACK_MS = 20.0
+
+
+def plan_path(spec: str) -> Path:
+    """A plan file, or the name of a shipped plan (``quick``, ``phase4``)."""
+    shipped = SHIPPED_PLANS / f"{spec}.toml"
+    return shipped if "/" not in spec and shipped.exists() else Path(spec)
+
+
+class FaultStage:
+    """Loads and validates a plan up front; runs it when the fault stage starts."""
+
+    def __init__(self, spec: str, state, results_dir: Path, seed: int | None) -> None:
+        self.state = state
+        self.results_dir = results_dir
+        plan = faults.load_plan(plan_path(spec))
+        self.timeline = faults.resolve(plan, [n.name for n in state.nodes], seed=seed)
+        self.runner = None
+        self.started_wall: float | None = None
+        self._open: dict[str, dict] = {}
+        self.faults: list[dict] = []
+        self._probes: list[gevent.Greenlet] = []
+        state.plan = self.timeline.to_dict()
+
+    def reset(self) -> None:
+        """Forget a previous run (the web UI can start several)."""
+        self.runner, self.started_wall = None, None
+        self._open, self.faults, self._probes = {}, [], []
+
+    @property
+    def seconds(self) -> float:
+        return self.timeline.end_s + TAIL_S
+
+    def start(self, wall_time: float) -> None:
+        self.started_wall = wall_time
+        self.runner = faults.Runner(
+            self.timeline,
+            self.state.descriptor,
+            journal=faults.Journal(self.results_dir / JOURNAL_FILE),
+            t0=time.monotonic(),
+        )
+        self.runner.events.fault_started.add_listener(self.on_fault_started)
+        self.runner.events.fault_healed.add_listener(self.on_fault_healed)
+        self.runner.start()
+        print(f"peerload: fault stage started ({self.runner.backend_reason})", flush=True)
+
+    def on_fault_started(self, step, record, **_) -> None:
+        started = time.monotonic()
+        entry = {
+            "fault_id": step.fault_id,
+            "kind": step.kind,
+            "target": step.target,
+            "key": step.key,
+            "start": record["wall"],
+            "end": None,
+            "outcome": record.get("outcome"),
+            "detected_s": None,
+            "recovered_s": None,
+        }
+        self._open[step.key] = entry
+        self.faults.append(entry)
+        self.state.faults_active.append(step.key)
+        if step.target in self.state.descriptor_names:
+            self.state.unreachable.add(step.target)
+        if step.kind in NODE_DOWN_KINDS and step.target in self.state.descriptor_names:
+            self._probes.append(gevent.spawn(self._detect, entry, started))
+
+    def on_fault_healed(self, step, record, **_) -> None:
+        entry = self._open.pop(step.key, None)
+        if entry is None:
+            return
+        entry["end"] = record.get("wall_end") or record["wall"]
+        if step.key in self.state.faults_active:
+            self.state.faults_active.remove(step.key)
+        gevent.spawn_later(UNREACHABLE_GRACE_S, self.state.unreachable.discard, step.target)
+        self._probes.append(gevent.spawn(self._recover, entry, time.monotonic()))
+
+    def _detect(self, entry: dict, since: float) -> None:
+        entry["detected_s"] = probes.time_until_marked(
+            self.state.descriptor, entry["target"], since=since, timeout=30
+        )
+
+    def _recover(self, entry: dict, since: float) -> None:
+        entry["recovered_s"] = probes.time_until_all_alive(
+            self.state.descriptor, since=since, timeout=60
+        )
+
+    def stop(self) -> None:
+        """Stop the plan (healing whatever is active) and finish the measurements."""
+        if self.runner is not None:
+            self.runner.stop(wait=60)
+            self.state.journal[:] = faults.step_records(self.runner.journal.records)
+        gevent.joinall(self._probes, timeout=65)
+
+    # -- after the run -------------------------------------------------------------------
+    def windows(self) -> list[dict]:
+        """A window per fault, and a recovery window after each (until the next fault)."""
+        out = []
+        starts = sorted(f["start"] for f in self.faults)
+        for f in self.faults:
+            end = f["end"] or time.time()
+            later = [s for s in starts if s > end]
+            rec_end = min([end + RECOVERY_WINDOW_S, *later[:1]])
+            common = {
+                "users": None,
+                "fault_id": f["fault_id"],
+                "fault_kind": f["kind"],
+                "target": f["target"],
+            }
+            out.append(
+                {
+                    "name": f"fault:{f['key']}",
+                    "kind": "fault",
+                    "start": f["start"],
+                    "end": end,
+                    **common,
+                }
+            )
+            if rec_end > end:
+                out.append(
+                    {
+                        "name": f"recovery:{f['key']}",
+                        "kind": "recovery",
+                        "start": end,
+                        "end": rec_end,
+                        **common,
+                    }
+                )
+        return out
+
+    def results(self, baseline: dict | None) -> list[dict]:
+        """Per fault: requests during it by operation, detection and recovery times."""
+        out = []
+        for f in self.faults:
+            end = f["end"] or time.time()
+            samples = in_window(self.state.samples, f["start"], end)
+            ops = {}
+            for op in sorted({s["op"] for s in samples}):
+                summary = summarize([s for s in samples if s["op"] == op], end - f["start"])
+                ops[op] = {k: summary[k] for k in ("requests", "success_rate", "p95_ms")}
+            search = ops.get("search", {})
+            out.append(
+                {
+                    "fault_id": f["fault_id"],
+                    "kind": f["kind"],
+                    "target": f["target"],
+                    "window": {"start": f["start"], "end": end},
+                    "outcome": f["outcome"],
+                    "requests": ops,
+                    "detected_s": f["detected_s"],
+                    "recovered_s": f["recovered_s"],
+                    "service_recovered_s": self.service_recovery(end, baseline),
+                    "kept_serving": (search.get("success_rate") or 0) > 0.85,
+                    "recovered": f["recovered_s"] is not None,
+                }
+            )
+        return out
+
+    def service_recovery(self, healed: float, baseline: dict | None) -> float | None:
+        """Seconds after ``healed`` until a 1 s bucket of searches is back to the baseline's
+        success rate (less 5 points) and p95 (x1.5 + 20 ms); None if never in the run."""
+        if not baseline or baseline.get("success_rate") is None:
+            return None
+        searches = [s for s in self.state.samples if s["op"] == "search" and s["t"] >= healed]
+        last = max((s["t"] for s in searches), default=healed)
+        t = healed
+        while t < last:
+            bucket = in_window(searches, t, t + SERVICE_BUCKET_S)
+            if bucket:
+                ok = sum(s["ok"] for s in bucket) / len(bucket)
+                p95 = percentile(sorted(s["latency_ms"] for s in bucket), 95)
+                if ok >= baseline["success_rate"] - SERVICE_SUCCESS_SLACK and p95 <= (
+                    (baseline["p95_ms"] or 0) * SERVICE_P95_FACTOR + SERVICE_P95_SLACK_MS
+                ):
+                    return round(t - healed, 3)
+            t += SERVICE_BUCKET_S
+        return None

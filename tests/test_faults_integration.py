@@ -1,0 +1,189 @@
+"""The fault controller against a real 3-node cluster (node.cluster): crash + restart, pause,
+isolation, with detection, service by the 2 survivors, full recovery and the journal; the
+nftables backend for real (skipped, with the reason, where it is not permitted); Ctrl-C in the
+middle of a partition leaves the cluster healed."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from faults import Journal, Runner, parse_plan, probes, read_journal, resolve, step_records
+from faults.backends import ControlClient, netns
+from faults.types import Step
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parent.parent
+CANARY = "alpha"  # every node's seeded corpus has alpha-* files
+READY_S = 30.0
+RECOVER_S = 30.0
+CLI_TIMEOUT_S = 60.0
+PLAN = """
+version = 1
+seed = 1
+backend = "control"
+[[fault]]
+id = "crash"
+kind = "crash"
+target = "n1"
+at = "1s"
+duration = "4s"
+[[fault]]
+id = "pause"
+kind = "pause"
+target = "n2"
+at = "9s"
+duration = "4s"
+[[fault]]
+id = "isolate"
+kind = "partition"
+target = "n3"
+at = "17s"
+duration = "4s"
+"""
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[Any]:
+    cluster_mod = pytest.importorskip("node.cluster")
+    with cluster_mod.Cluster(nodes=3) as c:
+        yield c
+
+
+@pytest.fixture
+def healthy(cluster: Any) -> Any:
+    """Every test starts (and must leave) the cluster at N/N alive with no faults set."""
+    assert probes.time_until_all_alive(cluster.descriptor, since=time.monotonic(), timeout=READY_S)
+    return cluster
+
+
+def measure(descriptor: dict, step: Step, t0: float, heal_offset: float, out: dict) -> None:
+    """During one fault: detection by the survivors, service by them; after it: recovery."""
+    target = step.target
+    survivors = [n["name"] for n in descriptor["nodes"] if n["name"] != target]
+    started, healed_at = t0 + step.offset_s, t0 + heal_offset
+    dead_after = probes.time_until_marked(
+        descriptor, target, since=started, timeout=max(0.0, healed_at - 0.5 - time.monotonic())
+    )
+    serving = probes.canary_search(descriptor, CANARY, origins=survivors, expect=survivors)
+    time.sleep(max(0.0, healed_at - time.monotonic()))
+    recovered = probes.time_until_all_alive(descriptor, since=healed_at, timeout=RECOVER_S)
+    out[step.fault_id] = {"dead_after": dead_after, "serving": serving, "recovered": recovered}
+
+
+def test_crash_pause_partition_detected_served_recovered(healthy: Any, tmp_path: Path) -> None:
+    descriptor = healthy.descriptor
+    timeline = resolve(parse_plan(PLAN), [n["name"] for n in descriptor["nodes"]])
+    heal_at = {s.key: s.offset_s for s in timeline.steps if s.phase == "end"}
+    journal_path = tmp_path / "faults.jsonl"
+    t0 = time.monotonic()
+    results: dict[str, dict] = {}
+    threads: list[threading.Thread] = []
+
+    with Journal(journal_path) as journal:
+        runner = Runner(timeline, descriptor, journal=journal, t0=t0)
+
+        def on_started(step: Step, record: dict, **_: Any) -> None:
+            args = (descriptor, step, t0, heal_at[step.key], results)
+            threads.append(threading.Thread(target=measure, args=args, daemon=True))
+            threads[-1].start()
+
+        runner.events.fault_started.add_listener(on_started)
+        result = runner.run()
+    for t in threads:
+        t.join(RECOVER_S + 10)
+
+    assert result.status == "completed", result.errors
+    for fault_id in ("crash", "pause", "isolate"):
+        got = results[fault_id]
+        assert got["dead_after"] is not None, f"{fault_id}: survivors never marked it dead"
+        assert got["serving"].ok, f"{fault_id}: 2 of 3 did not serve: {got['serving'].detail}"
+        assert got["recovered"] is not None, f"{fault_id}: never back to 3/3"
+
+    steps = step_records(read_journal(journal_path))
+    assert [(r["fault_id"], r["phase"], r["target"], r["outcome"]) for r in steps] == [
+        ("crash", "start", "n1", "ok"),
+        ("crash", "end", "n1", "ok"),
+        ("pause", "start", "n2", "ok"),
+        ("pause", "end", "n2", "ok"),
+        ("isolate", "start", "n3", "ok"),
+        ("isolate", "end", "n3", "ok"),
+    ]
+    assert all(abs(r["offset"] - r["planned_offset"]) < 1.0 for r in steps)
+    assert probes.all_alive(descriptor).ok
+    assert probes.canary_search(descriptor, CANARY).ok
+
+
+def test_nftables_backend_partitions_for_real(healthy: Any) -> None:
+    descriptor = healthy.descriptor
+    ok, why = netns.available(descriptor)
+    if not ok:
+        pytest.skip(f"nftables backend not usable here: {why}")
+    plan = PLAN.split("[[fault]]")[0].replace('"control"', '"netns"')
+    plan += '[[fault]]\nid = "cut"\nkind = "partition"\ntarget = "n2"\nat = "0s"\nduration = "3s"\n'
+    timeline = resolve(parse_plan(plan), [n["name"] for n in descriptor["nodes"]])
+    runner = Runner(timeline, descriptor)
+    assert runner.network.name == "netns"
+    control = ControlClient(descriptor)
+    seen: dict[str, Any] = {}
+
+    def on_started(step: Step, **_: Any) -> None:
+        since = time.monotonic()
+        seen["dead_after"] = probes.time_until_marked(descriptor, "n2", since=since, timeout=2.5)
+        seen["app_drop"] = control.fault_state("n2")["drop"]  # the node itself drops nothing
+
+    runner.events.fault_started.add_listener(on_started)
+    result = runner.run()
+    assert result.status == "completed", result.errors
+    assert seen["dead_after"] is not None and seen["app_drop"] == []
+    tables = subprocess.run(["nft", "list", "tables"], capture_output=True, text=True).stdout
+    assert runner.network.table not in tables
+    assert probes.time_until_all_alive(descriptor, since=time.monotonic(), timeout=RECOVER_S)
+
+
+def test_ctrl_c_mid_partition_leaves_the_cluster_healed(healthy: Any, tmp_path: Path) -> None:
+    descriptor = healthy.descriptor
+    plan = tmp_path / "cut.toml"
+    plan.write_text(
+        'version = 1\nbackend = "control"\n[[fault]]\nid = "cut"\nkind = "partition"\n'
+        'target = "n2"\nat = "0s"\nduration = "60s"\n'
+    )
+    control = ControlClient(descriptor)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "faults.schedule",
+            str(plan),
+            "--cluster",
+            str(healthy.descriptor_path),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + CLI_TIMEOUT_S
+        while not control.fault_state("n2")["drop"] and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert control.fault_state("n2")["drop"] == ["n1", "n3"]
+        assert probes.time_until_marked(descriptor, "n2", since=time.monotonic(), timeout=5)
+        os.kill(proc.pid, signal.SIGINT)
+        out, err = proc.communicate(timeout=CLI_TIMEOUT_S)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    assert all(control.fault_state(n)["drop"] == [] for n in ("n1", "n2", "n3"))
+    assert probes.time_until_all_alive(descriptor, since=time.monotonic(), timeout=RECOVER_S)
