@@ -41,8 +41,11 @@ def plan_path(spec: str) -> Path:
 class FaultStage:
     """Loads and validates a plan up front; runs it when the fault stage starts."""
 
-    def __init__(self, spec: str, state, results_dir: Path, seed: int | None) -> None:
+    def __init__(
+        self, spec: str, state, results_dir: Path, seed: int | None, notify=lambda: None
+    ) -> None:
         self.state = state
+        self.notify = notify  # called when the set of unreachable nodes changes
         self.results_dir = results_dir
         plan = faults.load_plan(plan_path(spec))
         self.timeline = faults.resolve(plan, [n.name for n in state.nodes], seed=seed)
@@ -70,10 +73,22 @@ class FaultStage:
             journal=faults.Journal(self.results_dir / JOURNAL_FILE),
             t0=time.monotonic(),
         )
+        self.runner.events.step_started.add_listener(self.on_step_started)
         self.runner.events.fault_started.add_listener(self.on_fault_started)
         self.runner.events.fault_healed.add_listener(self.on_fault_healed)
         self.runner.start()
         print(f"peerload: fault stage started ({self.runner.backend_reason})", flush=True)
+
+    def on_step_started(self, step, **_) -> None:
+        """Before a fault acts, its target stops counting as reachable (no race with users)."""
+        if step.phase == "start" and step.target in self.state.descriptor_names:
+            self.state.unreachable.add(step.target)
+            self.notify()
+
+    def _reachable_again(self, target: str) -> None:
+        if not any(f["target"] == target for f in self._open.values()):
+            self.state.unreachable.discard(target)
+            self.notify()
 
     def on_fault_started(self, step, record, **_) -> None:
         started = time.monotonic()
@@ -91,8 +106,6 @@ class FaultStage:
         self._open[step.key] = entry
         self.faults.append(entry)
         self.state.faults_active.append(step.key)
-        if step.target in self.state.descriptor_names:
-            self.state.unreachable.add(step.target)
         if step.kind in NODE_DOWN_KINDS and step.target in self.state.descriptor_names:
             self._probes.append(gevent.spawn(self._detect, entry, started))
 
@@ -103,7 +116,7 @@ class FaultStage:
         entry["end"] = record.get("wall_end") or record["wall"]
         if step.key in self.state.faults_active:
             self.state.faults_active.remove(step.key)
-        gevent.spawn_later(UNREACHABLE_GRACE_S, self.state.unreachable.discard, step.target)
+        gevent.spawn_later(UNREACHABLE_GRACE_S, self._reachable_again, step.target)
         self._probes.append(gevent.spawn(self._recover, entry, time.monotonic()))
 
     def _detect(self, entry: dict, since: float) -> None:

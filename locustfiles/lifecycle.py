@@ -19,7 +19,7 @@ from locust.util.timespan import parse_timespan
 
 from . import options as opts
 from .faultstage import RESULTS_FILE, FaultStage
-from .monitor import LIVENESS_MESSAGE, Monitor
+from .monitor import LIVENESS_MESSAGE, Monitor, share_liveness
 from .results import CONCURRENCY_FILE, concurrency_results, write_json
 from .runstate import DESCRIPTOR_OPTION, RunState, parse_cluster
 from .samples import SampleRecorder
@@ -60,6 +60,7 @@ def on_init(environment, **_) -> None:
     if not 1 <= options.nodes <= 50:
         die("--nodes must be between 1 and 50")
     try:
+        opts.profile(options.profile)
         thresholds(options)
     except (OSError, ValueError) as exc:
         die(str(exc))
@@ -107,7 +108,13 @@ def _prepare_faults(environment, options, state) -> None:
     if not spec or spec == "none":
         return
     try:
-        stage = FaultStage(spec, state, Path(options.results_dir), seed=None)
+        stage = FaultStage(
+            spec,
+            state,
+            Path(options.results_dir),
+            seed=None,
+            notify=lambda: share_liveness(environment, state),
+        )
     except (OSError, ValueError) as exc:  # PlanError is a ValueError
         die(f"--fault-plan: {exc}")
     environment.peerload_faults = stage

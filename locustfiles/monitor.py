@@ -32,6 +32,14 @@ def fetch_json(url: str, timeout: float = PROBE_TIMEOUT_S) -> dict | None:
         return None
 
 
+def share_liveness(environment, state) -> None:
+    """Tell workers which nodes are alive and which are cut off (their users judge by it)."""
+    runner = environment.runner
+    if isinstance(runner, MasterRunner) and runner.clients:
+        data = {"alive": sorted(state.alive), "unreachable": sorted(state.unreachable)}
+        runner.send_message(LIVENESS_MESSAGE, data)
+
+
 class Monitor:
     def __init__(self, environment, state, interval_s: float = INTERVAL_S, out=sys.stdout):
         self.environment = environment
@@ -86,7 +94,7 @@ class Monitor:
                 if peer.get("rtt_ms") is not None and peer.get("state") == "alive":
                     rtt[f"{name}->{peer['name']}"] = peer["rtt_ms"]
         self.state.alive = alive
-        self._share_liveness()
+        share_liveness(self.environment, self.state)
         row = self._row(now, alive, cpu, rss, rtt)
         self.state.series.append(row)
         print(self.format(row), file=self.out, flush=True)

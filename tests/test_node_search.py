@@ -13,7 +13,9 @@ def test_search_from_n1_finds_file_that_only_n3_has(cluster):
     answer = get(f"{cluster.nodes['n1'].http}/search?q=n3-&ttl=3")
     assert answer["results"], answer
     assert {r["node"] for r in answer["results"]} == {"n3"}
-    assert all(r["hops"] == 1 and r["grpc"] == cluster.nodes["n3"].grpc for r in answer["results"])
+    # n3 sees the query first from n1 (hops 1) or, if n2 relays faster, from n2 (hops 2)
+    assert all(r["hops"] in (1, 2) for r in answer["results"])
+    assert all(r["grpc"] == cluster.nodes["n3"].grpc for r in answer["results"])
     assert answer["reached"] == 3 and answer["partial"] is False
 
 
