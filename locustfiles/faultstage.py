@@ -117,7 +117,9 @@ class FaultStage:
         if step.key in self.state.faults_active:
             self.state.faults_active.remove(step.key)
         gevent.spawn_later(UNREACHABLE_GRACE_S, self._reachable_again, step.target)
-        self._probes.append(gevent.spawn(self._recover, entry, time.monotonic()))
+        # Recovery counts from the moment the heal began (a restart included), not its end.
+        heal_began = time.monotonic() - max(0.0, time.time() - record["wall"])
+        self._probes.append(gevent.spawn(self._recover, entry, heal_began))
 
     def _detect(self, entry: dict, since: float) -> None:
         entry["detected_s"] = probes.time_until_marked(
