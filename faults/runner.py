@@ -28,6 +28,8 @@ IDLE, RUNNING = "idle", "running"
 COMPLETED, FAILED, ABORTED, INTERRUPTED = "completed", "failed", "aborted", "interrupted"
 LATE_NOTE_S = 0.05  # a step that starts later than this behind schedule says by how much
 FINAL_HEAL = "final heal"
+MANUAL = "manual"
+MANUAL_KINDS = ("crash", "stop", "pause", "partition")
 
 
 @dataclass
@@ -125,6 +127,26 @@ class Runner:
         """The faults started and not yet healed, in start order."""
         steps = [s for kind in self.kinds.values() for s in kind.active.values()]
         return sorted(steps, key=lambda s: (s.offset_s, s.index))
+
+    # -- by hand (the web UI's Cluster page) -------------------------------------------------
+    def apply(self, kind: str, target: str, *, fault_id: str = MANUAL) -> dict[str, Any]:
+        """Start one fault on one node now, outside the timeline: journaled and hooked like a
+        scheduled step (a partition isolates ``target``). ValueError for an unknown kind/node."""
+        if kind not in MANUAL_KINDS:
+            raise ValueError(f"unknown manual fault {kind!r}; one of {', '.join(MANUAL_KINDS)}")
+        if target not in self.control.nodes:
+            raise ValueError(f"unknown node {target!r}")
+        params: dict[str, Any] = {}
+        if kind == "partition":
+            others = [n for n in self.control.nodes if n != target]
+            params = {"shape": "isolate-one", "grudge": {target: others}}
+        step = Step(self.offset(), fault_id, kind, START, target, (target,), params)
+        return self._execute(step)
+
+    def heal_now(self, node: str | None = None) -> list[str]:
+        """Heal the active faults touching ``node`` (all when None), now; the keys healed."""
+        steps = [s for s in self.active if node is None or node in touched(s)]
+        return self._heal(steps, "healed by hand")
 
     # -- the run -------------------------------------------------------------------------
     def run(self) -> RunResult:

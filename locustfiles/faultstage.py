@@ -1,6 +1,8 @@
 """The fault stage of a run: the fault controller driven from Locust, on the master only.
 
 When the shape reaches the fault stage the plan starts (its offsets count from that moment).
+Faults started by hand from the web UI's Cluster page go through a second runner with the same
+journal, hooks and windows, so they are judged like scheduled ones.
 Each fault opens a window, and so does the recovery after it; while a fault is active its
 target is "unreachable", so users do not count a file on it as missed. Per fault we measure the
 time until the survivors mark the target dead, the time until the cluster is back to N/N alive,
@@ -42,19 +44,22 @@ class FaultStage:
     """Loads and validates a plan up front; runs it when the fault stage starts."""
 
     def __init__(
-        self, spec: str, state, results_dir: Path, seed: int | None, notify=lambda: None
+        self, spec: str | None, state, results_dir: Path, seed: int | None, notify=lambda: None
     ) -> None:
         self.state = state
         self.notify = notify  # called when the set of unreachable nodes changes
         self.results_dir = results_dir
-        plan = faults.load_plan(plan_path(spec))
-        self.timeline = faults.resolve(plan, [n.name for n in state.nodes], seed=seed)
+        self.timeline = None
+        if spec:
+            plan = faults.load_plan(plan_path(spec))
+            self.timeline = faults.resolve(plan, [n.name for n in state.nodes], seed=seed)
+            state.plan = self.timeline.to_dict()
         self.runner = None
+        self._manual = None
         self.started_wall: float | None = None
         self._open: dict[str, dict] = {}
         self.faults: list[dict] = []
         self._probes: list[gevent.Greenlet] = []
-        state.plan = self.timeline.to_dict()
 
     def reset(self) -> None:
         """Forget a previous run (the web UI can start several)."""
@@ -63,21 +68,47 @@ class FaultStage:
 
     @property
     def seconds(self) -> float:
-        return self.timeline.end_s + TAIL_S
+        return self.timeline.end_s + TAIL_S if self.timeline else 0.0
 
-    def start(self, wall_time: float) -> None:
-        self.started_wall = wall_time
-        self.runner = faults.Runner(
-            self.timeline,
+    def _runner(self, timeline, t0: float | None) -> faults.Runner:
+        runner = faults.Runner(
+            timeline,
             self.state.descriptor,
             journal=faults.Journal(self.results_dir / JOURNAL_FILE),
-            t0=time.monotonic(),
+            t0=t0,
         )
-        self.runner.events.step_started.add_listener(self.on_step_started)
-        self.runner.events.fault_started.add_listener(self.on_fault_started)
-        self.runner.events.fault_healed.add_listener(self.on_fault_healed)
+        runner.events.step_started.add_listener(self.on_step_started)
+        runner.events.fault_started.add_listener(self.on_fault_started)
+        runner.events.fault_healed.add_listener(self.on_fault_healed)
+        return runner
+
+    def start(self, wall_time: float) -> None:
+        if self.timeline is None:
+            return
+        self.started_wall = wall_time
+        self.runner = self._runner(self.timeline, time.monotonic())
         self.runner.start()
         print(f"peerload: fault stage started ({self.runner.backend_reason})", flush=True)
+
+    # -- by hand -------------------------------------------------------------------------
+    def act(self, action: str, node: str) -> dict:
+        """A Cluster page button: crash | stop | pause | isolate start a fault on ``node``;
+        restart | resume | heal heal every fault touching it. The journal record(s)."""
+        if self._manual is None:
+            names = tuple(n.name for n in self.state.nodes)
+            empty = faults.Timeline(seed=0, nodes=names, backend="auto", steps=())
+            self._manual = self._runner(empty, time.monotonic())
+        if action in ("restart", "resume", "heal"):
+            healed = self._manual.heal_now(node)
+            if not healed and self.runner is not None:
+                healed = self.runner.heal_now(node)
+            return {"healed": healed, "note": None if healed else "nothing to heal"}
+        kind = {"isolate": "partition"}.get(action, action)
+        record = self._manual.apply(kind, node)
+        return {"outcome": record["outcome"], "error": record["error"], "key": f"manual:{node}"}
+
+    def active(self) -> list[str]:
+        return [s.key for r in (self.runner, self._manual) if r is not None for s in r.active]
 
     def on_step_started(self, step, **_) -> None:
         """Before a fault acts, its target stops counting as reachable (no race with users)."""
@@ -135,8 +166,23 @@ class FaultStage:
         """Stop the plan (healing whatever is active) and finish the measurements."""
         if self.runner is not None:
             self.runner.stop(wait=60)
-            self.state.journal[:] = faults.step_records(self.runner.journal.records)
+        if self._manual is not None:
+            self._manual.heal_now()
+        self.state.journal[:] = self.journal_records()
         gevent.joinall(self._probes, timeout=65)
+
+    def journal_records(self) -> list[dict]:
+        """Applied steps of the plan and of the buttons, in time order."""
+        runners = [r for r in (self.runner, self._manual) if r is not None]
+        records = [rec for r in runners for rec in faults.step_records(r.journal.records)]
+        return sorted(records, key=lambda r: r["wall"])
+
+    def close(self) -> None:
+        """At exit: heal what was started by hand and release the network backend."""
+        if self._manual is not None:
+            self._manual.heal_now()
+            self._manual.network.close()
+            self._manual = None
 
     # -- after the run -------------------------------------------------------------------
     def windows(self) -> list[dict]:

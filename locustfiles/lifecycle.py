@@ -94,18 +94,25 @@ def on_init(environment, **_) -> None:
             Path(options.results_dir),
             wrap=environment.web_ui.auth_required_if_enabled,
         )
-        say(
-            f"latest report at http://{options.web_host or '127.0.0.1'}:{options.web_port}"
-            f"{REPORT_PATH} once a run ends"
-        )
+        from .webui import BASE, install
+
+        install(environment, state)
+        ui = f"http://{options.web_host or '127.0.0.1'}:{options.web_port}"
+        say(f"cluster page {ui}{BASE}; latest report {ui}{REPORT_PATH} once a run ends")
 
 
 def _prepare_faults(environment, options, state) -> None:
-    """Load and validate the plan before anything runs; bad plans stop here with exit 2."""
+    """Load and validate the plan before anything runs; bad plans stop here with exit 2.
+    Without a control API (a cluster given as bare URLs) there is nothing to break."""
     environment.peerload_faults = None
     environment.peerload_fault_seconds = 0
     spec = options.fault_plan or opts.profile(options.profile).default_plan
-    if not spec or spec == "none":
+    spec = None if spec == "none" else spec
+    if not (state.descriptor.get("control") and state.descriptor.get("token")):
+        if options.fault_plan and spec:
+            die("--fault-plan needs a cluster descriptor with a control API and token")
+        if spec:
+            say("no control API for this cluster: running without faults")
         return
     try:
         stage = FaultStage(
@@ -120,7 +127,8 @@ def _prepare_faults(environment, options, state) -> None:
     environment.peerload_faults = stage
     environment.peerload_fault_seconds = stage.seconds
     state.fault_stage_listeners.append(stage.start)
-    say(f"fault plan {spec}: {len(stage.timeline.steps)} steps over {stage.seconds:.0f}s")
+    if spec:
+        say(f"fault plan {spec}: {len(stage.timeline.steps)} steps over {stage.seconds:.0f}s")
 
 
 def _configure_shape(environment, options) -> None:
@@ -205,9 +213,11 @@ def on_test_stop(environment, **_) -> None:
 
 def _finish_faults(environment, state, results_dir: Path) -> None:
     stage = getattr(environment, "peerload_faults", None)
-    if stage is None or stage.runner is None:
+    if stage is None:
         return
     stage.stop()
+    if not stage.faults:
+        return
     levels = [w for w in state.windows if w["kind"] == "level"]
     baseline = None
     if levels:
@@ -239,6 +249,9 @@ def on_quitting(environment, **_) -> None:
         code, reason = exit_code(state)
         environment.process_exit_code = code
         say(reason)
+    stage = getattr(environment, "peerload_faults", None)
+    if stage is not None:
+        stage.close()
     cluster = getattr(environment, "peerload_cluster", None)
     if cluster is not None:
         cluster.close()

@@ -94,6 +94,7 @@ class Monitor:
                 if peer.get("rtt_ms") is not None and peer.get("state") == "alive":
                     rtt[f"{name}->{peer['name']}"] = peer["rtt_ms"]
         self.state.alive = alive
+        self.state.node_view = self._node_view(jobs, cpu, rss)
         share_liveness(self.environment, self.state)
         row = self._row(now, alive, cpu, rss, rtt)
         self.state.series.append(row)
@@ -108,6 +109,39 @@ class Monitor:
                 "unreachable": sorted(self.state.unreachable),
             }
             runner.send_message(LIVENESS_MESSAGE, data)
+
+    def _node_view(self, jobs, cpu, rss) -> list[dict]:
+        """One row per node for the web UI's Cluster tab."""
+        cluster = getattr(self.environment, "peerload_cluster", None)
+        process = {n["name"]: n["state"] for n in cluster.status()} if cluster else {}
+        served: dict[str, int] = {}
+        for sample in self.state.samples:
+            served[sample["node"]] = served.get(sample["node"], 0) + 1
+        rows = []
+        for node in self.state.nodes:
+            job = jobs[node.name]
+            health, peers = job.value if job.successful() and job.value else (None, None)
+            rtts = [
+                f"{p['name']} {p['rtt_ms']:.1f} ms"
+                for p in (peers or {}).get("peers", [])
+                if p.get("rtt_ms") is not None and p.get("state") == "alive"
+            ]
+            rows.append(
+                {
+                    "node": node.name,
+                    "state": ("up" if health else "down")
+                    + (f" ({process[node.name]})" if node.name in process else ""),
+                    "peers_alive": f"{health['peers_alive']}/{health['peers_known']}"
+                    if health
+                    else "-",
+                    "files": health["files"] if health else "-",
+                    "cpu": f"{cpu[node.name]:.0f} %" if cpu.get(node.name) is not None else "-",
+                    "rss": f"{rss[node.name]:.0f} MB" if rss.get(node.name) is not None else "-",
+                    "rtt": ", ".join(rtts) or "-",
+                    "served": served.get(node.name, 0),
+                }
+            )
+        return rows
 
     def _row(self, now, alive, cpu, rss, rtt) -> dict:
         span = max(now - self._last, 1e-6)

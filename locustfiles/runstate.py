@@ -57,6 +57,7 @@ class RunState:
     fault_results: list[dict] | None = None
     integrity: dict | None = None
     verdict: object = None
+    node_view: list[dict] = field(default_factory=list)
     fault_stage_listeners: list = field(default_factory=list)
     stopped_reason: str | None = None
     worker_died: bool = False

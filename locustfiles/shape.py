@@ -50,6 +50,11 @@ class Phase4Shape(LoadTestShape):
         self._index, self._window = -1, None
 
     @property
+    def current_window(self) -> dict | None:
+        """The window of the stage running now (its end still open)."""
+        return self._window
+
+    @property
     def state(self):
         return getattr(self.runner.environment, "peerload", None)
 

@@ -39,7 +39,14 @@ from reports.series import fault_timings
 from reports.thresholds import Thresholds, load_overrides
 from reports.verdict import Verdict, judge_all
 
-__all__ = ["ResultsError", "Thresholds", "Verdict", "build", "publish", "rerender"]
+__all__ = ["ResultsError", "Thresholds", "Verdict", "build", "judge", "publish", "rerender"]
+
+
+def judge(run: dict[str, Any]) -> Verdict:
+    """Judge a run (finished or still going) in memory, writing nothing: the web UI's view of
+    the criteria as they stand."""
+    run = normalize_run(run)
+    return judge_all(Evidence.from_run(run), Thresholds.from_dict(run.get("thresholds")))
 
 
 def build(results_dir: Path, run: dict[str, Any]) -> Verdict:

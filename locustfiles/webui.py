@@ -1,0 +1,215 @@
+"""The network in Locust's web UI: Cluster, Fault journal and Criteria tabs, and a Cluster page
+with buttons that crash, restart, pause, resume, isolate and heal nodes.
+
+Locust's React UI can only show extra *tables* (one per tab, fed through ``/stats/requests``),
+so controls live on a page of our own served by the UI's Flask app, linked from the "Download
+Data" tab. Every view honours ``--web-login``. Buttons go through the fault controller and are
+journaled like scheduled faults.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import reports
+
+from .stats import in_window
+
+PAGE = Path(__file__).with_name("cluster.html")
+BASE = "/peerload/cluster"
+ACTIONS = ("crash", "restart", "stop", "pause", "resume", "isolate", "heal")
+CRITERIA_CACHE_S = 2.0
+JOURNAL_ROWS = 50
+
+TABLES = {
+    "peerload-cluster": (
+        "Cluster",
+        [
+            ("node", "Node"),
+            ("state", "State"),
+            ("peers_alive", "Peers alive"),
+            ("files", "Files"),
+            ("cpu", "CPU"),
+            ("rss", "RSS"),
+            ("rtt", "RTT to peers"),
+            ("served", "Requests served"),
+        ],
+    ),
+    "peerload-faults": (
+        "Fault journal",
+        [
+            ("time", "Offset (s)"),
+            ("fault", "Fault"),
+            ("kind", "Kind"),
+            ("target", "Target"),
+            ("phase", "Phase"),
+            ("outcome", "Outcome"),
+            ("detail", "Detail"),
+        ],
+    ),
+    "peerload-criteria": (
+        "Criteria",
+        [
+            ("criterion", "Criterion"),
+            ("window", "Window"),
+            ("value", "Value"),
+            ("threshold", "Threshold"),
+            ("verdict", "Verdict"),
+            ("n", "Samples"),
+        ],
+    ),
+}
+
+
+class ClusterView:
+    """Builds the tables from the run's state; judges the criteria at most every 2 s."""
+
+    def __init__(self, environment, state) -> None:
+        self.environment = environment
+        self.state = state
+        self._criteria: tuple[float, list[dict], str] = (0.0, [], "")
+
+    def journal(self) -> list[dict]:
+        stage = getattr(self.environment, "peerload_faults", None)
+        records = stage.journal_records() if stage else []
+        t0 = self.state.started
+        return [
+            {
+                "time": round(r["wall"] - t0, 1),
+                "fault": f"{r['fault_id']}:{r['target']}",
+                "kind": r["kind"],
+                "target": r["target"],
+                "phase": r["phase"],
+                "outcome": r["outcome"] + (f": {r['error']}" if r.get("error") else ""),
+                "detail": ", ".join(
+                    f"{k} {v}"
+                    for k, v in (r.get("detail") or {}).items()
+                    if not isinstance(v, dict | list)
+                ),
+            }
+            for r in records[-JOURNAL_ROWS:]
+        ]
+
+    def criteria(self) -> tuple[list[dict], str]:
+        checked, rows, reason = self._criteria
+        if time.time() - checked < CRITERIA_CACHE_S:
+            return rows, reason
+        windows = list(self.state.windows)
+        shape = self.environment.shape_class
+        current = getattr(shape, "current_window", None)
+        if current:
+            windows.append({**current, "end": time.time()})
+        stage = getattr(self.environment, "peerload_faults", None)
+        if stage is not None:
+            windows += stage.windows()
+        samples = in_window(self.state.samples, self.state.started, time.time() + 1)
+        try:
+            verdict = reports.judge(
+                {"samples": samples, "windows": windows, "series": list(self.state.series)}
+            )
+        except ValueError as exc:
+            return [], f"not judged yet: {exc}"
+        rows = [
+            {
+                "criterion": r.name,
+                "window": r.window,
+                "value": _fmt(r.value, r.unit),
+                "threshold": f"{r.op} {_fmt(r.threshold, r.unit)}"
+                if r.threshold is not None
+                else "reported",
+                "verdict": r.verdict,
+                "n": r.n,
+            }
+            for r in verdict.results
+        ]
+        reason = f"So far: {verdict.reason}"
+        self._criteria = (time.time(), rows, reason)
+        return rows, reason
+
+    def snapshot(self) -> dict:
+        stage = getattr(self.environment, "peerload_faults", None)
+        criteria, reason = self.criteria()
+        results_dir = Path(self.environment.parsed_options.results_dir)
+        return {
+            "nodes": self.state.node_view,
+            "active_faults": stage.active() if stage else [],
+            "journal": self.journal(),
+            "criteria": criteria,
+            "verdict_so_far": reason,
+            "report": (results_dir / "report.html").is_file(),
+            "controls": stage is not None,
+        }
+
+
+def _fmt(value, unit: str) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        value = round(value, 1)
+    return f"{value}{unit}" if unit in ("%", "") else f"{value} {unit}"
+
+
+def install(environment, state) -> None:
+    """Add the tabs, the links and the Cluster page to the running web UI (master only)."""
+    from flask import Response, jsonify, request
+
+    web_ui = environment.web_ui
+    view = ClusterView(environment, state)
+    guard = web_ui.auth_required_if_enabled
+    web_ui.template_args["extended_tabs"] = [
+        {"key": key, "title": title} for key, (title, _) in TABLES.items()
+    ]
+    web_ui.template_args["extended_tables"] = [
+        {"key": key, "structure": [{"key": k, "title": t} for k, t in columns]}
+        for key, (_, columns) in TABLES.items()
+    ]
+    web_ui.template_args["extended_csv_files"] = [
+        {"href": f".{BASE}", "title": "peerload Cluster page: node controls, faults, criteria"},
+        {"href": "./peerload/report", "title": "peerload readiness report (latest run)"},
+    ]
+
+    @web_ui.app.after_request
+    def add_tables(response):
+        if request.path != "/stats/requests" or response.status_code != 200:
+            return response
+        body = response.get_json(silent=True)
+        if isinstance(body, dict):
+            criteria, _ = view.criteria()
+            body["extended_stats"] = [
+                {"key": "peerload-cluster", "data": state.node_view},
+                {"key": "peerload-faults", "data": view.journal()},
+                {"key": "peerload-criteria", "data": criteria},
+            ]
+            response.set_data(json.dumps(body))
+        return response
+
+    def page():
+        return Response(PAGE.read_text(), mimetype="text/html")
+
+    def snapshot():
+        return jsonify(view.snapshot())
+
+    def action():
+        stage = getattr(environment, "peerload_faults", None)
+        body = request.get_json(silent=True) if request.is_json else None
+        if not isinstance(body, dict):
+            return jsonify(error='send a JSON object: {"action", "node"}'), 400
+        act, node = body.get("action"), body.get("node")
+        if act not in ACTIONS or node not in state.descriptor_names:
+            return jsonify(error=f"action must be one of {', '.join(ACTIONS)} on a known node"), 400
+        if stage is None:
+            return jsonify(error="this cluster has no control API"), 409
+        try:
+            return jsonify(stage.act(act, node))
+        except ValueError as exc:
+            return jsonify(error=str(exc)), 400
+
+    for rule, name, func, methods in (
+        (BASE, "peerload_cluster_page", page, ["GET"]),
+        (f"{BASE}/state", "peerload_cluster_state", snapshot, ["GET"]),
+        (f"{BASE}/action", "peerload_cluster_action", action, ["POST"]),
+    ):
+        func.__name__ = name
+        web_ui.app.add_url_rule(rule, endpoint=name, view_func=guard(func), methods=methods)

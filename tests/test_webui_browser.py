@@ -1,0 +1,165 @@
+"""The web UI in a real headless Chromium: start a run, see the Cluster tab with every node,
+crash a node from the Cluster page, see it go down and come back, open the report link.
+
+Screenshots go to ``$PEERLOAD_SCREENSHOTS`` (default ``build/screenshots``).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.http import call
+from tests.locust_run import ROOT, cluster_workdir, locust_cmd, orphans
+
+pytestmark = pytest.mark.integration
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMEDRIVER = shutil.which("chromedriver")
+SHOTS = Path(os.environ.get("PEERLOAD_SCREENSHOTS", ROOT / "build" / "screenshots"))
+
+selenium = pytest.importorskip(
+    "selenium", reason="selenium not installed (pip install -e '.[test]')"
+)
+if not (CHROMIUM and CHROMEDRIVER):
+    pytest.skip(
+        "needs Debian's chromium and chromium-driver (.ci/run installs them)",
+        allow_module_level=True,
+    )
+
+from selenium import webdriver  # noqa: E402
+from selenium.common.exceptions import StaleElementReferenceException  # noqa: E402
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+
+
+@pytest.fixture
+def web_ui(tmp_path):
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(
+        locust_cmd("--web-host", "127.0.0.1", "--web-port", str(port))
+        + ["--results-dir", str(tmp_path), "--levels", "5,10", "--step-time", "4"]
+        + ["--stress-levels", "", "--fault-plan", "none"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                call("GET", f"{url}/stats/requests", timeout=2)
+                break
+            except OSError:
+                assert proc.poll() is None and time.monotonic() < deadline, "no web UI"
+                time.sleep(0.3)
+        yield url, tmp_path
+    finally:
+        proc.terminate()
+        try:
+            output = proc.communicate(timeout=30)[0]
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            output = proc.communicate()[0]
+        assert orphans(cluster_workdir(output)) == []
+
+
+@pytest.fixture
+def browser(tmp_path):
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--window-size=1400,1000",
+        f"--user-data-dir={tmp_path / 'chromium'}",
+    ):
+        options.add_argument(arg)
+    driver = webdriver.Chrome(service=webdriver.ChromeService(CHROMEDRIVER), options=options)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def wait(driver, predicate, timeout=60):
+    # The pages re-render every second or two: an element found a moment ago may be gone.
+    return WebDriverWait(
+        driver, timeout, poll_frequency=0.2, ignored_exceptions=[StaleElementReferenceException]
+    ).until(lambda d: predicate(d))
+
+
+NODE_STATE_JS = """
+const row = [...document.querySelectorAll('#nodes tbody tr')]
+  .find(r => r.cells[0] && r.cells[0].textContent === arguments[0]);
+return row ? row.cells[1].textContent : "";
+"""
+
+
+def node_state(driver, node: str) -> str:
+    """The State cell of ``node`` on the Cluster page, read in one step."""
+    return driver.execute_script(NODE_STATE_JS, node)
+
+
+def click(driver, selector: str) -> None:
+    wait(driver, lambda d: d.find_element(By.CSS_SELECTOR, selector).click() or True)
+
+
+def test_cluster_tab_page_crash_and_report_in_chromium(web_ui, browser):
+    url, results = web_ui
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    browser.get(url + "/")
+    start = wait(browser, lambda d: d.find_element(By.CSS_SELECTOR, "form button[type=submit]"))
+    start.click()
+
+    tab = wait(browser, lambda d: d.find_element(By.XPATH, "//button[@role='tab'][.='Cluster']"))
+    tab.click()
+    rows = wait(
+        browser,
+        lambda d: (
+            (r := d.find_elements(By.XPATH, "//table//tr[td[1][starts-with(., 'n')]]"))
+            and len(r) == 3
+            and r
+        ),
+    )
+    assert [r.find_element(By.TAG_NAME, "td").text for r in rows] == ["n1", "n2", "n3"]
+    browser.save_screenshot(str(SHOTS / "cluster_tab.png"))
+
+    browser.get(url + "/peerload/cluster")
+    wait(browser, lambda d: node_state(d, "n2").startswith("up"))
+    click(browser, "button[data-action=crash][data-node=n2]")
+    wait(browser, lambda d: node_state(d, "n2").startswith("down"))
+    browser.save_screenshot(str(SHOTS / "cluster_page_crashed.png"))
+    click(browser, "button[data-action=restart][data-node=n2]")
+    wait(browser, lambda d: node_state(d, "n2").startswith("up"))
+    wait(browser, lambda d: "manual:n2" in d.find_element(By.ID, "journal").text)
+    browser.save_screenshot(str(SHOTS / "cluster_page.png"))
+
+    urllib.request.urlopen(urllib.request.Request(url + "/stop", method="POST"), timeout=60)
+    deadline = time.monotonic() + 60
+    while not (results / "report.html").exists():
+        assert time.monotonic() < deadline, "no report after stopping the run"
+        time.sleep(0.5)
+    click(browser, "#report-link")
+    wait(browser, lambda d: "readiness" in d.title.lower() or "peerload" in d.title.lower())
+    assert "crash" in browser.page_source and "manual" in browser.page_source
+    browser.save_screenshot(str(SHOTS / "report.png"))
