@@ -144,8 +144,8 @@ class Runner:
         return self._execute(step)
 
     def heal_now(self, node: str | None = None) -> list[str]:
-        """Heal the active faults touching ``node`` (all when None), now; the keys healed."""
-        steps = [s for s in self.active if node is None or node in touched(s)]
+        """Heal the active faults aimed at ``node`` (all when None), now; the keys healed."""
+        steps = [s for s in self.active if node is None or node in s.nodes]
         return self._heal(steps, "healed by hand")
 
     # -- the run -------------------------------------------------------------------------

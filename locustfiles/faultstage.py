@@ -93,7 +93,7 @@ class FaultStage:
     # -- by hand -------------------------------------------------------------------------
     def act(self, action: str, node: str) -> dict:
         """A Cluster page button: crash | stop | pause | isolate start a fault on ``node``;
-        restart | resume | heal heal every fault touching it. The journal record(s)."""
+        restart | resume | heal heal every fault aimed at it. The journal record(s)."""
         if self._manual is None:
             names = tuple(n.name for n in self.state.nodes)
             empty = faults.Timeline(seed=0, nodes=names, backend="auto", steps=())

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from faults import Journal, Runner, parse_plan, resolve
+from faults import Journal, Runner, Timeline, parse_plan, resolve
 from faults.kinds import NOTHING_TO_HEAL, FaultStateError
 from faults.runner import ABORTED, COMPLETED, FAILED, INTERRUPTED
 from faults.testing import FakeCluster
@@ -284,3 +284,25 @@ def test_runs_under_gevent_monkey_patching() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "ok 4"
+
+
+def test_faults_applied_by_hand_are_journaled_and_healed_like_scheduled_ones(cluster):
+    empty = Timeline(seed=0, nodes=tuple(cluster.names), backend="control", steps=())
+    runner = Runner(empty, cluster.descriptor)
+    started, healed = [], []
+    runner.events.fault_started.add_listener(lambda step, **_: started.append(step.key))
+    runner.events.fault_healed.add_listener(lambda step, **_: healed.append(step.key))
+    assert runner.apply("crash", "n2")["outcome"] == "ok"
+    assert runner.apply("partition", "n3")["outcome"] == "ok"
+    assert cluster.state["n2"] != "running" and cluster.drop["n3"]
+    assert runner.apply("crash", "n2")["outcome"] == "error"  # a second start is refused
+    assert runner.heal_now("n2") == ["manual:n2"]
+    assert runner.heal_now() == ["manual:n3"]
+    assert cluster.healthy()
+    assert started == ["manual:n2", "manual:n3"] and healed == ["manual:n2", "manual:n3"]
+    phases = [(r["fault_id"], r["phase"]) for r in runner.journal.records if r["record"] == "step"]
+    assert phases.count(("manual", "start")) == 3 and phases.count(("manual", "end")) == 2
+    with pytest.raises(ValueError):
+        runner.apply("meteor", "n1")
+    with pytest.raises(ValueError):
+        runner.apply("crash", "n9")
