@@ -122,6 +122,8 @@ class FaultStage:
             self.notify()
 
     def on_fault_started(self, step, record, **_) -> None:
+        if step.key in self._open:  # a refused second start of an active fault
+            return
         started = time.monotonic()
         entry = {
             "fault_id": step.fault_id,
