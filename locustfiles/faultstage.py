@@ -150,6 +150,11 @@ class FaultStage:
         if step.key in self.state.faults_active:
             self.state.faults_active.remove(step.key)
         gevent.spawn_later(UNREACHABLE_GRACE_S, self._reachable_again, step.target)
+        reason = (record.get("detail") or {}).get("reason") or ""
+        if reason.startswith(faults.runner.FINAL_HEAL):
+            # Still broken when the run ended: the controller's cleanup is not a recovery.
+            entry["end"], entry["healed_by"] = record["wall"], reason
+            return
         # Recovery counts from the moment the heal began (a restart included), not its end.
         heal_began = time.monotonic() - max(0.0, time.time() - record["wall"])
         self._probes.append(gevent.spawn(self._recover, entry, heal_began))
@@ -210,7 +215,7 @@ class FaultStage:
                     **common,
                 }
             )
-            if rec_end > end:
+            if rec_end > end and not f.get("healed_by"):
                 out.append(
                     {
                         "name": f"recovery:{f['key']}",
@@ -243,9 +248,12 @@ class FaultStage:
                     "requests": ops,
                     "detected_s": f["detected_s"],
                     "recovered_s": f["recovered_s"],
-                    "service_recovered_s": self.service_recovery(end, baseline),
+                    "service_recovered_s": None
+                    if f.get("healed_by")
+                    else self.service_recovery(end, baseline),
                     "kept_serving": (search.get("success_rate") or 0) > 0.85,
                     "recovered": f["recovered_s"] is not None,
+                    "healed_by": f.get("healed_by", "schedule"),
                 }
             )
         return out

@@ -41,6 +41,10 @@ def die(message: str) -> None:
     raise SystemExit(2)
 
 
+def seconds(value: float | None) -> str:
+    return "never" if value is None else f"{value:.2f}s"
+
+
 def is_worker(environment) -> bool:
     return isinstance(environment.runner, WorkerRunner)
 
@@ -227,10 +231,12 @@ def _finish_faults(environment, state, results_dir: Path) -> None:
     state.fault_windows = stage.windows()
     state.fault_results = stage.results(baseline)
     for f in state.fault_results:
+        search = f["requests"].get("search", {}).get("success_rate")
         say(
-            f"fault {f['fault_id']} on {f['target']}: detected in {f['detected_s']}s, "
-            f"back to N/N in {f['recovered_s']}s, service back in {f['service_recovered_s']}s, "
-            f"search success during it {f['requests'].get('search', {}).get('success_rate')}"
+            f"fault {f['fault_id']} on {f['target']}: detected in {seconds(f['detected_s'])}, "
+            f"back to N/N in {seconds(f['recovered_s'])}, service back in "
+            f"{seconds(f['service_recovered_s'])}, search success during it "
+            f"{'-' if search is None else f'{search:.1%}'}"
         )
 
 

@@ -132,3 +132,21 @@ def test_web_ui_runs_and_stops_a_test_and_shows_the_options(tmp_path):
             proc.kill()
             output = proc.communicate()[0]
     assert orphans(cluster_workdir(output)) == []
+
+
+def test_a_node_that_never_comes_back_fails_the_run_naming_criterion_and_window(tmp_path):
+    plan = ROOT / "tests" / "plans" / "crash_no_restart.toml"
+    run = run_headless(
+        tmp_path,
+        "--levels", "5,25", "--step-time", "4", "--stress-levels", "",
+        "--fault-plan", str(plan), "--run-time", "20s",
+    )  # fmt: skip
+    output = run.stdout + run.stderr
+    assert run.returncode == 1, output[-3000:]
+    assert "NOT READY: recovery" in output and "fault:crash-forever:n2" in output
+    report = (tmp_path / "PHASE4_FINAL_REPORT.md").read_text()
+    assert "NOT READY" in report and "fault:crash-forever:n2" in report
+    faults_json = json.loads((tmp_path / "fault_tolerance_results.json").read_text())
+    (crash,) = faults_json["faults"]
+    assert crash["recovered"] is False and crash["healed_by"].startswith("final heal")
+    assert orphans(cluster_workdir(output)) == []
