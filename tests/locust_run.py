@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import re
+import socket
 import subprocess
 import sys
 import time
+import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import psutil
@@ -42,3 +46,60 @@ def orphans(workdir: Path | None, wait_s: float = 3.0) -> list[str]:
         if not left or time.monotonic() > deadline:
             return left
         time.sleep(0.1)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(predicate, timeout: float, message: str, interval: float = 0.3):
+    deadline = time.monotonic() + timeout
+    while not (value := predicate()):
+        assert time.monotonic() < deadline, message
+        time.sleep(interval)
+    return value
+
+
+@contextmanager
+def web_ui(results: Path, *args: str):
+    """Locust's web UI on a free port, with the suite loaded; yields its base URL. On the way
+    out Locust is stopped (terminate, then kill) and no node process may be left behind."""
+    port = free_port()
+    proc = subprocess.Popen(
+        locust_cmd("--web-host", "127.0.0.1", "--web-port", str(port))
+        + ["--results-dir", str(results), *args],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+
+    def answers() -> bool:
+        assert proc.poll() is None, "locust exited before its web UI came up"
+        try:
+            urllib.request.urlopen(f"{url}/stats/requests", timeout=2).read()
+            return True
+        except OSError:
+            return False
+
+    try:
+        wait_until(answers, 60, "web UI never came up")
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            output = proc.communicate(timeout=30)[0]
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            output = proc.communicate()[0]
+    assert orphans(cluster_workdir(output)) == []
+
+
+def post(url: str, form: str | None = None) -> dict:
+    data = form.encode() if form is not None else None
+    headers = {"Content-Type": "application/x-www-form-urlencoded"} if form else {}
+    request = urllib.request.Request(url, data=data, headers=headers, method="POST")
+    return json.loads(urllib.request.urlopen(request, timeout=60).read() or b"{}")

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import json
-import socket
-import subprocess
-import time
+import urllib.request
 
 import pytest
 
-from tests.http import call
-from tests.locust_run import ROOT, cluster_workdir, locust_cmd, orphans, run_headless
+from tests.locust_run import (
+    ROOT,
+    cluster_workdir,
+    orphans,
+    post,
+    run_headless,
+    wait_until,
+    web_ui,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -73,65 +78,23 @@ def test_bad_option_is_one_line_and_exit_2(tmp_path):
     assert "--profile must be one of" in run.stderr and "Traceback" not in run.stderr
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_web_ui_runs_and_stops_a_test_and_shows_the_options(tmp_path):
-    port = free_port()
-    cmd = locust_cmd("--web-host", "127.0.0.1", "--web-port", str(port))
-    proc = subprocess.Popen(
-        cmd + ["--results-dir", str(tmp_path)],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    ui = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                status, _ = call("GET", f"{ui}/stats/requests")
-                break
-            except OSError:
-                assert time.monotonic() < deadline and proc.poll() is None, "web UI never came up"
-                time.sleep(0.3)
-        import urllib.request
-
+    with web_ui(tmp_path) as ui:
         page = urllib.request.urlopen(f"{ui}/", timeout=10).read().decode()
         for option in ("failover", "fault_plan", "results_dir", "cluster"):
             assert option in page, option
         form = "user_count=6&spawn_rate=6&host=http%3A%2F%2F127.0.0.1&failover=on"
-        req = urllib.request.Request(
-            f"{ui}/swarm",
-            data=form.encode(),
-            headers={"Content-Type": "application/x-www-form-urlencoded"},
-        )
-        assert json.loads(urllib.request.urlopen(req, timeout=10).read())["success"]
-        deadline = time.monotonic() + 30
-        while True:
+        assert post(f"{ui}/swarm", form)["success"]
+
+        def requests_made() -> bool:
             stats = json.loads(urllib.request.urlopen(f"{ui}/stats/requests", timeout=10).read())
             total = next(s for s in stats["stats"] if s["name"] == "Aggregated")
-            if total["num_requests"] > 20:
-                break
-            assert time.monotonic() < deadline, stats
-            time.sleep(0.5)
-        urllib.request.urlopen(urllib.request.Request(f"{ui}/stop", method="POST"), timeout=30)
-        deadline = time.monotonic() + 30
-        while not (tmp_path / "concurrency_results.json").exists():
-            assert time.monotonic() < deadline, "no results after /stop"
-            time.sleep(0.3)
-    finally:
-        proc.terminate()
-        try:
-            output = proc.communicate(timeout=30)[0]
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            output = proc.communicate()[0]
-    assert orphans(cluster_workdir(output)) == []
+            return total["num_requests"] > 20
+
+        wait_until(requests_made, 30, "no requests through the web UI")
+        post(f"{ui}/stop")
+        results = tmp_path / "concurrency_results.json"
+        wait_until(results.exists, 30, "no results after /stop")
 
 
 def test_a_node_that_never_comes_back_fails_the_run_naming_criterion_and_window(tmp_path):

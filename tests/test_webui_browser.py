@@ -8,15 +8,11 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-from tests.http import call
-from tests.locust_run import ROOT, cluster_workdir, locust_cmd, orphans
+from tests.locust_run import ROOT, post, wait_until, web_ui
 
 pytestmark = pytest.mark.integration
 
@@ -40,40 +36,10 @@ from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 
 @pytest.fixture
-def web_ui(tmp_path):
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen(
-        locust_cmd("--web-host", "127.0.0.1", "--web-port", str(port))
-        + ["--results-dir", str(tmp_path), "--levels", "5,10", "--step-time", "4"]
-        + ["--stress-levels", "", "--fault-plan", "none"],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                call("GET", f"{url}/stats/requests", timeout=2)
-                break
-            except OSError:
-                assert proc.poll() is None and time.monotonic() < deadline, "no web UI"
-                time.sleep(0.3)
+def ui(tmp_path):
+    args = ("--levels", "5,10", "--step-time", "4", "--stress-levels", "", "--fault-plan", "none")
+    with web_ui(tmp_path, *args) as url:
         yield url, tmp_path
-    finally:
-        proc.terminate()
-        try:
-            output = proc.communicate(timeout=30)[0]
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            output = proc.communicate()[0]
-        assert orphans(cluster_workdir(output)) == []
 
 
 @pytest.fixture
@@ -124,8 +90,8 @@ def click(driver, selector: str) -> None:
     wait(driver, lambda d: d.find_element(By.CSS_SELECTOR, selector).click() or True)
 
 
-def test_cluster_tab_page_crash_and_report_in_chromium(web_ui, browser):
-    url, results = web_ui
+def test_cluster_tab_page_crash_and_report_in_chromium(ui, browser):
+    url, results = ui
     SHOTS.mkdir(parents=True, exist_ok=True)
     browser.get(url + "/")
     start = wait(browser, lambda d: d.find_element(By.CSS_SELECTOR, "form button[type=submit]"))
@@ -154,11 +120,8 @@ def test_cluster_tab_page_crash_and_report_in_chromium(web_ui, browser):
     wait(browser, lambda d: "manual:n2" in d.find_element(By.ID, "journal").text)
     browser.save_screenshot(str(SHOTS / "cluster_page.png"))
 
-    urllib.request.urlopen(urllib.request.Request(url + "/stop", method="POST"), timeout=60)
-    deadline = time.monotonic() + 60
-    while not (results / "report.html").exists():
-        assert time.monotonic() < deadline, "no report after stopping the run"
-        time.sleep(0.5)
+    post(url + "/stop")
+    wait_until((results / "report.html").exists, 60, "no report after stopping the run")
     click(browser, "#report-link")
     wait(browser, lambda d: "readiness" in d.title.lower() or "peerload" in d.title.lower())
     assert "crash" in browser.page_source and "manual" in browser.page_source
