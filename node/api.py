@@ -14,8 +14,8 @@ import gevent
 from bottle import Bottle, request, response
 
 from .config import MAX_JSON_BODY, MAX_QUERY_CHARS, MAX_SEARCH_DEADLINE_S
+from .flood import valid_message
 from .names import BadName, check_name
-from .peerclient import PEER_HEADER
 from .transfer import TransferError
 from .web import fail, install_json_errors, json_body
 
@@ -23,9 +23,8 @@ if TYPE_CHECKING:
     from .server import Node
 
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
-QUERY_ID_RE = re.compile(r"^[0-9a-zA-Z-]{1,64}$")
 DROP_HANG_S = 5.0
-MAX_HOPS = 64
+PEER_HEADER = "X-Peer"  # who sent a peer message over REST (curl, old peers)
 
 
 def int_param(raw: str | None, name: str, default: int, low: int, high: int) -> int:
@@ -144,19 +143,7 @@ def build_app(node: Node) -> Bottle:
     @app.post("/flood")
     def flood():
         msg = json_body(MAX_JSON_BODY)
-        ok = (
-            isinstance(msg.get("id"), str)
-            and QUERY_ID_RE.match(msg["id"])
-            and isinstance(msg.get("q"), str)
-            and 1 <= len(msg["q"]) <= MAX_QUERY_CHARS
-            and type(msg.get("ttl")) is int
-            and 0 <= msg["ttl"] <= node.config.ttl_cap
-            and type(msg.get("hops")) is int
-            and 0 <= msg["hops"] <= MAX_HOPS
-            and isinstance(msg.get("budget_ms"), int | float)
-            and 0 < msg["budget_ms"] <= MAX_SEARCH_DEADLINE_S * 1000
-        )
-        if not ok:
+        if not valid_message(msg, node.config.ttl_cap):
             fail(400, "malformed flood message")
         return node.flood.relay(msg, request.get_header(PEER_HEADER))
 

@@ -14,7 +14,7 @@ import sqlite3
 import threading
 import uuid
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 from .names import check_name
@@ -38,7 +38,7 @@ class FileRecord:
     sha256: str
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return {"name": self.name, "size": self.size, "sha256": self.sha256}
 
 
 def sha256_file(path: Path) -> str:
@@ -73,6 +73,7 @@ class Catalog:
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(SCHEMA)
         self._files: dict[str, FileRecord] = {}
+        self._lowered: tuple[tuple[str, FileRecord], ...] = ()
         self._recover()
 
     def _recover(self) -> None:
@@ -87,7 +88,7 @@ class Catalog:
                 files[name] = FileRecord(name, size, sha)
             else:
                 self._db.execute("DELETE FROM files WHERE name = ?", (name,))
-        self._files = files
+        self._publish(files)
 
     # -- reads (lock-free) ---------------------------------------------------------------
     def get(self, name: str) -> FileRecord | None:
@@ -102,7 +103,16 @@ class Catalog:
     def search(self, term: str) -> list[FileRecord]:
         """Files whose name contains ``term``, case-insensitively."""
         needle = term.lower()
-        return [r for r in self._files.values() if needle in r.name.lower()]
+        return [r for lowered, r in self._lowered if needle in lowered]
+
+    def _publish(self, files: dict[str, FileRecord], added: FileRecord | None = None) -> None:
+        """Swap in a new read view (names lower-cased once, not on every search). A new name
+        is appended; anything else rebuilds the view."""
+        if added is not None and added.name not in self._files:
+            self._lowered = (*self._lowered, (added.name.lower(), added))
+        else:
+            self._lowered = tuple((name.lower(), r) for name, r in files.items())
+        self._files = files
 
     def path_of(self, name: str) -> Path:
         return self.shared / check_name(name)
@@ -136,7 +146,7 @@ class Catalog:
                 "INSERT OR REPLACE INTO files VALUES (?, ?, ?, julianday('now'))",
                 (name, size, sha256),
             )
-            self._files = {**self._files, name: record}
+            self._publish({**self._files, name: record}, added=record)
         return record
 
     def rescan(self) -> list[FileRecord]:
@@ -157,7 +167,7 @@ class Catalog:
             for name in gone:
                 self._db.execute("DELETE FROM files WHERE name = ?", (name,))
             if gone:
-                self._files = {k: v for k, v in self._files.items() if k not in gone}
+                self._publish({k: v for k, v in self._files.items() if k not in gone})
         return added
 
     def _index_existing(self, path: Path) -> FileRecord:
@@ -167,7 +177,7 @@ class Catalog:
                 "INSERT OR REPLACE INTO files VALUES (?, ?, ?, julianday('now'))",
                 (record.name, record.size, record.sha256),
             )
-            self._files = {**self._files, record.name: record}
+            self._publish({**self._files, record.name: record}, added=record)
         return record
 
     # -- node identity and known peers (so a restart rejoins without bootstrap) ----------

@@ -24,10 +24,33 @@ from .membership import Membership
 from .peerclient import PeerClient, PeerError
 
 SEEN_TTL_S = 60.0
+QUERY_ID_CHARS = frozenset("0123456789abcdefABCDEF-")
+MAX_QUERY_ID = 64
+MAX_QUERY_CHARS = 200
+MAX_HOPS = 64
+MAX_BUDGET_MS = 10_000
 SEEN_MAX = 200_000
 MIN_MARGIN_S = 0.02
 MARGIN_SHARE = 0.1
 MIN_FORWARD_BUDGET_S = 0.01
+
+
+def valid_message(msg: dict, ttl_cap: int) -> bool:
+    """A forwarded query as peers must send it (checked before anything reads it)."""
+    qid, q, ttl, hops, budget = (msg.get(k) for k in ("id", "q", "ttl", "hops", "budget_ms"))
+    return (
+        isinstance(qid, str)
+        and 0 < len(qid) <= MAX_QUERY_ID
+        and QUERY_ID_CHARS.issuperset(qid)
+        and isinstance(q, str)
+        and 0 < len(q) <= MAX_QUERY_CHARS
+        and type(ttl) is int
+        and 0 <= ttl <= ttl_cap
+        and type(hops) is int
+        and 0 <= hops <= MAX_HOPS
+        and type(budget) in (int, float)
+        and 0 < budget <= MAX_BUDGET_MS
+    )
 
 
 class SeenCache:
@@ -65,8 +88,9 @@ class Flood:
     def search(self, term: str, ttl: int, deadline_s: float) -> dict:
         """A search started here: local hits plus whatever the flood brings back in time."""
         started = time.monotonic()
-        query_id = uuid.uuid4().hex
-        self.seen.add(query_id)
+        query_id = uuid.uuid4().hex if ttl > 0 else ""  # a local-only search floods nothing
+        if ttl > 0:
+            self.seen.add(query_id)
         answer = self._process(query_id, term, ttl, 0, started + deadline_s, sender=None)
         return {
             "query_id": query_id,
@@ -102,10 +126,13 @@ class Flood:
             return answer
         message = {"id": query_id, "q": term, "ttl": ttl - 1, "hops": hops + 1}
         message["budget_ms"] = round(budget * 1000, 1)
-        jobs = [gevent.spawn(self._forward, p, message, remaining) for p in targets]
-        gevent.joinall(jobs)
-        for job in jobs:
-            sub = job.value
+        if len(targets) == 1:  # no greenlet needed for a single forward
+            subs = [self._forward(targets[0], message, remaining)]
+        else:
+            jobs = [gevent.spawn(self._forward, p, message, remaining) for p in targets]
+            gevent.joinall(jobs)
+            subs = [job.value for job in jobs]
+        for sub in subs:
             answer["messages"] += 1
             if sub is None:
                 answer["partial"] = True
@@ -119,15 +146,18 @@ class Flood:
     def _forward(self, peer, message: dict, timeout: float) -> dict | None:
         try:
             return self.client.call(
-                peer.http, "POST", "/flood", message, timeout=timeout, peer_name=peer.name
+                peer.http, "flood", message, timeout=timeout, peer_name=peer.name
             )
         except PeerError:
             return None
 
     def _hit(self, record, hops: int) -> dict:
+        me = self.me
         return {
-            **record.to_dict(),
-            "node": self.me["name"],
-            "grpc": self.me["grpc"],
+            "name": record.name,
+            "size": record.size,
+            "sha256": record.sha256,
+            "node": me["name"],
+            "grpc": me["grpc"],
             "hops": hops,
         }

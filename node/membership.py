@@ -152,7 +152,7 @@ class Membership:
             for url in bootstrap:
                 try:
                     answer = self.client.call(
-                        url, "POST", "/peers/join", self.gossip(), timeout=HEARTBEAT_TIMEOUT_S
+                        url, "join", self.gossip(), timeout=HEARTBEAT_TIMEOUT_S
                     )
                 except PeerError:
                     continue
@@ -168,8 +168,7 @@ class Membership:
             try:
                 answer = self.client.call(
                     peer.http,
-                    "POST",
-                    "/peers/heartbeat",
+                    "heartbeat",
                     self.gossip(),
                     timeout=HEARTBEAT_TIMEOUT_S,
                     peer_name=peer.name,

@@ -1,23 +1,22 @@
-"""Keep-alive HTTP/1.1 client for peer messages (flood, heartbeat, join).
+"""Client for peer messages (flood, heartbeat, join) over the peer wire protocol.
 
 Small on purpose: every call has a hard deadline, a connection that saw any error is closed
 rather than pooled, and connections leave from the node's own loopback address so a real
-network backend can cut links between two nodes.
+network backend can cut links between two nodes. Partitions and latency set through the admin
+API apply here, on the way out.
 """
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from urllib.parse import urlsplit
 
 import gevent
 from gevent import socket
 
+from . import wire
 from .netfaults import NetFaults
 
-PEER_HEADER = "X-Peer"
-MAX_RESPONSE = 32 * 1024 * 1024
 MAX_IDLE_PER_PEER = 32
 
 
@@ -43,33 +42,8 @@ class _Conn:
             self.sock.close()
 
 
-def _read_response(conn: _Conn) -> tuple[int, bytes, bool]:
-    line = conn.rfile.readline(65537)
-    if not line:
-        raise ConnectionResetError("connection closed before a response")
-    status = int(line.split(None, 2)[1])
-    length, keep = None, True
-    while True:
-        h = conn.rfile.readline(65537)
-        if h in (b"\r\n", b"\n", b""):
-            break
-        key, _, value = h.decode("latin-1").partition(":")
-        key = key.strip().lower()
-        if key == "content-length":
-            length = int(value)
-        elif key == "connection" and value.strip().lower() == "close":
-            keep = False
-    if length is None:
-        body, keep = conn.rfile.read(MAX_RESPONSE), False
-    elif length > MAX_RESPONSE:
-        raise PeerError("bad", f"response of {length} bytes is too large")
-    else:
-        body = conn.rfile.read(length)
-    return status, body, keep
-
-
 class PeerClient:
-    """Sends JSON requests to peers' REST APIs on behalf of node ``name``."""
+    """Sends peer messages on behalf of node ``name``."""
 
     def __init__(self, name: str, source_host: str | None, faults: NetFaults) -> None:
         self.name = name
@@ -78,66 +52,48 @@ class PeerClient:
         self._idle: dict[tuple[str, int], list[_Conn]] = defaultdict(list)
 
     def call(
-        self,
-        base_url: str,
-        method: str,
-        path: str,
-        body: dict | None = None,
-        *,
-        timeout: float,
-        peer_name: str | None = None,
-        token: str | None = None,
+        self, base_url: str, op: str, body: dict, *, timeout: float, peer_name: str | None = None
     ) -> dict:
-        """One request with a hard ``timeout`` (seconds); the JSON answer, or ``PeerError``."""
+        """One message with a hard ``timeout`` (seconds): the answer's body, or ``PeerError``."""
         if self.faults.drops(peer_name):
             gevent.sleep(timeout)
             raise PeerError("dropped", f"link to {peer_name} is partitioned")
         with gevent.Timeout(timeout, False):
             if self.faults.latency_ms:
                 gevent.sleep(self.faults.latency_ms / 1000)
-            return self._exchange(base_url, method, path, body, token)
-        raise PeerError("timeout", f"{method} {base_url}{path}: no answer in {timeout:.2f}s")
+            return self._exchange(base_url, op, body)
+        raise PeerError("timeout", f"{op} to {base_url}: no answer in {timeout:.2f}s")
 
-    def _exchange(self, base_url, method, path, body, token) -> dict:
+    def _exchange(self, base_url: str, op: str, body: dict) -> dict:
         parts = urlsplit(base_url)
         addr = (parts.hostname, parts.port or 80)
-        payload = json.dumps(body).encode() if body is not None else b""
-        head = [
-            f"{method} {path} HTTP/1.1",
-            f"Host: {parts.netloc}",
-            f"{PEER_HEADER}: {self.name}",
-            f"Content-Length: {len(payload)}",
-        ]
-        if body is not None:
-            head.append("Content-Type: application/json")
-        if token:
-            head.append(f"Authorization: Bearer {token}")
-        request = ("\r\n".join(head) + "\r\n\r\n").encode() + payload
+        frame = wire.encode({"op": op, "from": self.name, "body": body})
         for attempt in (0, 1):
             reused = bool(self._idle[addr])
             conn = self._idle[addr].pop() if reused else self._connect(addr)
             try:
-                conn.sock.sendall(request)
-                status, data, keep = _read_response(conn)
+                conn.sock.sendall(frame)
+                answer = wire.read_frame(conn.rfile)
+                if answer is None:
+                    raise ConnectionResetError("connection closed before an answer")
             except (ConnectionResetError, BrokenPipeError) as exc:
                 conn.close()
                 if reused and attempt == 0:
-                    continue  # a pooled connection the server had closed: retry on a new one
+                    continue  # a pooled connection the peer had closed: retry on a new one
                 raise PeerError("refused", f"{addr[0]}:{addr[1]}: {exc}") from None
+            except wire.WireError as exc:
+                conn.close()
+                raise PeerError("bad", f"{addr[0]}:{addr[1]}: {exc}") from None
             except BaseException:
                 conn.close()
                 raise
-            if keep and len(self._idle[addr]) < MAX_IDLE_PER_PEER:
+            if len(self._idle[addr]) < MAX_IDLE_PER_PEER:
                 self._idle[addr].append(conn)
             else:
                 conn.close()
-            try:
-                answer = json.loads(data) if data else {}
-            except ValueError:
-                raise PeerError("bad", f"{addr[0]}:{addr[1]}: answer is not JSON") from None
-            if status >= 400:
-                raise PeerError("bad", f"{addr[0]}:{addr[1]}: {status} {answer.get('error')}")
-            return answer
+            if answer.get("status") != wire.OK:
+                raise PeerError("bad", f"{addr[0]}:{addr[1]}: {answer.get('error')}")
+            return answer.get("body") or {}
         raise AssertionError("unreachable")
 
     def _connect(self, addr: tuple[str, int]) -> _Conn:
@@ -147,4 +103,9 @@ class PeerClient:
         except OSError as exc:
             raise PeerError("refused", f"{addr[0]}:{addr[1]}: {exc.strerror or exc}") from None
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        try:
+            sock.sendall(wire.MAGIC)
+        except OSError as exc:
+            sock.close()
+            raise PeerError("refused", f"{addr[0]}:{addr[1]}: {exc}") from None
         return _Conn(sock)
