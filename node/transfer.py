@@ -89,6 +89,7 @@ class FileTransferServicer(p2p_pb2_grpc.FileTransferServicer):
         return self._info(self._lookup(request.name, context))
 
     def Download(self, request, context):
+        """Yields each ``Chunk`` already encoded (see ``encode_data_chunk``)."""
         record = self._lookup(request.name, context)
         if request.sha256 and request.sha256 != record.sha256:
             context.abort(grpc.StatusCode.FAILED_PRECONDITION, "sha256 differs from stored file")
@@ -96,11 +97,51 @@ class FileTransferServicer(p2p_pb2_grpc.FileTransferServicer):
         info, offset = self._info(record), 0
         with open(self.catalog.path_of(record.name), "rb") as f:
             while data := f.read(chunk):
-                yield p2p_pb2.Chunk(offset=offset, data=data, info=info if offset == 0 else None)
+                yield encode_data_chunk(offset, data, info if offset == 0 else None)
                 offset += len(data)
         if offset == 0:
-            yield p2p_pb2.Chunk(info=info)
-        yield p2p_pb2.Chunk(done=True, total=offset, sha256=record.sha256)
+            yield p2p_pb2.Chunk(info=info).SerializeToString()
+        yield p2p_pb2.Chunk(done=True, total=offset, sha256=record.sha256).SerializeToString()
+
+
+DATA_FIELD_TAG = b"\x12"  # Chunk.data: field 2, wire type 2 (length-delimited)
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while value > 0x7F:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+def encode_data_chunk(offset: int, data: bytes, info: p2p_pb2.FileInfo | None) -> bytes:
+    """The wire bytes of ``Chunk(offset, data, info)`` with one copy of ``data``.
+
+    Building a Chunk message and serialising it copies each 1 MiB chunk twice and was the
+    largest cost of a download on the server (bench/node_bench.py, py-spy). Protobuf accepts
+    fields in any order, so the small fields are serialised normally and ``data`` appended."""
+    head = p2p_pb2.Chunk(offset=offset, info=info).SerializeToString()
+    return b"".join((head, DATA_FIELD_TAG, _varint(len(data)), data))
+
+
+def _add_servicer(servicer: FileTransferServicer, server: grpc.Server) -> None:
+    """Like the generated ``add_FileTransferServicer_to_server``, except that Download's
+    answers are already bytes (``encode_data_chunk``): its serializer is the identity."""
+    handlers = {
+        "Download": grpc.unary_stream_rpc_method_handler(
+            servicer.Download,
+            request_deserializer=p2p_pb2.DownloadRequest.FromString,
+            response_serializer=bytes,
+        ),
+        "Stat": grpc.unary_unary_rpc_method_handler(
+            servicer.Stat,
+            request_deserializer=p2p_pb2.StatRequest.FromString,
+            response_serializer=p2p_pb2.FileInfo.SerializeToString,
+        ),
+    }
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE_NAME, handlers),))
 
 
 def start_grpc_server(
@@ -113,7 +154,7 @@ def start_grpc_server(
         futures.ThreadPoolExecutor(max_workers=GRPC_THREADS, thread_name_prefix="grpc"),
         options=SERVER_OPTIONS,
     )
-    p2p_pb2_grpc.add_FileTransferServicer_to_server(servicer, server)
+    _add_servicer(servicer, server)
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     try:
