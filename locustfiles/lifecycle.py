@@ -82,6 +82,15 @@ def on_init(environment, **_) -> None:
         environment.peerload_cluster = cluster
         descriptor = cluster.descriptor
         say(f"cluster ready: {cluster.descriptor_path}")
+    try:
+        _set_up_run(environment, options, descriptor)
+    except SystemExit:  # a bad plan or option: the cluster we started goes too
+        if environment.peerload_cluster is not None:
+            environment.peerload_cluster.close()
+        raise
+
+
+def _set_up_run(environment, options, descriptor: dict) -> None:
     state = RunState(descriptor)
     state.recorder = SampleRecorder(environment, state)
     environment.peerload = state

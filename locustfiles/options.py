@@ -89,7 +89,12 @@ def add_options(parser) -> None:
         default="",
         help="threshold overrides, e.g. success_pct=90,p95_ms=800 (names as in the report)",
     )
-    parser.add_argument("--seed", type=int, default=42, help="seed for users and faults")
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=42,
+        help="seed for users' choices and the corpus (a fault plan keeps its own seed)",
+    )
 
 
 def threshold_overrides(text: str) -> dict[str, str]:
