@@ -17,20 +17,11 @@ import pytest
 from faults import read_journal
 from faults.schedule import main
 from faults.testing import FakeCluster
+from tests.fixtures import LONG_PARTITION
 
 ROOT = Path(__file__).resolve().parent.parent
 PLANS = ROOT / "faults" / "plans"
 CLI_TIMEOUT_S = 30
-PARTITION = """
-version = 1
-backend = "control"
-[[fault]]
-id = "cut"
-kind = "partition"
-target = "n2"
-at = "0s"
-duration = "30s"
-"""
 SHORT = """
 version = 1
 seed = 5
@@ -202,7 +193,7 @@ def test_signal_mid_partition_heals_then_exits(
             sys.executable,
             "-m",
             "faults.schedule",
-            write(tmp_path, PARTITION),
+            write(tmp_path, LONG_PARTITION),
             "--cluster",
             str(descriptor),
             "--journal",

@@ -15,6 +15,7 @@ from faults import Journal, Runner, Timeline, parse_plan, resolve
 from faults.kinds import NOTHING_TO_HEAL, FaultStateError
 from faults.runner import ABORTED, COMPLETED, FAILED, INTERRUPTED
 from faults.testing import FakeCluster
+from tests.fixtures import LONG_PARTITION
 
 QUICK = """
 version = 1
@@ -51,17 +52,6 @@ kind = "stop"
 target = "n2"
 at = "160ms"
 duration = "25ms"
-"""
-
-LONG_PARTITION = """
-version = 1
-backend = "control"
-[[fault]]
-id = "cut"
-kind = "partition"
-target = "n2"
-at = "0s"
-duration = "30s"
 """
 
 

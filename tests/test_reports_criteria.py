@@ -22,22 +22,9 @@ from reports.evidence import Evidence
 from reports.result import FAIL, INSUFFICIENT, PASS, REPORTED
 from reports.thresholds import Thresholds
 from reports.verdict import decide, judge_all
+from tests.fixtures import req
 
 TH = Thresholds()
-
-
-def req(t, *, ok=True, op="search", proto="rest", lat=100.0):
-    return {
-        "t": t,
-        "op": op,
-        "proto": proto,
-        "node": "n1",
-        "latency_ms": lat,
-        "bytes": 0,
-        "ok": ok,
-        "error": None if ok else "timeout",
-        "users": 5,
-    }
 
 
 def win(name, kind, start, end, *, users=5, fault_id=None, fault_kind=None, target=None):

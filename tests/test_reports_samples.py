@@ -16,20 +16,7 @@ from reports.samples import (
     throughput,
 )
 from reports.series import effective_end, fault_timing
-
-
-def req(t: float, *, ok: bool = True, op: str = "search", proto: str = "rest", lat: float = 100.0):
-    return {
-        "t": t,
-        "op": op,
-        "proto": proto,
-        "node": "n1",
-        "latency_ms": lat,
-        "bytes": 0,
-        "ok": ok,
-        "error": None if ok else "boom",
-        "users": 5,
-    }
+from tests.fixtures import req
 
 
 def test_percentile_is_nearest_rank():
