@@ -4,8 +4,6 @@ SIGTERM.
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import json
 import logging
 import os
@@ -16,7 +14,7 @@ import time
 import gevent
 from gevent.event import Event
 
-from . import wire
+from . import memory, wire
 from .catalog import Catalog, FileRecord
 from .config import DEFAULT_TTL, DOWNLOAD_DEADLINE_S, NodeConfig
 from .flood import Flood, valid_message
@@ -31,9 +29,6 @@ log = logging.getLogger("node")
 DRAIN_TIMEOUT_S = 5.0
 READY_FILE = "node.json"
 PARENT_CHECK_S = 0.5
-M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # mallopt parameters (malloc.h)
-MALLOC_MMAP_THRESHOLD = 4 * 1024 * 1024
-MALLOC_TRIM_THRESHOLD = 32 * 1024 * 1024
 
 
 class Node:
@@ -179,21 +174,9 @@ class Node:
         self.drained.set()
 
 
-def tune_malloc() -> None:
-    """Keep 1 MiB transfer buffers in the heap. By default glibc serves them with mmap and
-    returns them at once, so every chunk is page-faulted in again: measured in
-    bench/node_bench.py, downloads ran at about half speed and twice the CPU."""
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        libc.mallopt(M_MMAP_THRESHOLD, MALLOC_MMAP_THRESHOLD)
-        libc.mallopt(M_TRIM_THRESHOLD, MALLOC_TRIM_THRESHOLD)
-    except (OSError, AttributeError):
-        pass  # not glibc: nothing to tune
-
-
 def serve(config: NodeConfig) -> int:
     """Run a node until SIGTERM/SIGINT; the process exit code."""
-    tune_malloc()
+    memory.tune()
     node = Node(config)
     try:
         node.start()

@@ -22,6 +22,7 @@ from proto import p2p_pb2, p2p_pb2_grpc
 
 from .catalog import Catalog, FileRecord
 from .config import CHUNK_SIZE, GRPC_MAX_MESSAGE, GRPC_THREADS
+from .memory import Transfers
 from .names import BadName, check_name
 from .netfaults import NetFaults
 
@@ -29,6 +30,7 @@ PEER_METADATA = "x-peer"
 MIN_CHUNK = 4 * 1024
 SERVICE_NAME = "peerload.p2p.FileTransfer"
 DROP_HANG_MAX_S = 30.0
+TRANSFERS = Transfers()  # the heap is trimmed when the last download ends
 
 SERVER_OPTIONS = [
     ("grpc.so_reuseport", 0),  # otherwise a second node binds the same port silently
@@ -95,7 +97,7 @@ class FileTransferServicer(p2p_pb2_grpc.FileTransferServicer):
             context.abort(grpc.StatusCode.FAILED_PRECONDITION, "sha256 differs from stored file")
         chunk = clamp_chunk(request.chunk_size)
         info, offset = self._info(record), 0
-        with open(self.catalog.path_of(record.name), "rb") as f:
+        with TRANSFERS, open(self.catalog.path_of(record.name), "rb") as f:
             while data := f.read(chunk):
                 yield encode_data_chunk(offset, data, info if offset == 0 else None)
                 offset += len(data)
@@ -219,7 +221,7 @@ class Puller:
             metadata=((PEER_METADATA, self.node_name),),
         )
         try:
-            with open(tmp, "wb") as f:
+            with TRANSFERS, open(tmp, "wb") as f:
                 for chunk in stream:
                     if chunk.done:
                         done = chunk
