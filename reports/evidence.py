@@ -43,6 +43,8 @@ class Evidence:
     fault_results: list[dict[str, Any]] = field(default_factory=list)
     integrity: dict[str, Any] = field(default_factory=dict)
     config: dict[str, Any] = field(default_factory=dict)
+    breaking_point: dict[str, Any] = field(default_factory=dict)
+    """What the load shape recorded: ``highest_held`` and ``broke_at`` (users), if it ramped."""
 
     def __post_init__(self) -> None:
         self.requests: list[Sample] = sorted(requests(self.samples), key=lambda s: s["t"])
@@ -61,6 +63,7 @@ class Evidence:
             fault_results=list(run.get("fault_results") or []),
             integrity=dict(run.get("integrity") or {}),
             config=dict(run.get("config") or {}),
+            breaking_point=dict((run.get("concurrency") or {}).get("breaking_point") or {}),
         )
 
     def between(self, start: float, end: float) -> list[Sample]:

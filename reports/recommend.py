@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 
 from reports.criteria import single_node_windows
 from reports.evidence import LEVEL, STRESS, Evidence
-from reports.result import FAIL, INSUFFICIENT, Result, fmt
+from reports.result import FAIL, INSUFFICIENT, MS, Result, fmt
 from reports.samples import latencies, percentile, select, success_rate
 from reports.series import fault_timings, per_node, rows_between
 from reports.thresholds import Thresholds
@@ -177,6 +177,23 @@ def stress_breaking_point(ev: Evidence, results: list[Result], th: Thresholds):
                     "(bounded queues, 503 with Retry-After) rather than time out.",
                 )
             ]
+    broke_at = ev.breaking_point.get("broke_at")
+    if broke_at:  # the shape also stops on latency (p95 over --stress-p95-ms)
+        held = ev.breaking_point.get("highest_held")
+        window = next((w for w in windows if w.get("users") == broke_at), None)
+        reqs = ev.in_window(window) if window else []
+        p95 = percentile(sorted(s["latency_ms"] for s in reqs), 95)
+        return [
+            Recommendation(
+                "stress_breaking_point",
+                INFO,
+                f"Breaking point near {broke_at} users",
+                f"stress-{broke_at}: {fmt(success_rate(reqs), '%')} success, p95 "
+                f"{fmt(p95, MS)} (n={len(reqs)}); highest level that held: {held or 'none'}",
+                "Plan capacity below this level, and make overload fail fast "
+                "(bounded queues, 503 with Retry-After) rather than queue up.",
+            )
+        ]
     peak = max((w.get("users") or 0) for w in windows)
     return [
         Recommendation(

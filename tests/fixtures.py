@@ -36,3 +36,27 @@ def req(
         "error": None if ok else error,
         "users": 5,
     }
+
+
+def win(
+    name: str,
+    kind: str,
+    start: float,
+    end: float,
+    *,
+    users: int | None = 5,
+    fault_id: str | None = None,
+    fault_kind: str | None = None,
+    target: str | None = None,
+) -> dict:
+    """One window as the suite records it (docs/contracts.md)."""
+    return {
+        "name": name,
+        "kind": kind,
+        "start": start,
+        "end": end,
+        "users": users,
+        "fault_id": fault_id,
+        "fault_kind": fault_kind,
+        "target": target,
+    }

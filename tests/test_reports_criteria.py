@@ -22,22 +22,9 @@ from reports.evidence import Evidence
 from reports.result import FAIL, INSUFFICIENT, PASS, REPORTED
 from reports.thresholds import Thresholds
 from reports.verdict import decide, judge_all
-from tests.fixtures import req
+from tests.fixtures import req, win
 
 TH = Thresholds()
-
-
-def win(name, kind, start, end, *, users=5, fault_id=None, fault_kind=None, target=None):
-    return {
-        "name": name,
-        "kind": kind,
-        "start": start,
-        "end": end,
-        "users": users,
-        "fault_id": fault_id,
-        "fault_kind": fault_kind,
-        "target": target,
-    }
 
 
 def spread(start, end, n_ok, n_fail=0, **kw):
