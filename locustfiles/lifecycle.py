@@ -28,6 +28,7 @@ from .stats import in_window, summarize
 from .verdict import exit_code, judge, thresholds
 from .verify import integrity, steady_state
 
+HEALTHY = "all nodes alive, canary search reached every node with hits from each, corpus intact"
 THREADPOOL_SIZE = 512  # > users with a gRPC call in flight (FIELD-NOTES)
 
 
@@ -191,7 +192,7 @@ def on_test_start(environment, **_) -> None:
         say(state.stopped_reason)
         gevent.spawn_later(0.1, environment.runner.quit)
         return
-    say("initial network verification passed: all nodes alive, canary reached every node")
+    say(f"initial network verification passed: {HEALTHY}")
     environment.peerload_monitor = Monitor(environment, state)
     environment.peerload_monitor.start()
 
@@ -214,7 +215,9 @@ def on_test_stop(environment, **_) -> None:
         faults_json = {"faults": state.fault_results, "integrity": state.integrity}
         write_json(results_dir / RESULTS_FILE, faults_json)
     if state.final_problems:
-        say("final verification: " + "; ".join(state.final_problems))
+        say("final verification FAILED: " + "; ".join(state.final_problems))
+    elif monitor is not None:
+        say(f"final verification passed: {HEALTHY}")
     if state.integrity:
         say(
             "integrity: {acked_uploads} acked uploads, {lost} lost, {corrupt} corrupt, "

@@ -84,12 +84,14 @@ class Monitor:
         now = time.time()
         jobs = {n.name: gevent.spawn(self._probe, n) for n in self.state.nodes}
         gevent.joinall(list(jobs.values()), timeout=PROBE_TIMEOUT_S * 3)
-        cpu, rss, rtt, alive = {}, {}, {}, set()
+        cpu, rss, rtt, alive, views = {}, {}, {}, set(), {}
         for name, job in jobs.items():
             health, peers = job.value if job.successful() and job.value else (None, None)
             if health and health.get("status") == "ok":
                 alive.add(name)
                 cpu[name], rss[name] = self._resources(health.get("pid"))
+            if peers is not None:  # how this node sees the network (during faults too)
+                views[name] = {p["name"]: p["state"] for p in peers.get("peers", [])}
             for peer in (peers or {}).get("peers", []):
                 if peer.get("rtt_ms") is not None and peer.get("state") == "alive":
                     rtt[f"{name}->{peer['name']}"] = peer["rtt_ms"]
@@ -97,6 +99,7 @@ class Monitor:
         self.state.node_view = self._node_view(jobs, cpu, rss)
         share_liveness(self.environment, self.state)
         row = self._row(now, alive, cpu, rss, rtt)
+        row["views"] = views
         self.state.series.append(row)
         print(self.format(row), file=self.out, flush=True)
         return row

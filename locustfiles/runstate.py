@@ -56,6 +56,7 @@ class RunState:
     fault_windows: list[dict] = field(default_factory=list)
     fault_results: list[dict] | None = None
     integrity: dict | None = None
+    final_problems: list[str] = field(default_factory=list)
     verdict: object = None
     node_view: list[dict] = field(default_factory=list)
     fault_stage_listeners: list = field(default_factory=list)

@@ -50,6 +50,8 @@ def suite_problems(state) -> list[str]:
         problems.append(f"operation(s) never succeeded: {', '.join(never)}")
     if state.integrity and (state.integrity["lost"] or state.integrity["corrupt"]):
         problems.append("acknowledged uploads were lost or corrupted")
+    if state.final_problems:
+        problems.append("final verification: " + "; ".join(state.final_problems))
     return problems
 
 

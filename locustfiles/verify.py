@@ -21,25 +21,51 @@ MAX_SEARCHABLE_CHECKS = 200
 CANARY_TERM = "peerload-canary"  # matches nothing: only "reached" matters
 
 
+def canary_term(state) -> str:
+    """A term with a hit on every node whose corpus is known (``alpha`` for the seeded corpus:
+    every node has ``alpha-<node>-…`` files); without a corpus, one that matches nothing."""
+    firsts = [n.files[0]["name"] for n in state.nodes if n.files]
+    topics = {name.split("-", 1)[0] for name in firsts}
+    return topics.pop() if len(topics) == 1 and len(firsts) == len(state.nodes) else CANARY_TERM
+
+
 def steady_state(state) -> list[str]:
-    """Problems found (empty when the network is healthy)."""
+    """Problems found (empty when the network is healthy): every node answers, a canary search
+    from each node reaches every node and has hits from every node, every node's corpus is
+    unchanged, and a download verifies."""
     problems = []
     total = len(state.nodes)
+    term = canary_term(state)
     for node in state.nodes:
         health = fetch_json(f"{node.http}/health", PROBE_TIMEOUT_S)
         if not health or health.get("status") != "ok":
             problems.append(f"{node.name} does not answer /health")
             continue
-        canary = fetch_json(f"{node.http}/search?q={CANARY_TERM}&ttl=3", PROBE_TIMEOUT_S)
+        canary = fetch_json(f"{node.http}/search?q={term}&ttl=3", PROBE_TIMEOUT_S)
         if not canary or canary.get("reached") != total:
             reached = canary.get("reached") if canary else "no answer"
             problems.append(f"canary search from {node.name} reached {reached} of {total} nodes")
+        elif term != CANARY_TERM:
+            silent = {n.name for n in state.nodes} - {r["node"] for r in canary["results"]}
+            if silent:
+                problems.append(f"canary search from {node.name} had no hits from {sorted(silent)}")
+        problems += corpus_changes(node)
     file = next((f | {"grpc": n.grpc} for n in state.nodes for f in n.files if n.grpc), None)
     if file and not problems:
         problem = probe_download(file)
         if problem:
             problems.append(problem)
     return problems
+
+
+def corpus_changes(node) -> list[str]:
+    """The node's seeded files, each still there with its sha256 (the catalog is unchanged)."""
+    files = fetch_json(f"{node.http}/files", PROBE_TIMEOUT_S)
+    if files is None:
+        return [f"{node.name} does not list its files"]
+    have = {f["name"]: f["sha256"] for f in files.get("files", [])}
+    changed = [f["name"] for f in node.files if have.get(f["name"]) != f["sha256"]]
+    return [f"{node.name}: {len(changed)} corpus file(s) missing or changed"] if changed else []
 
 
 def probe_download(file: dict) -> str | None:
