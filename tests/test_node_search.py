@@ -67,3 +67,12 @@ def test_download_of_unknown_file_is_404(cluster):
         {"name": "no-such-file", "sha256": "a" * 64, "from": "n2"},
     )
     assert status == 404 and "error" in body
+
+
+def test_rescan_indexes_a_file_dropped_into_the_shared_folder(cluster):
+    n2 = cluster.nodes["n2"]
+    (n2.data_dir / "shared" / "dropped-by-hand.txt").write_bytes(b"hello from the shelf")
+    status, answer = call("POST", f"{n2.http}/files/rescan", {})
+    assert status == 200 and [f["name"] for f in answer["added"]] == ["dropped-by-hand.txt"]
+    hits = get(f"{cluster.nodes['n1'].http}/search?q=dropped-by-hand&ttl=2")["results"]
+    assert [(h["name"], h["node"]) for h in hits] == [("dropped-by-hand.txt", "n2")]
