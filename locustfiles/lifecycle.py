@@ -26,7 +26,7 @@ from .samples import SampleRecorder
 from .shape import build_stages
 from .stats import in_window, summarize
 from .verdict import exit_code, judge, thresholds
-from .verify import integrity, steady_state
+from .verify import integrity, settled_state, steady_state
 
 HEALTHY = "all nodes alive, canary search reached every node with hits from each, corpus intact"
 THREADPOOL_SIZE = 512  # > users with a gRPC call in flight (FIELD-NOTES)
@@ -208,7 +208,7 @@ def on_test_stop(environment, **_) -> None:
         _check_workers(environment, state)
     results_dir = Path(environment.parsed_options.results_dir)
     _finish_faults(environment, state, results_dir)
-    state.final_problems = steady_state(state) if monitor is not None else []
+    state.final_problems = settled_state(state) if monitor is not None else []
     state.integrity = integrity(state) if monitor is not None else None
     write_json(results_dir / CONCURRENCY_FILE, concurrency_results(state))
     if state.fault_results is not None:

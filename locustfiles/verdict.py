@@ -93,10 +93,13 @@ def judge(state, options, results_dir: Path):
 
 
 def exit_code(state) -> tuple[int, str]:
-    """0 when the suite's checks pass and the network was judged READY."""
+    """0 when the network was judged READY and the suite's own checks pass; the reason leads
+    with the readiness verdict."""
     problems = suite_problems(state)
-    if problems:
-        return 1, "FAIL: " + "; ".join(problems)
     if state.verdict is None:
-        return 1, "FAIL: the run ended before it could be judged"
+        return 1, "FAIL: the run ended before it could be judged" + "".join(
+            f"; {p}" for p in problems
+        )
+    if problems:
+        return 1, f"{state.verdict.reason}; FAIL: " + "; ".join(problems)
     return state.verdict.exit_code, state.verdict.reason

@@ -8,6 +8,7 @@ every upload the network acknowledged survived the run.
 from __future__ import annotations
 
 import hashlib
+import time
 import urllib.parse
 
 import grpc
@@ -18,6 +19,8 @@ from .monitor import fetch_json
 
 PROBE_TIMEOUT_S = 3.0
 MAX_SEARCHABLE_CHECKS = 200
+SETTLE_TIMEOUT_S = 15.0
+SETTLE_POLL_S = 0.5
 CANARY_TERM = "peerload-canary"  # matches nothing: only "reached" matters
 
 
@@ -55,6 +58,15 @@ def steady_state(state) -> list[str]:
         problem = probe_download(file)
         if problem:
             problems.append(problem)
+    return problems
+
+
+def settled_state(state, timeout_s: float = SETTLE_TIMEOUT_S) -> list[str]:
+    """The steady-state probe, retried until it passes or ``timeout_s`` runs out: after the
+    final heal a restarted node needs a moment to rejoin before the network is whole again."""
+    deadline = time.monotonic() + timeout_s
+    while (problems := steady_state(state)) and time.monotonic() < deadline:
+        time.sleep(SETTLE_POLL_S)
     return problems
 
 
