@@ -119,3 +119,22 @@ def test_real_nftables_partition_drops_and_heals(listener: tuple[str, int]) -> N
         net.close()
     tables = subprocess.run(["nft", "list", "tables"], capture_output=True, text=True).stdout
     assert net.table not in tables
+
+
+def test_tables_are_per_instance_and_a_dead_runs_table_is_removed() -> None:
+    ok, why = netns.available(DESCRIPTOR)
+    if not ok:
+        pytest.skip(f"nftables backend not usable here: {why}")
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    stale = f"{netns.TABLE_PREFIX}{dead.pid}_1"
+    netns.nft(f"add table inet {stale}\n")
+    first, second = netns.NetnsNetwork(DESCRIPTOR), netns.NetnsNetwork(DESCRIPTOR)
+    try:
+        assert stale in first.removed_stale
+        assert first.table != second.table
+        tables = subprocess.run(["nft", "list", "tables"], capture_output=True, text=True).stdout
+        assert stale not in tables
+    finally:
+        first.close()
+        second.close()

@@ -2,8 +2,10 @@
 
 Each node listens on, and connects out from, its own loopback address (the descriptor's
 ``host``), so ``ip saddr A ip daddr B drop`` cuts exactly one link, in flight connections
-included. Everything lives in one table of our own, ``inet peerload_<pid>``, one chain per
-active partition: healing deletes the chain, closing deletes the table. Needs root, or an
+included. Everything lives in a table of our own, ``inet peerload_<pid>_<n>`` (one per backend
+instance: a Locust run has a scheduled and a by-hand runner), one chain per active partition:
+healing deletes the chain, closing deletes the table. Tables left by a process that died
+without closing (SIGKILL) are deleted by the next backend made on this machine. Needs root, or an
 unprivileged user+net namespace (``unshare -rn``) that the cluster also runs in, and ``nft``.
 """
 
@@ -21,6 +23,7 @@ from ..targets import symmetric_pairs
 
 NFT_TIMEOUT_S = 10.0
 TABLE_PREFIX = "peerload_"
+_instances = itertools.count(1)
 CHAIN_HOOK = "type filter hook output priority filter; policy accept;"
 INSTALL_HINT = "install the Debian package nftables"
 
@@ -48,6 +51,40 @@ def nft(script: str) -> None:
         raise NetnsError(f"nft: {exc}") from None
     if done.returncode != 0:
         raise NetnsError(f"nft: {done.stderr.strip() or f'exit {done.returncode}'}")
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_tables() -> list[str]:
+    """Delete ``peerload_<pid>…`` tables whose process is gone: a killed run's cut links."""
+    try:
+        done = subprocess.run(
+            ["nft", "list", "tables"], capture_output=True, text=True, timeout=NFT_TIMEOUT_S
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return []
+    stale = []
+    for line in done.stdout.splitlines():
+        parts = line.split()  # "table inet peerload_1234_1"
+        if len(parts) != 3 or parts[1] != "inet" or not parts[2].startswith(TABLE_PREFIX):
+            continue
+        pid = parts[2][len(TABLE_PREFIX) :].split("_", 1)[0]
+        if pid.isdigit() and not pid_alive(int(pid)):
+            stale.append(parts[2])
+    for table in stale:
+        try:
+            nft(f"delete table inet {table}\n")
+        except NetnsError:
+            pass
+    return stale
 
 
 def available(descriptor: Mapping[str, Any] | None = None) -> tuple[bool, str]:
@@ -79,7 +116,8 @@ class NetnsNetwork:
         if hosts is None:
             raise NetnsError("the cluster descriptor gives no distinct per-node host address")
         self.hosts = hosts
-        self.table = table or f"{TABLE_PREFIX}{os.getpid()}"
+        self.table = table or f"{TABLE_PREFIX}{os.getpid()}_{next(_instances)}"
+        self.removed_stale = remove_stale_tables()
         self.chains: dict[str, str] = {}
         self._numbers = itertools.count(1)
 
