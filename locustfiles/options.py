@@ -57,8 +57,15 @@ def int_list(text: str | None, default: tuple[int, ...]) -> tuple[int, ...]:
     return values
 
 
+LOCAL_ONLY = "127.0.0.1"
+
+
 @events.init_command_line_parser.add_listener
 def add_options(parser) -> None:
+    # Security by default: the web UI can crash nodes, so it listens on loopback unless told
+    # otherwise (--web-host 0.0.0.0, ideally with --web-login); so does the master for workers
+    # (--master-bind-host 0.0.0.0 for workers on other machines).
+    parser.set_defaults(web_host=LOCAL_ONLY, master_bind_host=LOCAL_ONLY)
     # Options inside an argument group never show in the web UI (FIELD-NOTES): add them flat.
     parser.add_argument(
         "--cluster",
