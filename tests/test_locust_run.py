@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import time
 import urllib.request
 
+import psutil
 import pytest
 
 from tests.locust_run import (
     ROOT,
     cluster_workdir,
+    locust_cmd,
     orphans,
     post,
     run_headless,
@@ -112,4 +116,30 @@ def test_a_node_that_never_comes_back_fails_the_run_naming_criterion_and_window(
     faults_json = json.loads((tmp_path / "fault_tolerance_results.json").read_text())
     (crash,) = faults_json["faults"]
     assert crash["recovered"] is False and crash["healed_by"].startswith("final heal")
+    assert orphans(cluster_workdir(output)) == []
+
+
+def test_a_worker_that_dies_fails_the_run(tmp_path):
+    cmd = locust_cmd("--headless", "--only-summary", "--results-dir", str(tmp_path))
+    cmd += ["--processes", "2", "--levels", "5,10", "--step-time", "8", "--stress-levels", ""]
+    cmd += ["--fault-plan", "none"]
+    proc = subprocess.Popen(
+        cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    try:
+        master = psutil.Process(proc.pid)
+        workers = wait_until(
+            lambda: [c for c in master.children() if "locust" in " ".join(c.cmdline())],
+            30,
+            "no worker processes",
+        )
+        time.sleep(5)  # users are running
+        workers[0].kill()
+        output = proc.communicate(timeout=120)[0]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 1, output[-2000:]
+    assert "a worker died during the run" in output
     assert orphans(cluster_workdir(output)) == []
