@@ -41,7 +41,7 @@ def parse_args(argv: list[str] | None = None) -> NodeConfig:
         "--search-deadline", type=float, default=DEFAULT_SEARCH_DEADLINE_S, help="seconds"
     )
     p.add_argument("--parent-pid", type=int, default=None, help="exit when this pid is gone")
-    p.add_argument("--log-level", default="WARNING")
+    p.add_argument("--log-level", default="WARNING", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
     a = p.parse_args(argv)
     for port in (a.http_port, a.grpc_port):
         if not 0 <= port <= 65535:

@@ -163,7 +163,9 @@ class Catalog:
             path = self.shared / name
             added.append(self._index_existing(path))
         with self._lock:
-            gone = set(self._files) - on_disk
+            # Decide under the lock, on the disk as it is now: an upload acknowledged since
+            # the listing above must not be forgotten.
+            gone = {n for n in set(self._files) - on_disk if not (self.shared / n).exists()}
             for name in gone:
                 self._db.execute("DELETE FROM files WHERE name = ?", (name,))
             if gone:

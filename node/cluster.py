@@ -166,8 +166,11 @@ class Cluster:
         }
 
     def write_descriptor(self) -> None:
+        """Atomically, readable by this user only: it holds the cluster's token."""
         tmp = self.descriptor_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self.descriptor, indent=2))
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(json.dumps(self.descriptor, indent=2))
         os.replace(tmp, self.descriptor_path)
 
     def wait_ready(self, timeout: float = READY_TIMEOUT_S) -> None:
@@ -329,7 +332,7 @@ def main(argv: list[str] | None = None) -> int:
         cluster.start_all()
     except (OSError, RuntimeError, TimeoutError) as exc:
         print(f"node.cluster: {exc}", file=sys.stderr)
-        return 1
+        return 2
     try:
         print(f"descriptor {cluster.descriptor_path}", flush=True)
         print(f"control {cluster.control.url}", flush=True)

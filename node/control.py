@@ -55,6 +55,8 @@ def build_control_app(cluster: Cluster) -> Bottle:
             return getattr(cluster, action)(name)
         except ValueError as exc:  # e.g. starting a running node
             fail(409, str(exc))
+        except (RuntimeError, TimeoutError, OSError) as exc:  # a restart that did not come up
+            fail(503, str(exc))
 
     return app
 

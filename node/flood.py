@@ -13,6 +13,7 @@ inner node answers (flagged partial) before its caller gives up on it.
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from collections import OrderedDict
@@ -33,6 +34,7 @@ SEEN_MAX = 200_000
 MIN_MARGIN_S = 0.02
 MARGIN_SHARE = 0.1
 MIN_FORWARD_BUDGET_S = 0.01
+log = logging.getLogger("node.flood")
 
 
 def valid_message(msg: dict, ttl_cap: int) -> bool:
@@ -50,6 +52,17 @@ def valid_message(msg: dict, ttl_cap: int) -> bool:
         and 0 <= hops <= MAX_HOPS
         and type(budget) in (int, float)
         and 0 < budget <= MAX_BUDGET_MS
+    )
+
+
+def valid_answer(answer: object) -> bool:
+    """A relay's answer has the shape the origin merges (a peer cannot crash a search)."""
+    return (
+        isinstance(answer, dict)
+        and isinstance(answer.get("results", []), list)
+        and isinstance(answer.get("nodes", []), list)
+        and type(answer.get("messages", 0)) is int
+        and all(isinstance(r, dict) for r in answer.get("results", []))
     )
 
 
@@ -144,12 +157,17 @@ class Flood:
         return answer
 
     def _forward(self, peer, message: dict, timeout: float) -> dict | None:
+        """A peer's answer, or None (counted as partial) whatever went wrong with it."""
         try:
-            return self.client.call(
+            answer = self.client.call(
                 peer.http, "flood", message, timeout=timeout, peer_name=peer.name
             )
         except PeerError:
             return None
+        except Exception:
+            log.exception("flood to %s failed", peer.name)
+            return None
+        return answer if valid_answer(answer) else None
 
     def _hit(self, record, hops: int) -> dict:
         me = self.me

@@ -10,9 +10,11 @@ node that joins through one bootstrap peer learns the rest.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 import gevent
 
@@ -24,6 +26,37 @@ log = logging.getLogger("node.membership")
 ALIVE, SUSPECT, DEAD = "alive", "suspect", "dead"
 JOIN_RETRY_S = 0.25
 INFO_FIELDS = ("node_id", "name", "http", "grpc")
+MAX_PEERS = 64
+MAX_FIELD_CHARS = 200
+NAME_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+HOST_PORT_RE = re.compile(r"^[A-Za-z0-9_.-]{1,253}:(\d{1,5})$")
+
+
+def valid_info(info: object) -> bool:
+    """Peer info as a node would send it: anything else is ignored, never stored or gossiped
+    (a bad address would otherwise break every search that floods to it)."""
+    if not isinstance(info, dict):
+        return False
+    values = [info.get(k) for k in INFO_FIELDS]
+    if not all(isinstance(v, str) and 0 < len(v) <= MAX_FIELD_CHARS for v in values):
+        return False
+    node_id, name, http, grpc_addr = values
+    if not NAME_RE.match(name) or not NAME_RE.match(node_id):
+        return False
+    try:
+        url = urlsplit(http)
+        port = url.port
+    except ValueError:
+        return False
+    grpc_match = HOST_PORT_RE.match(grpc_addr)
+    return (
+        url.scheme == "http"
+        and bool(url.hostname)
+        and port is not None
+        and 0 < port < 65536
+        and grpc_match is not None
+        and 0 < int(grpc_match.group(1)) < 65536
+    )
 
 
 @dataclass
@@ -87,11 +120,12 @@ class Membership:
     # -- learning about peers ------------------------------------------------------------
     def learn(self, info: dict, *, heard_from: bool = False) -> None:
         """Add or update a peer from its info; ``heard_from``: it just talked to us."""
-        if not all(isinstance(info.get(k), str) and info.get(k) for k in INFO_FIELDS):
-            return
-        if info["node_id"] == self.me["node_id"]:
+        if not valid_info(info) or info["node_id"] == self.me["node_id"]:
             return
         peer = self.peers.get(info["node_id"])
+        if peer is None and len(self.peers) >= MAX_PEERS and self.by_name(info["name"]) is None:
+            log.warning("ignoring peer %s: already %d peers", info["name"], MAX_PEERS)
+            return
         if peer is None:
             stale = self.by_name(info["name"])  # same name, new identity: it was rebuilt
             if stale is not None:
@@ -108,9 +142,8 @@ class Membership:
             self._mark_ok(peer, rtt_ms=None)
 
     def learn_all(self, infos: list) -> None:
-        for info in infos if isinstance(infos, list) else []:
-            if isinstance(info, dict):
-                self.learn(info)
+        for info in infos[:MAX_PEERS] if isinstance(infos, list) else []:
+            self.learn(info)
 
     def gossip(self) -> dict:
         """What this node tells others: itself and every peer it knows."""
@@ -162,6 +195,15 @@ class Membership:
             gevent.sleep(JOIN_RETRY_S)
 
     def _heartbeat_loop(self, node_id: str) -> None:
+        try:
+            self._heartbeats(node_id)
+        except Exception:  # a heartbeat loop must not die silently and leave a peer "alive"
+            log.exception("heartbeats to %s stopped", node_id)
+            peer = self.peers.get(node_id)
+            if peer is not None:
+                self._set_state(peer, DEAD)
+
+    def _heartbeats(self, node_id: str) -> None:
         while self._running and node_id in self.peers:
             peer = self.peers[node_id]
             started = time.monotonic()

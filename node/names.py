@@ -17,7 +17,11 @@ def check_name(name: str) -> str:
         raise BadName("file name must be a string")
     if "\x00" in name:
         raise BadName("file name contains a NUL byte")
-    if len(name.encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES:
+    try:
+        encoded = name.encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadName("file name is not valid UTF-8") from None
+    if len(encoded) > MAX_NAME_BYTES:
         raise BadName(f"file name longer than {MAX_NAME_BYTES} bytes")
     if name in FORBIDDEN_NAMES or name.strip() != name:
         raise BadName(f"invalid file name {name!r}")

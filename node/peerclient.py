@@ -65,8 +65,11 @@ class PeerClient:
         raise PeerError("timeout", f"{op} to {base_url}: no answer in {timeout:.2f}s")
 
     def _exchange(self, base_url: str, op: str, body: dict) -> dict:
-        parts = urlsplit(base_url)
-        addr = (parts.hostname, parts.port or 80)
+        try:
+            parts = urlsplit(base_url)
+            addr = (parts.hostname, parts.port or 80)
+        except ValueError as exc:
+            raise PeerError("bad", f"{base_url}: {exc}") from None
         frame = wire.encode({"op": op, "from": self.name, "body": body})
         for attempt in (0, 1):
             reused = bool(self._idle[addr])

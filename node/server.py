@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import signal
+import sqlite3
 import sys
 import time
 
@@ -43,7 +44,7 @@ class Node:
         self.catalog.rescan()
         self.faults = NetFaults()
         self.client = PeerClient(config.name, config.host, self.faults)
-        self.puller = Puller(self.catalog, config.name, self.faults)
+        self.puller = Puller(self.catalog, config.name, self.faults, config.max_upload)
         self.me = {"node_id": self.catalog.node_id(), "name": config.name, "http": "", "grpc": ""}
         self.membership = Membership(
             self.me,
@@ -88,15 +89,19 @@ class Node:
             if local.sha256 == sha256:
                 return {**local.to_dict(), "from": source, "elapsed_ms": 0.0, "cached": True}
             raise TransferError(409, f"a different file named {name!r} exists here")
-        peer = self.membership.by_name(source)
-        address = peer.grpc if peer else source
-        if ":" not in address:
-            raise TransferError(400, f"unknown node {source!r}")
+        # Only from a known peer (by name or gRPC address): a client must not be able to
+        # make this node connect anywhere it likes.
+        peer = self.membership.by_name(source) or next(
+            (p for p in self.membership.peers.values() if p.grpc == source), None
+        )
+        if peer is None:
+            raise TransferError(400, f"unknown node {source!r}: give a peer's name or gRPC address")
+        address = peer.grpc
         started = time.monotonic()
         record = gevent.get_hub().threadpool.apply(
             self.puller.pull,
             (address, name, sha256),
-            {"timeout": DOWNLOAD_DEADLINE_S, "peer_name": peer.name if peer else None},
+            {"timeout": DOWNLOAD_DEADLINE_S, "peer_name": peer.name},
         )
         elapsed = round((time.monotonic() - started) * 1000, 3)
         return {**record.to_dict(), "from": source, "elapsed_ms": elapsed, "cached": False}
@@ -177,10 +182,10 @@ class Node:
 def serve(config: NodeConfig) -> int:
     """Run a node until SIGTERM/SIGINT; the process exit code."""
     memory.tune()
-    node = Node(config)
     try:
+        node = Node(config)
         node.start()
-    except OSError as exc:
+    except (OSError, sqlite3.Error) as exc:
         print(f"node {config.name}: {exc}", file=sys.stderr)
         return 2
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import socket
+import threading
 import time
 from concurrent import futures
 from pathlib import Path
@@ -184,17 +185,20 @@ def check_port_free(host: str, port: int) -> None:
 class Puller:
     """Pulls files from other nodes into this node's catalog (blocking; run in a thread)."""
 
-    def __init__(self, catalog: Catalog, node_name: str, faults: NetFaults) -> None:
+    def __init__(self, catalog: Catalog, node_name: str, faults: NetFaults, max_size: int) -> None:
         self.catalog = catalog
         self.node_name = node_name
         self.faults = faults
+        self.max_size = max_size  # a pull is an upload by other means: same limit
         self._channels: dict[str, grpc.Channel] = {}
+        self._lock = threading.Lock()
 
     def _stub(self, address: str) -> p2p_pb2_grpc.FileTransferStub:
-        channel = self._channels.get(address)
-        if channel is None:
-            channel = grpc.insecure_channel(address, options=CLIENT_OPTIONS)
-            self._channels[address] = channel
+        with self._lock:  # pulls run on several threads
+            channel = self._channels.get(address)
+            if channel is None:
+                channel = grpc.insecure_channel(address, options=CLIENT_OPTIONS)
+                self._channels[address] = channel
         return p2p_pb2_grpc.FileTransferStub(channel)
 
     def pull(
@@ -228,6 +232,8 @@ class Puller:
                         break
                     if chunk.offset != size:
                         raise TransferError(502, f"chunk at offset {chunk.offset}, expected {size}")
+                    if size + len(chunk.data) > self.max_size:
+                        raise TransferError(413, f"file larger than the limit of {self.max_size}")
                     f.write(chunk.data)
                     digest.update(chunk.data)
                     size += len(chunk.data)
@@ -242,8 +248,10 @@ class Puller:
         return size, digest.hexdigest()
 
     def close(self) -> None:
-        for channel in self._channels.values():
-            channel.close()
+        with self._lock:
+            for channel in self._channels.values():
+                channel.close()
+            self._channels.clear()
 
 
 def _http_status(code: grpc.StatusCode) -> int:

@@ -77,7 +77,7 @@ def json_body(max_bytes: int) -> dict:
     raw = bottle.request.body.read(max_bytes + 1) if length > 0 else b""
     try:
         value = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
         fail(400, "body is not valid JSON")
     if not isinstance(value, dict):
         fail(400, "body must be a JSON object")

@@ -23,6 +23,7 @@ MAGIC = b"\x00PL1"
 HEADER_BYTES = 4
 MAX_FRAME = 1024 * 1024
 DROP_HANG_S = 5.0
+IDLE_TIMEOUT_S = 120.0  # a peer connection silent this long is closed (heartbeats are 0.2 s)
 OK, BAD_REQUEST, NOT_FOUND = 200, 400, 404
 
 
@@ -50,7 +51,7 @@ def read_frame(rfile) -> dict | None:
         raise WireError("truncated frame")
     try:
         message = json.loads(payload)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise WireError("frame is not JSON") from None
     if not isinstance(message, dict):
         raise WireError("frame is not a JSON object")
@@ -72,7 +73,8 @@ Handler = Callable[[dict, str | None], tuple[int, dict]]
 def serve_connection(
     sock: socket.socket, handlers: dict[str, Handler], drops: Callable[[str | None], bool]
 ) -> None:
-    """Answer frames on one peer connection until it closes or misbehaves."""
+    """Answer frames on one peer connection until it closes, misbehaves or goes silent."""
+    sock.settimeout(IDLE_TIMEOUT_S)
     rfile = sock.makefile("rb")
     try:
         if rfile.read(len(MAGIC)) != MAGIC:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import http.client
 import json
+import subprocess
+import sys
 from urllib.parse import urlsplit
 
 import pytest
@@ -128,3 +130,48 @@ def test_control_api_needs_the_token(one):
     assert [n["state"] for n in nodes] == ["running"]
     assert call("POST", f"{control}/nodes/n9/kill", {}, token=one.token)[0] == 404
     assert call("POST", f"{control}/nodes/n1/start", {}, token=one.token)[0] == 409
+
+
+def test_bad_peer_info_is_ignored_and_search_keeps_working(one):
+    n1 = one.nodes["n1"].http
+    for bad in (
+        {"node_id": "e", "name": "evil", "http": "http://127.0.0.1:99999", "grpc": "x:1"},
+        {"node_id": "e", "name": "evil", "http": "ftp://127.0.0.1:80", "grpc": "x:1"},
+        {"node_id": "e", "name": "ev il", "http": "http://127.0.0.1:80", "grpc": "x:1"},
+        {"node_id": "e", "name": "evil", "http": "http://127.0.0.1:80", "grpc": "nohost"},
+    ):
+        assert call("POST", f"{n1}/peers/join", {"self": bad})[0] == 200
+    assert get(f"{n1}/peers")["peers"] == []
+    assert call("GET", f"{n1}/search?q=alpha&ttl=2")[0] == 200
+
+
+def test_absurdly_nested_json_is_400_not_500(one):
+    body = b"[" * 60_000
+    for path in ("/download", "/peers/join", "/flood"):
+        status, answer = raw(one.nodes["n1"].http, "POST", path, body, {"Content-Type": "x"})
+        assert status == 400, (path, answer)
+
+
+def test_lone_surrogate_name_and_unknown_source_are_400(one):
+    n1 = one.nodes["n1"].http
+    sha = "a" * 64
+    bad_name = {"name": "a\udc80b", "sha256": sha, "from": "n1"}
+    status, _ = raw(n1, "POST", "/download", json.dumps(bad_name).encode())
+    assert status == 400
+    status, answer = call(
+        "POST", f"{n1}/download", {"name": "x", "sha256": sha, "from": "10.1.2.3:80"}
+    )
+    assert status == 400 and "unknown node" in answer["error"]
+
+
+def test_node_with_an_unusable_data_dir_fails_with_one_line(tmp_path):
+    afile = tmp_path / "afile"
+    afile.write_text("not a directory")
+    run = subprocess.run(
+        [sys.executable, "-m", "node", "--name", "x", "--data-dir", str(afile / "sub")],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert run.returncode == 2 and "Traceback" not in run.stderr
+    assert len(run.stderr.strip().splitlines()) == 1

@@ -75,3 +75,28 @@ def test_hand_encoded_chunks_decode_as_protobuf_chunks(size):
         chunk = p2p_pb2.Chunk.FromString(encode_data_chunk(12345, data, with_info))
         assert chunk.data == data and chunk.offset == 12345
         assert chunk.info == with_info if with_info else not chunk.HasField("info")
+
+
+def test_rescan_does_not_forget_an_upload_acknowledged_while_it_listed(tmp_path):
+    import threading
+    import time
+    from pathlib import Path
+
+    catalog = Catalog(tmp_path)
+    listed = threading.Event()
+
+    class SlowDir(type(Path())):
+        def iterdir(self):
+            items = list(super().iterdir())
+            listed.set()
+            time.sleep(0.3)  # an upload lands between the listing and the bookkeeping
+            return iter(items)
+
+    catalog.shared = SlowDir(catalog.shared)
+    scan = threading.Thread(target=catalog.rescan)
+    scan.start()
+    assert listed.wait(5)
+    record = catalog.put_bytes("late.bin", b"acknowledged")
+    scan.join()
+    assert catalog.get("late.bin") == record
+    assert [r.name for r in catalog.search("late")] == ["late.bin"]
