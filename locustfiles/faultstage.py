@@ -11,6 +11,7 @@ and the time until search success and p95 are back to the baseline.
 
 from __future__ import annotations
 
+import itertools
 import time
 from pathlib import Path
 
@@ -56,15 +57,19 @@ class FaultStage:
             state.plan = self.timeline.to_dict()
         self.runner = None
         self._manual = None
+        self._manual_ids = itertools.count(1)
         self.started_wall: float | None = None
         self._open: dict[str, dict] = {}
         self.faults: list[dict] = []
         self._probes: list[gevent.Greenlet] = []
 
     def reset(self) -> None:
-        """Forget a previous run (the web UI can start several)."""
+        """Forget a previous run (the web UI can start several): its faults, its manual
+        runner (healed first) and its journal file."""
+        self.close()
         self.runner, self.started_wall = None, None
         self._open, self.faults, self._probes = {}, [], []
+        (self.results_dir / JOURNAL_FILE).unlink(missing_ok=True)
 
     @property
     def seconds(self) -> float:
@@ -104,8 +109,9 @@ class FaultStage:
                 healed = self.runner.heal_now(node)
             return {"healed": healed, "note": None if healed else "nothing to heal"}
         kind = {"isolate": "partition"}.get(action, action)
-        record = self._manual.apply(kind, node)
-        return {"outcome": record["outcome"], "error": record["error"], "key": f"manual:{node}"}
+        fault_id = f"manual-{next(self._manual_ids)}"  # each a window of its own
+        record = self._manual.apply(kind, node, fault_id=fault_id)
+        return {"outcome": record["outcome"], "error": record["error"], "key": f"{fault_id}:{node}"}
 
     def active(self) -> list[str]:
         return [s.key for r in (self.runner, self._manual) if r is not None for s in r.active]

@@ -79,7 +79,10 @@ def on_init(environment, **_) -> None:
         from node.cluster import Cluster
 
         say(f"starting an embedded cluster of {options.nodes} nodes")
-        cluster = Cluster(options.nodes, seed=options.seed).start_all()
+        try:
+            cluster = Cluster(options.nodes, seed=options.seed).start_all()
+        except (OSError, RuntimeError, TimeoutError) as exc:
+            die(f"the embedded cluster did not start: {exc}")
         environment.peerload_cluster = cluster
         descriptor = cluster.descriptor
         say(f"cluster ready: {cluster.descriptor_path}")
@@ -184,6 +187,11 @@ def on_test_start(environment, **_) -> None:
         getattr(state, key).clear()
     state.stopped_reason = state.broke_at = state.highest_held = None
     state.fault_windows, state.fault_results, state.verdict = [], None, None
+    state.final_problems, state.integrity = [], None
+    state.distributed = isinstance(environment.runner, MasterRunner)
+    shape = environment.shape_class
+    if shape is not None and hasattr(shape, "restart"):
+        shape.restart()
     if getattr(environment, "peerload_faults", None) is not None:
         environment.peerload_faults.reset()
     problems = steady_state(state)
@@ -202,6 +210,9 @@ def on_test_stop(environment, **_) -> None:
     state = getattr(environment, "peerload", None)
     if is_worker(environment) or state is None:
         return
+    shape = environment.shape_class
+    if shape is not None and hasattr(shape, "stop"):
+        shape.stop()
     monitor = getattr(environment, "peerload_monitor", None)
     if monitor is not None:
         monitor.stop()
@@ -214,6 +225,8 @@ def on_test_stop(environment, **_) -> None:
     if state.fault_results is not None:
         faults_json = {"faults": state.fault_results, "integrity": state.integrity}
         write_json(results_dir / RESULTS_FILE, faults_json)
+    else:  # a run without faults leaves no older run's file behind
+        (results_dir / RESULTS_FILE).unlink(missing_ok=True)
     if state.final_problems:
         say("final verification FAILED: " + "; ".join(state.final_problems))
     elif monitor is not None:

@@ -16,6 +16,7 @@ import gevent
 import psutil
 from locust.runners import MasterRunner
 
+from .samples import REPORT_LAG_S
 from .stats import in_window, percentile
 
 INTERVAL_S = 2.0
@@ -148,7 +149,9 @@ class Monitor:
 
     def _row(self, now, alive, cpu, rss, rtt) -> dict:
         span = max(now - self._last, 1e-6)
-        recent = in_window(self.state.samples, self._last, now)
+        # Workers ship samples every 3 s: in distributed runs look a report interval back.
+        lag = REPORT_LAG_S if self.state.distributed else 0.0
+        recent = in_window(self.state.samples, self._last - lag, now - lag)
         self._last = now
         latencies = sorted(s["latency_ms"] for s in recent)
         count = lambda op: sum(1 for s in recent if s["op"] == op)  # noqa: E731

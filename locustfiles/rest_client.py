@@ -76,7 +76,9 @@ class RestClient:
                 raw = response.read()
             except Exception as exc:  # refused, reset, timeout: try the next node
                 error = Unavailable(f"{node.name}: {type(exc).__name__}: {exc}"[:200])
-                self._clients.pop(node.name, None)
+                broken = self._clients.pop(node.name, None)
+                if broken is not None:
+                    broken.close()
                 continue
             served, size, failover = node, len(raw), attempt > 0
             if node is not self.current:

@@ -30,8 +30,14 @@ def parse_cluster(spec: str) -> dict:
         urls = [u.strip().rstrip("/") for u in spec.split(",") if u.strip()]
         return {"nodes": [{"name": f"n{i + 1}", "http": u, "grpc": ""} for i, u in enumerate(urls)]}
     data = json.loads(Path(spec).read_text())
-    if not isinstance(data, dict) or not data.get("nodes"):
+    nodes = data.get("nodes") if isinstance(data, dict) else None
+    if not nodes or not isinstance(nodes, list):
         raise ValueError(f"{spec}: not a cluster descriptor (no nodes)")
+    for i, node in enumerate(nodes):
+        if not isinstance(node, dict) or not all(
+            isinstance(node.get(k), str) and node.get(k) for k in ("name", "http")
+        ):
+            raise ValueError(f"{spec}: nodes[{i}] needs a name and an http URL")
     return data
 
 
@@ -62,6 +68,7 @@ class RunState:
     fault_stage_listeners: list = field(default_factory=list)
     stopped_reason: str | None = None
     worker_died: bool = False
+    distributed: bool = False  # samples arrive from workers, up to a report interval late
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:

@@ -10,6 +10,7 @@ from locust.runners import MasterRunner, WorkerRunner
 REPORT_KEY = "peerload_samples"
 ACKED_KEY = "peerload_acked"
 MAX_ERROR_CHARS = 200
+REPORT_LAG_S = 3.5  # workers report every 3 s: their samples arrive up to this late
 
 
 def sample_from_request(

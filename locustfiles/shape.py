@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from locust import LoadTestShape
 
+from .samples import REPORT_LAG_S
 from .stats import summarize
 
 STRESS_MIN_SUCCESS = 0.70
@@ -47,7 +48,16 @@ class Phase4Shape(LoadTestShape):
 
     def configure(self, stages: list[Stage], run_time_limit: float | None, p95_ms: float) -> None:
         self.stages, self.run_time_limit, self.stress_p95_ms = stages, run_time_limit, p95_ms
+        self.restart()
+
+    def restart(self) -> None:
+        """Forget the previous run (the web UI can run several; Locust only resets the time)."""
         self._index, self._window = -1, None
+
+    def stop(self) -> None:
+        """The run stopped (Stop pressed, or it ended): close the stage running now."""
+        if self._window is not None:
+            self._finish("stopped")
 
     @property
     def current_window(self) -> dict | None:
@@ -105,8 +115,10 @@ class Phase4Shape(LoadTestShape):
         return window
 
     def _stress_held(self, window: dict) -> bool:
-        samples = [s for s in self.state.samples if window["start"] <= s["t"] < window["end"]]
-        summary = summarize(samples, window["end"] - window["start"])
+        # Workers ship samples every few seconds: judge distributed runs on what has arrived.
+        end = window["end"] - (REPORT_LAG_S if self.state.distributed else 0.0)
+        samples = [s for s in self.state.samples if window["start"] <= s["t"] < end]
+        summary = summarize(samples, end - window["start"])
         held = (
             summary["requests"] > 0
             and summary["success_rate"] >= STRESS_MIN_SUCCESS

@@ -86,7 +86,8 @@ def judge(state, options, results_dir: Path):
         "series": state.series,
         "integrity": state.integrity,
         "concurrency": concurrency_results(state),
-        "fault_results": state.fault_results,
+        # [] rather than None: never let reports pick up an older run's fault file
+        "fault_results": state.fault_results or [],
         "thresholds": thresholds(options),
     }
     return reports.build(results_dir, run)

@@ -88,17 +88,24 @@ def test_web_ui_runs_and_stops_a_test_and_shows_the_options(tmp_path):
         for option in ("failover", "fault_plan", "results_dir", "cluster"):
             assert option in page, option
         form = "user_count=6&spawn_rate=6&host=http%3A%2F%2F127.0.0.1&failover=on"
-        assert post(f"{ui}/swarm", form)["success"]
 
         def requests_made() -> bool:
             stats = json.loads(urllib.request.urlopen(f"{ui}/stats/requests", timeout=10).read())
             total = next(s for s in stats["stats"] if s["name"] == "Aggregated")
             return total["num_requests"] > 20
 
-        wait_until(requests_made, 30, "no requests through the web UI")
-        post(f"{ui}/stop")
         results = tmp_path / "concurrency_results.json"
-        wait_until(results.exists, 30, "no results after /stop")
+        for run in (1, 2):  # a second run after Stop starts clean (shape, windows, journal)
+            assert post(f"{ui}/swarm", form)["success"]
+            wait_until(requests_made, 30, f"no requests through the web UI (run {run})")
+            time.sleep(3)
+            post(f"{ui}/stop")
+            wait_until(results.exists, 30, f"no results after /stop (run {run})")
+            levels = json.loads(results.read_text())["levels"]
+            assert levels and levels[0]["name"] == "level-5" and levels[0]["requests"] > 0
+            assert len({lv["name"] for lv in levels}) == len(levels)  # no stale repeats
+            assert (tmp_path / "PHASE4_FINAL_REPORT.md").exists()
+            results.unlink()
 
 
 def test_a_node_that_never_comes_back_fails_the_run_naming_criterion_and_window(tmp_path):
