@@ -1,5 +1,6 @@
-"""stress: a marker window only. The load shape listens for it and ramps up; the cluster is
-left alone, so a plan can say *when* the stress stage runs next to its faults."""
+"""stress: a marker only. The cluster is left alone and the step is journaled, so a plan can
+record when it expects stress; the Locust suite's stress ramp is set by its load shape
+(``--stress-levels``), not by this marker."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 from ..types import FaultSpec, PlanError, Resolved, Step
 from .base import FaultKind
 
-MARKER_NOTE = "marker only: the load shape ramps up, nothing is done to the cluster"
+MARKER_NOTE = "marker only: nothing is done to the cluster"
 
 
 class Stress(FaultKind):
