@@ -14,6 +14,7 @@ import time
 
 import gevent
 from gevent.event import Event
+from gevent.threadpool import ThreadPool
 
 from . import memory, wire
 from .catalog import Catalog, FileRecord
@@ -30,6 +31,7 @@ log = logging.getLogger("node")
 DRAIN_TIMEOUT_S = 5.0
 READY_FILE = "node.json"
 PARENT_CHECK_S = 0.5
+PULL_THREADS = 16
 
 
 class Node:
@@ -57,6 +59,9 @@ class Node:
         self.http_server = None
         self.grpc_server = None
         self.grpc_health = None
+        # Pulls get threads of their own: a slow or partitioned peer can hold a pull for its
+        # whole deadline, and must not take the threads uploads need to fsync.
+        self.pull_pool = ThreadPool(PULL_THREADS)
         self.stopped = Event()
         self.drained = Event()
 
@@ -98,7 +103,7 @@ class Node:
             raise TransferError(400, f"unknown node {source!r}: give a peer's name or gRPC address")
         address = peer.grpc
         started = time.monotonic()
-        record = gevent.get_hub().threadpool.apply(
+        record = self.pull_pool.apply(
             self.puller.pull,
             (address, name, sha256),
             {"timeout": DOWNLOAD_DEADLINE_S, "peer_name": peer.name},
@@ -174,6 +179,7 @@ class Node:
             self.http_server.stop(timeout=DRAIN_TIMEOUT_S)
         if self.grpc_server is not None:
             self.grpc_server.stop(grace=DRAIN_TIMEOUT_S).wait()
+        self.pull_pool.kill()
         self.puller.close()
         self.catalog.close()
         self.drained.set()

@@ -31,6 +31,7 @@ PEER_METADATA = "x-peer"
 MIN_CHUNK = 4 * 1024
 SERVICE_NAME = "peerload.p2p.FileTransfer"
 DROP_HANG_MAX_S = 30.0
+DROP_HANG_PULL_S = 5.0
 TRANSFERS = Transfers()  # the heap is trimmed when the last download ends
 
 SERVER_OPTIONS = [
@@ -205,8 +206,8 @@ class Puller:
         self, address: str, name: str, sha256: str, *, timeout: float, peer_name: str | None
     ) -> FileRecord:
         """Download ``name`` from ``address``, verify ``sha256``, and index it atomically."""
-        if self.faults.drops(peer_name):
-            time.sleep(timeout)
+        if self.faults.drops(peer_name):  # a black hole, bounded: no pull hangs for a minute
+            time.sleep(min(timeout, DROP_HANG_PULL_S))
             raise TransferError(504, f"link to {peer_name} is partitioned")
         tmp = self.catalog.temp_path()
         try:
