@@ -117,12 +117,12 @@ def test_cluster_tab_page_crash_and_report_in_chromium(ui, browser):
     browser.save_screenshot(str(SHOTS / "cluster_page_crashed.png"))
     click(browser, "button[data-action=restart][data-node=n2]")
     wait(browser, lambda d: node_state(d, "n2").startswith("up"))
-    wait(browser, lambda d: "manual:n2" in d.find_element(By.ID, "journal").text)
+    wait(browser, lambda d: "manual-1:n2" in d.find_element(By.ID, "journal").text)
     browser.save_screenshot(str(SHOTS / "cluster_page.png"))
 
     post(url + "/stop")
     wait_until((results / "report.html").exists, 60, "no report after stopping the run")
     click(browser, "#report-link")
     wait(browser, lambda d: "readiness" in d.title.lower() or "peerload" in d.title.lower())
-    assert "crash" in browser.page_source and "manual" in browser.page_source
+    assert "crash" in browser.page_source and "manual-1" in browser.page_source
     browser.save_screenshot(str(SHOTS / "report.png"))
