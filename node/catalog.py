@@ -203,6 +203,10 @@ class Catalog:
                 [{k: p[k] for k in ("node_id", "name", "http", "grpc")} for p in peers],
             )
 
+    def forget_peer(self, node_id: str) -> None:
+        with self._lock:
+            self._db.execute("DELETE FROM peers WHERE node_id = ?", (node_id,))
+
     def close(self) -> None:
         with self._lock:
             self._db.close()

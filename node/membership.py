@@ -91,12 +91,14 @@ class Membership:
         interval_s: float,
         dead_after_s: float,
         remember: Callable[[list[dict]], None] = lambda peers: None,
+        forget: Callable[[str], None] = lambda node_id: None,
     ) -> None:
         self.me = me
         self.client = client
         self.interval_s = interval_s
         self.dead_after_s = dead_after_s
         self.remember = remember
+        self.forget = forget
         self.peers: dict[str, Peer] = {}
         self._loops: dict[str, gevent.Greenlet] = {}
         self._running = False
@@ -129,6 +131,8 @@ class Membership:
         if peer is None:
             stale = self.by_name(info["name"])  # same name, new identity: it was rebuilt
             if stale is not None:
+                if not heard_from:
+                    return  # only the node itself may replace its identity, not gossip
                 self._forget(stale.node_id)
             peer = Peer(**{k: info[k] for k in INFO_FIELDS})
             self.peers[peer.node_id] = peer
@@ -175,6 +179,7 @@ class Membership:
 
     def _forget(self, node_id: str) -> None:
         self.peers.pop(node_id, None)
+        self.forget(node_id)
         loop = self._loops.pop(node_id, None)
         if loop is not None:
             loop.kill(block=False)

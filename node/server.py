@@ -14,6 +14,7 @@ import time
 
 import gevent
 from gevent.event import Event
+from gevent.pool import Pool
 from gevent.threadpool import ThreadPool
 
 from . import memory, wire
@@ -32,6 +33,49 @@ DRAIN_TIMEOUT_S = 5.0
 READY_FILE = "node.json"
 PARENT_CHECK_S = 0.5
 PULL_THREADS = 16
+MAX_CONNECTIONS = 4096
+
+
+class InFlight:
+    """Counts requests being answered (HTTP and peer frames), so a drain can wait for them
+    without waiting for idle keep-alive connections, which never end on their own."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._idle = Event()
+        self._idle.set()
+
+    def _enter(self) -> None:
+        self.count += 1
+        self._idle.clear()
+
+    def _exit(self) -> None:
+        self.count -= 1
+        if self.count == 0:
+            self._idle.set()
+
+    def wrap(self, app):
+        def counted(environ, start_response):
+            self._enter()
+            try:
+                return app(environ, start_response)
+            finally:
+                self._exit()
+
+        return counted
+
+    def wrap_handler(self, handler):
+        def counted(body, sender):
+            self._enter()
+            try:
+                return handler(body, sender)
+            finally:
+                self._exit()
+
+        return counted
+
+    def wait_idle(self, timeout: float) -> bool:
+        return self._idle.wait(timeout)
 
 
 class Node:
@@ -54,6 +98,7 @@ class Node:
             interval_s=config.heartbeat_interval_s,
             dead_after_s=config.dead_after_s,
             remember=self.catalog.remember_peers,
+            forget=self.catalog.forget_peer,
         )
         self.flood = Flood(self.me, self.catalog, self.membership, self.client)
         self.http_server = None
@@ -64,6 +109,7 @@ class Node:
         self.pull_pool = ThreadPool(PULL_THREADS)
         self.stopped = Event()
         self.drained = Event()
+        self.inflight = InFlight()
 
     # -- what routes call ----------------------------------------------------------------
     def health(self) -> dict:
@@ -113,7 +159,14 @@ class Node:
 
     # -- peer messages (node/wire.py) -----------------------------------------------------
     def serve_peer(self, sock) -> None:
-        handlers = {"flood": self._on_flood, "heartbeat": self._on_gossip, "join": self._on_gossip}
+        handlers = {
+            op: self.inflight.wrap_handler(handler)
+            for op, handler in (
+                ("flood", self._on_flood),
+                ("heartbeat", self._on_gossip),
+                ("join", self._on_gossip),
+            )
+        }
         wire.serve_connection(sock, handlers, self.faults.drops)
 
     def _on_flood(self, body: dict, sender: str | None) -> tuple[int, dict]:
@@ -133,7 +186,11 @@ class Node:
         hub = gevent.get_hub()
         hub.threadpool.maxsize = max(hub.threadpool.maxsize, 32)
         self.http_server = NodeServer(
-            (cfg.host, cfg.http_port), build_app(self), log=None, peer_handler=self.serve_peer
+            (cfg.host, cfg.http_port),
+            self.inflight.wrap(build_app(self)),
+            log=None,
+            peer_handler=self.serve_peer,
+            spawn=Pool(MAX_CONNECTIONS),  # bounded: beyond this, new connections wait
         )
         try:
             self.http_server.init_socket()
@@ -176,7 +233,9 @@ class Node:
             self.grpc_health.enter_graceful_shutdown()
         self.membership.stop()
         if self.http_server is not None:
-            self.http_server.stop(timeout=DRAIN_TIMEOUT_S)
+            self.http_server.close()  # no new connections
+            self.inflight.wait_idle(DRAIN_TIMEOUT_S)  # requests being answered finish
+            self.http_server.stop(timeout=0)  # idle keep-alive connections are dropped
         if self.grpc_server is not None:
             self.grpc_server.stop(grace=DRAIN_TIMEOUT_S).wait()
         self.pull_pool.kill()

@@ -75,3 +75,23 @@ def test_second_node_on_a_taken_port_fails_with_one_line(cluster, tmp_path):
         assert run.returncode == 2, run.stderr
         assert len(run.stderr.strip().splitlines()) == 1 and "Traceback" not in run.stderr
         assert str(port) in run.stderr
+
+
+def test_sigterm_lets_a_request_in_flight_finish(fresh_cluster):
+    import threading
+
+    c = fresh_cluster
+    n1 = c.nodes["n1"]
+    assert call("POST", f"{n1.http}/admin/partition", {"drop": ["n2"]}, token=c.token)[0] == 200
+    answers = []
+    slow = threading.Thread(
+        target=lambda: answers.append(call("GET", f"{n1.http}/search?q=alpha&deadline_ms=1500"))
+    )
+    slow.start()
+    time.sleep(0.3)  # the search now waits on the partitioned peer
+    proc = n1.proc
+    c.stop("n1")  # SIGTERM while the search is in flight
+    slow.join(10)
+    status, answer = answers[0]
+    assert status == 200 and answer["partial"] is True
+    assert proc.returncode == 0
