@@ -11,6 +11,7 @@ import json
 import sys
 import time
 import urllib.request
+from collections import Counter
 
 import gevent
 import psutil
@@ -50,6 +51,7 @@ class Monitor:
         self._procs: dict[int, psutil.Process] = {}
         self._greenlet = None
         self._last = time.time()
+        self._served: Counter = Counter()  # requests served per node, this run
 
     def start(self) -> None:
         self._last = time.time()
@@ -97,9 +99,9 @@ class Monitor:
                 if peer.get("rtt_ms") is not None and peer.get("state") == "alive":
                     rtt[f"{name}->{peer['name']}"] = peer["rtt_ms"]
         self.state.alive = alive
+        row = self._row(now, alive, cpu, rss, rtt)
         self.state.node_view = self._node_view(jobs, cpu, rss)
         share_liveness(self.environment, self.state)
-        row = self._row(now, alive, cpu, rss, rtt)
         row["views"] = views
         self.state.series.append(row)
         print(self.format(row), file=self.out, flush=True)
@@ -118,9 +120,7 @@ class Monitor:
         """One row per node for the web UI's Cluster tab."""
         cluster = getattr(self.environment, "peerload_cluster", None)
         process = {n["name"]: n["state"] for n in cluster.status()} if cluster else {}
-        served: dict[str, int] = {}
-        for sample in self.state.samples:
-            served[sample["node"]] = served.get(sample["node"], 0) + 1
+        served = self._served
         rows = []
         for node in self.state.nodes:
             job = jobs[node.name]
@@ -153,6 +153,7 @@ class Monitor:
         lag = REPORT_LAG_S if self.state.distributed else 0.0
         recent = in_window(self.state.samples, self._last - lag, now - lag)
         self._last = now
+        self._served.update(s["node"] for s in recent)
         latencies = sorted(s["latency_ms"] for s in recent)
         count = lambda op: sum(1 for s in recent if s["op"] == op)  # noqa: E731
         dl_bytes = sum(s["bytes"] for s in recent if s["op"] in DOWNLOAD_OPS and s["ok"])

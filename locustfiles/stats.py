@@ -1,21 +1,14 @@
 """Summaries of raw samples: counts, success rate, throughput and percentiles.
 
-Percentiles are nearest-rank on the sorted latencies (no interpolation), so a reported p95 is a
-latency some request really had.
+Percentiles are ``reports.samples.percentile`` (nearest-rank, no interpolation), so the Locust
+side and the report agree and a reported p95 is a latency some request really had.
 """
 
 from __future__ import annotations
 
-import math
+from reports.samples import percentile
 
 PERCENTILES = (50, 95, 99)
-
-
-def percentile(sorted_values: list[float], p: float) -> float | None:
-    if not sorted_values:
-        return None
-    rank = max(1, math.ceil(p / 100 * len(sorted_values)))
-    return sorted_values[rank - 1]
 
 
 def summarize(samples: list[dict], duration_s: float) -> dict:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import json
 import random
 import uuid
 
@@ -164,8 +165,6 @@ class DownloadUser(PeerUser):
         def check(node, status, answer) -> None:
             if status != 200 or answer.get("sha256") != target["sha256"]:
                 raise RequestFailed(f"{node.name}: HTTP {status}: {answer.get('error')}"[:200])
-
-        import json
 
         self.rest.call(
             "node_download",

@@ -54,21 +54,13 @@ class InFlight:
         if self.count == 0:
             self._idle.set()
 
-    def wrap(self, app):
-        def counted(environ, start_response):
+    def wrap(self, func):
+        """``func`` (a WSGI app or a peer-message handler), counted while it runs."""
+
+        def counted(*args):
             self._enter()
             try:
-                return app(environ, start_response)
-            finally:
-                self._exit()
-
-        return counted
-
-    def wrap_handler(self, handler):
-        def counted(body, sender):
-            self._enter()
-            try:
-                return handler(body, sender)
+                return func(*args)
             finally:
                 self._exit()
 
@@ -160,7 +152,7 @@ class Node:
     # -- peer messages (node/wire.py) -----------------------------------------------------
     def serve_peer(self, sock) -> None:
         handlers = {
-            op: self.inflight.wrap_handler(handler)
+            op: self.inflight.wrap(handler)
             for op, handler in (
                 ("flood", self._on_flood),
                 ("heartbeat", self._on_gossip),
