@@ -33,6 +33,7 @@ from locustfiles.grpc_client import OPTIONS, GrpcDownloader
 from locustfiles.runstate import RunState
 from locustfiles.samples import SampleRecorder
 from locustfiles.users import PeerUser, check_search
+from node import memory
 from node.cluster import Cluster
 from proto import p2p_pb2, p2p_pb2_grpc
 
@@ -132,6 +133,7 @@ def main() -> int:
     if not 1 <= a.clients <= 200 or not 1 <= a.seconds <= 120:
         p.error("--clients 1..200, --seconds 1..120")
     grpc_gevent.init_gevent()
+    memory.tune()  # as GrpcDownloader does: the bare loop runs first, on the same heap settings
     gevent.get_hub().threadpool.maxsize = 512
     with Cluster(1, files_per_node=6) as cluster:
         node = cluster.nodes["n1"]

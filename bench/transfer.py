@@ -43,8 +43,10 @@ def child_grpc_download(
     channel; the timed ones only count bytes and check offsets and the final total/sha256."""
     import grpc
 
+    from node import memory
     from proto import p2p_pb2, p2p_pb2_grpc
 
+    memory.tune()  # what every peerload gRPC client does (node, Locust user)
     options = [("grpc.max_receive_message_length", 4 * 1024 * 1024)]
     out = {"runs": [], "verified": False}
     with grpc.insecure_channel(address, options=options) as channel:

@@ -13,6 +13,7 @@ import time
 
 import grpc
 
+from node import memory
 from proto import p2p_pb2, p2p_pb2_grpc
 
 OPTIONS = [
@@ -33,6 +34,7 @@ class GrpcDownloader:
     def __init__(self, environment) -> None:
         self.environment = environment
         self._channels: dict[str, grpc.Channel] = {}
+        memory.tune()  # 1 MiB messages: without it, every chunk is page-faulted in again
 
     def _stub(self, address: str) -> p2p_pb2_grpc.FileTransferStub:
         if address not in self._channels:
