@@ -35,7 +35,8 @@ from locustfiles.samples import SampleRecorder
 from locustfiles.users import PeerUser, check_search
 from node import memory
 from node.cluster import Cluster
-from proto import p2p_pb2, p2p_pb2_grpc
+from proto import p2p_pb2
+from proto.chunks import download_call
 
 TARGET_RATIO = 0.8
 SEARCH_PATH = "/search?q=alpha&ttl=0"
@@ -110,10 +111,10 @@ def bare_download(file: dict, clients: int, seconds: float) -> float:
 
     def loop():
         channel = grpc.insecure_channel(file["grpc"], options=OPTIONS)
-        stub = p2p_pb2_grpc.FileTransferStub(channel)
+        download = download_call(channel)
         while time.perf_counter() < stop_at:
             digest, size = hashlib.sha256(), 0
-            for chunk in stub.Download(p2p_pb2.DownloadRequest(name=file["name"]), timeout=20):
+            for chunk in download(p2p_pb2.DownloadRequest(name=file["name"]), timeout=20):
                 digest.update(chunk.data)
                 size += len(chunk.data)
             assert digest.hexdigest() == file["sha256"]

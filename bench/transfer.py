@@ -44,19 +44,20 @@ def child_grpc_download(
     import grpc
 
     from node import memory
-    from proto import p2p_pb2, p2p_pb2_grpc
+    from proto import p2p_pb2
+    from proto.chunks import download_call
 
     memory.tune()  # what every peerload gRPC client does (node, Locust user)
     options = [("grpc.max_receive_message_length", 4 * 1024 * 1024)]
     out = {"runs": [], "verified": False}
     with grpc.insecure_channel(address, options=options) as channel:
         grpc.channel_ready_future(channel).result(timeout=10)
-        stub = p2p_pb2_grpc.FileTransferStub(channel)
+        download = download_call(channel)
         for i in range(runs + 1):
             digest = hashlib.sha256() if i == 0 and verify else None
             size, done, first = 0, None, None
             started = time.perf_counter()
-            stream = stub.Download(
+            stream = download(
                 p2p_pb2.DownloadRequest(name=name, sha256=sha256, chunk_size=SEND_SIZE),
                 timeout=deadline_s,
             )

@@ -14,7 +14,8 @@ import time
 import grpc
 
 from node import memory
-from proto import p2p_pb2, p2p_pb2_grpc
+from proto import p2p_pb2
+from proto.chunks import download_call
 
 OPTIONS = [
     ("grpc.max_receive_message_length", 4 * 1024 * 1024),
@@ -36,10 +37,10 @@ class GrpcDownloader:
         self._channels: dict[str, grpc.Channel] = {}
         memory.tune()  # 1 MiB messages: without it, every chunk is page-faulted in again
 
-    def _stub(self, address: str) -> p2p_pb2_grpc.FileTransferStub:
+    def _download(self, address: str) -> grpc.UnaryStreamMultiCallable:
         if address not in self._channels:
             self._channels[address] = grpc.insecure_channel(address, options=OPTIONS)
-        return p2p_pb2_grpc.FileTransferStub(self._channels[address])
+        return download_call(self._channels[address])
 
     def download(self, address: str, name: str, sha256: str, context: dict) -> bool:
         """Stream ``name`` from ``address``, verify it; True when it verified."""
@@ -47,7 +48,7 @@ class GrpcDownloader:
         started_wall, started = time.time(), time.perf_counter()
         first_ms, size, digest, error = None, 0, hashlib.sha256(), None
         try:
-            stream = self._stub(address).Download(
+            stream = self._download(address)(
                 p2p_pb2.DownloadRequest(name=name), timeout=DOWNLOAD_DEADLINE_S
             )
             for chunk in stream:

@@ -13,7 +13,8 @@ import urllib.parse
 
 import grpc
 
-from proto import p2p_pb2, p2p_pb2_grpc
+from proto import p2p_pb2
+from proto.chunks import download_call
 
 from .monitor import fetch_json
 
@@ -85,8 +86,7 @@ def probe_download(file: dict) -> str | None:
     digest = hashlib.sha256()
     try:
         with grpc.insecure_channel(file["grpc"]) as channel:
-            stub = p2p_pb2_grpc.FileTransferStub(channel)
-            for chunk in stub.Download(
+            for chunk in download_call(channel)(
                 p2p_pb2.DownloadRequest(name=file["name"]), timeout=PROBE_TIMEOUT_S
             ):
                 digest.update(chunk.data)

@@ -20,6 +20,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from proto import p2p_pb2, p2p_pb2_grpc
+from proto.chunks import download_call, encode_data_chunk
 
 from .catalog import Catalog, FileRecord
 from .config import CHUNK_SIZE, GRPC_MAX_MESSAGE, GRPC_THREADS
@@ -108,28 +109,6 @@ class FileTransferServicer(p2p_pb2_grpc.FileTransferServicer):
         yield p2p_pb2.Chunk(done=True, total=offset, sha256=record.sha256).SerializeToString()
 
 
-DATA_FIELD_TAG = b"\x12"  # Chunk.data: field 2, wire type 2 (length-delimited)
-
-
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while value > 0x7F:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
-
-
-def encode_data_chunk(offset: int, data: bytes, info: p2p_pb2.FileInfo | None) -> bytes:
-    """The wire bytes of ``Chunk(offset, data, info)`` with one copy of ``data``.
-
-    Building a Chunk message and serialising it copies each 1 MiB chunk twice and was the
-    largest cost of a download on the server (bench/node_bench.py, py-spy). Protobuf accepts
-    fields in any order, so the small fields are serialised normally and ``data`` appended."""
-    head = p2p_pb2.Chunk(offset=offset, info=info).SerializeToString()
-    return b"".join((head, DATA_FIELD_TAG, _varint(len(data)), data))
-
-
 def _add_servicer(servicer: FileTransferServicer, server: grpc.Server) -> None:
     """Like the generated ``add_FileTransferServicer_to_server``, except that Download's
     answers are already bytes (``encode_data_chunk``): its serializer is the identity."""
@@ -194,13 +173,13 @@ class Puller:
         self._channels: dict[str, grpc.Channel] = {}
         self._lock = threading.Lock()
 
-    def _stub(self, address: str) -> p2p_pb2_grpc.FileTransferStub:
+    def _download(self, address: str) -> grpc.UnaryStreamMultiCallable:
         with self._lock:  # pulls run on several threads
             channel = self._channels.get(address)
             if channel is None:
                 channel = grpc.insecure_channel(address, options=CLIENT_OPTIONS)
                 self._channels[address] = channel
-        return p2p_pb2_grpc.FileTransferStub(channel)
+        return download_call(channel)
 
     def pull(
         self, address: str, name: str, sha256: str, *, timeout: float, peer_name: str | None
@@ -220,7 +199,7 @@ class Puller:
 
     def _receive(self, address, name, sha256, timeout, tmp: Path) -> tuple[int, str]:
         digest, size, done = hashlib.sha256(), 0, None
-        stream = self._stub(address).Download(
+        stream = self._download(address)(
             p2p_pb2.DownloadRequest(name=name, sha256=sha256),
             timeout=timeout,
             metadata=((PEER_METADATA, self.node_name),),

@@ -62,21 +62,6 @@ def test_seen_cache_drops_duplicates_and_expires():
     assert bounded.add("c") and bounded.add("a")  # "a" was evicted by the size cap
 
 
-@pytest.mark.parametrize("size", [0, 1, 127, 128, 300, 1 << 20])
-def test_hand_encoded_chunks_decode_as_protobuf_chunks(size):
-    import os
-
-    from node.transfer import encode_data_chunk
-    from proto import p2p_pb2
-
-    data = os.urandom(size)
-    info = p2p_pb2.FileInfo(name="x", size=size, sha256="ab", node="n1")
-    for with_info in (None, info):
-        chunk = p2p_pb2.Chunk.FromString(encode_data_chunk(12345, data, with_info))
-        assert chunk.data == data and chunk.offset == 12345
-        assert chunk.info == with_info if with_info else not chunk.HasField("info")
-
-
 def test_rescan_does_not_forget_an_upload_acknowledged_while_it_listed(tmp_path):
     import threading
     import time
