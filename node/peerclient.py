@@ -75,7 +75,7 @@ class PeerClient:
             reused = bool(self._idle[addr])
             conn = self._idle[addr].pop() if reused else self._connect(addr)
             try:
-                conn.sock.sendall(frame)
+                wire.send_all(conn.sock, frame)
                 answer = wire.read_frame(conn.rfile)
                 if answer is None:
                     raise ConnectionResetError("connection closed before an answer")

@@ -108,6 +108,17 @@ class QuietHandler(WSGIHandler):
         towrite += data
         self._sendall(towrite)
 
+    def _sendall(self, data) -> None:
+        # pywsgi's, with wire.send_all instead of gevent's sendall (a syscall fewer per answer)
+        try:
+            wire.send_all(self.socket, data)
+        except OSError as exc:
+            self.status = f"socket error: {exc}"
+            if self.code > 0:
+                self.code = -self.code
+            raise
+        self.response_length += len(data)
+
 
 class NodeServer(WSGIServer):
     """The node's one port: HTTP for clients, the peer wire protocol for nodes.
