@@ -44,13 +44,13 @@ def child_grpc_download(
     import grpc
 
     from node import memory
+    from node.transfer import CLIENT_OPTIONS
     from proto import p2p_pb2
     from proto.chunks import download_call
 
-    memory.tune()  # what every peerload gRPC client does (node, Locust user)
-    options = [("grpc.max_receive_message_length", 4 * 1024 * 1024)]
+    memory.tune()  # as the node does: this is the node's own pull client, same settings
     out = {"runs": [], "verified": False}
-    with grpc.insecure_channel(address, options=options) as channel:
+    with grpc.insecure_channel(address, options=CLIENT_OPTIONS) as channel:
         grpc.channel_ready_future(channel).result(timeout=10)
         download = download_call(channel)
         for i in range(runs + 1):

@@ -1,12 +1,13 @@
 """``python -m node``: run one peer.
 
-Monkey-patching happens first and leaves threads alone: the gRPC server needs real OS threads
-(see node/transfer.py and FIELD-NOTES), while sockets, DNS and sleeps become cooperative.
+Monkey-patching happens first and leaves threads, queues and ``select`` alone: the gRPC server
+runs an asyncio loop on a real epoll in an OS thread of its own (node/grpcserver.py, FIELD-NOTES),
+while sockets, DNS and sleeps become cooperative.
 """
 
 from gevent import monkey
 
-monkey.patch_all(thread=False, queue=False)
+monkey.patch_all(thread=False, queue=False, select=False)
 
 import argparse
 import logging

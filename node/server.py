@@ -21,10 +21,11 @@ from . import memory, wire
 from .catalog import Catalog, FileRecord
 from .config import DEFAULT_TTL, DOWNLOAD_DEADLINE_S, NodeConfig
 from .flood import Flood, valid_message
+from .grpcserver import GrpcServer
 from .membership import Membership
 from .netfaults import NetFaults
 from .peerclient import PeerClient
-from .transfer import FileTransferServicer, Puller, TransferError, start_grpc_server
+from .transfer import FileTransferServicer, Puller, TransferError
 from .web import NodeServer
 
 log = logging.getLogger("node")
@@ -94,8 +95,7 @@ class Node:
         )
         self.flood = Flood(self.me, self.catalog, self.membership, self.client)
         self.http_server = None
-        self.grpc_server = None
-        self.grpc_health = None
+        self.grpc_server: GrpcServer | None = None
         # Pulls get threads of their own: a slow or partitioned peer can hold a pull for its
         # whole deadline, and must not take the threads uploads need to fsync.
         self.pull_pool = ThreadPool(PULL_THREADS)
@@ -191,9 +191,10 @@ class Node:
                 f"cannot listen for HTTP on {cfg.host}:{cfg.http_port}: {exc.strerror or exc}"
             ) from None
         http_port = self.http_server.socket.getsockname()[1]
-        self.grpc_server, grpc_port, self.grpc_health = start_grpc_server(
+        self.grpc_server = GrpcServer(
             cfg.host, cfg.grpc_port, FileTransferServicer(self.catalog, cfg.name, self.faults)
         )
+        grpc_port = self.grpc_server.start()
         self.me["http"] = f"http://{cfg.host}:{http_port}"
         self.me["grpc"] = f"{cfg.host}:{grpc_port}"
         self.http_server.start()
@@ -221,15 +222,16 @@ class Node:
             return
         self.stopped.set()
         log.info("draining")
-        if self.grpc_health is not None:
-            self.grpc_health.enter_graceful_shutdown()
+        if self.grpc_server is not None:
+            self.grpc_server.enter_graceful_shutdown()
         self.membership.stop()
         if self.http_server is not None:
             self.http_server.close()  # no new connections
             self.inflight.wait_idle(DRAIN_TIMEOUT_S)  # requests being answered finish
             self.http_server.stop(timeout=0)  # idle keep-alive connections are dropped
         if self.grpc_server is not None:
-            self.grpc_server.stop(grace=DRAIN_TIMEOUT_S).wait()
+            # a blocking join: from gevent's threadpool, so the hub keeps running meanwhile
+            gevent.get_hub().threadpool.apply(self.grpc_server.stop, (DRAIN_TIMEOUT_S,))
         self.pull_pool.kill()
         self.puller.close()
         self.catalog.close()

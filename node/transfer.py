@@ -1,29 +1,30 @@
 """File transfer over gRPC: the ``FileTransfer`` servicer and the pull a node does for
 ``POST /download``.
 
-The gRPC server runs on plain OS threads (no ``init_gevent``): under HTTP load on the same
-process, gevent-mode gRPC starved (FIELD-NOTES). Pulls are blocking gRPC calls, so the node runs
-them in gevent's threadpool; one slow peer then cannot freeze the HTTP loop.
+The servicer runs on the gRPC server's own asyncio loop (``node/grpcserver.py``), not on gevent:
+under HTTP load on the same process, gevent-mode gRPC starved (FIELD-NOTES). Pulls are blocking
+gRPC calls, so the node runs them in gevent's threadpool; one slow peer then cannot freeze the
+HTTP loop.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
-import socket
 import threading
 import time
-from concurrent import futures
 from pathlib import Path
 
 import grpc
-from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+import grpc.aio
+import grpc.experimental
 
 from proto import p2p_pb2, p2p_pb2_grpc
 from proto.chunks import download_call, encode_data_chunk
 
 from .catalog import Catalog, FileRecord
-from .config import CHUNK_SIZE, GRPC_MAX_MESSAGE, GRPC_THREADS
+from .config import CHUNK_SIZE, GRPC_MAX_MESSAGE
 from .memory import Transfers
 from .names import BadName, check_name
 from .netfaults import NetFaults
@@ -35,16 +36,10 @@ DROP_HANG_MAX_S = 30.0
 DROP_HANG_PULL_S = 5.0
 TRANSFERS = Transfers()  # the heap is trimmed when the last download ends
 
-SERVER_OPTIONS = [
-    ("grpc.so_reuseport", 0),  # otherwise a second node binds the same port silently
-    ("grpc.max_send_message_length", GRPC_MAX_MESSAGE),
-    ("grpc.max_receive_message_length", GRPC_MAX_MESSAGE),
-    ("grpc.keepalive_permit_without_calls", 1),
-    ("grpc.http2.min_ping_interval_without_data_ms", 1000),
-    ("grpc.http2.max_ping_strikes", 0),
-]
 CLIENT_OPTIONS = [
     ("grpc.max_receive_message_length", GRPC_MAX_MESSAGE),
+    # a pull reads its stream on the thread that made the call, no hand-off per message
+    (grpc.experimental.ChannelOptions.SingleThreadedUnaryStream, 1),
     ("grpc.keepalive_time_ms", 10_000),
     ("grpc.keepalive_timeout_ms", 1_000),
     ("grpc.http2.ping_timeout_ms", 1_000),
@@ -64,25 +59,26 @@ def clamp_chunk(requested: int) -> int:
 
 
 class FileTransferServicer(p2p_pb2_grpc.FileTransferServicer):
-    """Serves files from the catalog; method names are the RPCs'."""
+    """Serves files from the catalog on the gRPC loop (``node/grpcserver.py``); method names
+    are the RPCs'. Runs on that loop's thread: it reads only the catalog's published view."""
 
     def __init__(self, catalog: Catalog, node_name: str, faults: NetFaults) -> None:
         self.catalog = catalog
         self.node_name = node_name
         self.faults = faults
 
-    def _lookup(self, name: str, context: grpc.ServicerContext) -> FileRecord:
-        peer = dict(context.invocation_metadata()).get(PEER_METADATA)
+    async def _lookup(self, name: str, context: grpc.aio.ServicerContext) -> FileRecord:
+        peer = dict(context.invocation_metadata() or ()).get(PEER_METADATA)
         if self.faults.drops(peer):
-            time.sleep(min(context.time_remaining() or DROP_HANG_MAX_S, DROP_HANG_MAX_S))
-            context.abort(grpc.StatusCode.DEADLINE_EXCEEDED, "partitioned")
+            await asyncio.sleep(min(context.time_remaining() or DROP_HANG_MAX_S, DROP_HANG_MAX_S))
+            await context.abort(grpc.StatusCode.DEADLINE_EXCEEDED, "partitioned")
         try:
             check_name(name)
         except BadName as exc:
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         record = self.catalog.get(name)
         if record is None:
-            context.abort(grpc.StatusCode.NOT_FOUND, f"no file named {name!r}")
+            await context.abort(grpc.StatusCode.NOT_FOUND, f"no file named {name!r}")
         return record
 
     def _info(self, record: FileRecord) -> p2p_pb2.FileInfo:
@@ -90,76 +86,27 @@ class FileTransferServicer(p2p_pb2_grpc.FileTransferServicer):
             name=record.name, size=record.size, sha256=record.sha256, node=self.node_name
         )
 
-    def Stat(self, request, context):
-        return self._info(self._lookup(request.name, context))
+    async def Stat(self, request, context):
+        return self._info(await self._lookup(request.name, context))
 
-    def Download(self, request, context):
-        """Yields each ``Chunk`` already encoded (see ``encode_data_chunk``)."""
-        record = self._lookup(request.name, context)
+    async def Download(self, request, context):
+        """Writes each ``Chunk`` already encoded (``proto.chunks.encode_data_chunk``)."""
+        record = await self._lookup(request.name, context)
         if request.sha256 and request.sha256 != record.sha256:
-            context.abort(grpc.StatusCode.FAILED_PRECONDITION, "sha256 differs from stored file")
+            await context.abort(
+                grpc.StatusCode.FAILED_PRECONDITION, "sha256 differs from stored file"
+            )
         chunk = clamp_chunk(request.chunk_size)
         info, offset = self._info(record), 0
         with TRANSFERS, open(self.catalog.path_of(record.name), "rb") as f:
             while data := f.read(chunk):
-                yield encode_data_chunk(offset, data, info if offset == 0 else None)
+                await context.write(encode_data_chunk(offset, data, info if offset == 0 else None))
                 offset += len(data)
         if offset == 0:
-            yield p2p_pb2.Chunk(info=info).SerializeToString()
-        yield p2p_pb2.Chunk(done=True, total=offset, sha256=record.sha256).SerializeToString()
-
-
-def _add_servicer(servicer: FileTransferServicer, server: grpc.Server) -> None:
-    """Like the generated ``add_FileTransferServicer_to_server``, except that Download's
-    answers are already bytes (``encode_data_chunk``): its serializer is the identity."""
-    handlers = {
-        "Download": grpc.unary_stream_rpc_method_handler(
-            servicer.Download,
-            request_deserializer=p2p_pb2.DownloadRequest.FromString,
-            response_serializer=bytes,
-        ),
-        "Stat": grpc.unary_unary_rpc_method_handler(
-            servicer.Stat,
-            request_deserializer=p2p_pb2.StatRequest.FromString,
-            response_serializer=p2p_pb2.FileInfo.SerializeToString,
-        ),
-    }
-    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE_NAME, handlers),))
-
-
-def start_grpc_server(
-    host: str, port: int, servicer: FileTransferServicer
-) -> tuple[grpc.Server, int, health.HealthServicer]:
-    """Start the gRPC server; raise ``OSError`` with a one-line message if the port is taken."""
-    if port:
-        check_port_free(host, port)
-    server = grpc.server(
-        futures.ThreadPoolExecutor(max_workers=GRPC_THREADS, thread_name_prefix="grpc"),
-        options=SERVER_OPTIONS,
-    )
-    _add_servicer(servicer, server)
-    health_servicer = health.HealthServicer()
-    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    try:
-        bound = server.add_insecure_port(f"{host}:{port}")
-    except RuntimeError:
-        bound = 0
-    if not bound:
-        raise OSError(f"cannot listen for gRPC on {host}:{port}: address in use or unavailable")
-    server.start()
-    for service in ("", SERVICE_NAME):
-        health_servicer.set(service, health_pb2.HealthCheckResponse.SERVING)
-    return server, bound, health_servicer
-
-
-def check_port_free(host: str, port: int) -> None:
-    """Bind-test ``host:port`` so a taken port is one clear line, not gRPC core's log."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((host, port))
-        except OSError as exc:
-            raise OSError(f"cannot listen for gRPC on {host}:{port}: {exc.strerror}") from None
+            await context.write(p2p_pb2.Chunk(info=info).SerializeToString())
+        await context.write(
+            p2p_pb2.Chunk(done=True, total=offset, sha256=record.sha256).SerializeToString()
+        )
 
 
 class Puller:
