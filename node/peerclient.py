@@ -8,6 +8,7 @@ API apply here, on the way out.
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from urllib.parse import urlsplit
 
@@ -18,6 +19,7 @@ from . import wire
 from .netfaults import NetFaults
 
 MAX_IDLE_PER_PEER = 32
+MIN_WAIT_S = 0.001  # past the deadline, an answer already in the socket buffer still counts
 
 
 class PeerError(Exception):
@@ -26,6 +28,25 @@ class PeerError(Exception):
     def __init__(self, kind: str, message: str) -> None:
         super().__init__(message)
         self.kind = kind
+
+
+class _Closed(Exception):
+    """The peer closed the connection before answering (a pooled one may just be stale)."""
+
+
+def _address(base_url: str) -> tuple[str, int]:
+    try:
+        parts = urlsplit(base_url)
+        return parts.hostname, parts.port or 80
+    except ValueError as exc:
+        raise PeerError("bad", f"{base_url}: {exc}") from None
+
+
+def _address_or_none(base_url: str) -> tuple[str, int] | None:
+    try:
+        return _address(base_url)
+    except PeerError:
+        return None
 
 
 class _Conn:
@@ -58,46 +79,110 @@ class PeerClient:
         if self.faults.drops(peer_name):
             gevent.sleep(timeout)
             raise PeerError("dropped", f"link to {peer_name} is partitioned")
+        addr = _address(base_url)
         with gevent.Timeout(timeout, False):
             if self.faults.latency_ms:
                 gevent.sleep(self.faults.latency_ms / 1000)
-            return self._exchange(base_url, op, body)
+            return self._exchange(addr, self._frame(op, body))
         raise PeerError("timeout", f"{op} to {base_url}: no answer in {timeout:.2f}s")
 
-    def _exchange(self, base_url: str, op: str, body: dict) -> dict:
+    def call_many(
+        self, peers: list[tuple[str, str | None]], op: str, body: dict, *, timeout: float
+    ) -> list[dict | PeerError]:
+        """One message to several ``(base_url, peer_name)``: each answer's body or its
+        ``PeerError``, in order, all within ``timeout``.
+
+        The frames go out on idle pooled connections before any answer is awaited, so the
+        peers work in parallel without a greenlet each, and they get the origin's copy before
+        the copies relayed by the others (those then are cheap duplicates). A peer with no idle
+        connection (connecting can block: a cut link drops the SYN), behind a partition or
+        with added latency is called by ``call`` in a greenlet of its own."""
+        deadline = time.monotonic() + timeout
+        frame = self._frame(op, body)
+        results: list[dict | PeerError | None] = [None] * len(peers)
+        sent, jobs = [], []
+        for i, (url, name) in enumerate(peers):
+            conn, addr = None, _address_or_none(url)
+            plain = addr is not None and not self.faults.latency_ms and not self.faults.drops(name)
+            if plain and self._idle[addr]:
+                conn = self._idle[addr].pop()
+                try:
+                    wire.send_all(conn.sock, frame)
+                    sent.append((i, addr, conn))
+                    continue
+                except OSError:
+                    conn.close()  # closed under us: a fresh connection, in a greenlet
+            jobs.append((i, gevent.spawn(self._call_quietly, url, op, body, timeout, name)))
+        for i, addr, conn in sent:
+            results[i] = self._await(addr, conn, frame, deadline)
+        for i, job in jobs:
+            job.join()
+            results[i] = job.value
+        return [PeerError("bad", "no answer") if r is None else r for r in results]
+
+    def _call_quietly(self, url: str, op: str, body: dict, timeout: float, name: str | None):
         try:
-            parts = urlsplit(base_url)
-            addr = (parts.hostname, parts.port or 80)
-        except ValueError as exc:
-            raise PeerError("bad", f"{base_url}: {exc}") from None
-        frame = wire.encode({"op": op, "from": self.name, "body": body})
+            return self.call(url, op, body, timeout=timeout, peer_name=name)
+        except (PeerError, OSError) as exc:
+            return exc if isinstance(exc, PeerError) else PeerError("refused", str(exc))
+
+    def _await(self, addr, conn: _Conn, frame: bytes, deadline: float) -> dict | PeerError:
+        """The answer to a frame already sent on a pooled ``conn``, by ``deadline``."""
+        with gevent.Timeout(max(deadline - time.monotonic(), MIN_WAIT_S), False):
+            try:
+                try:
+                    return self._receive(addr, conn)
+                except _Closed:  # the peer had closed the pooled connection: once more
+                    return self._exchange(addr, frame)
+            except PeerError as exc:
+                return exc
+            except OSError as exc:
+                return PeerError("refused", f"{addr[0]}:{addr[1]}: {exc}")
+        return PeerError("timeout", f"{addr[0]}:{addr[1]}: no answer in time")
+
+    def _frame(self, op: str, body: dict) -> bytes:
+        return wire.encode({"op": op, "from": self.name, "body": body})
+
+    def _exchange(self, addr: tuple[str, int], frame: bytes) -> dict:
         for attempt in (0, 1):
             reused = bool(self._idle[addr])
             conn = self._idle[addr].pop() if reused else self._connect(addr)
             try:
-                wire.send_all(conn.sock, frame)
-                answer = wire.read_frame(conn.rfile)
-                if answer is None:
-                    raise ConnectionResetError("connection closed before an answer")
-            except (ConnectionResetError, BrokenPipeError) as exc:
-                conn.close()
+                try:
+                    wire.send_all(conn.sock, frame)
+                except (ConnectionResetError, BrokenPipeError) as exc:
+                    conn.close()
+                    raise _Closed(str(exc)) from None
+                return self._receive(addr, conn)
+            except _Closed as exc:
                 if reused and attempt == 0:
                     continue  # a pooled connection the peer had closed: retry on a new one
                 raise PeerError("refused", f"{addr[0]}:{addr[1]}: {exc}") from None
-            except wire.WireError as exc:
-                conn.close()
-                raise PeerError("bad", f"{addr[0]}:{addr[1]}: {exc}") from None
-            except BaseException:
-                conn.close()
-                raise
-            if len(self._idle[addr]) < MAX_IDLE_PER_PEER:
-                self._idle[addr].append(conn)
-            else:
-                conn.close()
-            if answer.get("status") != wire.OK:
-                raise PeerError("bad", f"{addr[0]}:{addr[1]}: {answer.get('error')}")
-            return answer.get("body") or {}
         raise AssertionError("unreachable")
+
+    def _receive(self, addr: tuple[str, int], conn: _Conn) -> dict:
+        """The answer on ``conn``, which goes back to the pool; ``_Closed`` if the peer had
+        closed it; any other failure closes it."""
+        try:
+            answer = wire.read_frame(conn.rfile)
+            if answer is None:
+                raise ConnectionResetError("connection closed before an answer")
+        except (ConnectionResetError, BrokenPipeError) as exc:
+            conn.close()
+            raise _Closed(str(exc)) from None
+        except wire.WireError as exc:
+            conn.close()
+            raise PeerError("bad", f"{addr[0]}:{addr[1]}: {exc}") from None
+        except BaseException:
+            conn.close()
+            raise
+        if len(self._idle[addr]) < MAX_IDLE_PER_PEER:
+            self._idle[addr].append(conn)
+        else:
+            conn.close()
+        if answer.get("status") != wire.OK:
+            raise PeerError("bad", f"{addr[0]}:{addr[1]}: {answer.get('error')}")
+        return answer.get("body") or {}
 
     def _connect(self, addr: tuple[str, int]) -> _Conn:
         source = (self.source_host, 0) if self.source_host else None
