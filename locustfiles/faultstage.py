@@ -26,6 +26,7 @@ SHIPPED_PLANS = Path(faults.__file__).resolve().parent / "plans"
 RECOVERY_WINDOW_S = 4.0
 TAIL_S = 4.0  # after the last heal, so the last recovery window has load in it
 UNREACHABLE_GRACE_S = 2.0  # a healed node needs a moment before peers re-admit it
+PROBE_KILL_S = 2.0
 JOURNAL_FILE = "fault_journal.jsonl"
 RESULTS_FILE = "fault_tolerance_results.json"
 NODE_DOWN_KINDS = ("crash", "stop", "pause", "partition")
@@ -191,11 +192,14 @@ class FaultStage:
         return sorted(records, key=lambda r: r["wall"])
 
     def close(self) -> None:
-        """At exit: heal what was started by hand and release the network backend."""
+        """At exit: heal what was started by hand, release the network backend, and end the
+        detection/recovery probes still polling (a stopped run has joined them already)."""
         if self._manual is not None:
             self._manual.heal_now()
             self._manual.network.close()
             self._manual = None
+        gevent.killall(self._probes, timeout=PROBE_KILL_S)
+        self._probes = []
 
     # -- after the run -------------------------------------------------------------------
     def windows(self) -> list[dict]:
