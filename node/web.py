@@ -1,8 +1,9 @@
 """Bottle, made safe to serve from many greenlets of one OS thread.
 
-The node does not monkey-patch threads (its gRPC server must stay on real OS threads, see
-FIELD-NOTES), so Bottle's thread-local request/response would be shared by every greenlet and
-answers would get mixed up. We rebind them to greenlet-locals; bottle is pinned to 0.13.
+The node does not monkey-patch threads (its gRPC server runs in an OS thread of its own, see
+node/grpcserver.py and FIELD-NOTES), so Bottle's thread-local request/response would be shared
+by every greenlet and answers would get mixed up. We rebind them to greenlet-locals; bottle is
+pinned to 0.13.
 Also here: the node's server, which answers HTTP and the peer wire protocol on one port.
 """
 
