@@ -27,6 +27,7 @@ DEAD_AFTER_REFUSALS = 2
 
 CHUNK_SIZE = 1024 * 1024
 GRPC_MAX_MESSAGE = 4 * 1024 * 1024
+GRPC_MAX_STREAMS = 64  # downloads served at once; more wait for a turn
 DOWNLOAD_DEADLINE_S = 60.0
 
 

@@ -95,23 +95,33 @@ class GrpcServer:
         self._thread.start()
         if not self._ready.wait(START_TIMEOUT_S):
             raise OSError(f"gRPC server on {self.host}:{self.port} did not start")
-        if self._error is not None:
+        if self._error is not None or self._loop is None:
             self._thread.join(START_TIMEOUT_S)
-            raise OSError(self._error)
+            raise OSError(self._error or f"gRPC server on {self.host}:{self.port} did not start")
         return self.port
 
     def enter_graceful_shutdown(self) -> None:
         """Health answers NOT_SERVING from now on; calls are still served."""
-        if self._loop is not None and self._health is not None:
-            asyncio.run_coroutine_threadsafe(self._health.enter_graceful_shutdown(), self._loop)
+        loop, servicer = self._loop, self._health
+        if loop is not None and servicer is not None:
+            try:
+                asyncio.run_coroutine_threadsafe(servicer.enter_graceful_shutdown(), loop)
+            except RuntimeError:
+                pass  # the loop has closed: nothing is served any more
 
-    def stop(self, grace_s: float) -> None:
-        """Refuse new calls, give running ones ``grace_s``, then end; blocks until done."""
-        if self._loop is None or not self._thread.is_alive():
-            return
+    def stop(self, grace_s: float) -> bool:
+        """Refuse new calls, give running ones ``grace_s``, then end; blocks until done.
+        False if the loop's thread was still running when we gave up waiting."""
+        loop, stop = self._loop, self._stop
+        if loop is None or stop is None or not self._thread.is_alive():
+            return True
         self._grace_s = grace_s
-        self._loop.call_soon_threadsafe(self._stop.set)
+        try:
+            loop.call_soon_threadsafe(stop.set)
+        except RuntimeError:  # the loop closed meanwhile: nothing left to stop
+            return True
         self._thread.join(grace_s + START_TIMEOUT_S)
+        return not self._thread.is_alive()
 
     # -- the loop's thread ----------------------------------------------------------------
     def _run(self) -> None:
@@ -119,7 +129,11 @@ class GrpcServer:
         asyncio.set_event_loop(loop)
         try:
             loop.run_until_complete(self._serve(loop))
+        except Exception as exc:  # start() reports it; after a start, the node is draining
+            self._error = self._error or f"gRPC server on {self.host}:{self.port} failed: {exc}"
         finally:
+            self._loop = None
+            loop.run_until_complete(loop.shutdown_asyncgens())
             loop.close()
             self._ready.set()  # whatever happened, start() does not wait in vain
 

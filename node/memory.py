@@ -15,6 +15,7 @@ import threading
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # mallopt parameters (malloc.h)
 MMAP_THRESHOLD = 4 * 1024 * 1024
 TRIM_THRESHOLD = 32 * 1024 * 1024
+TRIM_DELAY_S = 0.5
 
 
 def _libc():
@@ -38,10 +39,14 @@ def tune() -> None:
 
 
 class Transfers:
-    """Counts transfers in flight; when the last one ends, the heap is trimmed."""
+    """Counts transfers in flight; a moment after the last one ends, the heap is trimmed.
+
+    The trim runs on a timer thread of its own: it takes milliseconds, and transfers are served
+    by one event loop that must not stall; a burst of downloads is trimmed once, after it."""
 
     def __init__(self) -> None:
         self._active = 0
+        self._trim_pending = False
         self._lock = threading.Lock()
 
     def __enter__(self) -> Transfers:
@@ -52,6 +57,16 @@ class Transfers:
     def __exit__(self, *exc) -> None:
         with self._lock:
             self._active -= 1
+            schedule = self._active == 0 and not self._trim_pending and LIBC is not None
+            self._trim_pending = self._trim_pending or schedule
+        if schedule:
+            timer = threading.Timer(TRIM_DELAY_S, self._trim_if_idle)
+            timer.daemon = True
+            timer.start()
+
+    def _trim_if_idle(self) -> None:
+        with self._lock:
+            self._trim_pending = False
             idle = self._active == 0
-        if idle and LIBC is not None:
+        if idle:
             LIBC.malloc_trim(0)

@@ -153,6 +153,12 @@ class PeerClient:
                 except (ConnectionResetError, BrokenPipeError) as exc:
                     conn.close()
                     raise _Closed(str(exc)) from None
+                except OSError as exc:
+                    conn.close()
+                    raise PeerError("refused", f"{addr[0]}:{addr[1]}: {exc}") from None
+                except BaseException:  # a deadline (gevent.Timeout) mid-send
+                    conn.close()
+                    raise
                 return self._receive(addr, conn)
             except _Closed as exc:
                 if reused and attempt == 0:
@@ -173,6 +179,9 @@ class PeerClient:
         except wire.WireError as exc:
             conn.close()
             raise PeerError("bad", f"{addr[0]}:{addr[1]}: {exc}") from None
+        except OSError as exc:
+            conn.close()
+            raise PeerError("refused", f"{addr[0]}:{addr[1]}: {exc}") from None
         except BaseException:
             conn.close()
             raise

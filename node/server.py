@@ -222,20 +222,24 @@ class Node:
             return
         self.stopped.set()
         log.info("draining")
-        if self.grpc_server is not None:
-            self.grpc_server.enter_graceful_shutdown()
-        self.membership.stop()
-        if self.http_server is not None:
-            self.http_server.close()  # no new connections
-            self.inflight.wait_idle(DRAIN_TIMEOUT_S)  # requests being answered finish
-            self.http_server.stop(timeout=0)  # idle keep-alive connections are dropped
-        if self.grpc_server is not None:
+        try:
+            if self.grpc_server is not None:
+                self.grpc_server.enter_graceful_shutdown()
+            self.membership.stop()
+            if self.http_server is not None:
+                self.http_server.close()  # no new connections
+                self.inflight.wait_idle(DRAIN_TIMEOUT_S)  # requests being answered finish
+                self.http_server.stop(timeout=0)  # idle keep-alive connections are dropped
             # a blocking join: from gevent's threadpool, so the hub keeps running meanwhile
-            gevent.get_hub().threadpool.apply(self.grpc_server.stop, (DRAIN_TIMEOUT_S,))
-        self.pull_pool.kill()
-        self.puller.close()
-        self.catalog.close()
-        self.drained.set()
+            if self.grpc_server is not None and not gevent.get_hub().threadpool.apply(
+                self.grpc_server.stop, (DRAIN_TIMEOUT_S,)
+            ):
+                log.warning("gRPC server still stopping after %.0f s", DRAIN_TIMEOUT_S)
+            self.pull_pool.kill()
+            self.puller.close()
+        finally:  # whatever failed above, the catalog is closed and the process can exit
+            self.catalog.close()
+            self.drained.set()
 
 
 def serve(config: NodeConfig) -> int:

@@ -24,7 +24,7 @@ from proto import p2p_pb2, p2p_pb2_grpc
 from proto.chunks import download_call, encode_data_chunk
 
 from .catalog import Catalog, FileRecord
-from .config import CHUNK_SIZE, GRPC_MAX_MESSAGE
+from .config import CHUNK_SIZE, GRPC_MAX_MESSAGE, GRPC_MAX_STREAMS
 from .memory import Transfers
 from .names import BadName, check_name
 from .netfaults import NetFaults
@@ -66,6 +66,9 @@ class FileTransferServicer(p2p_pb2_grpc.FileTransferServicer):
         self.catalog = catalog
         self.node_name = node_name
         self.faults = faults
+        # At most this many files streamed at once (one open file and 1 MiB each); the others
+        # wait their turn within their deadline, as they did for the threads of the sync server.
+        self._streams = asyncio.Semaphore(GRPC_MAX_STREAMS)
 
     async def _lookup(self, name: str, context: grpc.aio.ServicerContext) -> FileRecord:
         peer = dict(context.invocation_metadata() or ()).get(PEER_METADATA)
@@ -97,16 +100,23 @@ class FileTransferServicer(p2p_pb2_grpc.FileTransferServicer):
                 grpc.StatusCode.FAILED_PRECONDITION, "sha256 differs from stored file"
             )
         chunk = clamp_chunk(request.chunk_size)
-        info, offset = self._info(record), 0
-        with TRANSFERS, open(self.catalog.path_of(record.name), "rb") as f:
-            while data := f.read(chunk):
-                await context.write(encode_data_chunk(offset, data, info if offset == 0 else None))
-                offset += len(data)
+        info = self._info(record)
+        async with self._streams:
+            offset = await self._stream(record, chunk, info, context)
         if offset == 0:
             await context.write(p2p_pb2.Chunk(info=info).SerializeToString())
         await context.write(
             p2p_pb2.Chunk(done=True, total=offset, sha256=record.sha256).SerializeToString()
         )
+
+    async def _stream(self, record: FileRecord, chunk: int, info, context) -> int:
+        """The file's data chunks; how many bytes were sent."""
+        offset = 0
+        with TRANSFERS, open(self.catalog.path_of(record.name), "rb") as f:
+            while data := f.read(chunk):
+                await context.write(encode_data_chunk(offset, data, info if offset == 0 else None))
+                offset += len(data)
+        return offset
 
 
 class Puller:

@@ -21,6 +21,7 @@ LENGTH_DELIMITED, VARINT, FIXED64, FIXED32 = 2, 0, 1, 5
 DATA_TAG = bytes([DATA_FIELD << 3 | LENGTH_DELIMITED])
 DOWNLOAD_METHOD = "/peerload.p2p.FileTransfer/Download"
 FIXED_SIZE = {FIXED64: 8, FIXED32: 4}
+MAX_OTHER_BYTES = 64 * 1024  # all fields but data: a name, a digest, a few numbers
 
 
 def _varint(value: int) -> bytes:
@@ -94,6 +95,8 @@ def decode_chunk(raw: bytes) -> ReceivedChunk:
         if pos > len(raw):
             raise ValueError("truncated field in Chunk")
         rest += view[start:pos]
+        if len(rest) > MAX_OTHER_BYTES:  # or a hostile server makes us parse a million fields
+            raise ValueError(f"Chunk fields other than data exceed {MAX_OTHER_BYTES} bytes")
     try:
         small = p2p_pb2.Chunk.FromString(bytes(rest))
     except DecodeError as exc:

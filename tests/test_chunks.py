@@ -64,3 +64,9 @@ def test_the_last_data_field_wins_and_unknown_fields_are_skipped():
 def test_malformed_chunks_raise_value_error(raw):
     with pytest.raises(ValueError):
         decode_chunk(raw)
+
+
+def test_a_chunk_made_of_many_small_fields_is_refused_early():
+    many_offsets = b"\x08\x01" * (1 << 20)  # 2 MiB of 2-byte fields, no data
+    with pytest.raises(ValueError, match="exceed"):
+        decode_chunk(many_offsets)
