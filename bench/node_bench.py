@@ -46,7 +46,7 @@ from control import http_json, peer_states, watch_many
 from loadgen import check_sample, run_load
 from machine import PIDS, rss_mb, wait_quiet
 from report import build_rows, print_details, print_table
-from transfer import phase_download
+from transfer import phase_concurrent, phase_download
 
 if TYPE_CHECKING:
     from node.cluster import Cluster
@@ -122,6 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--flood-clients", type=int, default=25, help="concurrent flooded searches")
     p.add_argument("--file-mb", type=int, default=192, help="download file size in MiB")
     p.add_argument("--runs", type=int, default=5, help="alternating gRPC / raw TCP runs (median)")
+    p.add_argument("--streams", type=int, default=16, help="concurrent downloads phase")
     p.add_argument("--idle", type=float, default=3.0, help="idle seconds before RSS readings")
     p.add_argument(
         "--wait-quiet",
@@ -136,8 +137,8 @@ def main(argv: list[str] | None = None) -> int:
         p.error("--seconds must be 0.5..120, --warmup 0..30, --idle 0..60")
     if not (1 <= a.clients <= 500 and 1 <= a.flood_clients <= 500):
         p.error("--clients and --flood-clients must be 1..500")
-    if not (1 <= a.file_mb <= 1024 and 1 <= a.runs <= 10):
-        p.error("--file-mb must be 1..1024, --runs 1..10")
+    if not (1 <= a.file_mb <= 1024 and 1 <= a.runs <= 10 and 1 <= a.streams <= 64):
+        p.error("--file-mb must be 1..1024, --runs 1..10, --streams 1..64")
     if not (0 <= a.wait_quiet <= 600 and 0 < a.quiet_cpu <= 200):
         p.error("--wait-quiet must be 0..600, --quiet-cpu 0..200")
 
@@ -175,6 +176,8 @@ def main(argv: list[str] | None = None) -> int:
         )
         phase("download", f"gRPC download of {a.file_mb} MiB from n3 vs raw TCP ...")
         results["download"] = phase_download(cluster, a.file_mb, a.runs)
+        phase("concurrent", f"{a.streams} concurrent gRPC downloads from n3 ...")
+        results["concurrent"] = phase_concurrent(cluster, a.streams, a.seconds)
         time.sleep(a.idle)
         results["rss_after_mb"] = rss_mb(PIDS)
         phase("failures", "failure detection (SIGKILL n3, restart, SIGSTOP n2) ...")

@@ -132,6 +132,18 @@ def build_rows(r: dict) -> list[dict]:
                 ratio is not None and ratio >= TARGETS["download_ratio"] and d["verified"],
             )
         )
+    c = r.get("concurrent")
+    if c:
+        rows.append(
+            row(
+                f"gRPC downloads MB/s ({c['streams']} streams, {c['file_bytes'] / 2**20:.1f} MiB)",
+                c["mbps"],
+                None,
+                None,
+                "info, all verified",
+                c["bad"] == 0,
+            )
+        )
     f = r.get("failures")
     if f:
         rows.append(

@@ -28,7 +28,7 @@ from control import http_json
 if TYPE_CHECKING:
     from node.cluster import Cluster
 
-CHILD_MODES = ("_grpc-download", "_tcp-sink", "_tcp-send")
+CHILD_MODES = ("_grpc-download", "_grpc-many", "_tcp-sink", "_tcp-send")
 SEND_SIZE = 1024 * 1024  # gRPC chunk size of the node, and the raw TCP send/recv size
 CHILD_TIMEOUT_S = 120.0
 
@@ -80,6 +80,45 @@ def child_grpc_download(
                 continue
             out["runs"].append({"bytes": size, "seconds": elapsed, "ttfb_s": first})
     print(json.dumps(out), flush=True)
+
+
+def child_grpc_many(address: str, name: str, sha256: str, streams: int, seconds: float) -> None:
+    """``streams`` threads, each on its own channel, download ``name`` over and over for
+    ``seconds``; every download must end with the expected total sha256."""
+    import threading
+
+    import grpc
+
+    from node import memory
+    from node.transfer import CLIENT_OPTIONS
+    from proto import p2p_pb2
+    from proto.chunks import download_call
+
+    memory.tune()
+    totals, bad = [0] * streams, []
+    stop_at = time.perf_counter() + seconds
+
+    def loop(i: int) -> None:
+        with grpc.insecure_channel(address, options=CLIENT_OPTIONS) as channel:
+            download = download_call(channel)
+            while time.perf_counter() < stop_at:
+                size = 0
+                for chunk in download(p2p_pb2.DownloadRequest(name=name), timeout=CHILD_TIMEOUT_S):
+                    if chunk.done:
+                        if chunk.sha256 != sha256 or chunk.total != size:
+                            bad.append(chunk.total)
+                        break
+                    size += len(chunk.data)
+                totals[i] += size
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=loop, args=(i,)) for i in range(streams)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(seconds + CHILD_TIMEOUT_S)
+    elapsed = time.perf_counter() - started
+    print(json.dumps({"bytes": sum(totals), "seconds": elapsed, "bad": len(bad)}), flush=True)
 
 
 def child_tcp_sink(host: str) -> None:
@@ -134,6 +173,8 @@ def child_main(argv: list[str]) -> int:
     mode, args = argv[0], argv[1:]
     if mode == "_grpc-download":
         child_grpc_download(args[0], args[1], args[2], int(args[3]), float(args[4]), args[5] == "1")
+    elif mode == "_grpc-many":
+        child_grpc_many(args[0], args[1], args[2], int(args[3]), float(args[4]))
     elif mode == "_tcp-sink":
         child_tcp_sink(args[0])
     elif mode == "_tcp-send":
@@ -203,6 +244,23 @@ def phase_download(cluster: "Cluster", file_mb: int, runs: int) -> dict:
         "tcp_mbps": median(t),
         "ratio": median(ratios),
         "grpc_ttfb_ms": [round(a["ttfb_s"] * 1000, 2) for a, _ in pairs],
+    }
+
+
+def phase_concurrent(cluster: "Cluster", streams: int, seconds: float) -> dict:
+    """``streams`` concurrent downloads of n3's largest corpus file (throughput, and the load
+    that the RSS reading after it has to recover from)."""
+    n3 = cluster.nodes["n3"]
+    biggest = max(n3.files, key=lambda f: f["size"])
+    me = [sys.executable, str(Path(__file__).resolve())]
+    out = run_child(
+        me, "_grpc-many", n3.grpc, biggest["name"], biggest["sha256"], str(streams), str(seconds)
+    )
+    return {
+        "streams": streams,
+        "file_bytes": biggest["size"],
+        "mbps": out["bytes"] / 2**20 / out["seconds"],
+        "bad": out["bad"],
     }
 
 
