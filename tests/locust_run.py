@@ -67,11 +67,15 @@ def web_ui(results: Path, *args: str):
     """Locust's web UI on a free port, with the suite loaded; yields its base URL. On the way
     out Locust is stopped (terminate, then kill) and no node process may be left behind."""
     port = free_port()
+    # Output goes to a file, not a pipe: nobody reads a pipe until the end, and a full pipe
+    # (64 KiB of dashboard and failure lines) blocks Locust's print, freezing its whole loop.
+    log_path = results / "locust-webui.log"
+    log = open(log_path, "w")  # noqa: SIM115 - closed in the finally below
     proc = subprocess.Popen(
         locust_cmd("--web-host", "127.0.0.1", "--web-port", str(port))
         + ["--results-dir", str(results), *args],
         cwd=ROOT,
-        stdout=subprocess.PIPE,
+        stdout=log,
         stderr=subprocess.STDOUT,
         text=True,
     )
@@ -91,11 +95,12 @@ def web_ui(results: Path, *args: str):
     finally:
         proc.terminate()
         try:
-            output = proc.communicate(timeout=30)[0]
+            proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             proc.kill()
-            output = proc.communicate()[0]
-    assert orphans(cluster_workdir(output)) == []
+            proc.wait()
+        log.close()
+    assert orphans(cluster_workdir(log_path.read_text())) == []
 
 
 def post(url: str, form: str | None = None) -> dict:

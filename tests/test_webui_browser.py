@@ -37,7 +37,9 @@ from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 @pytest.fixture
 def ui(tmp_path):
-    args = ("--levels", "5,10", "--step-time", "4", "--stress-levels", "", "--fault-plan", "none")
+    # Long enough to outlast the clicks on a slow machine (the dashboard, and with it the
+    # Cluster page's node states, stops with the run); the test stops it itself.
+    args = ("--levels", "5,10", "--step-time", "60", "--stress-levels", "", "--fault-plan", "none")
     with web_ui(tmp_path, *args) as url:
         yield url, tmp_path
 
