@@ -83,10 +83,27 @@ class Monitor:
             self._procs.pop(pid, None)
             return None, None
 
-    def tick(self) -> dict:
-        now = time.time()
+    @property
+    def running(self) -> bool:
+        return self._greenlet is not None
+
+    def _probe_all(self) -> dict[str, gevent.Greenlet]:
         jobs = {n.name: gevent.spawn(self._probe, n) for n in self.state.nodes}
         gevent.joinall(list(jobs.values()), timeout=PROBE_TIMEOUT_S * 3)
+        return jobs
+
+    def refresh_view(self) -> None:
+        """Only the Cluster page's node rows (between runs: no dashboard line, no series)."""
+        jobs, cpu, rss = self._probe_all(), {}, {}
+        for name, job in jobs.items():
+            health = job.value[0] if job.successful() and job.value else None
+            if health:
+                cpu[name], rss[name] = self._resources(health.get("pid"))
+        self.state.node_view = self._node_view(jobs, cpu, rss)
+
+    def tick(self) -> dict:
+        now = time.time()
+        jobs = self._probe_all()
         cpu, rss, rtt, alive, views = {}, {}, {}, set(), {}
         for name, job in jobs.items():
             health, peers = job.value if job.successful() and job.value else (None, None)

@@ -15,12 +15,14 @@ from pathlib import Path
 
 import reports
 
+from .monitor import Monitor
 from .stats import in_window
 
 PAGE = Path(__file__).with_name("cluster.html")
 BASE = "/peerload/cluster"
 ACTIONS = ("crash", "restart", "stop", "pause", "resume", "isolate", "heal")
 CRITERIA_CACHE_S = 2.0
+NODE_REFRESH_S = 2.0
 JOURNAL_ROWS = 50
 
 TABLES = {
@@ -70,6 +72,19 @@ class ClusterView:
         self.environment = environment
         self.state = state
         self._criteria: tuple[float, list[dict], str] = (0.0, [], "")
+        self._idle_monitor = Monitor(environment, state)
+        self._probed = 0.0
+
+    def nodes(self) -> list[dict]:
+        """The node rows: the dashboard's while a run is on; between runs probed here (at
+        most every ``NODE_REFRESH_S``), so a node crashed or restarted from the page shows it."""
+        monitor = getattr(self.environment, "peerload_monitor", None)
+        if (monitor is None or not monitor.running) and (
+            time.time() - self._probed >= NODE_REFRESH_S
+        ):
+            self._probed = time.time()
+            self._idle_monitor.refresh_view()
+        return self.state.node_view
 
     def journal(self) -> list[dict]:
         stage = getattr(self.environment, "peerload_faults", None)
@@ -133,7 +148,7 @@ class ClusterView:
         criteria, reason = self.criteria()
         results_dir = Path(self.environment.parsed_options.results_dir)
         return {
-            "nodes": self.state.node_view,
+            "nodes": self.nodes(),
             "active_faults": stage.active() if stage else [],
             "journal": self.journal(),
             "criteria": criteria,
@@ -178,7 +193,7 @@ def install(environment, state) -> None:
         if isinstance(body, dict):
             criteria, _ = view.criteria()
             body["extended_stats"] = [
-                {"key": "peerload-cluster", "data": state.node_view},
+                {"key": "peerload-cluster", "data": view.nodes()},
                 {"key": "peerload-faults", "data": view.journal()},
                 {"key": "peerload-criteria", "data": criteria},
             ]

@@ -124,6 +124,12 @@ def test_cluster_tab_page_crash_and_report_in_chromium(ui, browser):
 
     post(url + "/stop")
     wait_until((results / "report.html").exists, 60, "no report after stopping the run")
+    # between runs the page still shows what the buttons do to the nodes
+    browser.get(url + "/peerload/cluster")
+    click(browser, "button[data-action=crash][data-node=n3]")
+    wait(browser, lambda d: node_state(d, "n3").startswith("down"))
+    click(browser, "button[data-action=restart][data-node=n3]")
+    wait(browser, lambda d: node_state(d, "n3").startswith("up"))
     click(browser, "#report-link")
     wait(browser, lambda d: "readiness" in d.title.lower() or "peerload" in d.title.lower())
     assert "crash" in browser.page_source and "manual-1" in browser.page_source
