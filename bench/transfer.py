@@ -36,6 +36,17 @@ CHILD_TIMEOUT_S = 120.0
 # ================================================================================================
 # Child processes (plain Python, no gevent)
 # ================================================================================================
+def pull_channel(address: str):
+    """A channel set up as the node's own pull client: its options, its heap tuning."""
+    import grpc
+
+    from node import memory
+    from node.transfer import CLIENT_OPTIONS
+
+    memory.tune()
+    return grpc.insecure_channel(address, options=CLIENT_OPTIONS)
+
+
 def child_grpc_download(
     address: str, name: str, sha256: str, runs: int, deadline_s: float, verify: bool
 ) -> None:
@@ -43,14 +54,11 @@ def child_grpc_download(
     channel; the timed ones only count bytes and check offsets and the final total/sha256."""
     import grpc
 
-    from node import memory
-    from node.transfer import CLIENT_OPTIONS
     from proto import p2p_pb2
     from proto.chunks import download_call
 
-    memory.tune()  # as the node does: this is the node's own pull client, same settings
     out = {"runs": [], "verified": False}
-    with grpc.insecure_channel(address, options=CLIENT_OPTIONS) as channel:
+    with pull_channel(address) as channel:
         grpc.channel_ready_future(channel).result(timeout=10)
         download = download_call(channel)
         for i in range(runs + 1):
@@ -87,19 +95,14 @@ def child_grpc_many(address: str, name: str, sha256: str, streams: int, seconds:
     ``seconds``; every download must end with the expected total sha256."""
     import threading
 
-    import grpc
-
-    from node import memory
-    from node.transfer import CLIENT_OPTIONS
     from proto import p2p_pb2
     from proto.chunks import download_call
 
-    memory.tune()
     totals, bad = [0] * streams, []
     stop_at = time.perf_counter() + seconds
 
     def loop(i: int) -> None:
-        with grpc.insecure_channel(address, options=CLIENT_OPTIONS) as channel:
+        with pull_channel(address) as channel:
             download = download_call(channel)
             while time.perf_counter() < stop_at:
                 size = 0

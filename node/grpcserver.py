@@ -128,7 +128,7 @@ class GrpcServer:
         loop = _new_loop()
         asyncio.set_event_loop(loop)
         try:
-            loop.run_until_complete(self._serve(loop))
+            loop.run_until_complete(self._serve())
         except Exception as exc:  # start() reports it; after a start, the node is draining
             self._error = self._error or f"gRPC server on {self.host}:{self.port} failed: {exc}"
         finally:
@@ -137,7 +137,7 @@ class GrpcServer:
             loop.close()
             self._ready.set()  # whatever happened, start() does not wait in vain
 
-    async def _serve(self, loop: asyncio.AbstractEventLoop) -> None:
+    async def _serve(self) -> None:
         server = grpc.aio.server(options=SERVER_OPTIONS)
         server.add_generic_rpc_handlers((_handlers(self.servicer),))
         self._health = health.aio.HealthServicer()
@@ -154,7 +154,7 @@ class GrpcServer:
         await server.start()
         for service in ("", SERVICE_NAME):
             await self._health.set(service, health_pb2.HealthCheckResponse.SERVING)
-        self.port, self._stop, self._loop = bound, asyncio.Event(), loop
+        self.port, self._stop, self._loop = bound, asyncio.Event(), asyncio.get_running_loop()
         self._ready.set()
         await self._stop.wait()
         await self._health.enter_graceful_shutdown()

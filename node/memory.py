@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import threading
 
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD, M_ARENA_MAX = -1, -3, -8  # mallopt parameters (malloc.h)
@@ -32,6 +33,7 @@ def _libc():
 LIBC = _libc()
 
 
+@functools.cache  # once per process, however many clients call it
 def tune() -> None:
     """Keep transfer-sized buffers in the heap, in at most two arenas (call once, at start).
 

@@ -102,7 +102,7 @@ class PeerClient:
         results: list[dict | PeerError | None] = [None] * len(peers)
         sent, jobs = [], []
         for i, (url, name) in enumerate(peers):
-            conn, addr = None, _address_or_none(url)
+            addr = _address_or_none(url)
             plain = addr is not None and not self.faults.latency_ms and not self.faults.drops(name)
             if plain and self._idle[addr]:
                 conn = self._idle[addr].pop()
@@ -123,8 +123,8 @@ class PeerClient:
     def _call_quietly(self, url: str, op: str, body: dict, timeout: float, name: str | None):
         try:
             return self.call(url, op, body, timeout=timeout, peer_name=name)
-        except (PeerError, OSError) as exc:
-            return exc if isinstance(exc, PeerError) else PeerError("refused", str(exc))
+        except PeerError as exc:
+            return exc
 
     def _await(self, addr, conn: _Conn, frame: bytes, deadline: float) -> dict | PeerError:
         """The answer to a frame already sent on a pooled ``conn``, by ``deadline``."""
@@ -136,8 +136,6 @@ class PeerClient:
                     return self._exchange(addr, frame)
             except PeerError as exc:
                 return exc
-            except OSError as exc:
-                return PeerError("refused", f"{addr[0]}:{addr[1]}: {exc}")
         return PeerError("timeout", f"{addr[0]}:{addr[1]}: no answer in time")
 
     def _frame(self, op: str, body: dict) -> bytes:
@@ -148,23 +146,27 @@ class PeerClient:
             reused = bool(self._idle[addr])
             conn = self._idle[addr].pop() if reused else self._connect(addr)
             try:
-                try:
-                    wire.send_all(conn.sock, frame)
-                except (ConnectionResetError, BrokenPipeError) as exc:
-                    conn.close()
-                    raise _Closed(str(exc)) from None
-                except OSError as exc:
-                    conn.close()
-                    raise PeerError("refused", f"{addr[0]}:{addr[1]}: {exc}") from None
-                except BaseException:  # a deadline (gevent.Timeout) mid-send
-                    conn.close()
-                    raise
+                self._send(addr, conn, frame)
                 return self._receive(addr, conn)
             except _Closed as exc:
                 if reused and attempt == 0:
                     continue  # a pooled connection the peer had closed: retry on a new one
                 raise PeerError("refused", f"{addr[0]}:{addr[1]}: {exc}") from None
         raise AssertionError("unreachable")
+
+    def _send(self, addr: tuple[str, int], conn: _Conn, frame: bytes) -> None:
+        """``frame`` on ``conn``; ``_Closed`` if the peer had closed it; any failure closes it."""
+        try:
+            wire.send_all(conn.sock, frame)
+        except (ConnectionResetError, BrokenPipeError) as exc:
+            conn.close()
+            raise _Closed(str(exc)) from None
+        except OSError as exc:
+            conn.close()
+            raise PeerError("refused", f"{addr[0]}:{addr[1]}: {exc}") from None
+        except BaseException:  # a deadline (gevent.Timeout) mid-send
+            conn.close()
+            raise
 
     def _receive(self, addr: tuple[str, int], conn: _Conn) -> dict:
         """The answer on ``conn``, which goes back to the pool; ``_Closed`` if the peer had
