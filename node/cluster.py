@@ -28,6 +28,7 @@ FIRST_HOST = 11
 READY_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 10.0
 POLL_S = 0.05
+STOP_POLL_S = 0.2  # how soon the CLI notices Ctrl-C or SIGTERM
 DESCRIPTOR = "cluster.json"
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -325,9 +326,11 @@ def main(argv: list[str] | None = None) -> int:
         files_per_node=a.files,
         keep=a.keep,
     )
-    stop = threading.Event()
+    # A signal handler must not take a lock: Event.set() inside a handler that interrupted
+    # Event.wait() deadlocked (the wait held the Event's lock). A list append takes none.
+    stopping: list[int] = []
     for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
+        signal.signal(sig, lambda signum, _frame: stopping.append(signum))
     try:
         cluster.start_all()
     except (OSError, RuntimeError, TimeoutError) as exc:
@@ -339,7 +342,8 @@ def main(argv: list[str] | None = None) -> int:
         for node in cluster.nodes.values():
             print(f"{node.name} {node.http} grpc {node.grpc} pid {node.proc.pid}", flush=True)
         print("ready", flush=True)
-        stop.wait()
+        while not stopping:
+            time.sleep(STOP_POLL_S)
     finally:
         cluster.close()
     return 0
