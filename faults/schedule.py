@@ -91,20 +91,28 @@ def install_interrupts(runner: Runner) -> Callable[[], None]:
     if threading.current_thread() is not threading.main_thread():
         return lambda: None
     presses = 0
+    stopping = False  # runner.stop() only once: a signal landing inside it would deadlock on
+    # the lock of the Event it sets (as node.cluster's did)
+
+    def stop_once(status: str) -> None:
+        nonlocal stopping
+        if not stopping:
+            stopping = True
+            runner.stop(status)
 
     def on_sigint(signum: int, frame: Any) -> None:
         nonlocal presses
         presses += 1
         if presses == 1:
             print("interrupted: healing every active fault before exiting...", file=sys.stderr)
-            runner.stop(INTERRUPTED)
+            stop_once(INTERRUPTED)
         elif presses < PRESSES_TO_ABANDON:
             print("still healing; press Ctrl-C again to abandon (faults may stay)", file=sys.stderr)
         else:
             raise KeyboardInterrupt
 
     def on_sigterm(signum: int, frame: Any) -> None:
-        runner.stop(ABORTED)
+        stop_once(ABORTED)
 
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
     signal.signal(signal.SIGINT, on_sigint)
