@@ -1,30 +1,49 @@
 """The node's REST API: each route parses, calls the node, returns a dict.
 
 Read top to bottom: public routes, peer-to-peer routes, admin routes. Inputs are checked here
-(sizes, types, ranges) so the logic below never sees a malformed value.
+(sizes, types, ranges) so the logic below never sees a malformed value; peer messages are
+checked by their operation (``node/peerops.py``), shared with the wire protocol. The routes see
+the node through ``PeerNode``, so this module does not import the server that builds the app.
 """
 
 from __future__ import annotations
 
 import hmac
 import re
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import Protocol
 
 import gevent
 from bottle import Bottle, request, response
 
-from .config import MAX_JSON_BODY, MAX_QUERY_CHARS, MAX_SEARCH_DEADLINE_S
-from .flood import valid_message
+from .catalog import Catalog, FileRecord
+from .config import DEFAULT_TTL, MAX_JSON_BODY, MAX_QUERY_CHARS, MAX_SEARCH_DEADLINE_S, NodeConfig
+from .flood import Flood
+from .membership import Membership
 from .names import BadName, check_name
+from .netfaults import NetFaults, black_hole_s
+from .peerops import PeerOp
 from .transfer import TransferError
 from .web import fail, install_json_errors, json_body
 
-if TYPE_CHECKING:
-    from .server import Node
-
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
-DROP_HANG_S = 5.0
 PEER_HEADER = "X-Peer"  # who sent a peer message over REST (curl, old peers)
+
+
+class PeerNode(Protocol):
+    """What the routes need from a node (``node.server.Node`` is one)."""
+
+    config: NodeConfig
+    catalog: Catalog
+    membership: Membership
+    flood: Flood
+    faults: NetFaults
+    peer_ops: dict[str, PeerOp]
+
+    def health(self) -> dict: ...
+    def put_file(self, name: str, data: bytes) -> FileRecord: ...
+    def rescan(self) -> list[FileRecord]: ...
+    def download(self, name: str, sha256: str, source: str, *, force: bool = False) -> dict: ...
 
 
 def int_param(raw: str | None, name: str, default: int, low: int, high: int) -> int:
@@ -46,7 +65,20 @@ def checked_name(name: str) -> str:
         fail(400, str(exc))
 
 
-def build_app(node: Node) -> Bottle:
+def peer_route(op: PeerOp) -> Callable[[], dict]:
+    """A peer operation served over REST: the sender in ``X-Peer``, errors as JSON."""
+
+    def route() -> dict:
+        status, body = op.run(json_body(MAX_JSON_BODY), request.get_header(PEER_HEADER))
+        if status >= 400:
+            fail(status, body.get("error", "bad request"))
+        return body
+
+    return route
+
+
+def build_app(node: PeerNode) -> Bottle:
+    """The REST API of ``node``; the server wraps it and serves it with the peer protocol."""
     app = Bottle()
     install_json_errors(app)
 
@@ -54,7 +86,7 @@ def build_app(node: Node) -> Bottle:
     def drop_partitioned_peers():
         # A partitioned peer's request is swallowed, like a packet on a cut link.
         if node.faults.drops(request.get_header(PEER_HEADER)):
-            gevent.sleep(DROP_HANG_S)
+            gevent.sleep(black_hole_s())
             fail(503, "partitioned")
 
     def require_token():
@@ -79,7 +111,7 @@ def build_app(node: Node) -> Bottle:
         q = request.query.getunicode("q") or ""
         if not 1 <= len(q) <= MAX_QUERY_CHARS:
             fail(400, f"q must be 1..{MAX_QUERY_CHARS} characters")
-        ttl = int_param(request.query.get("ttl"), "ttl", node.default_ttl, 0, node.config.ttl_cap)
+        ttl = int_param(request.query.get("ttl"), "ttl", DEFAULT_TTL, 0, node.config.ttl_cap)
         deadline_ms = int_param(
             request.query.get("deadline_ms"),
             "deadline_ms",
@@ -134,18 +166,9 @@ def build_app(node: Node) -> Bottle:
         except TransferError as exc:
             fail(exc.status, str(exc))
 
-    # -- peer to peer --------------------------------------------------------------------
-    @app.post("/peers/join")
-    @app.post("/peers/heartbeat")
-    def heartbeat():
-        return node.membership.receive(json_body(MAX_JSON_BODY))
-
-    @app.post("/flood")
-    def flood():
-        msg = json_body(MAX_JSON_BODY)
-        if not valid_message(msg, node.config.ttl_cap):
-            fail(400, "malformed flood message")
-        return node.flood.relay(msg, request.get_header(PEER_HEADER))
+    # -- peer to peer (node/peerops.py) ---------------------------------------------------
+    for op in node.peer_ops.values():
+        app.post(op.path, callback=peer_route(op))
 
     # -- admin (token) -------------------------------------------------------------------
     @app.get("/admin/faults")

@@ -291,17 +291,6 @@ class Cluster:
             node.state = "exited"
 
 
-def load_descriptor(path: Path | str) -> dict:
-    """Read a cluster descriptor; ``ValueError`` with a one-line reason if it is unusable."""
-    try:
-        data = json.loads(Path(path).read_text())
-    except (OSError, ValueError) as exc:
-        raise ValueError(f"cannot read cluster descriptor {path}: {exc}") from None
-    if not isinstance(data, dict) or not isinstance(data.get("nodes"), list) or not data["nodes"]:
-        raise ValueError(f"cluster descriptor {path} has no nodes")
-    return data
-
-
 def main(argv: list[str] | None = None) -> int:
     import argparse
 

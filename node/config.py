@@ -1,4 +1,6 @@
-"""Node settings and the limits every input is checked against."""
+"""Node settings and the limits every input is checked against: every limit is defined here,
+once, so the REST routes, the peer wire protocol, the gRPC servicer and the fault controller
+(``faults/kinds/latency.py`` checks plans against ``MAX_LATENCY_MS``) agree."""
 
 from __future__ import annotations
 
@@ -16,6 +18,22 @@ DEFAULT_TTL = 3
 DEFAULT_TTL_CAP = 7
 DEFAULT_SEARCH_DEADLINE_S = 1.0
 MAX_SEARCH_DEADLINE_S = 10.0
+
+# Peer messages (node/wire.py, node/flood.py).
+MAX_FRAME = 1024 * 1024
+PEER_IDLE_TIMEOUT_S = 120.0  # a peer connection silent this long is closed (heartbeats: 0.2 s)
+MAX_QUERY_ID = 64
+MAX_HOPS = 64
+MAX_BUDGET_MS = int(MAX_SEARCH_DEADLINE_S * 1000)  # a relay's budget never exceeds a search's
+SEEN_MAX = 200_000  # query ids remembered for dedupe
+
+# Faults set through the admin API (node/netfaults.py).
+MAX_LATENCY_MS = 10_000
+BLACK_HOLE_S = 5.0
+"""How long a partitioned peer's request hangs before it fails, over REST (503), the wire
+(connection closed), gRPC (DEADLINE_EXCEEDED) and pulls (504), unless the caller's own
+deadline is shorter: long enough to look like a cut link to a caller with a shorter deadline
+(heartbeats 0.4 s, searches 1 s), bounded so no connection or thread is held for minutes."""
 
 # Failure detection. A refused connection is proof the process is gone, so two refusals in a
 # row are enough; a frozen (SIGSTOPped) peer only shows as silence, judged by DEAD_AFTER_S.

@@ -1,25 +1,41 @@
 """The cluster's control API: kill, stop, start, pause and resume nodes over HTTP (token).
 
 It runs on a stdlib WSGI server in a thread so it works in every host process: a real thread
-in a plain process (pytest), a greenlet in a monkey-patched one (Locust).
+in a plain process (pytest), a greenlet in a monkey-patched one (Locust). It serves anything
+shaped like ``Controlled`` (``node.cluster.Cluster`` is one), so it does not import the cluster
+that starts it.
 """
 
 from __future__ import annotations
 
 import hmac
 import threading
+from collections.abc import Container
 from socketserver import ThreadingMixIn
-from typing import TYPE_CHECKING
+from typing import Protocol
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from bottle import Bottle, request
 
 from .web import fail, install_json_errors
 
-if TYPE_CHECKING:
-    from .cluster import Cluster
-
 ACTIONS = ("kill", "stop", "start", "pause", "resume")
+
+
+class Controlled(Protocol):
+    """What the control API acts on: a token, node names, their states and one method per
+    action in ``ACTIONS`` (each takes a node name and returns its info; ``ValueError`` when the
+    node's state does not allow it)."""
+
+    token: str
+    nodes: Container[str]
+
+    def status(self) -> list[dict]: ...
+    def kill(self, name: str) -> dict: ...
+    def stop(self, name: str) -> dict: ...
+    def start(self, name: str) -> dict: ...
+    def pause(self, name: str) -> dict: ...
+    def resume(self, name: str) -> dict: ...
 
 
 class _QuietHandler(WSGIRequestHandler):
@@ -31,7 +47,7 @@ class _ThreadingServer(ThreadingMixIn, WSGIServer):
     daemon_threads = True
 
 
-def build_control_app(cluster: Cluster) -> Bottle:
+def build_control_app(cluster: Controlled) -> Bottle:
     app = Bottle()
     install_json_errors(app)
 
@@ -64,7 +80,7 @@ def build_control_app(cluster: Cluster) -> Bottle:
 class ControlServer:
     """The control API on ``host:port`` (0 picks a free port), served from a thread."""
 
-    def __init__(self, cluster: Cluster, host: str, port: int) -> None:
+    def __init__(self, cluster: Controlled, host: str, port: int) -> None:
         self.server = make_server(
             host,
             port,

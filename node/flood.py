@@ -7,6 +7,12 @@ travel back along the path the query came (each forward is a request whose answe
 hits of everything behind it). Every forward costs one message, so with dedupe a query that
 reaches all N nodes over E links costs 2E - (N - 1) messages.
 
+Copies race: a node can see a query first by a longer path (n2 -> n3 -> n1 before n2 -> n1)
+and answer from there, with the longer path's hop count. Its answer to the shorter copy, a
+duplicate, says at how many hops that copy reached it (``hops_to``); every answer carries the
+fewest hops at which each node was reached, and the origin gives each hit that count: a direct
+neighbour's file is always one hop away, whichever copy won the race.
+
 A deadline bounds the whole search: each hop forwards with a slightly smaller budget, so an
 inner node answers (flagged partial) before its caller gives up on it.
 """
@@ -18,16 +24,12 @@ import uuid
 from collections import OrderedDict
 
 from .catalog import Catalog
+from .config import MAX_BUDGET_MS, MAX_HOPS, MAX_QUERY_CHARS, MAX_QUERY_ID, SEEN_MAX
 from .membership import Membership
 from .peerclient import PeerClient, PeerError
 
 SEEN_TTL_S = 60.0
 QUERY_ID_CHARS = frozenset("0123456789abcdefABCDEF-")
-MAX_QUERY_ID = 64
-MAX_QUERY_CHARS = 200
-MAX_HOPS = 64
-MAX_BUDGET_MS = 10_000
-SEEN_MAX = 200_000
 MIN_MARGIN_S = 0.02
 MARGIN_SHARE = 0.1
 MIN_FORWARD_BUDGET_S = 0.01
@@ -59,7 +61,17 @@ def valid_answer(answer: object) -> bool:
         and isinstance(answer.get("nodes", []), list)
         and type(answer.get("messages", 0)) is int
         and all(isinstance(r, dict) for r in answer.get("results", []))
+        and isinstance(answer.get("hops_to", {}), dict)
+        and all(type(h) is int for h in answer.get("hops_to", {}).values())
     )
+
+
+def fewest_hops(hit: dict, hops_to: dict[str, int]) -> dict:
+    """``hit`` with the fewest hops at which the query reached its node (see the module doc)."""
+    fewest, hops = hops_to.get(hit.get("node")), hit.get("hops")
+    if fewest is None or type(hops) is not int or hops <= fewest:
+        return hit
+    return {**hit, "hops": fewest}
 
 
 class SeenCache:
@@ -103,7 +115,7 @@ class Flood:
         answer = self._process(query_id, term, ttl, 0, started + deadline_s, sender=None)
         return {
             "query_id": query_id,
-            "results": answer["results"],
+            "results": [fewest_hops(hit, answer["hops_to"]) for hit in answer["results"]],
             "reached": len(answer["nodes"]),
             "nodes": sorted(answer["nodes"]),
             "messages": answer["messages"],
@@ -114,15 +126,30 @@ class Flood:
     def relay(self, message: dict, sender: str | None) -> dict:
         """A query forwarded to us by ``sender``."""
         if not self.seen.add(message["id"]):
-            return {"duplicate": True, "results": [], "nodes": [], "messages": 0, "partial": False}
+            # Nothing new to send back, except that this copy may have come the shorter way.
+            return {
+                "duplicate": True,
+                "results": [],
+                "nodes": [],
+                "messages": 0,
+                "partial": False,
+                "hops_to": {self.me["name"]: message["hops"]},
+            }
         deadline = time.monotonic() + message["budget_ms"] / 1000
         return self._process(
             message["id"], message["q"], message["ttl"], message["hops"], deadline, sender
         )
 
     def _process(self, query_id, term, ttl, hops, deadline, sender) -> dict:
+        me = self.me["name"]
         results = [self._hit(r, hops) for r in self.catalog.search(term)]
-        answer = {"results": results, "nodes": [self.me["name"]], "messages": 0, "partial": False}
+        answer = {
+            "results": results,
+            "nodes": [me],
+            "messages": 0,
+            "partial": False,
+            "hops_to": {me: hops},
+        }
         if ttl <= 0:
             return answer
         targets = [p for p in self.membership.alive() if p.name != sender]
@@ -148,6 +175,8 @@ class Flood:
             answer["nodes"].extend(sub.get("nodes", []))
             answer["messages"] += sub.get("messages", 0)
             answer["partial"] = answer["partial"] or bool(sub.get("partial"))
+            for node, reached in sub.get("hops_to", {}).items():
+                answer["hops_to"][node] = min(reached, answer["hops_to"].get(node, reached))
         return answer
 
     @staticmethod

@@ -102,7 +102,6 @@ class Membership:
         self.peers: dict[str, Peer] = {}
         self._loops: dict[str, gevent.Greenlet] = {}
         self._running = False
-        self.on_change: list[Callable[[Peer, str], None]] = []
 
     # -- queries -------------------------------------------------------------------------
     def alive(self) -> list[Peer]:
@@ -248,8 +247,3 @@ class Membership:
             return
         old, peer.state = peer.state, state
         log.info("peer %s: %s -> %s", peer.name, old, state)
-        for listener in self.on_change:
-            try:
-                listener(peer, old)
-            except Exception:
-                log.exception("membership listener failed")

@@ -1,8 +1,9 @@
 """Fault state a node applies to its own peer links, set through the admin API.
 
 The fault controller partitions the network by telling each node which peers to ignore. Dropped
-traffic behaves like a black hole, not a refusal: the caller waits for its deadline. That is
-what a real partition looks like to the failure detector.
+traffic behaves like a black hole, not a refusal: the caller waits. That is what a real
+partition looks like to the failure detector. How long it waits is one policy for every path a
+peer can take (REST, peer frames, gRPC, pulls): ``black_hole_s``.
 """
 
 from __future__ import annotations
@@ -10,7 +11,15 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 
-MAX_LATENCY_MS = 10_000
+from .config import BLACK_HOLE_S, MAX_LATENCY_MS
+
+
+def black_hole_s(remaining_s: float | None = None) -> float:
+    """How long a dropped request hangs before it fails: until the caller's deadline
+    (``remaining_s``, when the protocol carries one), at most ``BLACK_HOLE_S``."""
+    if remaining_s is None:
+        return BLACK_HOLE_S
+    return max(0.0, min(remaining_s, BLACK_HOLE_S))
 
 
 @dataclass

@@ -16,7 +16,7 @@ import gevent
 from gevent import socket
 
 from . import wire
-from .netfaults import NetFaults
+from .netfaults import NetFaults, black_hole_s
 
 MAX_IDLE_PER_PEER = 32
 MIN_WAIT_S = 0.001  # past the deadline, an answer already in the socket buffer still counts
@@ -77,7 +77,7 @@ class PeerClient:
     ) -> dict:
         """One message with a hard ``timeout`` (seconds): the answer's body, or ``PeerError``."""
         if self.faults.drops(peer_name):
-            gevent.sleep(timeout)
+            gevent.sleep(black_hole_s(timeout))
             raise PeerError("dropped", f"link to {peer_name} is partitioned")
         addr = _address(base_url)
         with gevent.Timeout(timeout, False):

@@ -18,13 +18,15 @@ from gevent.pool import Pool
 from gevent.threadpool import ThreadPool
 
 from . import memory, wire
+from .api import build_app
 from .catalog import Catalog, FileRecord
-from .config import DEFAULT_TTL, DOWNLOAD_DEADLINE_S, NodeConfig
-from .flood import Flood, valid_message
+from .config import DOWNLOAD_DEADLINE_S, NodeConfig
+from .flood import Flood
 from .grpcserver import GrpcServer
 from .membership import Membership
 from .netfaults import NetFaults
 from .peerclient import PeerClient
+from .peerops import peer_ops
 from .transfer import FileTransferServicer, Puller, TransferError
 from .web import NodeServer
 
@@ -72,9 +74,8 @@ class InFlight:
 
 
 class Node:
-    """The composition root of a peer. Routes and the servicer call into its parts."""
-
-    default_ttl = DEFAULT_TTL
+    """The composition root of a peer: builds its parts, the REST app (``node.api``) and the
+    servers. Routes, peer frames and the servicer call into its parts."""
 
     def __init__(self, config: NodeConfig) -> None:
         self.config = config
@@ -94,6 +95,7 @@ class Node:
             forget=self.catalog.forget_peer,
         )
         self.flood = Flood(self.me, self.catalog, self.membership, self.client)
+        self.peer_ops = peer_ops(self.flood, self.membership, config.ttl_cap)
         self.http_server = None
         self.grpc_server: GrpcServer | None = None
         # Pulls get threads of their own: a slow or partitioned peer can hold a pull for its
@@ -102,6 +104,9 @@ class Node:
         self.stopped = Event()
         self.drained = Event()
         self.inflight = InFlight()
+        self._peer_handlers = {
+            name: self.inflight.wrap(op.run) for name, op in self.peer_ops.items()
+        }
 
     # -- what routes call ----------------------------------------------------------------
     def health(self) -> dict:
@@ -151,29 +156,12 @@ class Node:
 
     # -- peer messages (node/wire.py) -----------------------------------------------------
     def serve_peer(self, sock) -> None:
-        handlers = {
-            op: self.inflight.wrap(handler)
-            for op, handler in (
-                ("flood", self._on_flood),
-                ("heartbeat", self._on_gossip),
-                ("join", self._on_gossip),
-            )
-        }
-        wire.serve_connection(sock, handlers, self.faults.drops)
-
-    def _on_flood(self, body: dict, sender: str | None) -> tuple[int, dict]:
-        if not valid_message(body, self.config.ttl_cap):
-            return wire.BAD_REQUEST, {"error": "malformed flood message"}
-        return wire.OK, self.flood.relay(body, sender)
-
-    def _on_gossip(self, body: dict, sender: str | None) -> tuple[int, dict]:
-        return wire.OK, self.membership.receive(body)
+        """One peer connection: frames answered by the peer operations (``node/peerops.py``)."""
+        wire.serve_connection(sock, self._peer_handlers, self.faults.drops)
 
     # -- lifecycle -----------------------------------------------------------------------
     def start(self) -> None:
         """Listen on HTTP and gRPC (``OSError`` if a port is taken), then join the network."""
-        from .api import build_app
-
         cfg = self.config
         hub = gevent.get_hub()
         hub.threadpool.maxsize = max(hub.threadpool.maxsize, 32)

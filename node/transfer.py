@@ -27,13 +27,11 @@ from .catalog import Catalog, FileRecord
 from .config import CHUNK_SIZE, GRPC_MAX_MESSAGE, GRPC_MAX_STREAMS
 from .memory import Transfers
 from .names import BadName, check_name
-from .netfaults import NetFaults
+from .netfaults import NetFaults, black_hole_s
 
 PEER_METADATA = "x-peer"
 MIN_CHUNK = 4 * 1024
 SERVICE_NAME = "peerload.p2p.FileTransfer"
-DROP_HANG_MAX_S = 30.0
-DROP_HANG_PULL_S = 5.0
 TRANSFERS = Transfers()  # the heap is trimmed when the last download ends
 
 CLIENT_OPTIONS = [
@@ -73,7 +71,7 @@ class FileTransferServicer(p2p_pb2_grpc.FileTransferServicer):
     async def _lookup(self, name: str, context: grpc.aio.ServicerContext) -> FileRecord:
         peer = dict(context.invocation_metadata() or ()).get(PEER_METADATA)
         if self.faults.drops(peer):
-            await asyncio.sleep(min(context.time_remaining() or DROP_HANG_MAX_S, DROP_HANG_MAX_S))
+            await asyncio.sleep(black_hole_s(context.time_remaining()))
             await context.abort(grpc.StatusCode.DEADLINE_EXCEEDED, "partitioned")
         try:
             check_name(name)
@@ -143,7 +141,7 @@ class Puller:
     ) -> FileRecord:
         """Download ``name`` from ``address``, verify ``sha256``, and index it atomically."""
         if self.faults.drops(peer_name):  # a black hole, bounded: no pull hangs for a minute
-            time.sleep(min(timeout, DROP_HANG_PULL_S))
+            time.sleep(black_hole_s(timeout))
             raise TransferError(504, f"link to {peer_name} is partitioned")
         tmp = self.catalog.temp_path()
         try:

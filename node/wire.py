@@ -19,11 +19,11 @@ from collections.abc import Callable
 
 import gevent
 
+from .config import MAX_FRAME, PEER_IDLE_TIMEOUT_S
+from .netfaults import black_hole_s
+
 MAGIC = b"\x00PL1"
 HEADER_BYTES = 4
-MAX_FRAME = 1024 * 1024
-DROP_HANG_S = 5.0
-IDLE_TIMEOUT_S = 120.0  # a peer connection silent this long is closed (heartbeats are 0.2 s)
 OK, BAD_REQUEST, NOT_FOUND = 200, 400, 404
 
 
@@ -82,7 +82,7 @@ def serve_connection(
     sock: socket.socket, handlers: dict[str, Handler], drops: Callable[[str | None], bool]
 ) -> None:
     """Answer frames on one peer connection until it closes, misbehaves or goes silent."""
-    sock.settimeout(IDLE_TIMEOUT_S)
+    sock.settimeout(PEER_IDLE_TIMEOUT_S)
     rfile = sock.makefile("rb")
     try:
         if rfile.read(len(MAGIC)) != MAGIC:
@@ -93,7 +93,7 @@ def serve_connection(
                 return
             sender = message.get("from") if isinstance(message.get("from"), str) else None
             if drops(sender):
-                gevent.sleep(DROP_HANG_S)  # a partitioned peer's message vanishes
+                gevent.sleep(black_hole_s())  # a partitioned peer's message vanishes
                 return
             handler = handlers.get(message.get("op"))
             body = message.get("body")

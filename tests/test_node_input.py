@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import http.client
 import json
+import socket
 import subprocess
 import sys
 from urllib.parse import urlsplit
 
 import pytest
 
+from node import wire
 from node.cluster import Cluster
 from tests.http import call, get
 
@@ -101,9 +103,35 @@ def test_unknown_file_and_route_are_404(one):
     assert status == 404 and "error" in body
 
 
-def test_malformed_flood_message_is_400(one):
-    status, body = call("POST", f"{one.nodes['n1'].http}/flood", {"id": "x", "ttl": -1})
-    assert status == 400 and "flood" in body["error"]
+def wire_call(url: str, op: str, body: dict) -> dict:
+    """One request on the peer wire protocol; the framed answer."""
+    parts = urlsplit(url)
+    with socket.create_connection((parts.hostname, parts.port), timeout=10) as sock:
+        sock.sendall(wire.MAGIC + wire.encode({"op": op, "from": "tester", "body": body}))
+        return wire.read_frame(sock.makefile("rb"))
+
+
+def test_malformed_flood_message_is_400_over_rest_and_the_wire_alike(one):
+    n1 = one.nodes["n1"].http
+    bad = {"id": "x", "ttl": -1}
+    status, body = call("POST", f"{n1}/flood", bad)
+    assert status == 400 and body["error"] == "malformed flood message"
+    assert wire_call(n1, "flood", bad) == {"status": 400, "error": "malformed flood message"}
+
+
+def test_peer_operations_answer_the_same_over_rest_and_the_wire(one):
+    n1 = one.nodes["n1"].http
+    gossip = {"self": None, "peers": []}
+    for op, path in (("join", "/peers/join"), ("heartbeat", "/peers/heartbeat")):
+        status, body = call("POST", n1 + path, gossip)
+        assert status == 200
+        assert wire_call(n1, op, gossip) == {"status": 200, "body": body}
+    message = {"id": "ab12", "q": "alpha", "ttl": 0, "hops": 1, "budget_ms": 500}
+    status, first = call("POST", f"{n1}/flood", message)
+    assert status == 200 and first["nodes"] == ["n1"] and first["results"]
+    again = wire_call(n1, "flood", {**message, "hops": 0})  # the same id: a duplicate
+    assert again["status"] == 200 and again["body"]["duplicate"] is True
+    assert again["body"]["hops_to"] == {"n1": 0}
 
 
 def test_admin_needs_the_token(one):

@@ -1,0 +1,72 @@
+"""Flooding search in-process: three ``Flood`` objects wired by a fake network that delivers
+each node's copies in an order the test chooses, so races between copies are reproducible."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from node.flood import Flood, valid_answer
+
+NAMES = ("n1", "n2", "n3")
+
+
+class Net:
+    """A full mesh; ``call_many`` delivers synchronously, last peer first when ``reverse``."""
+
+    def __init__(self, reverse: bool) -> None:
+        self.reverse = reverse
+        self.nodes: dict[str, Flood] = {}
+        for name in NAMES:
+            me = {"name": name, "grpc": f"{name}:1"}
+            files = SimpleNamespace(search=lambda term, n=name: [record(f"alpha-{n}.txt")])
+            peers = SimpleNamespace(alive=lambda n=name: [peer(p) for p in NAMES if p != n])
+            self.nodes[name] = Flood(me, files, peers, Client(self, name))
+
+
+class Client:
+    def __init__(self, net: Net, name: str) -> None:
+        self.net, self.name = net, name
+
+    def call_many(self, peers, op, body, *, timeout):
+        order = list(reversed(peers)) if self.net.reverse else list(peers)
+        answers = {name: self.net.nodes[name].relay(dict(body), self.name) for _, name in order}
+        return [answers[name] for _, name in peers]
+
+
+def record(name: str) -> SimpleNamespace:
+    return SimpleNamespace(name=name, size=1, sha256="0" * 64)
+
+
+def peer(name: str) -> SimpleNamespace:
+    return SimpleNamespace(name=name, http=f"http://{name}")
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+def test_a_direct_neighbours_hit_is_one_hop_whichever_copy_arrives_first(reverse):
+    # reverse: n3 gets n2's copy first and relays it to n1, which answers from there (2 hops)
+    # before n2's own copy reaches it as a duplicate.
+    answer = Net(reverse).nodes["n2"].search("alpha", ttl=3, deadline_s=1.0)
+    assert sorted((r["node"], r["hops"]) for r in answer["results"]) == [
+        ("n1", 1),
+        ("n2", 0),
+        ("n3", 1),
+    ]
+    assert answer["messages"] == 4 and answer["reached"] == 3
+
+
+def test_a_duplicate_says_how_many_hops_its_copy_took():
+    net = Net(reverse=False)
+    n1 = net.nodes["n1"]
+    message = {"id": "ab", "q": "alpha", "ttl": 1, "hops": 2, "budget_ms": 100}
+    first = n1.relay(message, "n3")
+    again = n1.relay({**message, "hops": 1}, "n2")
+    assert first["hops_to"]["n1"] == 2 and first["results"][0]["hops"] == 2
+    assert again["duplicate"] and again["hops_to"] == {"n1": 1} and again["results"] == []
+
+
+@pytest.mark.parametrize("hops_to", [["n1"], {"n1": "1"}, {"n1": 1.5}, {"n1": None}])
+def test_a_malformed_hop_map_makes_the_answer_invalid(hops_to):
+    assert valid_answer({"results": [], "hops_to": {"n1": 1}})
+    assert not valid_answer({"results": [], "hops_to": hops_to})
