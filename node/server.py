@@ -144,15 +144,28 @@ class Node:
         )
         if peer is None:
             raise TransferError(400, f"unknown node {source!r}: give a peer's name or gRPC address")
-        address = peer.grpc
         started = time.monotonic()
-        record = self.pull_pool.apply(
-            self.puller.pull,
-            (address, name, sha256),
-            {"timeout": DOWNLOAD_DEADLINE_S, "peer_name": peer.name},
-        )
+        record = self.pull_pool.apply(self._pull, (peer.grpc, name, sha256, peer.name))
+        if isinstance(record, TransferError):
+            log.warning(
+                "download %s from %s failed (%d): %s", name, peer.name, record.status, record
+            )
+            raise record
         elapsed = round((time.monotonic() - started) * 1000, 3)
         return {**record.to_dict(), "from": source, "elapsed_ms": elapsed, "cached": False}
+
+    def _pull(
+        self, address: str, name: str, sha256: str, peer_name: str
+    ) -> FileRecord | TransferError:
+        """A pull, on a thread of the pull pool. A failed pull is returned, not raised: gevent's
+        threadpool prints a full traceback for every exception that leaves a task, and a peer
+        that refuses or breaks off is an ordinary answer (502), worth one line in the log."""
+        try:
+            return self.puller.pull(
+                address, name, sha256, timeout=DOWNLOAD_DEADLINE_S, peer_name=peer_name
+            )
+        except TransferError as exc:
+            return exc
 
     # -- peer messages (node/wire.py) -----------------------------------------------------
     def serve_peer(self, sock) -> None:

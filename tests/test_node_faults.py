@@ -130,3 +130,18 @@ def _running(pid: int) -> bool:
             return f.read().split(") ")[1][0] != "Z"  # a zombie has exited
     except FileNotFoundError:
         return False
+
+
+def test_a_pull_from_a_dead_peer_is_a_502_and_one_log_line(fresh_cluster):
+    c = fresh_cluster
+    hit = get(f"{c.nodes['n1'].http}/search?q=n2-&ttl=2")["results"][0]
+    c.kill("n2")
+    log = c.workdir / "n1.log"
+    before = log.read_text()
+    body = {"name": hit["name"], "sha256": hit["sha256"], "from": "n2"}
+    status, answer = call("POST", f"{c.nodes['n1'].http}/download", body)
+    assert status == 502 and "refused" in answer["error"].lower()
+    time.sleep(0.2)  # the log line is written before the answer; give the file a moment
+    added = log.read_text()[len(before) :].strip().splitlines()
+    assert len(added) == 1 and "Traceback" not in added[0], added
+    assert hit["name"] in added[0] and "502" in added[0]
