@@ -49,6 +49,11 @@ class RunResult:
         return asdict(self)
 
 
+def step_error(step: Step, error: str) -> str:
+    """How a failed step reads in ``RunResult.errors``."""
+    return f"{step.key} {step.phase}: {error}"
+
+
 def touched(step: Step) -> set[str]:
     """Every node a fault affects, both sides of a partition included."""
     grudge = step.params.get("grudge", {})
@@ -211,7 +216,7 @@ class Runner:
             outcome, error = OK, None
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"
-            self.errors.append(f"{step.key} {step.phase}: {error}")
+            self.errors.append(step_error(step, error))
             log.warning("fault step %s %s failed: %s", step.key, step.phase, error)
         finally:
             detail = dict(detail)

@@ -17,10 +17,10 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
-from .backends import BackendError, DescriptorError, load_descriptor, netns
-from .journal import Journal
+from .backends import BackendError, ControlClient, DescriptorError, load_descriptor, netns
+from .journal import ERROR, Journal
 from .plan import BACKENDS, load_plan
-from .runner import ABORTED, COMPLETED, INTERRUPTED, Runner
+from .runner import ABORTED, COMPLETED, INTERRUPTED, Runner, step_error
 from .timeline import format_params, resolve
 from .types import PlanError, Step
 
@@ -29,6 +29,7 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 1
 DEFAULT_NODES = 3
 PRESSES_TO_ABANDON = 3
 SHOWN_DETAIL = ("note", "reason", "late_s")
+RUNNER_LOG = "faults"
 
 
 class UsageError(Exception):
@@ -82,6 +83,18 @@ def print_step(step: Step, record: dict[str, Any], **_: Any) -> None:
     )
 
 
+class StepErrors:
+    """The errors of failed steps, as the run's result lists them: printed once, on the step's
+    line, not again in the summary."""
+
+    def __init__(self) -> None:
+        self.errors: set[str] = set()
+
+    def add(self, step: Step, record: dict[str, Any], **_: Any) -> None:
+        if record["outcome"] == ERROR:
+            self.errors.add(step_error(step, record["error"]))
+
+
 def install_interrupts(runner: Runner) -> Callable[[], None]:
     """Ctrl-C / SIGTERM stop the run and heal; Ctrl-C pressed again and again abandons.
 
@@ -132,6 +145,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING)
+    runner_log = logging.getLogger(RUNNER_LOG)
+    level = runner_log.level
+    if not args.verbose:  # each step's outcome is printed on its line; the log would repeat it
+        runner_log.setLevel(logging.ERROR)
     try:
         return execute(args)
     except (UsageError, PlanError, DescriptorError, BackendError) as exc:
@@ -145,6 +162,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"{PROG}: error: {type(exc).__name__}: {exc} (-v for details)", file=sys.stderr)
         return EXIT_FAILED
+    finally:
+        runner_log.setLevel(level)
 
 
 def execute(args: argparse.Namespace) -> int:
@@ -164,10 +183,13 @@ def execute(args: argparse.Namespace) -> int:
             ok, why = netns.available(descriptor)
             print(f"backend {backend}: netns {'available' if ok else 'not available'}: {why}")
         return EXIT_OK
+    ControlClient(descriptor).check_answers(args.cluster)
     journal = Journal(args.journal) if args.journal else Journal()
     with journal:
         runner = Runner(timeline, descriptor, backend=backend, journal=journal)
+        shown = StepErrors()
         runner.events.step_finished.add_listener(print_step)
+        runner.events.step_finished.add_listener(shown.add)
         restore = install_interrupts(runner)
         try:
             print(
@@ -182,7 +204,8 @@ def execute(args: argparse.Namespace) -> int:
         flush=True,
     )
     for error in result.errors:
-        print(f"  {error}", file=sys.stderr)
+        if error not in shown.errors:  # a failed step's error is on its line already
+            print(f"  {error}", file=sys.stderr)
     if result.status == COMPLETED:
         return EXIT_OK
     if result.status == INTERRUPTED:

@@ -177,7 +177,21 @@ def test_failed_step_exits_1(
     code = main([plan, "--cluster", str(descriptor), "--backend", "control"])
     assert signal.getsignal(signal.SIGINT) is before  # handlers restored after the run
     out, err = capsys.readouterr()
-    assert code == 1 and "injected failure" in err and "run failed" in out
+    assert code == 1 and "run failed" in out
+    assert (out + err).count("injected failure") == 1  # on the step's line, nowhere else
+
+
+def test_a_stale_descriptor_fails_at_once_with_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with FakeCluster(3) as fc:
+        stale = fc.descriptor  # the cluster it describes is gone once this block ends
+    path = tmp_path / "cluster.json"
+    path.write_text(json.dumps(stale))
+    started = time.monotonic()
+    code, err = in_process(capsys, str(PLANS / "quick.toml"), "--cluster", str(path))
+    assert code == 2 and time.monotonic() - started < 5
+    assert_one_line(err, str(path), "the cluster does not answer", "node.cluster")
 
 
 @pytest.mark.parametrize(

@@ -100,6 +100,16 @@ class ControlClient:
         answer = request_json("GET", url, token=self.token, timeout=self.timeout)
         return {n["name"]: n.get("state", "?") for n in answer.get("nodes", [])}
 
+    def check_answers(self, source: str = "descriptor") -> None:
+        """One GET /nodes before anything runs: a cluster that is gone (a stale descriptor) or
+        refuses the token is a DescriptorError in one line, not a run of failed steps."""
+        try:
+            self.node_states()
+        except HttpError as exc:
+            raise DescriptorError(
+                f"{source}: the cluster does not answer ({exc}); is node.cluster still running?"
+            ) from None
+
     def admin(self, name: str, what: str, body: Any = None) -> dict[str, Any]:
         """POST to a node's /admin/WHAT (partition, latency, heal)."""
         url = f"{self.nodes[name]['http'].rstrip('/')}/admin/{what}"
