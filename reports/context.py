@@ -173,7 +173,13 @@ def build_context(
     ]
     return {
         "title": TITLE,
-        "verdict": {"label": verdict.label, "ready": verdict.ready, "reason": verdict.reason},
+        "verdict": {
+            "label": verdict.label,
+            "ready": verdict.ready,
+            "reason": verdict.reason,
+            "exit_code": verdict.exit_code,
+            "css": verdict.label.lower().replace(" ", "-"),
+        },
         "started": when(t0) if t0 else "–",
         "key_numbers": key_numbers(ev, verdict),
         "results": results,

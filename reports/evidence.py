@@ -45,9 +45,15 @@ class Evidence:
     config: dict[str, Any] = field(default_factory=dict)
     breaking_point: dict[str, Any] = field(default_factory=dict)
     """What the load shape recorded: ``highest_held`` and ``broke_at`` (users), if it ramped."""
+    status: dict[str, Any] = field(default_factory=dict)
+    """How the run went (docs/contracts.md, "Run status"): interrupted, cut short, checks."""
+    baseline: dict[str, Any] = field(default_factory=dict)
+    """A previous run's figures to compare with (``reports.regression``), or empty."""
 
     def __post_init__(self) -> None:
-        self.requests: list[Sample] = sorted(requests(self.samples), key=lambda s: s["t"])
+        self.samples = sorted(self.samples, key=lambda s: s["t"])
+        self._all_times = [s["t"] for s in self.samples]
+        self.requests: list[Sample] = requests(self.samples)
         self._times = [s["t"] for s in self.requests]
         self.series = sorted(self.series, key=lambda r: r["t"])
         self.windows = sorted(self.windows, key=lambda w: (w["start"], w["end"], w["name"]))
@@ -64,6 +70,8 @@ class Evidence:
             integrity=dict(run.get("integrity") or {}),
             config=dict(run.get("config") or {}),
             breaking_point=dict((run.get("concurrency") or {}).get("breaking_point") or {}),
+            status=dict(run.get("status") or {}),
+            baseline=dict(run.get("baseline") or {}),
         )
 
     def between(self, start: float, end: float) -> list[Sample]:
@@ -75,6 +83,20 @@ class Evidence:
     def in_window(self, window: Window) -> list[Sample]:
         """Requests that started inside ``window``."""
         return self.between(window["start"], window["end"])
+
+    def samples_in(self, window: Window) -> list[Sample]:
+        """Every sample (derived measurements such as TTFB included) started inside ``window``."""
+        lo = bisect.bisect_left(self._all_times, window["start"])
+        hi = bisect.bisect_left(self._all_times, window["end"])
+        return self.samples[lo:hi]
+
+    @property
+    def node_count(self) -> int:
+        """Nodes in the network under test (the run status says; else the monitor rows)."""
+        count = self.status.get("nodes") or self.config.get("nodes")
+        if not count and self.series:
+            count = self.series[-1].get("nodes_total")
+        return int(count or 0)
 
     def of_kind(self, *kinds: str) -> list[Window]:
         """Windows of the given kinds, in time order."""

@@ -11,7 +11,16 @@ COMPARE: dict[str, Callable[[float, float], bool]] = {
     ">": operator.gt,
     "<": operator.lt,
     ">=": operator.ge,
+    "<=": operator.le,
 }
+#: What a criterion is about; the verdict weighs the families differently (reports.verdict).
+CORRECTNESS, SERVICE, RESILIENCE, HARNESS, REGRESSION = (
+    "correctness",
+    "service",
+    "resilience",
+    "harness",
+    "regression",
+)
 PCT, MS, OPS_S, SECONDS, COUNT = "%", "ms", "ops/s", "s", ""
 
 
@@ -30,6 +39,7 @@ class Result:
     detail: str = ""
     #: Replaces the threshold text when the goal is not a plain number (``N/N alive``).
     expect: str = ""
+    family: str = SERVICE
 
     @property
     def goal(self) -> str:
@@ -83,6 +93,7 @@ class Check:
     unit: str
     min_samples: int
     expect: str = ""
+    family: str = SERVICE
 
     def on(self, window: str, value: float | None, n: int, detail: str = "") -> Result:
         """Judge one measured value, guarding against thin evidence first."""
@@ -110,6 +121,7 @@ class Check:
             self.unit,
             detail,
             self.expect,
+            self.family,
         )
 
     def missing(self, window: str, why: str) -> list[Result]:

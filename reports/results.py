@@ -39,6 +39,8 @@ RUN_KEYS = (
     "concurrency",
     "fault_results",
     "thresholds",
+    "status",
+    "baseline",
 )
 #: Set by ``reports.run.normalize_run``: malformed samples/rows dropped, kept across re-renders.
 DROPPED = "dropped"

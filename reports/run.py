@@ -15,7 +15,7 @@ from typing import Any
 from reports.results import DROPPED, RUN_KEYS, STORED_KEYS
 
 LIST_KEYS = ("samples", "windows", "journal", "series")
-DICT_KEYS = ("config", "versions", "integrity", "thresholds", "plan")
+DICT_KEYS = ("config", "versions", "integrity", "thresholds", "plan", "status", "baseline")
 
 
 def _number(value: Any) -> bool:

@@ -17,9 +17,12 @@ from typing import Any
 
 Sample = dict[str, Any]
 
-#: Ops that measure part of another request (time to first byte of a download): they are
-#: charted, but not counted again as requests in rates, throughput or concurrency.
-DERIVED_OPS = frozenset({"download_ttfb"})
+#: Ops that measure part of another request (time to first byte of a download) or check an
+#: answer (``hit_check``: does the node a hit named hold the file?): charted and judged on their
+#: own, but not counted as load in rates and throughput.
+DERIVED_OPS = frozenset({"download_ttfb", "hit_check"})
+#: Ops that are a part of another request: never counted as a second operation in flight.
+PART_OF_REQUEST = frozenset({"download_ttfb"})
 
 MS_PER_S = 1000.0
 
@@ -27,6 +30,11 @@ MS_PER_S = 1000.0
 def requests(samples: Iterable[Sample]) -> list[Sample]:
     """Samples that are whole requests (derived measurements dropped)."""
     return [s for s in samples if s.get("op") not in DERIVED_OPS]
+
+
+def operations(samples: Iterable[Sample]) -> list[Sample]:
+    """Samples that are operations the network served (parts of another request dropped)."""
+    return [s for s in samples if s.get("op") not in PART_OF_REQUEST]
 
 
 def between(samples: Iterable[Sample], start: float, end: float) -> list[Sample]:
@@ -119,6 +127,33 @@ def max_concurrency(samples: Iterable[Sample], *, ok_only: bool = False) -> int:
     return peak
 
 
+def inflight_profile(samples: Iterable[Sample], start: float, end: float) -> tuple[int, int]:
+    """Peak and time-weighted median of the requests in flight over ``[start, end)``.
+
+    The median is the count held for at least half of the span: "sustained", where a peak can
+    be one lucky instant."""
+    events: list[tuple[float, int]] = []
+    for s in samples:
+        begin = max(s["t"], start)
+        finish = min(s["t"] + float(s.get("latency_ms") or 0.0) / MS_PER_S, end)
+        if finish > begin:
+            events += [(begin, 1), (finish, -1)]
+    events.sort()
+    held: dict[int, float] = {}
+    current, peak, last = 0, 0, start
+    for t, delta in events:
+        held[current] = held.get(current, 0.0) + (t - last)
+        current, last = current + delta, t
+        peak = max(peak, current)
+    held[current] = held.get(current, 0.0) + max(0.0, end - last)
+    span, below = max(end - start, 0.0), 0.0
+    for count in sorted(held, reverse=True):  # highest count held for half the span
+        below += held[count]
+        if span and below >= span / 2:
+            return peak, count
+    return peak, 0
+
+
 def summarize(samples: Sequence[Sample], duration_s: float) -> dict[str, Any]:
     """The standard row of numbers for one window or op: counts, rates, latency percentiles."""
     lats = latencies(samples)
@@ -156,3 +191,9 @@ def top_errors(samples: Iterable[Sample], limit: int = 3) -> list[tuple[str, int
             key = str(s.get("error") or "unknown error")
             counts[key] = counts.get(key, 0) + 1
     return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
+
+
+def errors_text(samples: Iterable[Sample]) -> str:
+    """The most frequent errors of failed samples, for a criterion's detail."""
+    errs = top_errors(samples)
+    return "errors: " + ", ".join(f"{e} ×{c}" for e, c in errs) if errs else ""

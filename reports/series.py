@@ -20,9 +20,13 @@ Row = dict[str, Any]
 class FaultTiming:
     """When a fault was seen and when the network was whole again, for one fault window.
 
-    ``detected_s`` counts from the fault's start, ``recovered_s`` from ``measured_from`` (the
-    fault's end, or the end of a fault window enclosing it: nothing can be whole before that).
-    ``recovered`` is ``None`` when there is no evidence either way.
+    ``detected_s`` counts from the fault's start until every survivor stopped routing queries to
+    the target (marked it dead; for a partition, both sides): it comes only from the faults
+    side's probes of the nodes' own views, never from the monitor (a node that stops answering
+    /health is not a node the others have noticed). ``recovered_s`` counts from
+    ``measured_from`` (the fault's end, or the end of a fault window enclosing it: nothing can be
+    whole before that). ``recovered`` is ``None`` when there is no evidence either way;
+    ``service_s`` is the time until search success was back to the baseline's.
     """
 
     window: str
@@ -38,6 +42,9 @@ class FaultTiming:
     recovered: bool | None
     source: str
     rows: int
+    detection_measured: bool = False
+    service_s: float | None = None
+    service_measured: bool = False
 
 
 def rows_between(series: list[Row], start: float, end: float) -> list[Row]:
@@ -75,16 +82,15 @@ def fault_timing(ev: Evidence, window: Window) -> FaultTiming:
     faults = ev.of_kind(FAULT)
     measured_from, enclosing = effective_end(window, faults)
     during = rows_between(ev.series, window["start"], window["end"])
-    detected = next((r["t"] - window["start"] for r in during if not all_alive(r)), None)
     after = rows_between(ev.series, measured_from, _deadline(ev, window, enclosing))
     whole = next((r for r in after if all_alive(r)), None)
     recovered_s = whole["t"] - measured_from if whole else None
     recovered: bool | None = whole is not None if after else None
     source = "monitor" if during or after else "none"
-    entry = ev.fault_result(window)
-    if entry is not None:
-        if entry.get("detected_s") is not None:
-            detected = float(entry["detected_s"])
+    entry = ev.fault_result(window) or {}
+    detected = entry.get("detected_s")
+    service = entry.get("service_recovered_s")
+    if entry:
         if "recovered_s" in entry or "recovered" in entry:
             recovered_s = entry.get("recovered_s")
             recovered = bool(entry.get("recovered", recovered_s is not None))
@@ -98,11 +104,14 @@ def fault_timing(ev: Evidence, window: Window) -> FaultTiming:
         end=window["end"],
         measured_from=measured_from,
         enclosed_by=enclosing,
-        detected_s=detected,
+        detected_s=None if detected is None else float(detected),
         recovered_s=recovered_s,
         recovered=recovered,
         source=source,
         rows=len(after),
+        detection_measured="detected_s" in entry,
+        service_s=None if service is None else float(service),
+        service_measured=bool(entry.get("service_measured")),
     )
 
 

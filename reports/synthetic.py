@@ -2,6 +2,11 @@
 
 ``python -m reports.synthetic OUT_DIR [--broken]`` writes a complete results directory.
 Everything is drawn from one seeded ``random.Random``, so the same arguments give the same bytes.
+
+The run has the shape of a real one: four levels (each ending in a burst without think time),
+the fault stage under steady load with three faults inside it, a stress ramp; the run status,
+the integrity check and the faults side's own measurements. Healthy, it is READY; ``--broken``
+crashes n2 for good with failover off, so the uploads it acknowledged are lost (NOT READY).
 """
 
 from __future__ import annotations
@@ -12,34 +17,47 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from reports.correctness import full_flood_bound
+from reports.samples import between, by_op, percentile, success_rate, summarize
+
 T0 = 1_700_000_000.0
 NODES = ("n1", "n2", "n3")
 #: (name, kind, start offset s, end offset s, users, fault_id, fault_kind, target)
 TIMELINE: tuple[tuple[Any, ...], ...] = (
-    ("verify-initial", "verify", 0, 5, 1, None, None, None),
-    ("level-5", "level", 5, 35, 5, None, None, None),
-    ("level-10", "level", 35, 65, 10, None, None, None),
-    ("level-20", "level", 65, 95, 20, None, None, None),
-    ("level-25", "level", 95, 125, 25, None, None, None),
-    ("baseline", "baseline", 125, 145, 10, None, None, None),
-    ("fault:crash-each:n1", "fault", 145, 160, 10, "crash-each", "crash", "n1"),
-    ("recovery:crash-each:n1", "recovery", 160, 175, 10, "crash-each", "crash", "n1"),
-    ("fault:crash-each:n2", "fault", 175, 190, 10, "crash-each", "crash", "n2"),
-    ("recovery:crash-each:n2", "recovery", 190, 205, 10, "crash-each", "crash", "n2"),
-    ("fault:isolate:n3", "fault", 205, 220, 10, "isolate", "partition", "n3"),
-    ("recovery:isolate:n3", "recovery", 220, 235, 10, "isolate", "partition", "n3"),
-    ("stress-30", "stress", 235, 255, 30, None, None, None),
-    ("stress-40", "stress", 255, 275, 40, None, None, None),
-    ("verify-final", "verify", 275, 280, 1, None, None, None),
+    ("level-5", "level", 0, 30, 5, None, None, None),
+    ("level-10", "level", 30, 60, 10, None, None, None),
+    ("level-20", "level", 60, 90, 20, None, None, None),
+    ("level-25", "level", 90, 120, 25, None, None, None),
+    ("faults", "faults", 120, 230, 10, None, None, None),
+    ("fault:crash-each:n1", "fault", 140, 155, None, "crash-each", "crash", "n1"),
+    ("recovery:crash-each:n1", "recovery", 155, 170, None, "crash-each", "crash", "n1"),
+    ("fault:crash-each:n2", "fault", 170, 185, None, "crash-each", "crash", "n2"),
+    ("recovery:crash-each:n2", "recovery", 185, 200, None, "crash-each", "crash", "n2"),
+    ("fault:isolate:n3", "fault", 200, 215, None, "isolate", "partition", "n3"),
+    ("recovery:isolate:n3", "recovery", 215, 230, None, "isolate", "partition", "n3"),
+    ("stress-30", "stress", 230, 250, 30, None, None, None),
+    ("stress-40", "stress", 250, 270, 40, None, None, None),
 )
+#: Windows whose users generate the load (the others are parts of the fault stage).
+STAGE_KINDS = ("level", "faults", "stress")
+#: Share of a level spent in its burst (users without think time), as the Locust shape does.
+BURST_SHARE = 0.5
 #: (op, proto, share of a user's requests, median latency ms)
 OPS = (
-    ("search", "rest", 0.6, 120.0),
+    ("search", "rest", 0.5, 120.0),
     ("index", "rest", 0.15, 80.0),
-    ("download", "grpc", 0.25, 300.0),
+    ("download", "grpc", 0.2, 300.0),
+    ("node_download", "rest", 0.15, 250.0),
 )
-WAIT_S = (0.05, 0.25)
+THINK_S = (0.1, 0.5)
 RESTART_S = 3.0
+#: Share of successful searches whose hit is checked on the node it names (``hit_check``).
+HIT_CHECK_SHARE = 0.2
+#: Share of searches looking for one known corpus file (the others search by topic).
+EXPECT_SHARE = 0.75
+FAILOVER_MS = 40.0
+STRESS_HELD_PCT, STRESS_P95_MS = 70.0, 2000.0
+SEARCHABLE_CHECKS = 200
 
 
 def windows(scale: float = 1.0) -> list[dict[str, Any]]:
@@ -48,50 +66,108 @@ def windows(scale: float = 1.0) -> list[dict[str, Any]]:
     out = [dict(zip(keys, row, strict=True)) for row in TIMELINE]
     for w in out:
         w["start"], w["end"] = T0 + w["start"] * scale, T0 + w["end"] * scale
+        if w["kind"] == "level":
+            w["burst_start"] = w["start"] + (w["end"] - w["start"]) * (1 - BURST_SHARE)
+        if w["kind"] in ("fault", "recovery"):
+            w["takes_down"] = True
     return out
 
 
-def _down(wins: list[dict[str, Any]], t: float, broken: bool) -> set[str]:
-    """Nodes not answering at ``t`` (a crashed node restarts RESTART_S after its heal)."""
-    down = set()
-    for w in (w for w in wins if w["kind"] == "fault" and w["fault_kind"] == "crash"):
+def _out(wins: list[dict[str, Any]], t: float, broken: bool, kinds=("crash", "partition")):
+    """Nodes out of service at ``t`` (a crashed node restarts RESTART_S after its heal; when
+    ``broken``, n2 never does)."""
+    out = set()
+    for w in wins:
+        if w["kind"] != "fault" or w["fault_kind"] not in kinds:
+            continue
+        restart = RESTART_S if w["fault_kind"] == "crash" else 0.0
         never_back = broken and w["target"] == "n2"
-        if w["start"] <= t < w["end"] + RESTART_S or (never_back and t >= w["start"]):
-            down.add(w["target"])
-    return down
+        if w["start"] <= t < w["end"] + restart or (never_back and t >= w["start"]):
+            out.add(w["target"])
+    return out
+
+
+def _search_facts(rng: random.Random, alive: int, partial: bool) -> dict[str, Any]:
+    return {
+        "messages": full_flood_bound(alive),
+        "partial": partial,
+        "expects_hit": rng.random() < EXPECT_SHARE,
+    }
+
+
+def _request(
+    rng: random.Random, wins: list[dict[str, Any]], w: dict[str, Any], user: int, t: float, broken
+) -> dict[str, Any]:
+    """One request of ``user`` at ``t``: to its home node, failing over when it is out."""
+    op, proto, _, median = rng.choices(OPS, weights=[o[2] for o in OPS])[0]
+    out = _out(wins, t, broken)
+    home = NODES[user % len(NODES)]
+    node, ok_p = home, 0.65 if w["kind"] == "stress" and w["users"] >= 40 else 0.99
+    latency = rng.lognormvariate(0, 0.4) * median * (1 + w["users"] / 25)
+    if home in out:
+        if broken:  # failover off: the request goes to the dead node and fails
+            ok_p = 0.0
+        else:
+            node = next(n for n in NODES[user % len(NODES) :] + NODES if n not in out)
+            ok_p, latency = 0.93, latency + FAILOVER_MS
+    ok = rng.random() < ok_p
+    sample = {
+        "t": round(t, 4),
+        "op": op,
+        "proto": proto,
+        "node": node,
+        "home": home,
+        "latency_ms": round(latency, 2),
+        "bytes": 4096 if op in ("download", "node_download") and ok else 0,
+        "ok": ok,
+        "error": None if ok else ("connection refused" if node in out else "timeout"),
+        "failover": node != home,
+        "users": w["users"],
+    }
+    if op == "search":
+        sample.update(_search_facts(rng, len(NODES) - len(out), bool(out)))
+    return sample
+
+
+def _derived(rng: random.Random, sample: dict[str, Any], out: set[str]) -> list[dict[str, Any]]:
+    """Measurements inside or about a request: a download's first byte, a search hit checked."""
+    if not sample["ok"]:
+        return []
+    if sample["op"] == "download":
+        return [{**sample, "op": "download_ttfb", "latency_ms": round(sample["latency_ms"] / 4, 2)}]
+    if sample["op"] == "search" and rng.random() < HIT_CHECK_SHARE:
+        owner = rng.choice([n for n in NODES if n not in out])
+        t = round(sample["t"] + sample["latency_ms"] / 1000, 4)
+        lat = round(rng.lognormvariate(0, 0.3) * 8.0, 2)
+        keep = ("proto", "ok", "error", "users", "home")
+        return [
+            {
+                **{k: sample[k] for k in keep},
+                "t": t,
+                "op": "hit_check",
+                "node": owner,
+                "latency_ms": lat,
+                "bytes": 0,
+                "failover": False,
+            }
+        ]
+    return []
 
 
 def _samples(
     rng: random.Random, wins: list[dict[str, Any]], w: dict[str, Any], broken: bool
 ) -> list[dict[str, Any]]:
+    """The requests of a stage's users; in a level's burst they skip their think time."""
     out = []
-    stress = w["kind"] == "stress"
     for user in range(w["users"]):
         t = w["start"] + rng.uniform(0, 0.5)
         while t < w["end"]:
-            op, proto, _, median = rng.choices(OPS, weights=[o[2] for o in OPS])[0]
-            node = NODES[(user + int(t)) % len(NODES)]
-            latency = rng.lognormvariate(0, 0.4) * median * (1 + w["users"] / 25)
-            ok_p = 0.65 if stress and w["users"] >= 40 else 0.99
-            if node in _down(wins, t, broken):
-                ok_p = 0.0 if broken else 0.93  # failover hides most errors, when it works
-            ok = rng.random() < ok_p
-            out.append(
-                {
-                    "t": round(t, 4),
-                    "op": op,
-                    "proto": proto,
-                    "node": node,
-                    "latency_ms": round(latency, 2),
-                    "bytes": 4096 if op == "download" else 0,
-                    "ok": ok,
-                    "error": None if ok else "timeout",
-                    "users": w["users"],
-                }
-            )
-            if op == "download" and ok:
-                out.append({**out[-1], "op": "download_ttfb", "latency_ms": round(latency / 4, 2)})
-            t += latency / 1000 + rng.uniform(*WAIT_S)
+            sample = _request(rng, wins, w, user, t, broken)
+            extra = _derived(rng, sample, _out(wins, t, broken))
+            out += [sample, *extra]
+            t = max(s["t"] + s["latency_ms"] / 1000 for s in (sample, *extra))
+            if t < w.get("burst_start", w["end"]):
+                t += rng.uniform(*THINK_S)
     return out
 
 
@@ -99,9 +175,9 @@ def _series(rng: random.Random, wins: list[dict[str, Any]], broken: bool) -> lis
     rows = []
     for second in range(int(wins[-1]["end"] - T0)):
         t = T0 + second
-        down = _down(wins, t, broken)
+        down = _out(wins, t, broken, kinds=("crash",))  # a partitioned node still answers
         current = [w for w in wins if w["start"] <= t < w["end"]]
-        users = current[0]["users"] if current else 0
+        users = next((w["users"] for w in current if w["users"]), 0)
         alive = [n for n in NODES if n not in down]
         rows.append(
             {
@@ -119,6 +195,7 @@ def _series(rng: random.Random, wins: list[dict[str, Any]], broken: bool) -> lis
                     for b in alive
                     if a != b
                 },
+                "generator_cpu": round(min(99.0, 15 + users * 1.6 + rng.uniform(-4, 4)), 1),
                 "faults_active": [w["name"][6:] for w in current if w["kind"] == "fault"],
             }
         )
@@ -127,43 +204,130 @@ def _series(rng: random.Random, wins: list[dict[str, Any]], broken: bool) -> lis
 
 def _journal(wins: list[dict[str, Any]]) -> list[dict[str, Any]]:
     entries = []
-    for w in wins:
-        if w["kind"] == "fault":
-            for phase, at in (("start", w["start"]), ("end", w["end"])):
-                entries.append(
-                    {
-                        "wall": at,
-                        "offset": at - T0,
-                        "fault_id": w["fault_id"],
-                        "kind": w["fault_kind"],
-                        "target": w["target"],
-                        "phase": phase,
-                        "outcome": "ok",
-                        "error": None,
-                        "detail": {},
-                    }
-                )
+    for i, w in enumerate(w for w in wins if w["kind"] == "fault"):
+        for phase, at in (("start", w["start"]), ("end", w["end"])):
+            late = 0.12 * i if phase == "start" and i else 0.0  # the machine lags a little
+            entries.append(
+                {
+                    "wall": at + late,
+                    "offset": at + late - T0,
+                    "fault_id": w["fault_id"],
+                    "kind": w["fault_kind"],
+                    "target": w["target"],
+                    "phase": phase,
+                    "outcome": "ok",
+                    "error": None,
+                    "detail": {"late_s": round(late, 3)} if late else {},
+                }
+            )
     return entries
+
+
+def _fault_results(
+    rng: random.Random, wins: list[dict[str, Any]], samples: list[dict[str, Any]], broken: bool
+) -> list[dict[str, Any]]:
+    """The faults side's measurements: detection from the nodes' own views, recovery, and
+    the time until searches were back to the last level's success."""
+    out = []
+    for w in (w for w in wins if w["kind"] == "fault"):
+        never = broken and w["target"] == "n2"
+        restart = RESTART_S if w["fault_kind"] == "crash" else 0.0
+        recovered_s = None if never else round(restart + rng.uniform(0.3, 1.5), 2)
+        service_s = None if never else round(recovered_s + rng.uniform(0.2, 1.0), 2)
+        reqs = between(samples, w["start"], w["end"])
+        ops = {
+            op: {k: row[k] for k in ("n", "success_pct", "p95_ms")}
+            for op, group in by_op(reqs).items()
+            if (row := summarize(group, w["end"] - w["start"]))
+        }
+        out.append(
+            {
+                "fault_id": w["fault_id"],
+                "kind": w["fault_kind"],
+                "target": w["target"],
+                "takes_down": True,
+                "window": {"start": w["start"], "end": w["end"]},
+                "outcome": "ok",
+                "requests": ops,
+                "detected_s": round(rng.uniform(0.6, 2.2), 2),
+                "recovered_s": recovered_s,
+                "service_recovered_s": service_s,
+                "service_measured": True,
+                "kept_serving": (ops.get("search", {}).get("success_pct") or 0) > 85.0,
+                "recovered": recovered_s is not None,
+                "healed_by": "schedule",
+            }
+        )
+    return out
+
+
+def _integrity(samples: list[dict[str, Any]], broken: bool) -> dict[str, Any]:
+    """Acknowledged uploads checked after the run: those n2 acknowledged are gone if it is."""
+    acked = [s for s in samples if s["op"] == "index" and s["ok"]]
+    names = [f"idx-synthetic-{i}.bin" for i in range(len(acked))]
+    lost = [n for n, s in zip(names, acked, strict=True) if broken and s["node"] == "n2"]
+    return {
+        "acked_uploads": len(acked),
+        "lost": len(lost),
+        "corrupt": 0,
+        "searchable_checked": min(SEARCHABLE_CHECKS, len(acked) - len(lost)),
+        "unsearchable": 0,
+        "download_sha256_mismatches": 0,
+        "examples": lost[:10],
+    }
+
+
+def _breaking_point(wins: list[dict[str, Any]], samples: list[dict[str, Any]]) -> dict:
+    """What the load shape records: the highest stress step that held, the first that broke."""
+    held = None
+    for w in (w for w in wins if w["kind"] == "stress"):
+        reqs = [s for s in between(samples, w["start"], w["end"]) if s["op"] != "download_ttfb"]
+        rate = success_rate(reqs) or 0.0
+        p95 = percentile([s["latency_ms"] for s in reqs], 95) or 0.0
+        why = f"success {rate:.1f}% < {STRESS_HELD_PCT:g}%" if rate < STRESS_HELD_PCT else ""
+        why = why or (f"p95 {p95:.0f} ms > {STRESS_P95_MS:g} ms" if p95 > STRESS_P95_MS else "")
+        if why:
+            return {"highest_held": held, "broke_at": w["users"], "why": why}
+        held = w["users"]
+    return {"highest_held": held, "broke_at": None, "why": "ramp ended"}
+
+
+def _status(broken: bool) -> dict[str, Any]:
+    final = ["n2: no answer on /health", "canary search from n1 did not reach n2"]
+    return {
+        "nodes": len(NODES),
+        "in_progress": False,
+        "ended": "all stages done",
+        "interrupted": None,
+        "cut_short": None,
+        "worker_died": False,
+        "initial_problems": [],
+        "final_problems": final if broken else [],
+    }
 
 
 def synthetic_run(seed: int = 7, *, broken: bool = False, scale: float = 1.0) -> dict[str, Any]:
     """A complete ``run`` dict; ``broken`` crashes n2 for good (no restart, no failover)."""
     rng = random.Random(seed)
     wins = windows(scale)
-    samples = [s for w in wins if w["kind"] != "verify" for s in _samples(rng, wins, w, broken)]
+    stages = [w for w in wins if w["kind"] in STAGE_KINDS]
+    samples = sorted(
+        (s for w in stages for s in _samples(rng, wins, w, broken)), key=lambda s: s["t"]
+    )
     return {
         "config": {"profile": "synthetic", "failover": not broken, "nodes": len(NODES)},
         "versions": {"peerload": "0.1.0", "locust": "2.47", "python": "3.11"},
         "seed": seed,
         "plan": {"version": 1, "seed": seed, "fault": [{"id": "crash-each", "kind": "crash"}]},
-        "samples": sorted(samples, key=lambda s: s["t"]),
+        "samples": samples,
         "windows": wins,
         "journal": _journal(wins),
         "series": _series(rng, wins, broken),
-        "integrity": {"checked": 30, "ok": 30 if not broken else 27, "missing": 3 * broken},
-        "concurrency": None,
-        "fault_results": None,
+        "integrity": _integrity(samples, broken),
+        "concurrency": {"breaking_point": _breaking_point(wins, samples)},
+        "fault_results": _fault_results(rng, wins, samples, broken),
         "thresholds": None,
+        "status": _status(broken),
     }
 
 

@@ -22,27 +22,72 @@ class Thresholds:
 
     #: A window with fewer requests than this is judged "insufficient", never "pass".
     min_samples: int = 20
-    #: Success rate in every concurrency-level and baseline window, percent, strictly above.
+
+    # -- correctness: zero tolerance by default -------------------------------------------
+    #: Acknowledged uploads lost or changed by the end of the run, at most.
+    lost_writes_max: int = 0
+    #: Acknowledged uploads no other node's search finds after the run, at most.
+    unsearchable_max: int = 0
+    #: Downloads whose bytes reached a user not matching the advertised sha256, at most.
+    corrupt_max: int = 0
+    #: Search answers missing a hit whose owner was reachable, without saying ``partial``.
+    incomplete_max: int = 0
+    #: Hits for a file their node does not hold (a sample of hits is checked), at most.
+    phantom_max: int = 0
+    #: Answers listing the same (node, file) twice, at most.
+    duplicate_max: int = 0
+    #: Peer messages per flooded query, at most; ``None`` = the full-flood bound 2E - (N - 1).
+    flood_messages_max: float | None = None
+
+    # -- service under load -----------------------------------------------------------------
+    #: Success rate in every concurrency level, and of each operation, percent, strictly above.
     success_pct: float = 85.0
     #: Simultaneous operations handled, strictly above.
     concurrency: float = 20.0
-    #: "inflight": most successful requests overlapping in time; "users": highest user level
-    #: whose window met the success threshold.
-    concurrency_basis: str = "users"
+    #: "inflight": operations in flight at once, sustained (time-weighted median) over the
+    #: level's burst; "users": highest user level whose window met the success threshold.
+    concurrency_basis: str = "inflight"
     #: Sustained throughput (successful ops/s over a whole steady window), strictly above.
     throughput_ops: float = 10.0
-    #: Mean response time per steady window, ms, strictly below.
+    #: Mean response time of each operation per level, ms, strictly below.
     mean_ms: float = 1000.0
-    #: p95 per steady window, ms, strictly below; ``None`` = reported, not gated.
+    #: p95 of each operation per level, ms, strictly below; ``None`` = reported, not gated.
     p95_ms: float | None = None
     #: Successful share of all requests outside stress windows, percent, strictly above.
     availability_pct: float = 95.0
+    #: Success rate in a stress step for it to count as held, percent, at least.
+    stress_pct: float = 70.0
+    #: p95 above which a stress step counts as broken, ms.
+    stress_p95_ms: float = 2000.0
+
+    # -- faults -----------------------------------------------------------------------------
     #: Search success during each single-node fault, percent, strictly above.
     failover_pct: float = 85.0
-    #: Seconds from heal to N/N alive, strictly below; ``None`` = any automatic recovery passes.
-    recovery_s: float | None = None
-    #: Success rate over the stress windows, percent, at least.
-    stress_pct: float = 70.0
+    #: Seconds from a fault's start until every survivor stopped routing to the target, at
+    #: most; ``None`` = reported only.
+    detect_s: float | None = 3.0
+    #: Seconds from the heal to N/N alive and to baseline search success, at most; ``None`` =
+    #: any automatic recovery passes.
+    recovery_s: float | None = 10.0
+
+    # -- the harness: beyond these the run proves nothing either way (INCONCLUSIVE) ----------
+    #: A fault step starting later than this behind its schedule, seconds.
+    harness_late_s: float = 2.0
+    #: A gap between two monitor rows longer than this, seconds.
+    monitor_gap_s: float = 6.0
+    #: Load-generator CPU at or above this outside stress, percent of one core.
+    generator_cpu_pct: float = 90.0
+
+    # -- regression against a baseline run (``--baseline``) ------------------------------------
+    #: p95 of an operation at a level, percent above the baseline's, at most ...
+    regress_p95_pct: float = 50.0
+    #: ... unless the increase is within this many ms (a 3 ms p95 doubling is noise).
+    regress_p95_slack_ms: float = 25.0
+    #: Throughput at a level, percent below the baseline's, at most.
+    regress_throughput_pct: float = 30.0
+    #: Capacity (highest stress step held), percent below the baseline's, at most.
+    regress_capacity_pct: float = 30.0
+
     #: Whether an "insufficient" criterion blocks READY (no evidence is not a pass).
     insufficient_fails: bool = True
 

@@ -1,4 +1,4 @@
-"""A route on Locust's web UI (a Flask app) serving the latest report of the results directory.
+"""A route on Locust's web UI (a Flask app) serving the latest report of a results directory.
 
 Kept free of Locust and Flask imports: the locustfile passes ``environment.web_ui.app`` (and,
 if it wants, Locust's ``auth_required_if_enabled`` as ``wrap``).
@@ -19,17 +19,21 @@ CONTENT_TYPES = {HTML: "text/html; charset=utf-8", MARKDOWN: "text/markdown; cha
 
 def add_report_routes(
     app: Any,
-    results_dir: Path,
+    results_dir: Path | Callable[[], Path | None],
     *,
     path: str = REPORT_PATH,
     wrap: Callable[[Callable], Callable] | None = None,
 ) -> None:
-    """Serve ``report.html`` at ``path`` and the Markdown at ``path + ".md"``; 404 until written."""
+    """Serve ``report.html`` at ``path`` and the Markdown at ``path + ".md"``; 404 until written.
+
+    ``results_dir`` may be a callable asked at each request (None: no report yet), so a web UI
+    serves its own process's latest run and never a folder an older process left behind."""
 
     def serve(name: str) -> Callable[[], tuple[bytes | str, int, dict[str, str]]]:
         def view() -> tuple[bytes | str, int, dict[str, str]]:
-            file = Path(results_dir) / name
-            if not file.is_file():
+            folder = results_dir() if callable(results_dir) else results_dir
+            file = Path(folder) / name if folder is not None else None
+            if file is None or not file.is_file():
                 return NOT_YET, 404, {"Content-Type": "text/plain; charset=utf-8"}
             return file.read_bytes(), 200, {"Content-Type": CONTENT_TYPES[name]}
 

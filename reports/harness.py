@@ -1,0 +1,88 @@
+"""Harness criteria: did the run measure what it set out to measure?
+
+A run interrupted or cut short before its stages ran, fault steps that started long after their
+schedule, a monitor that went quiet, a load generator pegged at full CPU: the numbers of such a
+run say more about the machine than about the network. These rows never make a network NOT
+READY; when one of them does not pass, the verdict is INCONCLUSIVE and names it (wrong answers
+and lost data seen during the run still make it NOT READY: a bug seen is a bug).
+
+Inputs: the run status written by the Locust suite (``interrupted``, ``cut_short``,
+``worker_died``), the fault journal (``detail.late_s`` of each step) and the monitor rows (their
+times and ``generator_cpu``, the load generator's own CPU percent).
+"""
+
+from __future__ import annotations
+
+from reports.evidence import STRESS, Evidence
+from reports.result import COUNT, FAIL, HARNESS, PASS, PCT, REPORTED, SECONDS, Check, Result
+from reports.thresholds import Thresholds
+
+RUN = "run"
+
+
+def run_complete(ev: Evidence, th: Thresholds) -> list[Result]:
+    """The run went through its stages: not interrupted, not cut short inside one."""
+    check = Check("run_complete", "<=", 0, COUNT, 1, "every stage ran", HARNESS)
+    if not ev.status:
+        return check.missing(RUN, "no run status recorded")
+    if ev.status.get("in_progress"):
+        return [check.result(RUN, None, REPORTED, 0, "the run is still going")]
+    problems = []
+    if ev.status.get("interrupted"):
+        problems.append(f"interrupted ({ev.status['interrupted']})")
+    if ev.status.get("cut_short"):
+        problems.append(f"cut short: {ev.status['cut_short']}")
+    detail = "; ".join(problems) or str(ev.status.get("ended") or "completed")
+    return [check.result(RUN, float(len(problems)), FAIL if problems else PASS, 1, detail)]
+
+
+def workers(ev: Evidence, th: Thresholds) -> list[Result]:
+    """No load-generator worker died (its samples would be missing)."""
+    check = Check("workers", "<=", 0, COUNT, 1, "none lost", HARNESS)
+    if not ev.status:
+        return check.missing(RUN, "no run status recorded")
+    died = bool(ev.status.get("worker_died"))
+    detail = "a worker died during the run" if died else "none lost"
+    return [check.result(RUN, float(died), FAIL if died else PASS, 1, detail)]
+
+
+def fault_schedule(ev: Evidence, th: Thresholds) -> list[Result]:
+    """Fault steps started on time (the machine kept up with the plan)."""
+    check = Check("fault_schedule", "<=", th.harness_late_s, SECONDS, 1, family=HARNESS)
+    steps = [r for r in ev.journal if r.get("phase") in ("start", "end")]
+    if not steps:
+        return [check.result(RUN, None, REPORTED, 0, "no fault steps")]
+    late = max(float((r.get("detail") or {}).get("late_s") or 0.0) for r in steps)
+    return [check.on(RUN, late, len(steps), "latest step behind its schedule")]
+
+
+def monitor_gaps(ev: Evidence, th: Thresholds) -> list[Result]:
+    """The monitor sampled the network without long gaps (the harness was not starved)."""
+    check = Check("monitor_gaps", "<=", th.monitor_gap_s, SECONDS, 2, family=HARNESS)
+    times = [r["t"] for r in ev.series]
+    if len(times) < 2:
+        return check.missing(RUN, "fewer than 2 monitor rows")
+    gap = max(b - a for a, b in zip(times, times[1:], strict=False))
+    return [check.on(RUN, gap, len(times), "longest gap between monitor rows")]
+
+
+def generator_cpu(ev: Evidence, th: Thresholds) -> list[Result]:
+    """The load generator was not saturated outside stress (its own latency would show up)."""
+    check = Check("generator_cpu", "<", th.generator_cpu_pct, PCT, 2, family=HARNESS)
+    stress = ev.of_kind(STRESS)
+    rows = [
+        r
+        for r in ev.series
+        if isinstance(r.get("generator_cpu"), int | float)
+        and not any(w["start"] <= r["t"] < w["end"] for w in stress)
+    ]
+    if len(rows) < 2:
+        return check.missing(RUN, "fewer than 2 load-generator CPU readings")
+    # Two consecutive saturated readings, not one spike (Locust's own warning is a single one).
+    worst = max(
+        min(a["generator_cpu"], b["generator_cpu"]) for a, b in zip(rows, rows[1:], strict=False)
+    )
+    return [check.on(RUN, float(worst), len(rows), "highest over two consecutive readings")]
+
+
+CRITERIA = (run_complete, workers, fault_schedule, monitor_gaps, generator_cpu)
