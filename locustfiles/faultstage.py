@@ -19,21 +19,35 @@ import gevent
 
 import faults
 from faults import probes
-
-from .stats import in_window, percentile, summarize
+from reports.samples import between, by_op, percentile, summarize
+from reports.thresholds import Thresholds
 
 SHIPPED_PLANS = Path(faults.__file__).resolve().parent / "plans"
 RECOVERY_WINDOW_S = 4.0
 TAIL_S = 4.0  # after the last heal, so the last recovery window has load in it
 UNREACHABLE_GRACE_S = 2.0  # a healed node needs a moment before peers re-admit it
 PROBE_KILL_S = 2.0
+DETECT_TIMEOUT_S = 30.0  # a probe never outlives its fault by much: it stops at the heal
 JOURNAL_FILE = "fault_journal.jsonl"
 RESULTS_FILE = "fault_tolerance_results.json"
 NODE_DOWN_KINDS = ("crash", "stop", "pause", "partition")
 SERVICE_BUCKET_S = 1.0
-SERVICE_SUCCESS_SLACK = 0.05
+SERVICE_SUCCESS_SLACK_PCT = 5.0
 SERVICE_P95_FACTOR = 1.5
 SERVICE_P95_SLACK_MS = 20.0
+
+
+def cut_pairs(step) -> list[tuple[str, str]]:
+    """The links a partition step cuts, each direction a pair (observer, peer it must lose);
+    empty for faults that take the target itself down."""
+    grudge = (step.params or {}).get("grudge") or {}
+    pairs = {(a, b) for a, peers in grudge.items() for b in peers}
+    return sorted(pairs | {(b, a) for a, b in pairs})
+
+
+def by_op_summary(samples: list[dict], duration_s: float) -> dict[str, dict]:
+    """``reports.samples.summarize`` of each operation."""
+    return {op: summarize(group, duration_s) for op, group in by_op(samples).items()}
 
 
 def plan_path(spec: str) -> Path:
@@ -46,9 +60,16 @@ class FaultStage:
     """Loads and validates a plan up front; runs it when the fault stage starts."""
 
     def __init__(
-        self, spec: str | None, state, results_dir: Path, seed: int | None, notify=lambda: None
+        self,
+        spec: str | None,
+        state,
+        results_dir: Path,
+        seed: int | None,
+        notify=lambda: None,
+        thresholds: Thresholds | None = None,
     ) -> None:
         self.state = state
+        self.thresholds = thresholds or Thresholds()
         self.notify = notify  # called when the set of unreachable nodes changes
         self.results_dir = results_dir
         self.timeline = None
@@ -136,6 +157,8 @@ class FaultStage:
             "fault_id": step.fault_id,
             "kind": step.kind,
             "target": step.target,
+            "takes_down": step.kind in NODE_DOWN_KINDS,
+            "cut": cut_pairs(step),
             "key": step.key,
             "start": record["wall"],
             "end": None,
@@ -167,9 +190,21 @@ class FaultStage:
         self._probes.append(gevent.spawn(self._recover, entry, heal_began))
 
     def _detect(self, entry: dict, since: float) -> None:
-        entry["detected_s"] = probes.time_until_marked(
-            self.state.descriptor, entry["target"], since=since, timeout=30
-        )
+        """Seconds until every survivor stopped routing queries to the target (marked it dead,
+        not merely suspect) — for a partition, until both sides of every cut link did; polled
+        until the fault heals, so a fault never noticed inside its window stays None."""
+        while entry["end"] is None and time.monotonic() - since < DETECT_TIMEOUT_S:
+            if self._noticed(entry):
+                entry["detected_s"] = round(time.monotonic() - since, 3)
+                return
+            gevent.sleep(probes.POLL_INTERVAL_S)
+
+    def _noticed(self, entry: dict) -> bool:
+        if not entry["cut"]:
+            return probes.marked(self.state.descriptor, entry["target"])
+        observers = sorted({a for a, _ in entry["cut"]})
+        views = probes.peer_views(self.state.descriptor, observers=observers)
+        return all((views.get(a) or {}).get(b) == probes.DEAD for a, b in entry["cut"])
 
     def _recover(self, entry: dict, since: float) -> None:
         entry["recovered_s"] = probes.time_until_all_alive(
@@ -215,6 +250,7 @@ class FaultStage:
                 "fault_id": f["fault_id"],
                 "fault_kind": f["kind"],
                 "target": f["target"],
+                "takes_down": f["takes_down"],
             }
             out.append(
                 {
@@ -242,26 +278,29 @@ class FaultStage:
         out = []
         for f in self.faults:
             end = f["end"] or time.time()
-            samples = in_window(self.state.samples, f["start"], end)
-            ops = {}
-            for op in sorted({s["op"] for s in samples}):
-                summary = summarize([s for s in samples if s["op"] == op], end - f["start"])
-                ops[op] = {k: summary[k] for k in ("requests", "success_rate", "p95_ms")}
+            samples = between(self.state.samples, f["start"], end)
+            ops = {
+                op: {k: summary[k] for k in ("n", "success_pct", "p95_ms")}
+                for op, summary in by_op_summary(samples, end - f["start"]).items()
+            }
             search = ops.get("search", {})
+            cut_off = bool(f.get("healed_by"))
             out.append(
                 {
                     "fault_id": f["fault_id"],
                     "kind": f["kind"],
                     "target": f["target"],
+                    "takes_down": f["takes_down"],
                     "window": {"start": f["start"], "end": end},
                     "outcome": f["outcome"],
                     "requests": ops,
                     "detected_s": f["detected_s"],
                     "recovered_s": f["recovered_s"],
                     "service_recovered_s": None
-                    if f.get("healed_by")
+                    if cut_off
                     else self.service_recovery(end, baseline),
-                    "kept_serving": (search.get("success_rate") or 0) > 0.85,
+                    "service_measured": bool(baseline) and not cut_off,
+                    "kept_serving": (search.get("success_pct") or 0) > self.thresholds.failover_pct,
                     "recovered": f["recovered_s"] is not None,
                     "healed_by": f.get("healed_by", "schedule"),
                 }
@@ -271,17 +310,17 @@ class FaultStage:
     def service_recovery(self, healed: float, baseline: dict | None) -> float | None:
         """Seconds after ``healed`` until a 1 s bucket of searches is back to the baseline's
         success rate (less 5 points) and p95 (x1.5 + 20 ms); None if never in the run."""
-        if not baseline or baseline.get("success_rate") is None:
+        if not baseline or baseline.get("success_pct") is None:
             return None
         searches = [s for s in self.state.samples if s["op"] == "search" and s["t"] >= healed]
         last = max((s["t"] for s in searches), default=healed)
         t = healed
         while t < last:
-            bucket = in_window(searches, t, t + SERVICE_BUCKET_S)
+            bucket = between(searches, t, t + SERVICE_BUCKET_S)
             if bucket:
-                ok = sum(s["ok"] for s in bucket) / len(bucket)
-                p95 = percentile(sorted(s["latency_ms"] for s in bucket), 95)
-                if ok >= baseline["success_rate"] - SERVICE_SUCCESS_SLACK and p95 <= (
+                ok = sum(s["ok"] for s in bucket) / len(bucket) * 100
+                p95 = percentile([s["latency_ms"] for s in bucket], 95)
+                if ok >= baseline["success_pct"] - SERVICE_SUCCESS_SLACK_PCT and p95 <= (
                     (baseline["p95_ms"] or 0) * SERVICE_P95_FACTOR + SERVICE_P95_SLACK_MS
                 ):
                     return round(t - healed, 3)

@@ -26,7 +26,10 @@ DOWNLOAD_DEADLINE_S = 20.0
 
 
 class IntegrityError(Exception):
-    """Downloaded bytes do not match the sha256 that search returned."""
+    """Downloaded bytes do not match the sha256 that search returned: corrupt data reached a
+    user (``reports.correctness``), whatever the success rate."""
+
+    kind = "corrupt"
 
 
 class GrpcDownloader:
@@ -87,7 +90,7 @@ class GrpcDownloader:
             response_time=(time.perf_counter() - started) * 1000,
             response_length=size,
             exception=error,
-            context=context,
+            context={**context, "violation": getattr(error, "kind", None)},
             start_time=started_wall,
         )
         return error is None

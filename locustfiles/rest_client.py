@@ -23,6 +23,16 @@ class RequestFailed(Exception):
     """The node answered, but not with what the operation needs."""
 
 
+class Violation(RequestFailed):
+    """The node answered wrongly in a way no success rate may average away: the sample is
+    marked with ``kind`` (``reports.correctness``: corrupt, incomplete, phantom, duplicate)."""
+
+    def __init__(self, kind: str, message: str, facts: dict | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.facts = facts or {}
+
+
 class Unavailable(Exception):
     """No node answered at all."""
 
@@ -53,7 +63,7 @@ class RestClient:
             self._clients[node.name] = client
         return client
 
-    def _candidates(self, reachable) -> list:
+    def _candidates(self, reachable, avoid: str | None = None) -> list:
         if not self.failover:
             return [self.home]
         if (
@@ -62,15 +72,30 @@ class RestClient:
         ):
             self.current = self.home
         start = self.nodes.index(self.current)
-        ordered = self.nodes[start:] + self.nodes[:start]
-        return [ordered[0]] + [n for n in ordered[1:] if reachable(n.name)]
+        ordered = [n for n in self.nodes[start:] + self.nodes[:start] if n.name != avoid]
+        return ordered[:1] + [n for n in ordered[1:] if reachable(n.name)]
 
-    def call(self, op: str, method: str, path: str, body: bytes | None, check, reachable):
+    def call(
+        self,
+        op: str,
+        method: str,
+        path: str,
+        body: bytes | None,
+        check,
+        reachable,
+        *,
+        avoid: str | None = None,
+        only=None,
+    ):
         """Run one operation; ``check(node, status, payload)`` raises RequestFailed when the
-        answer is wrong. Returns ``(node, payload)`` or ``None`` when it failed."""
+        answer is wrong and may return facts to record on the sample (a dict). ``avoid``: a
+        node that must not serve it (the owner, for a pull); ``only``: exactly this node, no
+        failover. Returns ``(node, payload)`` or ``None`` when it failed."""
         started_wall, started = time.time(), time.perf_counter()
-        error, payload, served, size, failover = None, None, None, 0, False
-        for attempt, node in enumerate(self._candidates(reachable)):
+        error: Exception | None = Unavailable("no node to ask")
+        payload, served, size, failover, facts = None, None, 0, False, {}
+        candidates = [only] if only is not None else self._candidates(reachable, avoid)
+        for attempt, node in enumerate(candidates):
             try:
                 response = self._client(node).request(method, path, body=body or b"")
                 raw = response.read()
@@ -81,19 +106,22 @@ class RestClient:
                     broken.close()
                 continue
             served, size, failover = node, len(raw), attempt > 0
-            if node is not self.current:
+            if node is not self.current and only is None:
                 self.current, self._left_home_at = node, time.monotonic()
             try:
                 payload = json.loads(raw) if raw else {}
-                check(node, response.status_code, payload)
+                facts = check(node, response.status_code, payload) or {}
                 error = None
             except (ValueError, RequestFailed) as exc:
                 error = exc if isinstance(exc, RequestFailed) else RequestFailed("malformed JSON")
+                facts = getattr(exc, "facts", {})
             break
         context = {
+            **facts,
             "node": served.name if served else None,
             "home": self.home.name,
             "failover": failover,
+            "violation": getattr(error, "kind", None),
         }
         self.environment.events.request.fire(
             request_type=method,

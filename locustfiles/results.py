@@ -7,7 +7,7 @@ import json
 import os
 from pathlib import Path
 
-from .stats import by_op, in_window, summarize
+from reports.samples import between, by_op, requests, summarize
 
 CONCURRENCY_FILE = "concurrency_results.json"
 
@@ -18,7 +18,7 @@ def concurrency_results(state) -> dict:
         if window["kind"] not in ("level", "stress"):
             continue
         duration = window["end"] - window["start"]
-        samples = in_window(state.samples, window["start"], window["end"])
+        samples = between(state.samples, window["start"], window["end"])
         levels.append(
             {
                 "name": window["name"],
@@ -27,13 +27,21 @@ def concurrency_results(state) -> dict:
                 "start": window["start"],
                 "end": window["end"],
                 "duration_s": round(duration, 3),
-                **summarize(samples, duration),
-                "operations": by_op(samples, duration),
+                # Requests only (TTFB and hit checks are measurements inside or about them),
+                # exactly as the report counts them; every op, derived ones included, below.
+                **summarize(requests(samples), duration),
+                "operations": {
+                    op: summarize(group, duration) for op, group in by_op(samples).items()
+                },
             }
         )
     return {
         "levels": levels,
-        "breaking_point": {"highest_held": state.highest_held, "broke_at": state.broke_at},
+        "breaking_point": {
+            "highest_held": state.highest_held,
+            "broke_at": state.broke_at,
+            "why": state.broke_why,
+        },
         "stopped_reason": state.stopped_reason,
     }
 

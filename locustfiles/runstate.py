@@ -62,13 +62,19 @@ class RunState:
     fault_windows: list[dict] = field(default_factory=list)
     fault_results: list[dict] | None = None
     integrity: dict | None = None
-    final_problems: list[str] = field(default_factory=list)
+    final_problems: list[str] | None = None  # the steady-state probe after it; None: not run
     verdict: object = None
     node_view: list[dict] = field(default_factory=list)
     fault_stage_listeners: list = field(default_factory=list)
     stopped_reason: str | None = None
     worker_died: bool = False
     distributed: bool = False  # samples arrive from workers, up to a report interval late
+    burst: bool = False  # a level's burst: users skip their think time
+    burst_listeners: list = field(default_factory=list)  # told when ``burst`` changes
+    cut_short: str | None = None  # why the run ended before its stages gave their evidence
+    broke_why: str | None = None  # why the stress step that broke did
+    interrupted: str | None = None  # the signal that interrupted the run, if one did
+    initial_problems: list[str] | None = None  # the steady-state probe before the load
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:

@@ -11,6 +11,9 @@ REPORT_KEY = "peerload_samples"
 ACKED_KEY = "peerload_acked"
 MAX_ERROR_CHARS = 200
 REPORT_LAG_S = 3.5  # workers report every 3 s: their samples arrive up to this late
+#: Facts a request may add to its sample: the correctness violation it showed, and for a search
+#: the peer messages it cost, whether it said ``partial``, whether a hit was expected.
+SAMPLE_FACTS = ("violation", "messages", "partial", "expects_hit")
 
 
 def sample_from_request(
@@ -28,6 +31,8 @@ def sample_from_request(
         "ok": exception is None,
         "error": None if exception is None else str(exception)[:MAX_ERROR_CHARS],
         "failover": bool(context.get("failover")),
+        # Correctness evidence (reports.correctness): set only where it applies.
+        **{k: context[k] for k in SAMPLE_FACTS if context.get(k) is not None},
     }
 
 

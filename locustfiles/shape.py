@@ -1,8 +1,11 @@
 """The Phase 4 load shape: levels 5 -> 10 -> 20 -> 25, a fault stage under steady load, then a
-stress ramp that stops at the run time or when the network breaks.
+stress ramp that doubles the users until a step breaks, the ramp's cap, or the run time.
 
 Locust does not enforce ``--run-time`` when a shape is used, so the shape ends itself there.
-Every stage becomes a window (start, end, users) that the verdict is judged over.
+Every stage becomes a window (start, end, users) that the verdict is judged over. The second
+half of each level is its *burst*: users skip their think time, so a level of N users really has
+about N operations in flight (``simultaneous_ops`` judges that). A stress step holds when its
+success and p95 meet the same thresholds the report judges (``reports.thresholds``).
 """
 
 from __future__ import annotations
@@ -12,10 +15,15 @@ from dataclasses import dataclass
 
 from locust import LoadTestShape
 
-from .samples import REPORT_LAG_S
-from .stats import summarize
+from reports.samples import between, percentile, requests, success_rate
+from reports.thresholds import Thresholds
 
-STRESS_MIN_SUCCESS = 0.70
+from .samples import REPORT_LAG_S
+
+#: Share of a level spent in its burst (the last part of the step).
+BURST_SHARE = 0.5
+STRESS_GROWTH = 2  # the ramp doubles the users after the listed steps
+RUN_TIME_REACHED, STOPPED, ALL_DONE = "run time reached", "stopped", "all stages done"
 
 
 @dataclass(frozen=True)
@@ -26,11 +34,18 @@ class Stage:
     duration: float
 
 
-def build_stages(levels, level_s, fault_users, fault_s, stress_levels, stress_s) -> list[Stage]:
+def build_stages(
+    levels, level_s, fault_users, fault_s, stress_levels, stress_s, stress_max_users: int = 0
+) -> list[Stage]:
+    """The run's stages; the stress ramp goes on from its last listed step, doubling, up to
+    ``stress_max_users``."""
     stages = [Stage(f"level-{u}", "level", u, level_s) for u in levels]
     if fault_s > 0:
         stages.append(Stage("faults", "faults", fault_users, fault_s))
-    stages += [Stage(f"stress-{u}", "stress", u, stress_s) for u in stress_levels]
+    ramp = list(stress_levels)
+    while ramp and ramp[-1] * STRESS_GROWTH <= stress_max_users:
+        ramp.append(ramp[-1] * STRESS_GROWTH)
+    stages += [Stage(f"stress-{u}", "stress", u, stress_s) for u in ramp]
     return stages
 
 
@@ -39,15 +54,17 @@ class Phase4Shape(LoadTestShape):
 
     stages: list[Stage] = []
     run_time_limit: float | None = None
-    stress_p95_ms: float = 2000.0
+    thresholds: Thresholds = Thresholds()
 
     def __init__(self) -> None:
         super().__init__()
         self._index = -1
         self._window: dict | None = None
 
-    def configure(self, stages: list[Stage], run_time_limit: float | None, p95_ms: float) -> None:
-        self.stages, self.run_time_limit, self.stress_p95_ms = stages, run_time_limit, p95_ms
+    def configure(
+        self, stages: list[Stage], run_time_limit: float | None, thresholds: Thresholds
+    ) -> None:
+        self.stages, self.run_time_limit, self.thresholds = stages, run_time_limit, thresholds
         self.restart()
 
     def restart(self) -> None:
@@ -57,7 +74,7 @@ class Phase4Shape(LoadTestShape):
     def stop(self) -> None:
         """The run stopped (Stop pressed, or it ended): close the stage running now."""
         if self._window is not None:
-            self._finish("stopped")
+            self._finish(STOPPED)
 
     @property
     def current_window(self) -> dict | None:
@@ -71,7 +88,7 @@ class Phase4Shape(LoadTestShape):
     def tick(self):
         run_time = self.get_run_time()
         if self.run_time_limit and run_time >= self.run_time_limit:
-            return self._finish("run time reached")
+            return self._finish(RUN_TIME_REACHED)
         elapsed, index = 0.0, None
         for i, stage in enumerate(self.stages):
             elapsed += stage.duration
@@ -79,12 +96,20 @@ class Phase4Shape(LoadTestShape):
                 index = i
                 break
         if index is None:
-            return self._finish("all stages done")
+            return self._finish(ALL_DONE)
         if index != self._index:
             if not self._enter(index):
                 return None
         stage = self.stages[index]
+        self._set_burst(stage.kind == "level" and time.time() >= self._window["burst_start"])
         return stage.users, max(stage.users, 10)
+
+    def _set_burst(self, on: bool) -> None:
+        state = self.state
+        if state is not None and state.burst != on:
+            state.burst = on
+            for listener in state.burst_listeners:
+                listener()
 
     def _enter(self, index: int) -> bool:
         """Close the current window, judge a finished stress stage, open the next window."""
@@ -93,18 +118,21 @@ class Phase4Shape(LoadTestShape):
             return bool(self._finish(f"network broke at {previous['users']} users"))
         self._index = index
         stage = self.stages[index]
+        start = time.time()
         self._window = {
             "name": stage.name,
             "kind": stage.kind,
-            "start": time.time(),
+            "start": start,
             "end": None,
             "users": stage.users,
             "fault_id": None,
             "fault_kind": None,
             "target": None,
         }
+        if stage.kind == "level":
+            self._window["burst_start"] = start + stage.duration * (1 - BURST_SHARE)
         if stage.kind == "faults" and self.state is not None:
-            self.state.fault_stage_started(self._window["start"])
+            self.state.fault_stage_started(start)
         return True
 
     def _close_window(self) -> dict | None:
@@ -115,26 +143,65 @@ class Phase4Shape(LoadTestShape):
         return window
 
     def _stress_held(self, window: dict) -> bool:
+        """Success and p95 of the step against the thresholds; records the breaking point."""
         # Workers ship samples every few seconds: judge distributed runs on what has arrived.
         end = window["end"] - (REPORT_LAG_S if self.state.distributed else 0.0)
-        samples = [s for s in self.state.samples if window["start"] <= s["t"] < end]
-        summary = summarize(samples, end - window["start"])
-        held = (
-            summary["requests"] > 0
-            and summary["success_rate"] >= STRESS_MIN_SUCCESS
-            and (summary["p95_ms"] is None or summary["p95_ms"] <= self.stress_p95_ms)
-        )
-        if held:
+        samples = requests(between(self.state.samples, window["start"], end))
+        rate = success_rate(samples)
+        p95 = percentile([s["latency_ms"] for s in samples], 95)
+        th = self.thresholds
+        why = ""
+        if rate is None:
+            why = "no request completed"
+        elif rate < th.stress_pct:
+            why = f"success {rate:.1f}% < {th.stress_pct:g}%"
+        elif p95 is not None and p95 > th.stress_p95_ms:
+            why = f"p95 {p95:.0f} ms > {th.stress_p95_ms:g} ms"
+        if not why:
             self.state.highest_held = window["users"]
         elif self.state.broke_at is None:
             self.state.broke_at = window["users"]
-        return held
+            self.state.broke_why = why + self._generator_note(window)
+        return not why
+
+    def _generator_note(self, window: dict) -> str:
+        """Whether the load generator itself was saturated while the step broke."""
+        cpu = [
+            r["generator_cpu"]
+            for r in self.state.series
+            if window["start"] <= r["t"] <= window["end"] + 1 and r.get("generator_cpu")
+        ]
+        if cpu and max(cpu) >= self.thresholds.generator_cpu_pct:
+            return f"; the load generator was saturated (CPU {max(cpu):.0f}%): a harness limit"
+        return ""
 
     def _finish(self, reason: str):
-        if self._window is not None:
-            window = self._close_window()
-            if window["kind"] == "stress":
-                self._stress_held(window)
-        if self.state is not None and self.state.stopped_reason is None:
-            self.state.stopped_reason = reason
+        window = self._close_window() if self._window is not None else None
+        if window is not None and window["kind"] == "stress":
+            self._stress_held(window)
+        state = self.state
+        if state is not None and state.stopped_reason is None:
+            state.stopped_reason = reason
+            state.cut_short = self._cut_short(reason, window)
+            if reason == ALL_DONE and state.broke_at is None and state.highest_held:
+                state.broke_why = "the ramp's cap was reached without a break"
+            elif reason == RUN_TIME_REACHED and state.broke_at is None and state.highest_held:
+                state.broke_why = "the run time ended the ramp before a break"
+        self._set_burst(False)
         return None
+
+    def _cut_short(self, reason: str, window: dict | None) -> str | None:
+        """Why the run ended before its stages gave their evidence, or None: stopped or out of
+        time before the levels and the fault stage ran, or before a stress step completed."""
+        if reason not in (RUN_TIME_REACHED, STOPPED):
+            return None
+        done = {w["name"] for w in self.state.windows if w is not window}
+        missing = [s.name for s in self.stages if s.kind != "stress" and s.name not in done]
+        stress = [s for s in self.stages if s.kind == "stress"]
+        no_step = self.state.highest_held is None and self.state.broke_at is None
+        if not missing and stress and no_step:
+            missing = [stress[0].name]
+        if not missing:
+            return None
+        during = f" during {window['name']}" if window is not None else ""
+        return f"{reason}{during}; never completed: {', '.join(missing)}"

@@ -8,43 +8,75 @@ import hashlib
 import itertools
 import json
 import random
+import urllib.parse
 import uuid
 
-from locust import User, between, task
+from locust import User, task
 
 from .grpc_client import GrpcDownloader
-from .rest_client import RequestFailed, RestClient
+from .rest_client import RequestFailed, RestClient, Violation
 from .runstate import run_state
 
 RESULT_FIELDS = ("name", "size", "sha256", "node", "grpc", "hops")
 INDEX_MIN_BYTES = 1024
 INDEX_MAX_BYTES = 64 * 1024
 RUN_TAG = uuid.uuid4().hex[:8]
+#: Violation kinds (``reports.correctness`` counts them).
+CORRUPT, INCOMPLETE, PHANTOM, DUPLICATE = "corrupt", "incomplete", "phantom", "duplicate"
+#: Share of answered searches whose one random hit is checked on the node it names.
+HIT_CHECK_SHARE = 0.2
+THINK_TIME_S = (0.1, 0.5)
 
 
 def check_search(expect: dict | None, reachable):
     """A checker for a search answer; ``expect``: a corpus file that must be found when its
-    owner is reachable."""
+    owner is reachable. Wrong answers are violations (``reports.correctness``), not just
+    failures: the same (node, file) twice, or a hit missing while its owner answered or was
+    reachable and the answer does not say ``partial``."""
 
-    def check(node, status, answer) -> None:
+    def check(node, status, answer) -> dict:
         if status != 200:
             raise RequestFailed(f"{node.name}: HTTP {status}: {answer.get('error')}")
         results = answer.get("results")
         if not isinstance(results, list) or not isinstance(answer.get("nodes"), list):
             raise RequestFailed("malformed search answer")
-        if any(not all(k in r for k in RESULT_FIELDS) for r in results):
+        if any(not isinstance(r, dict) or not all(k in r for k in RESULT_FIELDS) for r in results):
             raise RequestFailed("malformed search hit")
-        if expect is None:
-            return
-        found = any(r["sha256"] == expect["sha256"] for r in results)
-        owner = expect["node"]
-        if found:
-            return
+        messages = answer.get("messages")
+        facts = {
+            "messages": messages if isinstance(messages, int) else None,
+            "partial": bool(answer.get("partial")),
+            "expects_hit": expect is not None,
+        }
+        seen: set[tuple] = set()
+        for r in results:
+            key = (r["node"], r["name"])
+            if key in seen:
+                raise Violation(DUPLICATE, f"{node.name}: {r['name']} on {r['node']} twice", facts)
+            seen.add(key)
+        if expect is None or any(r["sha256"] == expect["sha256"] for r in results):
+            return facts
+        owner, name = expect["node"], expect["name"]
         if owner in answer["nodes"]:
-            raise RequestFailed(f"{owner} answered but its file {expect['name']} is missing")
+            raise Violation(INCOMPLETE, f"{owner} answered but its file {name} is missing", facts)
         # A partition cuts both ways: from an isolated node, nothing else is expected.
         if reachable(owner) and reachable(node.name) and not answer.get("partial"):
-            raise RequestFailed(f"missed {expect['name']} on reachable node {owner}")
+            raise Violation(INCOMPLETE, f"missed {name} on reachable node {owner}", facts)
+        return facts
+
+    return check
+
+
+def check_hit(hit: dict):
+    """A checker for ``GET /files/NAME`` on the node a hit named: it must hold that file."""
+
+    def check(node, status, answer) -> None:
+        if status == 404:
+            raise Violation(PHANTOM, f"{node.name} does not hold {hit['name']} it was listed with")
+        if status != 200:
+            raise RequestFailed(f"{node.name}: HTTP {status}: {answer.get('error')}")
+        if answer.get("sha256") != hit["sha256"]:
+            raise Violation(PHANTOM, f"{node.name} holds {hit['name']} with another sha256")
 
     return check
 
@@ -53,8 +85,12 @@ class PeerUser(User):
     """Base of the Phase 4 users: a home node, a seeded RNG, a REST client with failover."""
 
     abstract = True
-    wait_time = between(0.1, 0.5)
     _ids = itertools.count()
+
+    def wait_time(self) -> float:
+        """Think time, except in a level's burst: then no pause, so N users are N operations
+        in flight (the "simultaneous operations" the criterion judges)."""
+        return 0.0 if self.run.burst else self.rng.uniform(*THINK_TIME_S)
 
     def on_start(self) -> None:
         self.run = run_state(self.environment)
@@ -74,7 +110,7 @@ class PeerUser(User):
 
     def search(self, term: str, expect: dict | None = None):
         path = f"/search?q={term}&ttl=3"
-        return self.rest.call(
+        found = self.rest.call(
             "search",
             "GET",
             path,
@@ -82,6 +118,19 @@ class PeerUser(User):
             check_search(expect, self.run.reachable),
             self.run.reachable,
         )
+        if found and found[1]["results"] and self.rng.random() < HIT_CHECK_SHARE:
+            self.check_hit(self.rng.choice(found[1]["results"]))
+        return found
+
+    def check_hit(self, hit: dict) -> None:
+        """Ask the node a hit names whether it holds the file (phantom hits). Recorded as
+        ``hit_check``, a measurement the reports do not count as load."""
+        owner = self.run.node(hit["node"])
+        if owner is None or not self.run.reachable(owner.name):
+            return
+        path = f"/files/{urllib.parse.quote(hit['name'])}"
+        check = check_hit(hit)
+        self.rest.call("hit_check", "GET", path, None, check, self.run.reachable, only=owner)
 
 
 class SearchUser(PeerUser):
@@ -153,7 +202,8 @@ class DownloadUser(PeerUser):
     def node_download(self) -> None:
         """Node-to-node: ask our node to pull a remote file over gRPC."""
         target = self.corpus_file()
-        if not target or target["node"] == self.rest.current.name:
+        home_owns = target and target["node"] == self.rest.home.name and not self.rest.failover
+        if not target or home_owns or len(self.run.nodes) < 2:
             return
         body = {
             "name": target["name"],
@@ -163,8 +213,11 @@ class DownloadUser(PeerUser):
         }
 
         def check(node, status, answer) -> None:
-            if status != 200 or answer.get("sha256") != target["sha256"]:
+            if status != 200:
                 raise RequestFailed(f"{node.name}: HTTP {status}: {answer.get('error')}"[:200])
+            if answer.get("sha256") != target["sha256"]:
+                got = answer.get("sha256")
+                raise Violation(CORRUPT, f"{node.name} acknowledged {target['name']} as {got}")
 
         self.rest.call(
             "node_download",
@@ -173,4 +226,5 @@ class DownloadUser(PeerUser):
             json.dumps(body).encode(),
             check,
             self.run.reachable,
+            avoid=target["node"],  # a node asked to pull from itself is the harness's mistake
         )

@@ -1,7 +1,10 @@
-"""The end of a run: judge it with ``reports`` and decide the exit code.
+"""The end of a run: judge it with ``reports`` and say the verdict.
 
-The suite's own checks (every operation type succeeded, nothing acknowledged lost, no worker
-died) come first; then the readiness criteria judged per window by ``reports.build``.
+Everything the suite knows about how the run went (the verification probes before and after,
+the integrity check, an interrupt, a run cut short, a worker lost) goes into the run record as
+its ``status``, and ``reports`` turns it into criteria rows like any other evidence. One
+decision (``reports.verdict.decide``) then gives the label, the reason and the exit code that
+the report, the JSON, the web UI and the console all show.
 """
 
 from __future__ import annotations
@@ -11,12 +14,14 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import reports
+from reports.regression import load_baseline
+from reports.results import ResultsError
 from reports.thresholds import Thresholds, load_overrides
+from reports.verdict import EXIT_CODES, INCONCLUSIVE
 
 from . import options as opts
 from .results import concurrency_results
 
-REQUIRED_OPS = ("search", "index", "download")
 VERSIONED = ("peerload", "locust", "grpcio", "gevent", "bottle", "psutil")
 
 
@@ -31,51 +36,66 @@ def versions() -> dict:
 
 
 def thresholds(options) -> dict:
-    """Overrides from ``--thresholds FILE`` then ``--threshold NAME=VALUE,…`` (validated)."""
-    merged = load_overrides(Path(options.thresholds)) if options.thresholds else {}
+    """Overrides from ``--stress-p95-ms``, then ``--thresholds FILE``, then ``--threshold
+    NAME=VALUE,…`` (validated: unknown names and bad values fail here, before the run)."""
+    merged = {"stress_p95_ms": options.stress_p95_ms} if options.stress_p95_ms else {}
+    merged.update(load_overrides(Path(options.thresholds)) if options.thresholds else {})
     merged.update(opts.threshold_overrides(options.threshold))
-    Thresholds.from_dict(merged)  # unknown names and bad values fail here, before the run
+    Thresholds.from_dict(merged)
     return merged
 
 
-def suite_problems(state) -> list[str]:
-    problems = []
-    if state.stopped_reason and state.stopped_reason.startswith("network not healthy"):
-        problems.append(state.stopped_reason)
-    if state.worker_died:
-        problems.append("a worker died during the run")
-    ok_ops = {s["op"] for s in state.samples if s["ok"]}
-    never = [op for op in REQUIRED_OPS if op not in ok_ops]
-    if never:
-        problems.append(f"operation(s) never succeeded: {', '.join(never)}")
-    if state.integrity and (state.integrity["lost"] or state.integrity["corrupt"]):
-        problems.append("acknowledged uploads were lost or corrupted")
-    if state.final_problems:
-        problems.append("final verification: " + "; ".join(state.final_problems))
-    return problems
+def resolved_thresholds(options) -> Thresholds:
+    """The thresholds every part of the run reads: the shape, the fault stage, the report."""
+    return Thresholds.from_dict(thresholds(options))
 
 
-def judge(state, options, results_dir: Path):
-    """Write every result file and report; the readiness verdict."""
-    config = {
-        k: getattr(options, k, None)
-        for k in (
-            "profile",
-            "nodes",
-            "cluster",
-            "failover",
-            "fault_plan",
-            "levels",
-            "step_time",
-            "stress_levels",
-            "stress_p95_ms",
-            "seed",
-            "run_time",
-            "processes",
-        )
+def baseline(options) -> dict | None:
+    """``--baseline DIR``: a previous run's figures (ValueError if the folder is unusable)."""
+    if not getattr(options, "baseline", ""):
+        return None
+    try:
+        return load_baseline(options.baseline, resolved_thresholds(options).min_samples)
+    except (ResultsError, OSError) as exc:
+        raise ValueError(f"--baseline: {exc}") from None
+
+
+def status(state, *, live: bool = False) -> dict:
+    """How the run went, as ``reports`` reads it (docs/contracts.md, "Run status")."""
+    return {
+        "nodes": len(state.nodes),
+        "in_progress": live,
+        "ended": state.stopped_reason,
+        "interrupted": state.interrupted,
+        "cut_short": state.cut_short,
+        "worker_died": state.worker_died,
+        "initial_problems": state.initial_problems,
+        "final_problems": None if live else state.final_problems,
     }
-    config["stopped_reason"] = state.stopped_reason
-    run = {
+
+
+CONFIG_KEYS = (
+    "profile",
+    "nodes",
+    "cluster",
+    "failover",
+    "fault_plan",
+    "levels",
+    "step_time",
+    "stress_levels",
+    "seed",
+    "run_time",
+    "processes",
+    "baseline",
+)
+
+
+def run_record(state, options, *, live: bool = False) -> dict:
+    """The ``run`` dict ``reports`` judges: at the end of a run, and (``live``) for the web
+    UI's criteria so far."""
+    config = {k: getattr(options, k, None) for k in CONFIG_KEYS}
+    config.update(getattr(state, "config_used", None) or {})
+    return {
         "config": {k: ("" if v is None else v) for k, v in config.items()},
         "versions": versions(),
         "seed": options.seed,
@@ -84,23 +104,23 @@ def judge(state, options, results_dir: Path):
         "windows": state.windows + state.fault_windows,
         "journal": state.journal,
         "series": state.series,
-        "integrity": state.integrity,
+        "integrity": None if live else state.integrity,
         "concurrency": concurrency_results(state),
         # [] rather than None: never let reports pick up an older run's fault file
         "fault_results": state.fault_results or [],
         "thresholds": thresholds(options),
+        "status": status(state, live=live),
+        "baseline": getattr(state, "baseline", None),
     }
-    return reports.build(results_dir, run)
+
+
+def judge(state, options, results_dir: Path):
+    """Write every result file and report; the verdict."""
+    return reports.build(results_dir, run_record(state, options))
 
 
 def exit_code(state) -> tuple[int, str]:
-    """0 when the network was judged READY and the suite's own checks pass; the reason leads
-    with the readiness verdict."""
-    problems = suite_problems(state)
+    """The verdict's exit code and its one-line reason: the same decision the report shows."""
     if state.verdict is None:
-        return 1, "FAIL: the run ended before it could be judged" + "".join(
-            f"; {p}" for p in problems
-        )
-    if problems:
-        return 1, f"{state.verdict.reason}; FAIL: " + "; ".join(problems)
+        return EXIT_CODES[INCONCLUSIVE], f"{INCONCLUSIVE}: the run ended before it was judged"
     return state.verdict.exit_code, state.verdict.reason
