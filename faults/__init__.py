@@ -7,6 +7,10 @@ Typical use (the Locust suite does this on the master)::
     runner.start()          # background; offsets count from t0 (default: now)
     ...
     runner.stop(wait=60)    # heals everything still active, then returns
+
+What a kind is (takes its target down? a Cluster-page button? how it heals?) is asked of the
+kind: ``faults.kind_facts("crash").takes_down``, ``faults.KINDS``, ``faults.manual_kinds()``;
+every journal step record carries ``takes_down`` and ``acts_on``.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from typing import Any
 
 from .backends import BackendError, DescriptorError, load_descriptor
 from .journal import Journal, read_journal, step_records
+from .kinds import KINDS, KindFacts, Manual, kind_facts, manual_kinds
 from .plan import load_plan, parse_duration, parse_plan
 from .runner import ABORTED, COMPLETED, FAILED, INTERRUPTED, Runner, RunResult
 from .timeline import Timeline, resolve, validate_against
@@ -27,18 +32,23 @@ __all__ = [
     "COMPLETED",
     "FAILED",
     "INTERRUPTED",
+    "KINDS",
     "BackendError",
     "DescriptorError",
     "FaultSpec",
     "Journal",
+    "KindFacts",
+    "Manual",
     "Plan",
     "PlanError",
     "RunResult",
     "Runner",
     "Step",
     "Timeline",
+    "kind_facts",
     "load_descriptor",
     "load_plan",
+    "manual_kinds",
     "parse_duration",
     "parse_plan",
     "prepare",

@@ -6,6 +6,8 @@ Records (the ``record`` field tells them apart; docs/contracts.md describes the 
   so a run can be replayed;
 - ``begin``: a step about to act (written *before* it acts; outcome null);
 - ``step``:  the same step done: ``outcome`` ok|error, ``error``, ``duration_s``, ``detail``;
+  both carry the kind's facts a judge needs (``takes_down``, ``acts_on``: see
+  ``faults.kinds.KindFacts``), so no consumer keeps its own list of kinds;
 - ``run``:   once, last: the run's status (completed | failed | aborted | interrupted).
 
 Readers interested in applied steps only take ``record == "step"`` (see ``step_records``).
@@ -20,6 +22,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import IO, Any
 
+from .kinds import kind_facts
 from .types import Step
 
 BEGIN, STEP, PLAN, RUN = "begin", "step", "plan", "run"
@@ -48,6 +51,7 @@ def step_record(
         "outcome": None,
         "error": None,
         "detail": {},
+        **kind_facts(step.kind).record_fields(),
     }
     line.update(extra)
     return line

@@ -119,7 +119,7 @@ def fault_from_dict(index: int, raw: Any) -> FaultSpec:
     if kind_name not in REGISTRY:
         raise PlanError(f"{where}.kind: unknown kind {kind_name!r} (one of {', '.join(REGISTRY)})")
     kind = REGISTRY[kind_name]
-    unknown_fields(raw, COMMON_FIELDS | kind.options, where)
+    unknown_fields(raw, COMMON_FIELDS | set(kind.params), where)
     fault_id = raw.get("id")
     if not isinstance(fault_id, str) or not ID_RE.match(fault_id):
         raise PlanError(f"{where}.id: expected a short name of letters, digits, -_. ({fault_id!r})")
@@ -145,7 +145,7 @@ def fault_from_dict(index: int, raw: Any) -> FaultSpec:
         duration=duration,
         gap=parse_duration(raw.get("gap", 0), f"{where}.gap"),
         allow_majority=boolean(raw.get("allow_majority", False), f"{where}.allow_majority"),
-        options={k: raw[k] for k in kind.options if k in raw},
+        options={k: raw[k] for k in kind.params if k in raw},
         description=text_field(raw.get("description", ""), f"{where}.description"),
     )
     if spec.gap and spec.target != "each":

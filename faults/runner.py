@@ -18,7 +18,7 @@ from typing import Any
 from .backends import ClusterContext, ControlClient, NetworkBackend, select_backend
 from .events import Events
 from .journal import ERROR, OK, PLAN, RUN, STEP, Journal, step_record
-from .kinds import REGISTRY
+from .kinds import REGISTRY, kind_facts, manual_kinds
 from .timeline import Timeline
 from .types import END, START, Step
 
@@ -29,7 +29,6 @@ COMPLETED, FAILED, ABORTED, INTERRUPTED = "completed", "failed", "aborted", "int
 LATE_NOTE_S = 0.05  # a step that starts later than this behind schedule says by how much
 FINAL_HEAL = "final heal"
 MANUAL = "manual"
-MANUAL_KINDS = ("crash", "stop", "pause", "partition")
 
 
 @dataclass
@@ -136,15 +135,14 @@ class Runner:
     # -- by hand (the web UI's Cluster page) -------------------------------------------------
     def apply(self, kind: str, target: str, *, fault_id: str = MANUAL) -> dict[str, Any]:
         """Start one fault on one node now, outside the timeline: journaled and hooked like a
-        scheduled step (a partition isolates ``target``). ValueError for an unknown kind/node."""
-        if kind not in MANUAL_KINDS:
-            raise ValueError(f"unknown manual fault {kind!r}; one of {', '.join(MANUAL_KINDS)}")
+        scheduled step, with the parameters of the kind's button (a partition isolates
+        ``target``). ValueError for a kind that is not offered by hand, or an unknown node."""
+        if kind not in REGISTRY or kind_facts(kind).manual is None:
+            offered = ", ".join(f.name for f in manual_kinds())
+            raise ValueError(f"unknown manual fault {kind!r}; one of {offered}")
         if target not in self.control.nodes:
             raise ValueError(f"unknown node {target!r}")
-        params: dict[str, Any] = {}
-        if kind == "partition":
-            others = [n for n in self.control.nodes if n != target]
-            params = {"shape": "isolate-one", "grudge": {target: others}}
+        params = REGISTRY[kind].manual_params(target, list(self.control.nodes))
         step = Step(self.offset(), fault_id, kind, START, target, (target,), params)
         return self._execute(step)
 

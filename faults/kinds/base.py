@@ -5,12 +5,18 @@ entries (pure, no cluster needed); an instance, bound to a running cluster, inje
 recovers. The bookkeeping lives here, once: a second start of an active fault is refused, a
 heal with nothing to heal says so, and a fault whose start failed half-way stays active so the
 final heal still undoes whatever part of it took effect.
+
+A kind also states its facts (``KindFacts``: does it take its target out of service, is it a
+Cluster-page button, how it heals, its parameters), so that the runner, the journal, the load
+test's windows and the report's judges read them from the kind, never from lists of their own:
+a new kind is one module plus one registry line.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field, fields
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from .. import targets
@@ -21,6 +27,46 @@ if TYPE_CHECKING:
     from ..backends import ClusterContext
 
 NOTHING_TO_HEAL = "nothing to heal"
+PROCESS, NETWORK, NOTHING = "process", "network", "nothing"
+"""What a kind acts on (``KindFacts.acts_on``): the target's process, its links, or nothing."""
+
+
+@dataclass(frozen=True)
+class Manual:
+    """A kind offered as a button on the Cluster page: the button's label, and the label of the
+    button that heals it (any heal button heals every fault on its node)."""
+
+    label: str
+    heal_label: str
+
+
+@dataclass(frozen=True)
+class KindFacts:
+    """What a fault kind is, for everyone who does not run it (web UI, windows, judges)."""
+
+    name: str
+    summary: str
+    """What it does, in one line."""
+    takes_down: bool
+    """Its target is out of service while it is active (crash, stop, pause, partition): judged
+    as a node failure, counted as down by the plan's majority guard."""
+    acts_on: str
+    """``process`` (crash, stop, pause), ``network`` (partition, latency) or ``nothing``."""
+    heals_by: str
+    """How it is healed, in words ("" for an instant kind, which has nothing to heal)."""
+    instant: bool
+    """A single step with no duration and no heal (heal)."""
+    manual: Manual | None
+    """Its Cluster-page button, or None when it is not offered by hand."""
+    params: Mapping[str, str] = field(default_factory=dict)
+    """Plan fields it accepts beyond the common ones, with what each means."""
+
+    def record_fields(self) -> dict[str, Any]:
+        """The facts every journal step record carries, so consumers judge from the record."""
+        return {"takes_down": self.takes_down, "acts_on": self.acts_on}
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 class FaultStateError(RuntimeError):
@@ -31,17 +77,34 @@ class FaultKind:
     """Base for fault kinds. Subclasses set the class attributes and implement inject/recover."""
 
     name: ClassVar[str] = ""
+    summary: ClassVar[str] = ""
+    """What it does, in one line (``KindFacts.summary``)."""
     takes_down: ClassVar[bool] = False
-    """Its nodes count as down for the majority guard (crash, stop, pause)."""
+    """Its target is out of service while active (``KindFacts.takes_down``)."""
+    acts_on: ClassVar[str] = NOTHING
+    heals_by: ClassVar[str] = ""
+    manual: ClassVar[Manual | None] = None
+    """Its Cluster-page button (see ``manual_params`` for what the button applies)."""
     instant: ClassVar[bool] = False
     """A single step with no duration and nothing to heal afterwards (heal)."""
     exclusive: ClassVar[bool] = False
     """Never overlaps another fault of the same kind, whatever the nodes (partition)."""
-    options: ClassVar[frozenset[str]] = frozenset()
-    """Plan fields this kind accepts beyond the common ones."""
+    params: ClassVar[Mapping[str, str]] = {}
+    """Plan fields this kind accepts beyond the common ones, with what each means; ``validate``
+    checks them."""
     default_target: ClassVar[str | None] = "one"
     selectors: ClassVar[tuple[str, ...]] = targets.SELECTORS
     """Which of one/each/minority/all a target may be (node names are always allowed)."""
+
+    @classmethod
+    def facts(cls) -> KindFacts:
+        """The class attributes of the same names, as one value."""
+        return KindFacts(**{f.name: getattr(cls, f.name) for f in fields(KindFacts)})
+
+    @classmethod
+    def manual_params(cls, target: str, nodes: Sequence[str]) -> dict[str, Any]:
+        """The parameters its Cluster-page button applies to ``target`` (none by default)."""
+        return {}
 
     # -- plan side (pure) ----------------------------------------------------------------
     @classmethod
@@ -68,10 +131,11 @@ class FaultKind:
     def resolve(cls, fault: FaultSpec, nodes: Sequence[str], rng: random.Random) -> list[Resolved]:
         """The concrete applications of this fault, in order (several for target = "each")."""
         groups = targets.select(fault.target or "all", nodes, rng)
-        return [Resolved(targets.label(g), tuple(g), cls.params(fault)) for g in groups]
+        return [Resolved(targets.label(g), tuple(g), cls.step_params(fault)) for g in groups]
 
     @classmethod
-    def params(cls, fault: FaultSpec) -> dict[str, Any]:
+    def step_params(cls, fault: FaultSpec) -> dict[str, Any]:
+        """The parameters each of the fault's steps carries (its plan fields, by default)."""
         return dict(fault.options)
 
     @classmethod

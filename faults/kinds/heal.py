@@ -11,6 +11,7 @@ from .base import FaultKind
 
 class Heal(FaultKind):
     name = "heal"
+    summary = "heals every active fault on its target now, then clears leftover drops/latency"
     instant = True
     default_target = "all"
     selectors = ("all",)

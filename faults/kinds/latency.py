@@ -4,16 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from node.config import MAX_LATENCY_MS  # the node's admin API limit, defined once
+
 from ..backends.control import each_node
 from ..types import FaultSpec, PlanError, Step
-from .base import FaultKind
-
-MAX_LATENCY_MS = 10_000  # the node's own limit (node/netfaults.py)
+from .base import NETWORK, FaultKind
 
 
 class Latency(FaultKind):
     name = "latency"
-    options = frozenset({"ms"})
+    summary = "delays every peer message the target sends (in the node: no tc netem here)"
+    acts_on = NETWORK
+    heals_by = "ms = 0"
+    params = {"ms": f"the delay in milliseconds, 1..{MAX_LATENCY_MS}"}
 
     @classmethod
     def validate(cls, fault: FaultSpec) -> None:

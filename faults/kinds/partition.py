@@ -13,15 +13,24 @@ from typing import Any
 
 from .. import targets
 from ..types import FaultSpec, PlanError, Resolved, Step
-from .base import FaultKind
+from .base import NETWORK, FaultKind, Manual
 
 SHAPES = ("isolate-one", "halves", "grudge")
+MANUAL_SHAPE = "isolate-one"
 
 
 class Partition(FaultKind):
     name = "partition"
+    summary = "cuts links between node groups, both directions"
+    takes_down = True  # the cut-off side (see ``down``: everything outside the largest group)
+    acts_on = NETWORK
+    heals_by = "restoring the links"
+    manual = Manual("isolate", "heal")
     exclusive = True
-    options = frozenset({"shape", "grudge"})
+    params = {
+        "shape": f"one of {', '.join(SHAPES)} (default isolate-one)",
+        "grudge": 'with shape = "grudge": node -> peers it cannot reach, e.g. {n1 = ["n2"]}',
+    }
     default_target = None
     selectors = ("one", "each")
 
@@ -48,6 +57,11 @@ class Partition(FaultKind):
                 raise PlanError(f"{where}: expected a list of node names")
             if node in drops:
                 raise PlanError(f"{where}: a node cannot be partitioned from itself")
+
+    @classmethod
+    def manual_params(cls, target: str, nodes: Sequence[str]) -> dict[str, Any]:
+        """The button isolates its node from all the others."""
+        return {"shape": MANUAL_SHAPE, "grudge": targets.isolate(target, nodes)}
 
     @classmethod
     def named_nodes(cls, fault: FaultSpec) -> list[tuple[str, str]]:

@@ -5,12 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from ..types import Step
-from .base import FaultKind
+from .base import PROCESS, FaultKind, Manual
 
 
 class Pause(FaultKind):
     name = "pause"
+    summary = "SIGSTOP through the control API (a frozen node: only silence shows it)"
     takes_down = True
+    acts_on = PROCESS
+    heals_by = "resume (SIGCONT)"
+    manual = Manual("pause", "resume")
 
     def inject(self, step: Step) -> dict[str, Any]:
         return self.control_each(step, "pause")

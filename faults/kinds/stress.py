@@ -16,6 +16,8 @@ MARKER_NOTE = "marker only: nothing is done to the cluster"
 
 class Stress(FaultKind):
     name = "stress"
+    summary = "a marker window for the load shape; the cluster is not touched"
+    heals_by = "nothing to undo (a marker)"
     default_target = "all"
     selectors = ("all",)
 

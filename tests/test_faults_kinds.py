@@ -1,0 +1,140 @@
+"""A fault kind's facts live on the kind: what takes a node down, what is a Cluster-page button,
+how it heals, its parameters; the runner and every journal step record take them from there."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+import faults
+from faults import Runner, Timeline, parse_plan, resolve
+from faults.kinds import REGISTRY, FaultKind, Manual
+from faults.testing import FakeCluster
+from faults.types import PlanError, Step
+
+
+@pytest.fixture
+def cluster() -> Iterator[FakeCluster]:
+    with FakeCluster(3) as fc:
+        yield fc
+
+
+PLAN = """
+version = 1
+seed = 3
+backend = "control"
+[[fault]]
+id = "down"
+kind = "crash"
+target = "n1"
+at = "0s"
+duration = "20ms"
+[[fault]]
+id = "slow"
+kind = "latency"
+ms = 50
+target = "n2"
+at = "40ms"
+duration = "20ms"
+"""
+
+
+def by_hand(cluster: FakeCluster) -> Runner:
+    empty = Timeline(seed=0, nodes=tuple(cluster.names), backend="control", steps=())
+    return Runner(empty, cluster.descriptor)
+
+
+def test_which_kinds_take_their_target_out_of_service():
+    down = {name for name, facts in faults.KINDS.items() if facts.takes_down}
+    assert down == {"crash", "stop", "pause", "partition"}
+    assert {n: f.acts_on for n, f in faults.KINDS.items()} == {
+        "crash": "process",
+        "stop": "process",
+        "pause": "process",
+        "partition": "network",
+        "heal": "nothing",
+        "latency": "network",
+        "stress": "nothing",
+    }
+
+
+def test_buttons_heals_and_parameters_are_facts_of_the_kind():
+    buttons = {f.name: (f.manual.label, f.manual.heal_label) for f in faults.manual_kinds()}
+    assert buttons == {
+        "crash": ("crash", "restart"),
+        "stop": ("stop", "restart"),
+        "pause": ("pause", "resume"),
+        "partition": ("isolate", "heal"),
+    }
+    assert set(faults.kind_facts("partition").params) == {"shape", "grudge"}
+    assert "10000" in faults.kind_facts("latency").params["ms"]
+    assert all(f.heals_by for f in faults.KINDS.values() if not f.instant)
+    assert faults.kind_facts("crash").to_dict()["manual"] == {
+        "label": "crash",
+        "heal_label": "restart",
+    }
+    with pytest.raises(ValueError, match="unknown fault kind 'kill'"):
+        faults.kind_facts("kill")
+
+
+def test_every_journal_step_record_carries_the_kinds_facts(cluster):
+    runner = Runner(resolve(parse_plan(PLAN), cluster.names), cluster.descriptor)
+    runner.run()
+    steps = [r for r in runner.journal.records if r["record"] in ("begin", "step")]
+    assert len(steps) == 8
+    for record in steps:
+        facts = faults.kind_facts(record["kind"])
+        assert (record["takes_down"], record["acts_on"]) == (facts.takes_down, facts.acts_on)
+    assert {r["kind"]: r["takes_down"] for r in steps} == {"crash": True, "latency": False}
+
+
+def test_only_kinds_with_a_button_are_applied_by_hand_with_the_buttons_parameters(cluster):
+    runner = by_hand(cluster)
+    with pytest.raises(ValueError, match="one of crash, stop, pause, partition"):
+        runner.apply("latency", "n1")
+    record = runner.apply("partition", "n2")
+    assert record["outcome"] == "ok" and record["takes_down"] is True
+    assert cluster.drop["n2"] == ["n1", "n3"]
+    runner.heal_now()
+    assert cluster.healthy()
+
+
+class Blink(FaultKind):
+    """A kind made up here: pauses its target (as a new kind would be written)."""
+
+    name = "blink"
+    summary = "a short pause"
+    takes_down = True
+    acts_on = "process"
+    heals_by = "resume"
+    manual = Manual("blink", "unblink")
+    params = {"times": "how often, 1..3"}
+
+    @classmethod
+    def validate(cls, fault: Any) -> None:
+        super().validate(fault)
+        if fault.options.get("times") not in (1, 2, 3):
+            raise PlanError(f"{fault.where}.times: expected 1..3")
+
+    def inject(self, step: Step) -> dict[str, Any]:
+        return self.control_each(step, "pause")
+
+    def recover(self, step: Step) -> dict[str, Any]:
+        return self.control_each(step, "resume")
+
+
+def test_a_new_kind_is_one_class_and_one_registry_entry(cluster, monkeypatch):
+    monkeypatch.setitem(REGISTRY, Blink.name, Blink)
+    assert faults.kind_facts("blink").takes_down and "blink" in faults.KINDS
+    assert [f.name for f in faults.manual_kinds()][-1] == "blink"
+    plan = PLAN.replace('kind = "crash"', 'kind = "blink"\ntimes = 2')
+    with pytest.raises(PlanError, match="times"):
+        parse_plan(plan.replace("times = 2", "times = 9"))
+    runner = Runner(resolve(parse_plan(plan), cluster.names), cluster.descriptor)
+    runner.run()
+    blinks = [r for r in runner.journal.records if r.get("kind") == "blink"]
+    assert blinks and all(r["takes_down"] and r["outcome"] != "error" for r in blinks[1::2])
+    assert by_hand(cluster).apply("blink", "n3")["outcome"] == "ok"
+    assert cluster.state["n3"] == "paused"
