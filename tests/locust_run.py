@@ -16,6 +16,7 @@ import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCUSTFILE = ROOT / "locustfiles" / "phase4.py"
+LOG_NAME = "locust-webui.log"
 
 
 def locust_cmd(*args: str) -> list[str]:
@@ -63,18 +64,20 @@ def wait_until(predicate, timeout: float, message: str, interval: float = 0.3):
 
 
 @contextmanager
-def web_ui(results: Path, *args: str):
+def web_ui(results: Path | None, *args: str, cwd: Path = ROOT):
     """Locust's web UI on a free port, with the suite loaded; yields its base URL. On the way
-    out Locust is stopped (terminate, then kill) and no node process may be left behind."""
+    out Locust is stopped (terminate, then kill) and no node process may be left behind.
+    ``results``: ``--results-dir`` (None: the default, results/<time>/ under ``cwd``)."""
     port = free_port()
     # Output goes to a file, not a pipe: nobody reads a pipe until the end, and a full pipe
     # (64 KiB of dashboard and failure lines) blocks Locust's print, freezing its whole loop.
-    log_path = results / "locust-webui.log"
+    # Not inside the results folder: an explicit --results-dir must be empty.
+    log_path = cwd / LOG_NAME if results is None else results.parent / LOG_NAME
     log = open(log_path, "w")  # noqa: SIM115 - closed in the finally below
+    results_args = [] if results is None else ["--results-dir", str(results)]
     proc = subprocess.Popen(
-        locust_cmd("--web-host", "127.0.0.1", "--web-port", str(port))
-        + ["--results-dir", str(results), *args],
-        cwd=ROOT,
+        locust_cmd("--web-host", "127.0.0.1", "--web-port", str(port)) + results_args + [*args],
+        cwd=cwd,
         stdout=log,
         stderr=subprocess.STDOUT,
         text=True,

@@ -1,0 +1,89 @@
+"""Every option checked before anything starts: a mistake costs one line and exit 2, not a
+cluster start and half a run (``--step-time -3`` used to fail after 37 s)."""
+
+from __future__ import annotations
+
+import math
+import socket
+
+import faults
+from node.cluster import MAX_NODES
+
+from . import options as opts
+from .faultstage import SHIPPED_PLANS, plan_path
+from .resultsdir import RunFolders
+from .verdict import thresholds
+
+NO_PLAN = "none"
+
+
+def shipped_plans() -> list[str]:
+    return sorted(p.stem for p in SHIPPED_PLANS.glob("*.toml"))
+
+
+def check_plan(spec: str | None) -> None:
+    """The plan exists and is valid (it is resolved against the nodes later)."""
+    if not spec or spec == NO_PLAN:
+        return
+    path = plan_path(spec)
+    if not path.is_file():
+        shipped = ", ".join(shipped_plans())
+        raise ValueError(
+            f"--fault-plan {spec!r}: no such plan file; shipped plans: {shipped}, or {NO_PLAN}"
+        )
+    try:
+        faults.load_plan(path)
+    except ValueError as exc:  # PlanError
+        raise ValueError(f"--fault-plan: {exc}") from None
+
+
+def check_seconds(name: str, value: float, *, zero_ok: bool) -> None:
+    low_ok = value >= 0 if zero_ok else value > 0
+    if not (math.isfinite(value) and low_ok):
+        what = "0 (the profile's) or a number of seconds > 0" if zero_ok else "a number > 0"
+        raise ValueError(f"{name} must be {what}, not {value:g}")
+
+
+def check_port_free(host: str | None, port: int) -> None:
+    """Locust binds the web UI only after the cluster has started, and a taken port then ends
+    in a gevent traceback: bind it here first, the way gevent will (SO_REUSEADDR)."""
+    bind_host = "" if host in (None, "*") else host
+    try:
+        with socket.socket(socket.AF_INET6 if ":" in bind_host else socket.AF_INET) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((bind_host, port))
+    except OSError as exc:
+        where = f"{host or '*'}:{port}"
+        raise ValueError(
+            f"--web-port: cannot listen on {where} ({exc.strerror or exc}); "
+            "another Locust running? choose another --web-port"
+        ) from None
+
+
+def check_options(options, *, web_ui: bool) -> RunFolders:
+    """ValueError with a one-line message for the first bad option; the run's results folders
+    (nothing created yet) when all are good."""
+    profile = opts.profile(options.profile)
+    if not options.cluster and not 1 <= options.nodes <= MAX_NODES:
+        raise ValueError(
+            f"--nodes must be 1..{MAX_NODES} (a full mesh of more is not ready on 2 cores)"
+        )
+    check_seconds("--step-time", options.step_time, zero_ok=True)
+    check_seconds("--stress-p95-ms", options.stress_p95_ms, zero_ok=False)
+    try:
+        levels = opts.int_list(options.levels, opts.LEVELS)
+    except ValueError as exc:
+        raise ValueError(f"--levels: {exc}") from None
+    if not levels:
+        raise ValueError("--levels: at least one level, e.g. 5,10,20,25")
+    try:
+        opts.int_list(options.stress_levels, profile.stress_levels)
+    except ValueError as exc:
+        raise ValueError(f"--stress-levels: {exc}") from None
+    check_plan(options.fault_plan or profile.default_plan)
+    thresholds(options)
+    run_folders = RunFolders(options.results_dir, options.overwrite)
+    run_folders.check()
+    if web_ui:
+        check_port_free(options.web_host, options.web_port)
+    return run_folders
