@@ -30,7 +30,6 @@ PROBE_KILL_S = 2.0
 DETECT_TIMEOUT_S = 30.0  # a probe never outlives its fault by much: it stops at the heal
 JOURNAL_FILE = "fault_journal.jsonl"
 RESULTS_FILE = "fault_tolerance_results.json"
-NODE_DOWN_KINDS = ("crash", "stop", "pause", "partition")
 SERVICE_BUCKET_S = 1.0
 SERVICE_SUCCESS_SLACK_PCT = 5.0
 SERVICE_P95_FACTOR = 1.5
@@ -157,7 +156,8 @@ class FaultStage:
             "fault_id": step.fault_id,
             "kind": step.kind,
             "target": step.target,
-            "takes_down": step.kind in NODE_DOWN_KINDS,
+            "takes_down": faults.kind_facts(step.kind).takes_down,
+            "acts_on": faults.kind_facts(step.kind).acts_on,
             "cut": cut_pairs(step),
             "key": step.key,
             "start": record["wall"],
@@ -169,7 +169,7 @@ class FaultStage:
         self._open[step.key] = entry
         self.faults.append(entry)
         self.state.faults_active.append(step.key)
-        if step.kind in NODE_DOWN_KINDS and step.target in self.state.descriptor_names:
+        if entry["takes_down"] and step.target in self.state.descriptor_names:
             self._probes.append(gevent.spawn(self._detect, entry, started))
 
     def on_fault_healed(self, step, record, **_) -> None:
@@ -251,6 +251,7 @@ class FaultStage:
                 "fault_kind": f["kind"],
                 "target": f["target"],
                 "takes_down": f["takes_down"],
+                "acts_on": f["acts_on"],
             }
             out.append(
                 {

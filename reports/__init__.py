@@ -15,6 +15,7 @@ from typing import Any
 from reports.context import build_context
 from reports.evidence import Evidence
 from reports.recommend import recommend
+from reports.regression import load_baseline
 from reports.render import render_html, render_markdown
 from reports.results import (
     COMPLETE,
@@ -58,12 +59,15 @@ def build(results_dir: Path, run: dict[str, Any]) -> Verdict:
       ``journal``: list of journal entries; ``series``: list of monitor rows;
     - ``config``, ``versions``: flat dicts shown in the report; ``seed``: int; ``plan``: the
       resolved fault plan dict or ``None``; ``integrity``: counters such as
-      ``{"checked", "ok", "missing", "corrupt"}`` or ``None``;
+      ``{"acked_uploads", "lost", "corrupt", "searchable_checked", "unsearchable", …}`` or
+      ``None`` (not checked);
     - ``concurrency``: the Locust suite's results dict, ``fault_results``: per-fault dicts
       ``{"fault_id", "target", "detected_s", "recovered_s"}`` (``recovered_s`` ``None`` = never);
       left ``None``, they are read from ``concurrency_results.json`` /
       ``fault_tolerance_results.json`` in ``results_dir`` when present;
-    - ``thresholds``: overrides of ``Thresholds`` field names, or ``None`` for the defaults.
+    - ``thresholds``: overrides of ``Thresholds`` field names, or ``None`` for the defaults;
+    - ``status``: how the run went (verification problems, interrupted, cut short; see
+      docs/contracts.md), ``baseline``: ``reports.regression.load_baseline`` of an older run.
 
     Raises ``ValueError`` on malformed windows or wrong types, before anything is written.
     """
@@ -77,12 +81,18 @@ def build(results_dir: Path, run: dict[str, Any]) -> Verdict:
     return publish(results_dir, run)
 
 
-def rerender(results_dir: Path, thresholds_file: Path | None = None) -> Verdict:
-    """Re-judge and re-render from the JSON files, optionally with thresholds from a file."""
+def rerender(
+    results_dir: Path, thresholds_file: Path | None = None, baseline_dir: Path | None = None
+) -> Verdict:
+    """Re-judge and re-render from the JSON files, optionally with thresholds from a file and
+    compared with a baseline run's results directory (stored into the run from then on)."""
     results_dir = Path(results_dir)
     run = load_run(results_dir)
     if thresholds_file is not None:
         run["thresholds"] = {**(run.get("thresholds") or {}), **load_overrides(thresholds_file)}
+    if baseline_dir is not None:
+        min_samples = Thresholds.from_dict(run.get("thresholds")).min_samples
+        run["baseline"] = load_baseline(baseline_dir, min_samples)
     return publish(results_dir, normalize_run(run))
 
 

@@ -1,7 +1,8 @@
-"""``python -m reports RESULTS_DIR [--thresholds FILE]``: re-render every report from the JSON.
+"""``python -m reports RESULTS_DIR [--thresholds FILE] [--baseline OLD_DIR]``: re-judge and
+re-render every report from the JSON.
 
-Exit codes: 0 ready, 1 not ready, 2 the directory or the thresholds could not be used (one line
-on stderr, no traceback).
+Exit codes: the verdict's (0 READY, 1 NOT READY, 3 REGRESSION, 4 INCONCLUSIVE); 2 when the
+directory, the thresholds or the baseline could not be used (one line on stderr, no traceback).
 """
 
 from __future__ import annotations
@@ -26,9 +27,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--thresholds", type=Path, help="TOML or JSON file overriding the stored thresholds"
     )
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="a previous run's results directory to compare with (REGRESSION beyond tolerance)",
+    )
     args = parser.parse_args(argv)
     try:
-        verdict = rerender(args.results_dir, args.thresholds)
+        verdict = rerender(args.results_dir, args.thresholds, args.baseline)
     except (ResultsError, ValueError, OSError) as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return EXIT_UNUSABLE

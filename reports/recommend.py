@@ -41,7 +41,8 @@ INTEGRITY_PROBLEMS = (
 )
 #: Ways a config can say failover is off (``--failover off`` from the Locust options).
 FAILOVER_OFF = (False, "off", "false", "no", 0)
-CRASH_KINDS = frozenset({"crash", "kill", "stop", "pause"})
+#: A fault window's ``acts_on`` fact (carried from the fault kind) for faults on the process.
+PROCESS = "process"
 
 
 @dataclass(frozen=True)
@@ -208,7 +209,7 @@ def stress_breaking_point(ev: Evidence, results: list[Result], th: Thresholds):
 
 def failover_errors_during_crashes(ev: Evidence, results: list[Result], th: Thresholds):
     """Users saw errors while a node was down: enable failover, or make it faster."""
-    windows = [w for w in single_node_windows(ev) if w.get("fault_kind") in CRASH_KINDS]
+    windows = [w for w in single_node_windows(ev) if w.get("acts_on") == PROCESS]
     reqs = [s for w in windows for s in ev.in_window(w)]
     errors = sum(1 for s in reqs if not s.get("ok"))
     failed = [r for r in results if r.name == "single_node_failure" and r.verdict == FAIL]

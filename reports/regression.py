@@ -70,21 +70,24 @@ def regression(ev: Evidence, th: Thresholds) -> list[Result]:
             got = new["ops"].get(op)
             if got is None or was.get("p95_ms") is None:
                 continue
-            limit = max(
-                was["p95_ms"] * (1 + th.regress_p95_pct / PCT_SCALE),
-                was["p95_ms"] + th.regress_p95_slack_ms,
+            limit = round(
+                max(
+                    was["p95_ms"] * (1 + th.regress_p95_pct / PCT_SCALE),
+                    was["p95_ms"] + th.regress_p95_slack_ms,
+                ),
+                1,
             )
             check = _check("regression_p95", "<=", limit, MS)
             detail = f"baseline {fmt(was['p95_ms'], MS)} ({source})"
             out.append(check.on(f"{name} · {op}", got["p95_ms"], got["n"], detail))
         if old.get("ops_per_s") and old.get("n", 0) >= th.min_samples:
-            limit = old["ops_per_s"] * (1 - th.regress_throughput_pct / PCT_SCALE)
+            limit = round(old["ops_per_s"] * (1 - th.regress_throughput_pct / PCT_SCALE), 1)
             check = _check("regression_throughput", ">=", limit, OPS_S)
             detail = f"baseline {fmt(old['ops_per_s'], OPS_S)}"
             out.append(check.on(name, new["ops_per_s"], new["n"], detail))
     was_held, held = ev.baseline.get("capacity"), now["capacity"]
     if was_held:
-        limit = was_held * (1 - th.regress_capacity_pct / PCT_SCALE)
+        limit = round(was_held * (1 - th.regress_capacity_pct / PCT_SCALE), 1)
         check = _check("regression_capacity", ">=", limit, COUNT)
         detail = f"baseline held {was_held} users"
         out.append(check.on("stress", None if held is None else float(held), 1, detail))
