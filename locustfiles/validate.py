@@ -12,7 +12,7 @@ from node.cluster import MAX_NODES
 from . import options as opts
 from .faultstage import SHIPPED_PLANS, plan_path
 from .resultsdir import RunFolders
-from .verdict import thresholds
+from .verdict import baseline, thresholds
 
 NO_PLAN = "none"
 
@@ -82,6 +82,7 @@ def check_options(options, *, web_ui: bool) -> RunFolders:
         raise ValueError(f"--stress-levels: {exc}") from None
     check_plan(options.fault_plan or profile.default_plan)
     thresholds(options)
+    baseline(options)  # a --baseline folder that cannot be read fails here, not after the start
     run_folders = RunFolders(options.results_dir, options.overwrite)
     run_folders.check()
     if web_ui:
