@@ -26,6 +26,10 @@ MAX_QUERY_ID = 64
 MAX_HOPS = 64
 MAX_BUDGET_MS = int(MAX_SEARCH_DEADLINE_S * 1000)  # a relay's budget never exceeds a search's
 SEEN_MAX = 200_000  # query ids remembered for dedupe
+MAX_PEERS = 64  # peers one node keeps; gossip beyond is ignored
+MAX_PEER_FIELD_CHARS = 200  # each field of a peer's info (name, id, addresses)
+MAX_CONNECTIONS = 4096  # connections served at once (HTTP and peer); beyond, new ones wait
+MIN_CHUNK = 4 * 1024  # smallest chunk a download may ask for (largest: CHUNK_SIZE)
 
 # Faults set through the admin API (node/netfaults.py).
 MAX_LATENCY_MS = 10_000

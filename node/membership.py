@@ -18,7 +18,13 @@ from urllib.parse import urlsplit
 
 import gevent
 
-from .config import DEAD_AFTER_REFUSALS, HEARTBEAT_TIMEOUT_S, SUSPECT_AFTER_S
+from .config import (
+    DEAD_AFTER_REFUSALS,
+    HEARTBEAT_TIMEOUT_S,
+    MAX_PEER_FIELD_CHARS,
+    MAX_PEERS,
+    SUSPECT_AFTER_S,
+)
 from .peerclient import PeerClient, PeerError
 
 log = logging.getLogger("node.membership")
@@ -26,8 +32,6 @@ log = logging.getLogger("node.membership")
 ALIVE, SUSPECT, DEAD = "alive", "suspect", "dead"
 JOIN_RETRY_S = 0.25
 INFO_FIELDS = ("node_id", "name", "http", "grpc")
-MAX_PEERS = 64
-MAX_FIELD_CHARS = 200
 NAME_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 HOST_PORT_RE = re.compile(r"^[A-Za-z0-9_.-]{1,253}:(\d{1,5})$")
 
@@ -38,7 +42,7 @@ def valid_info(info: object) -> bool:
     if not isinstance(info, dict):
         return False
     values = [info.get(k) for k in INFO_FIELDS]
-    if not all(isinstance(v, str) and 0 < len(v) <= MAX_FIELD_CHARS for v in values):
+    if not all(isinstance(v, str) and 0 < len(v) <= MAX_PEER_FIELD_CHARS for v in values):
         return False
     node_id, name, http, grpc_addr = values
     if not NAME_RE.match(name) or not NAME_RE.match(node_id):

@@ -20,7 +20,7 @@ from gevent.threadpool import ThreadPool
 from . import memory, wire
 from .api import build_app
 from .catalog import Catalog, FileRecord
-from .config import DOWNLOAD_DEADLINE_S, NodeConfig
+from .config import DOWNLOAD_DEADLINE_S, MAX_CONNECTIONS, NodeConfig
 from .flood import Flood
 from .grpcserver import GrpcServer
 from .membership import Membership
@@ -36,7 +36,6 @@ DRAIN_TIMEOUT_S = 5.0
 READY_FILE = "node.json"
 PARENT_CHECK_S = 0.5
 PULL_THREADS = 16
-MAX_CONNECTIONS = 4096
 
 
 class InFlight:

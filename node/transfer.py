@@ -24,13 +24,12 @@ from proto import p2p_pb2, p2p_pb2_grpc
 from proto.chunks import download_call, encode_data_chunk
 
 from .catalog import Catalog, FileRecord
-from .config import CHUNK_SIZE, GRPC_MAX_MESSAGE, GRPC_MAX_STREAMS
+from .config import CHUNK_SIZE, GRPC_MAX_MESSAGE, GRPC_MAX_STREAMS, MIN_CHUNK
 from .memory import Transfers
 from .names import BadName, check_name
 from .netfaults import NetFaults, black_hole_s
 
 PEER_METADATA = "x-peer"
-MIN_CHUNK = 4 * 1024
 SERVICE_NAME = "peerload.p2p.FileTransfer"
 TRANSFERS = Transfers()  # the heap is trimmed when the last download ends
 

@@ -104,3 +104,21 @@ def test_gossip_cannot_replace_a_peers_identity_but_the_peer_itself_can(tmp_path
     members.learn(new, heard_from=True)  # the rebuilt node speaks for itself
     assert [p.node_id for p in members.peers.values()] == ["new"]
     assert [p["node_id"] for p in catalog.known_peers()] == ["new"]
+
+
+def test_limits_are_defined_in_node_config_only():
+    import re
+    from pathlib import Path
+
+    from node import config
+
+    root = Path(__file__).resolve().parent.parent
+    limits = {name for name in vars(config) if name.isupper()}
+    modules = [*(root / "node").glob("*.py"), *(root / "faults").rglob("*.py")]
+    assignment = re.compile(r"^([A-Z_]+) = ", re.M)
+    redefined = {
+        p.name: sorted(set(assignment.findall(p.read_text())) & limits)
+        for p in modules
+        if p.name != "config.py"
+    }
+    assert {name: found for name, found in redefined.items() if found} == {}
