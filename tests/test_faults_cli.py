@@ -1,4 +1,5 @@
-"""``python -m faults.schedule`` as a user runs it: exit codes, one-line errors, Ctrl-C heals."""
+"""``python -m faults.schedule`` (``faults/cli.py``) as a user runs it: exit codes, one-line
+errors, Ctrl-C heals."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from faults import read_journal
-from faults.schedule import main
+from faults.cli import main
 from faults.testing import FakeCluster
 from tests.fixtures import LONG_PARTITION
 
@@ -233,3 +234,9 @@ def test_signal_mid_partition_heals_then_exits(
     records = read_journal(journal)
     assert records[-1] == records[-1] | {"record": "run", "status": status}
     assert records[-2]["detail"]["reason"] == f"final heal ({status})"
+
+
+def test_faults_schedule_is_still_the_cli() -> None:
+    from faults import schedule
+
+    assert schedule.main is main
