@@ -22,6 +22,8 @@ from faults import probes
 from reports.samples import between, by_op, percentile, summarize
 from reports.thresholds import Thresholds
 
+from . import console
+
 SHIPPED_PLANS = Path(faults.__file__).resolve().parent / "plans"
 RECOVERY_WINDOW_S = 4.0
 TAIL_S = 4.0  # after the last heal, so the last recovery window has load in it
@@ -114,7 +116,7 @@ class FaultStage:
         self.started_wall = wall_time
         self.runner = self._runner(self.timeline, time.monotonic())
         self.runner.start()
-        print(f"peerload: fault stage started ({self.runner.backend_reason})", flush=True)
+        console.say(f"fault stage started ({self.runner.backend_reason})")
 
     # -- by hand -------------------------------------------------------------------------
     def act(self, action: str, node: str) -> dict:

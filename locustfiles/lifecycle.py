@@ -8,38 +8,35 @@ runs ``init``/``test_start``/``test_stop`` fire on every worker too (FIELD-NOTES
 from __future__ import annotations
 
 import json
-import sys
+import signal
 import time
 from pathlib import Path
 
 import gevent
 from locust import events
-from locust.runners import STATE_MISSING, MasterRunner, WorkerRunner
+from locust.runners import STATE_INIT, STATE_MISSING, STATE_STOPPED, MasterRunner, WorkerRunner
 from locust.util.timespan import parse_timespan
 
+# resultsdir first: its test_start listener resolves the run's folder, and listeners fire in
+# the order they were registered, so it runs before this module's, which write into it.
+from . import resultsdir  # noqa: F401  isort: skip
+from reports.samples import between, select, summarize
+
+from . import console, outcome
 from . import options as opts
-from .faultstage import RESULTS_FILE, FaultStage
+from .console import die, say
+from .faultstage import RESULTS_FILE, TAIL_S, FaultStage
 from .monitor import LIVENESS_MESSAGE, Monitor, share_liveness
 from .results import CONCURRENCY_FILE, concurrency_results, write_json
 from .runstate import DESCRIPTOR_OPTION, RunState, parse_cluster
 from .samples import SampleRecorder
 from .shape import build_stages
-from .stats import in_window, summarize
-from .verdict import exit_code, judge, thresholds
+from .validate import check_options
+from .verdict import baseline, exit_code, judge, resolved_thresholds
 from .verify import integrity, settled_state, steady_state
 
 HEALTHY = "all nodes alive, canary search reached every node with hits from each, corpus intact"
 THREADPOOL_SIZE = 512  # > users with a gRPC call in flight (FIELD-NOTES)
-
-
-def say(message: str) -> None:
-    print(f"peerload: {message}", flush=True)
-
-
-def die(message: str) -> None:
-    """A one-line error and exit code 2, never a traceback."""
-    print(f"peerload: error: {message}", file=sys.stderr, flush=True)
-    raise SystemExit(2)
 
 
 def seconds(value: float | None) -> str:
@@ -56,19 +53,20 @@ def on_init(environment, **_) -> None:
 
     grpc_gevent.init_gevent()
     gevent.get_hub().threadpool.maxsize = THREADPOOL_SIZE
+    console.reserve_stdout_for_json(getattr(environment.parsed_options, "json", False))
     if is_worker(environment):
         environment.runner.register_message(LIVENESS_MESSAGE, _on_liveness(environment))
         return
     options = environment.parsed_options
     if options is None:  # a library user built the environment by hand
         return
-    if not 1 <= options.nodes <= 50:
-        die("--nodes must be between 1 and 50")
-    try:
-        opts.profile(options.profile)
-        thresholds(options)
+    if options.print_stats:  # Locust's periodic tables, off by default (options.py)
+        options.only_summary = False
+    try:  # every option, before the cluster starts
+        environment.peerload_results = check_options(options, web_ui=environment.web_ui is not None)
     except (OSError, ValueError) as exc:
         die(str(exc))
+    options.results_dir = str(environment.peerload_results.idle)  # each run's from its start
     environment.peerload_cluster = None
     if options.cluster:
         try:
@@ -92,12 +90,20 @@ def on_init(environment, **_) -> None:
         if environment.peerload_cluster is not None:
             environment.peerload_cluster.close()
         raise
+    environment.events.test_stop.add_listener(outcome.on_run_end)  # after on_test_stop
+    environment.events.quit.add_listener(lambda **_: outcome.on_quit(environment))
 
 
 def _set_up_run(environment, options, descriptor: dict) -> None:
     state = RunState(descriptor)
     state.recorder = SampleRecorder(environment, state)
+    try:
+        state.baseline = baseline(options)
+    except ValueError as exc:
+        die(str(exc))
+    state.burst_listeners.append(lambda: share_liveness(environment, state))
     environment.peerload = state
+    _note_interrupts(state)
     # Workers get this with the spawn message (Locust forwards custom options).
     public = {"nodes": descriptor["nodes"]}
     setattr(options, DESCRIPTOR_OPTION, json.dumps(public))
@@ -108,7 +114,7 @@ def _set_up_run(environment, options, descriptor: dict) -> None:
 
         add_report_routes(
             environment.web_ui.app,
-            Path(options.results_dir),
+            lambda: environment.peerload_results.finished,  # this process's runs only
             wrap=environment.web_ui.auth_required_if_enabled,
         )
         from .webui import BASE, install
@@ -116,6 +122,23 @@ def _set_up_run(environment, options, descriptor: dict) -> None:
         install(environment, state)
         ui = f"http://{options.web_host or '127.0.0.1'}:{options.web_port}"
         say(f"cluster page {ui}{BASE}; latest report {ui}{REPORT_PATH} once a run ends")
+
+
+def _note_interrupts(state) -> None:
+    """Ctrl-C reaches the whole process group, embedded nodes included, and Locust stops the
+    run only after that: remember it happened, so the end of the run neither checks nodes the
+    interrupt took down nor blames the network for it (the run is INCONCLUSIVE)."""
+    previous = signal.getsignal(signal.SIGINT)
+
+    def on_sigint(signum, frame) -> None:
+        if state.initial_problems is not None and state.verdict is None:  # a run is going
+            state.interrupted = "Ctrl-C (SIGINT) while the run was going"
+        if callable(previous):
+            previous(signum, frame)
+        else:
+            raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, on_sigint)
 
 
 def _prepare_faults(environment, options, state) -> None:
@@ -138,6 +161,7 @@ def _prepare_faults(environment, options, state) -> None:
             Path(options.results_dir),
             seed=None,
             notify=lambda: share_liveness(environment, state),
+            thresholds=resolved_thresholds(options),
         )
     except (OSError, ValueError) as exc:  # PlanError is a ValueError
         die(f"--fault-plan: {exc}")
@@ -145,7 +169,12 @@ def _prepare_faults(environment, options, state) -> None:
     environment.peerload_fault_seconds = stage.seconds
     state.fault_stage_listeners.append(stage.start)
     if spec:
-        say(f"fault plan {spec}: {len(stage.timeline.steps)} steps over {stage.seconds:.0f}s")
+        # the same numbers as `python -m faults.schedule PLAN --dry-run`, plus our tail
+        say(
+            f"fault plan {spec}: {len(stage.timeline.steps)} steps, ends at "
+            f"{stage.timeline.end_s:.1f}s; fault stage {stage.seconds:.1f}s with {TAIL_S:.0f}s "
+            "of load after it for the last recovery"
+        )
 
 
 def _configure_shape(environment, options) -> None:
@@ -163,8 +192,27 @@ def _configure_shape(environment, options) -> None:
     if isinstance(run_time, str):
         run_time = parse_timespan(run_time)
     fault_s = getattr(environment, "peerload_fault_seconds", 0)
-    stages = build_stages(levels, level_s, profile.fault_users, fault_s, stress, profile.stress_s)
-    shape.configure(stages, run_time, options.stress_p95_ms)
+    stages = build_stages(
+        levels,
+        level_s,
+        profile.fault_users,
+        fault_s,
+        stress,
+        profile.stress_s,
+        profile.stress_max_users,
+    )
+    shape.configure(stages, run_time, resolved_thresholds(options))
+    state = getattr(environment, "peerload", None)
+    if state is not None:  # what the run really uses, defaults included, for the report
+        state.config_used = {
+            "profile": options.profile or "quick",
+            "levels": ",".join(map(str, levels)),
+            "step_time": level_s,
+            "stress_levels": ",".join(str(s.users) for s in stages if s.kind == "stress"),
+            "stress_step_time": profile.stress_s,
+            "fault_stage_s": fault_s,
+            "run_time": run_time or sum(s.duration for s in stages),
+        }
 
 
 def _on_liveness(environment):
@@ -173,6 +221,7 @@ def _on_liveness(environment):
         if state is not None:
             state.alive = set(msg.data["alive"])
             state.unreachable = set(msg.data["unreachable"])
+            state.burst = bool(msg.data.get("burst"))
 
     return handler
 
@@ -186,15 +235,17 @@ def on_test_start(environment, **_) -> None:
     for key in ("samples", "windows", "series", "acked", "journal"):
         getattr(state, key).clear()
     state.stopped_reason = state.broke_at = state.highest_held = None
+    state.cut_short = state.broke_why = state.interrupted = None
     state.fault_windows, state.fault_results, state.verdict = [], None, None
-    state.final_problems, state.integrity = [], None
+    state.final_problems = state.initial_problems = state.integrity = None
+    state.burst = False
     state.distributed = isinstance(environment.runner, MasterRunner)
     shape = environment.shape_class
     if shape is not None and hasattr(shape, "restart"):
         shape.restart()
     if getattr(environment, "peerload_faults", None) is not None:
         environment.peerload_faults.reset()
-    problems = steady_state(state)
+    problems = state.initial_problems = steady_state(state)
     if problems:
         state.stopped_reason = "network not healthy before the run: " + "; ".join(problems)
         say(state.stopped_reason)
@@ -208,8 +259,8 @@ def on_test_start(environment, **_) -> None:
 @events.test_stop.add_listener
 def on_test_stop(environment, **_) -> None:
     state = getattr(environment, "peerload", None)
-    if is_worker(environment) or state is None:
-        return
+    if is_worker(environment) or state is None or state.results_dir is None:
+        return  # no run started (Locust fires test_stop at quit all the same): nothing to write
     shape = environment.shape_class
     if shape is not None and hasattr(shape, "stop"):
         shape.stop()
@@ -219,8 +270,11 @@ def on_test_stop(environment, **_) -> None:
         _check_workers(environment, state)
     results_dir = Path(environment.parsed_options.results_dir)
     _finish_faults(environment, state, results_dir)
-    state.final_problems = settled_state(state) if monitor is not None else []
-    state.integrity = integrity(state) if monitor is not None else None
+    # After an interrupt the nodes may be going down with us (Ctrl-C reaches the whole process
+    # group): checking them then would report data loss the interrupt caused. Not checked.
+    checked = monitor is not None and not state.interrupted
+    state.final_problems = settled_state(state) if checked else None
+    state.integrity = integrity(state) if checked else None
     write_json(results_dir / CONCURRENCY_FILE, concurrency_results(state))
     if state.fault_results is not None:
         faults_json = {"faults": state.fault_results, "integrity": state.integrity}
@@ -229,6 +283,8 @@ def on_test_stop(environment, **_) -> None:
         (results_dir / RESULTS_FILE).unlink(missing_ok=True)
     if state.final_problems:
         say("final verification FAILED: " + "; ".join(state.final_problems))
+    elif state.interrupted:
+        say("final verification and integrity not checked: the run was interrupted")
     elif monitor is not None:
         say(f"final verification passed: {HEALTHY}")
     if state.integrity:
@@ -248,20 +304,20 @@ def _finish_faults(environment, state, results_dir: Path) -> None:
     if not stage.faults:
         return
     levels = [w for w in state.windows if w["kind"] == "level"]
-    baseline = None
+    before = None
     if levels:
         w = levels[-1]
-        searches = [s for s in state.samples if s["op"] == "search"]
-        baseline = summarize(in_window(searches, w["start"], w["end"]), w["end"] - w["start"])
+        searches = select(between(state.samples, w["start"], w["end"]), op="search")
+        before = summarize(searches, w["end"] - w["start"])
     state.fault_windows = stage.windows()
-    state.fault_results = stage.results(baseline)
+    state.fault_results = stage.results(before)
     for f in state.fault_results:
-        search = f["requests"].get("search", {}).get("success_rate")
+        search = f["requests"].get("search", {}).get("success_pct")
         say(
             f"fault {f['fault_id']} on {f['target']}: detected in {seconds(f['detected_s'])}, "
             f"back to N/N in {seconds(f['recovered_s'])}, service back in "
             f"{seconds(f['service_recovered_s'])}, search success during it "
-            f"{'-' if search is None else f'{search:.1%}'}"
+            f"{'-' if search is None else f'{search:.1f}%'}"
         )
 
 
@@ -276,10 +332,16 @@ def _check_workers(environment, state) -> None:
 @events.quitting.add_listener
 def on_quitting(environment, **_) -> None:
     state = getattr(environment, "peerload", None)
+    runner = environment.runner
+    running = runner is not None and runner.state not in (STATE_INIT, STATE_STOPPED)
+    if state is not None and running and not is_worker(environment):
+        # Quitting while the load runs: Ctrl-C or SIGTERM. Finish the run here, while the
+        # cluster is still ours, and say it was interrupted (Locust would stop it only after
+        # this listener, with the nodes gone).
+        state.interrupted = "Ctrl-C or SIGTERM while the load was running"
+        runner.stop()
     if not is_worker(environment) and state is not None:
-        code, reason = exit_code(state)
-        environment.process_exit_code = code
-        say(reason)
+        environment.process_exit_code = exit_code(state)[0]  # said last, at quit (outcome.py)
     stage = getattr(environment, "peerload_faults", None)
     if stage is not None:
         stage.close()

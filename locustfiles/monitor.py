@@ -17,8 +17,10 @@ import gevent
 import psutil
 from locust.runners import MasterRunner
 
+from reports.samples import between, percentile
+
+from . import console
 from .samples import REPORT_LAG_S
-from .stats import in_window, percentile
 
 INTERVAL_S = 2.0
 PROBE_TIMEOUT_S = 0.5
@@ -35,19 +37,33 @@ def fetch_json(url: str, timeout: float = PROBE_TIMEOUT_S) -> dict | None:
 
 
 def share_liveness(environment, state) -> None:
-    """Tell workers which nodes are alive and which are cut off (their users judge by it)."""
+    """Tell workers which nodes are alive and which are cut off (their users judge by it), and
+    whether a level's burst is on (their users skip think time)."""
     runner = environment.runner
     if isinstance(runner, MasterRunner) and runner.clients:
-        data = {"alive": sorted(state.alive), "unreachable": sorted(state.unreachable)}
+        data = {
+            "alive": sorted(state.alive),
+            "unreachable": sorted(state.unreachable),
+            "burst": state.burst,
+        }
         runner.send_message(LIVENESS_MESSAGE, data)
 
 
+def generator_cpu(runner) -> float | None:
+    """The load generator's busiest process, percent of one core: the master (or the only
+    process) and every worker, as Locust measures them."""
+    readings = [getattr(runner, "current_cpu_usage", None)]
+    readings += [getattr(c, "cpu_usage", None) for c in getattr(runner, "clients", {}).values()]
+    numbers = [float(r) for r in readings if isinstance(r, int | float)]
+    return max(numbers) if numbers else None
+
+
 class Monitor:
-    def __init__(self, environment, state, interval_s: float = INTERVAL_S, out=sys.stdout):
+    def __init__(self, environment, state, interval_s: float = INTERVAL_S, out=None):
         self.environment = environment
         self.state = state
         self.interval_s = interval_s
-        self.out = out
+        self.out = out  # None: our console stream (stderr with --json)
         self._procs: dict[int, psutil.Process] = {}
         self._greenlet = None
         self._last = time.time()
@@ -121,17 +137,8 @@ class Monitor:
         share_liveness(self.environment, self.state)
         row["views"] = views
         self.state.series.append(row)
-        print(self.format(row), file=self.out, flush=True)
+        print(self.format(row), file=self.out or console.out(), flush=True)
         return row
-
-    def _share_liveness(self) -> None:
-        runner = self.environment.runner
-        if isinstance(runner, MasterRunner) and runner.clients:
-            data = {
-                "alive": sorted(self.state.alive),
-                "unreachable": sorted(self.state.unreachable),
-            }
-            runner.send_message(LIVENESS_MESSAGE, data)
 
     def _node_view(self, jobs, cpu, rss) -> list[dict]:
         """One row per node for the web UI's Cluster tab."""
@@ -168,7 +175,7 @@ class Monitor:
         span = max(now - self._last, 1e-6)
         # Workers ship samples every 3 s: in distributed runs look a report interval back.
         lag = REPORT_LAG_S if self.state.distributed else 0.0
-        recent = in_window(self.state.samples, self._last - lag, now - lag)
+        recent = between(self.state.samples, self._last - lag, now - lag)
         self._last = now
         self._served.update(s["node"] for s in recent)
         latencies = sorted(s["latency_ms"] for s in recent)
@@ -178,6 +185,7 @@ class Monitor:
             "t": now,
             "elapsed_s": round(now - self.state.started, 1),
             "users": self.environment.runner.user_count if self.environment.runner else 0,
+            "generator_cpu": generator_cpu(self.environment.runner),
             "nodes_alive": len(alive),
             "nodes_total": len(self.state.nodes),
             "rps": round(len(recent) / span, 2),

@@ -17,19 +17,27 @@ class Profile:
     level_s: float
     fault_users: int
     stress_s: float
-    stress_levels: tuple[int, ...]
+    stress_levels: tuple[int, ...]  # the ramp's first steps; it then doubles ...
+    stress_max_users: int  # ... up to this, unless a step breaks or the run time ends first
     default_plan: str | None
 
 
 QUICK = Profile(
-    verify_s=3, level_s=6, fault_users=10, stress_s=6, stress_levels=(40, 60), default_plan="quick"
+    verify_s=3,
+    level_s=6,
+    fault_users=10,
+    stress_s=6,
+    stress_levels=(40,),
+    stress_max_users=320,
+    default_plan="quick",
 )
 FULL = Profile(
     verify_s=10,
     level_s=30,
     fault_users=10,
     stress_s=20,
-    stress_levels=(50, 100, 150, 200, 300, 400),
+    stress_levels=(50,),
+    stress_max_users=3200,
     default_plan="phase4",
 )
 LEVELS = (5, 10, 20, 25)
@@ -66,6 +74,9 @@ def add_options(parser) -> None:
     # otherwise (--web-host 0.0.0.0, ideally with --web-login); so does the master for workers
     # (--master-bind-host 0.0.0.0 for workers on other machines).
     parser.set_defaults(web_host=LOCAL_ONLY, master_bind_host=LOCAL_ONLY)
+    # Our dashboard line is the live view; Locust's 11-line table every 2 s drowned it. Its
+    # final summary stays; --print-stats brings the periodic tables back (see lifecycle).
+    parser.set_defaults(only_summary=True)
     # Options inside an argument group never show in the web UI (FIELD-NOTES): add them flat.
     parser.add_argument(
         "--cluster",
@@ -74,7 +85,18 @@ def add_options(parser) -> None:
     )
     parser.add_argument("--nodes", type=int, default=3, help="embedded cluster size")
     # --profile quick|full is Locust's own --profile option (a free-form run label), read here.
-    parser.add_argument("--results-dir", default="results", help="where result files go")
+    parser.add_argument(
+        "--results-dir",
+        default="",
+        help="folder for this run's results (must be empty unless --overwrite); "
+        "default: results/<UTC start time>/, results/latest the newest",
+    )
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        default=False,
+        help="let --results-dir be a folder that already holds files",
+    )
     parser.add_argument(
         "--failover", choices=("on", "off"), default="on", help="users fail over to a live node"
     )
@@ -87,10 +109,24 @@ def add_options(parser) -> None:
     parser.add_argument("--levels", default=None, help="concurrency levels, e.g. 5,10,20,25")
     parser.add_argument("--step-time", type=float, default=0, help="seconds per level (0: profile)")
     parser.add_argument(
-        "--stress-levels", default=None, help="stress ramp, e.g. 50,100,200 ('' for none)"
+        "--stress-levels",
+        default=None,
+        help="first stress steps, e.g. 50,100; the ramp then doubles until a step breaks "
+        "('' for no stress)",
     )
-    parser.add_argument("--stress-p95-ms", type=float, default=2000, help="p95 that breaks stress")
+    parser.add_argument(
+        "--stress-p95-ms",
+        type=float,
+        default=2000,
+        help="p95 that breaks a stress step (the threshold stress_p95_ms)",
+    )
     parser.add_argument("--thresholds", default="", help="readiness thresholds file (TOML/JSON)")
+    parser.add_argument(
+        "--baseline",
+        default="",
+        help="a previous run's results folder: slower or smaller beyond the tolerances is a "
+        "REGRESSION verdict (exit code 3)",
+    )
     parser.add_argument(
         "--threshold",
         default="",

@@ -69,6 +69,7 @@ class RunState:
     stopped_reason: str | None = None
     worker_died: bool = False
     distributed: bool = False  # samples arrive from workers, up to a report interval late
+    results_dir: Path | None = None  # this run's folder, chosen when it starts (resultsdir.py)
     burst: bool = False  # a level's burst: users skip their think time
     burst_listeners: list = field(default_factory=list)  # told when ``burst`` changes
     cut_short: str | None = None  # why the run ended before its stages gave their evidence

@@ -14,9 +14,12 @@ import time
 from pathlib import Path
 
 import reports
+from reports.results import HTML
+from reports.samples import between
 
 from .monitor import Monitor
-from .stats import in_window
+from .resultsdir import folders
+from .verdict import exit_code, run_record
 
 PAGE = Path(__file__).with_name("cluster.html")
 BASE = "/peerload/cluster"
@@ -108,6 +111,10 @@ class ClusterView:
         ]
 
     def criteria(self) -> tuple[list[dict], str]:
+        """The final verdict once a run has ended (until the next starts); the run so far
+        judged at most every ``CRITERIA_CACHE_S`` while it is on."""
+        if self.state.verdict is not None:
+            return _rows(self.state.verdict), f"Run ended: {exit_code(self.state)[1]}"
         checked, rows, reason = self._criteria
         if time.time() - checked < CRITERIA_CACHE_S:
             return rows, reason
@@ -119,26 +126,17 @@ class ClusterView:
         stage = getattr(self.environment, "peerload_faults", None)
         if stage is not None:
             windows += stage.windows()
-        samples = in_window(self.state.samples, self.state.started, time.time() + 1)
+        record = run_record(self.state, self.environment.parsed_options, live=True)
+        record.update(
+            samples=between(self.state.samples, self.state.started, time.time() + 1),
+            windows=windows,
+            series=list(self.state.series),
+        )
         try:
-            verdict = reports.judge(
-                {"samples": samples, "windows": windows, "series": list(self.state.series)}
-            )
+            verdict = reports.judge(record)
         except ValueError as exc:
             return [], f"not judged yet: {exc}"
-        rows = [
-            {
-                "criterion": r.name,
-                "window": r.window,
-                "value": _fmt(r.value, r.unit),
-                "threshold": f"{r.op} {_fmt(r.threshold, r.unit)}"
-                if r.threshold is not None
-                else "reported",
-                "verdict": r.verdict,
-                "n": r.n,
-            }
-            for r in verdict.results
-        ]
+        rows = _rows(verdict)
         reason = f"So far: {verdict.reason}"
         self._criteria = (time.time(), rows, reason)
         return rows, reason
@@ -146,16 +144,36 @@ class ClusterView:
     def snapshot(self) -> dict:
         stage = getattr(self.environment, "peerload_faults", None)
         criteria, reason = self.criteria()
-        results_dir = Path(self.environment.parsed_options.results_dir)
+        run_folders = folders(self.environment)
+        finished = run_folders.finished if run_folders is not None else None
+        ended = self.state.verdict is not None
         return {
             "nodes": self.nodes(),
             "active_faults": stage.active() if stage else [],
             "journal": self.journal(),
             "criteria": criteria,
             "verdict_so_far": reason,
-            "report": (results_dir / "report.html").is_file(),
+            "ended": ended,
+            "ready": ended and exit_code(self.state)[0] == 0,
+            "report": finished is not None and (finished / HTML).is_file(),
             "controls": stage is not None,
         }
+
+
+def _rows(verdict) -> list[dict]:
+    return [
+        {
+            "criterion": r.name,
+            "window": r.window,
+            "value": _fmt(r.value, r.unit),
+            "threshold": f"{r.op} {_fmt(r.threshold, r.unit)}"
+            if r.threshold is not None
+            else "reported",
+            "verdict": r.verdict,
+            "n": r.n,
+        }
+        for r in verdict.results
+    ]
 
 
 def _fmt(value, unit: str) -> str:
@@ -184,6 +202,19 @@ def install(environment, state) -> None:
         {"href": f".{BASE}", "title": "peerload Cluster page: node controls, faults, criteria"},
         {"href": "./peerload/report", "title": "peerload readiness report (latest run)"},
     ]
+
+    @web_ui.app.before_request
+    def check_results_dir():
+        """A --results-dir typed into the start form is checked like one given on the command
+        line: Locust's form shows the message and nothing starts."""
+        run_folders = folders(environment)
+        if request.path != "/swarm" or request.method != "POST" or run_folders is None:
+            return None
+        try:
+            run_folders.check(request.form.get("results_dir"))
+        except ValueError as exc:
+            return jsonify(success=False, message=str(exc), host=environment.host)
+        return None
 
     @web_ui.app.after_request
     def add_tables(response):
