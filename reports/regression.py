@@ -62,13 +62,14 @@ def regression(ev: Evidence, th: Thresholds) -> list[Result]:
     now = baseline_summary(ev, th.min_samples)
     source = ev.baseline.get("source", "baseline")
     out: list[Result] = []
-    for name, old in (ev.baseline.get("levels") or {}).items():
-        new = now["levels"].get(name)
-        if new is None:
+    # In this run's order (time, COMPARED_OPS): the stored baseline's keys come back sorted.
+    for name, new in now["levels"].items():
+        old = (ev.baseline.get("levels") or {}).get(name)
+        if old is None:
             continue
-        for op, was in old.get("ops", {}).items():
-            got = new["ops"].get(op)
-            if got is None or was.get("p95_ms") is None:
+        for op, got in new["ops"].items():
+            was = old.get("ops", {}).get(op)
+            if was is None or was.get("p95_ms") is None:
                 continue
             limit = round(
                 max(

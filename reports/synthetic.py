@@ -49,6 +49,8 @@ OPS = (
     ("download", "grpc", 0.2, 300.0),
     ("node_download", "rest", 0.15, 250.0),
 )
+#: What each fault kind of the timeline acts on (``faults.kind_facts(kind).acts_on``).
+ACTS_ON = {"crash": "process", "partition": "network"}
 THINK_S = (0.1, 0.5)
 RESTART_S = 3.0
 #: Share of successful searches whose hit is checked on the node it names (``hit_check``).
@@ -68,8 +70,8 @@ def windows(scale: float = 1.0) -> list[dict[str, Any]]:
         w["start"], w["end"] = T0 + w["start"] * scale, T0 + w["end"] * scale
         if w["kind"] == "level":
             w["burst_start"] = w["start"] + (w["end"] - w["start"]) * (1 - BURST_SHARE)
-        if w["kind"] in ("fault", "recovery"):
-            w["takes_down"] = True
+        if w["kind"] in ("fault", "recovery"):  # the kind's facts, as the faults side says
+            w["takes_down"], w["acts_on"] = True, ACTS_ON[w["fault_kind"]]
     return out
 
 
@@ -96,7 +98,12 @@ def _search_facts(rng: random.Random, alive: int, partial: bool) -> dict[str, An
 
 
 def _request(
-    rng: random.Random, wins: list[dict[str, Any]], w: dict[str, Any], user: int, t: float, broken
+    rng: random.Random,
+    wins: list[dict[str, Any]],
+    w: dict[str, Any],
+    user: int,
+    t: float,
+    broken: bool,
 ) -> dict[str, Any]:
     """One request of ``user`` at ``t``: to its home node, failing over when it is out."""
     op, proto, _, median = rng.choices(OPS, weights=[o[2] for o in OPS])[0]
@@ -209,8 +216,10 @@ def _journal(wins: list[dict[str, Any]]) -> list[dict[str, Any]]:
             late = 0.12 * i if phase == "start" and i else 0.0  # the machine lags a little
             entries.append(
                 {
+                    "record": "step",
                     "wall": at + late,
                     "offset": at + late - T0,
+                    "planned_offset": at - T0,
                     "fault_id": w["fault_id"],
                     "kind": w["fault_kind"],
                     "target": w["target"],
@@ -218,9 +227,15 @@ def _journal(wins: list[dict[str, Any]]) -> list[dict[str, Any]]:
                     "outcome": "ok",
                     "error": None,
                     "detail": {"late_s": round(late, 3)} if late else {},
+                    "takes_down": w["takes_down"],
+                    "acts_on": w["acts_on"],
                 }
             )
     return entries
+
+
+def _brief(summary: dict[str, Any]) -> dict[str, Any]:
+    return {k: summary[k] for k in ("n", "success_pct", "p95_ms")}
 
 
 def _fault_results(
@@ -235,11 +250,8 @@ def _fault_results(
         recovered_s = None if never else round(restart + rng.uniform(0.3, 1.5), 2)
         service_s = None if never else round(recovered_s + rng.uniform(0.2, 1.0), 2)
         reqs = between(samples, w["start"], w["end"])
-        ops = {
-            op: {k: row[k] for k in ("n", "success_pct", "p95_ms")}
-            for op, group in by_op(reqs).items()
-            if (row := summarize(group, w["end"] - w["start"]))
-        }
+        span = w["end"] - w["start"]
+        ops = {op: _brief(summarize(group, span)) for op, group in by_op(reqs).items()}
         out.append(
             {
                 "fault_id": w["fault_id"],
@@ -292,7 +304,9 @@ def _breaking_point(wins: list[dict[str, Any]], samples: list[dict[str, Any]]) -
     return {"highest_held": held, "broke_at": None, "why": "ramp ended"}
 
 
-def _status(broken: bool) -> dict[str, Any]:
+def run_status(broken: bool = False) -> dict[str, Any]:
+    """The run status (docs/contracts.md): every stage ran; after a broken run the final
+    verification finds n2 gone."""
     final = ["n2: no answer on /health", "canary search from n1 did not reach n2"]
     return {
         "nodes": len(NODES),
@@ -327,7 +341,7 @@ def synthetic_run(seed: int = 7, *, broken: bool = False, scale: float = 1.0) ->
         "concurrency": {"breaking_point": _breaking_point(wins, samples)},
         "fault_results": _fault_results(rng, wins, samples, broken),
         "thresholds": None,
-        "status": _status(broken),
+        "status": run_status(broken),
     }
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import tomllib
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import Field, asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -108,7 +108,7 @@ class Thresholds:
         unknown = sorted(set(overrides) - set(known))
         if unknown:
             raise ValueError(f"unknown threshold(s): {', '.join(unknown)}")
-        values = {name: _coerce(name, known[name].default, v) for name, v in overrides.items()}
+        values = {name: _coerce(known[name], v) for name, v in overrides.items()}
         return replace(self, **values)
 
     @classmethod
@@ -129,10 +129,11 @@ class Thresholds:
         return asdict(self)
 
 
-def _coerce(name: str, default: Any, value: Any) -> Any:
+def _coerce(field: Field, value: Any) -> Any:
     """Convert a file or CLI value to the type of the field's default."""
+    name, default = field.name, field.default
     if value is None:
-        if default is not None:
+        if "None" not in str(field.type):  # ``float | None``: None means "not gated"
             raise ValueError(f"threshold {name} cannot be unset")
         return None
     if isinstance(default, bool):

@@ -1,4 +1,4 @@
-"""reports.criteria, reports.thresholds and reports.verdict on small synthetic sample sets."""
+"""reports.criteria (service criteria, the registry) and reports.thresholds on small sample sets."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ import pytest
 from reports.criteria import (
     availability,
     evaluate,
+    mean_response,
+    op_success_rate,
     p95_response,
     protocol_progress,
-    recovery,
     simultaneous_ops,
-    single_node_failure,
     stress_success,
     success_rate_levels,
     sustained_throughput,
@@ -21,48 +21,42 @@ from reports.criteria import (
 from reports.evidence import Evidence
 from reports.result import FAIL, INSUFFICIENT, PASS, REPORTED
 from reports.thresholds import Thresholds
-from reports.verdict import decide, judge_all
-from tests.fixtures import req, win
+from reports.verdict import INCONCLUSIVE, decide, judge_all
+from tests.fixtures import only, req, spread, status, win
 
 TH = Thresholds()
+LEVEL = win("level-5", "level", 0, 10)
 
 
-def spread(start, end, n_ok, n_fail=0, **kw):
-    """n_ok successes then n_fail failures, evenly spread over [start, end)."""
-    n = n_ok + n_fail
-    step = (end - start) / max(n, 1)
-    return [req(start + i * step, ok=i < n_ok, **kw) for i in range(n)]
+def level_ev(samples: list[dict], **run) -> Evidence:
+    return Evidence(windows=[LEVEL], samples=samples, **run)
 
 
-def only(results, window=None):
-    picked = [r for r in results if window is None or r.window == window]
-    assert len(picked) == 1, picked
-    return picked[0]
+def row(results, op: str, window: str = "levels"):
+    """The row of one operation in one window (``levels``: every level pooled)."""
+    return only(results, f"{window} · {op}")
 
 
 def test_window_without_samples_is_insufficient():
-    ev = Evidence(windows=[win("level-5", "level", 0, 10)], samples=[])
-    r = only(success_rate_levels(ev, TH))
+    r = only(success_rate_levels(level_ev([]), TH))
     assert r.verdict == INSUFFICIENT and r.n == 0 and r.value is None
     assert "n=0 < 20" in r.detail
 
 
 def test_too_few_samples_is_insufficient_even_when_all_succeed():
-    ev = Evidence(windows=[win("level-5", "level", 0, 10)], samples=spread(0, 10, 19))
+    ev = level_ev(spread(0, 10, 19))
     assert only(success_rate_levels(ev, TH)).verdict == INSUFFICIENT
     assert only(success_rate_levels(ev, TH.merged({"min_samples": 19}))).verdict == PASS
 
 
 def test_all_failures_fail():
-    ev = Evidence(windows=[win("level-5", "level", 0, 10)], samples=spread(0, 10, 0, 40))
-    r = only(success_rate_levels(ev, TH))
+    r = only(success_rate_levels(level_ev(spread(0, 10, 0, 40)), TH))
     assert r.verdict == FAIL and r.value == 0.0 and r.n == 40
     assert "timeout ×40" in r.detail
 
 
 def test_success_exactly_at_85_fails_because_the_spec_says_strictly_above():
-    ev = Evidence(windows=[win("level-5", "level", 0, 10)], samples=spread(0, 10, 17, 3))
-    r = only(success_rate_levels(ev, TH))
+    r = only(success_rate_levels(level_ev(spread(0, 10, 17, 3)), TH))
     assert r.value == 85.0 and r.verdict == FAIL
     assert r.describe() == "success_rate 85.0% = 85% (needs > 85%) in window level-5 (n=20)"
 
@@ -81,55 +75,6 @@ def test_stress_is_judged_on_the_first_stress_window_not_the_breaking_one():
     assert "40 users" in r.detail
 
 
-def test_one_fault_window_inside_another_is_judged_on_its_own_samples():
-    outer = win("fault:crash:n1", "fault", 0, 60, fault_id="crash", fault_kind="crash", target="n1")
-    inner = win(
-        "fault:pause:n2", "fault", 20, 30, fault_id="pause", fault_kind="pause", target="n2"
-    )
-    samples = spread(0, 20, 40) + spread(20, 30, 10, 20) + spread(30, 60, 100)
-    ev = Evidence(windows=[outer, inner], samples=samples)
-    results = single_node_failure(ev, TH)
-    r_outer, r_inner = only(results, "fault:crash:n1"), only(results, "fault:pause:n2")
-    assert (r_outer.n, r_inner.n) == (170, 30)  # the inner requests count in both
-    assert r_outer.verdict == PASS and r_outer.value == pytest.approx(150 / 170 * 100)
-    assert r_inner.verdict == FAIL and "overlaps fault:crash:n1" in r_inner.detail
-
-
-def test_recovery_of_a_nested_fault_waits_for_the_enclosing_one():
-    outer = win("fault:crash:n1", "fault", 0, 60, fault_id="crash", fault_kind="crash", target="n1")
-    inner = win(
-        "fault:pause:n2", "fault", 20, 30, fault_id="pause", fault_kind="pause", target="n2"
-    )
-    series = [{"t": t, "nodes_alive": 2 if t < 63 else 3, "nodes_total": 3} for t in range(70)]
-    results = recovery(Evidence(windows=[outer, inner], series=series), TH)
-    r_inner = only(results, "fault:pause:n2")
-    assert r_inner.verdict == PASS and r_inner.value == 3
-    assert "after fault:crash:n1 ended" in r_inner.detail
-    assert only(results, "fault:crash:n1").value == 3
-
-
-def test_recovery_never_reached_fails_and_slow_recovery_fails_when_gated():
-    fault = win("fault:crash:n2", "fault", 0, 10, fault_id="crash", fault_kind="crash", target="n2")
-    down = [{"t": t, "nodes_alive": 2, "nodes_total": 3} for t in range(30)]
-    r = only(recovery(Evidence(windows=[fault], series=down), TH))
-    assert r.verdict == FAIL and r.goal == "N/N alive"
-    assert r.describe().startswith("recovery never back to N/N in window fault:crash:n2")
-    back = [{"t": t, "nodes_alive": 2 if t < 25 else 3, "nodes_total": 3} for t in range(30)]
-    assert only(recovery(Evidence(windows=[fault], series=back), TH)).verdict == PASS
-    gated = TH.merged({"recovery_s": 10})
-    assert only(recovery(Evidence(windows=[fault], series=back), gated)).verdict == FAIL
-
-
-def test_recovery_without_evidence_is_insufficient():
-    fault = win("fault:crash:n2", "fault", 0, 10, fault_id="crash", fault_kind="crash", target="n2")
-    assert only(recovery(Evidence(windows=[fault]), TH)).verdict == INSUFFICIENT
-
-
-def test_no_single_node_faults_is_insufficient_not_pass():
-    r = only(single_node_failure(Evidence(windows=[win("level-5", "level", 0, 10)]), TH))
-    assert r.verdict == INSUFFICIENT and r.window == "faults"
-
-
 def test_protocol_progress_needs_both_protocols():
     windows = [
         win("level-5", "level", 0, 10),
@@ -140,29 +85,149 @@ def test_protocol_progress_needs_both_protocols():
     samples += spread(10, 20, 30)  # no gRPC at all in level-10; "x" has no traffic
     results = protocol_progress(Evidence(windows=windows, samples=samples), TH)
     assert only(results, "level-5").verdict == PASS
-    assert (
-        only(results, "level-10").verdict == FAIL
-        and "gRPC ok 0" in only(results, "level-10").detail
-    )
+    starved = only(results, "level-10")
+    assert starved.verdict == FAIL and "gRPC ok 0" in starved.detail
     assert not [r for r in results if r.window == "x"]
 
 
-def test_p95_is_reported_unless_gated():
-    ev = Evidence(windows=[win("level-5", "level", 0, 10)], samples=spread(0, 10, 40, lat=500.0))
-    assert only(p95_response(ev, TH)).verdict == REPORTED
-    assert only(p95_response(ev, TH.merged({"p95_ms": 400}))).verdict == FAIL
+# -- each operation on its own ---------------------------------------------------------------
 
 
-def test_throughput_concurrency_and_availability():
-    windows = [win("level-5", "level", 0, 10), win("stress-30", "stress", 10, 20)]
+def test_one_broken_operation_fails_although_the_level_as_a_whole_passes():
+    samples = spread(0, 10, 200) + spread(0, 10, 10, 10, op="index")
+    ev = level_ev(samples)
+    assert only(success_rate_levels(ev, TH)).verdict == PASS  # 210 / 220 pooled
+    results = op_success_rate(ev, TH)
+    assert row(results, "search", "level-5").verdict == PASS
+    broken = row(results, "index", "level-5")
+    assert broken.verdict == FAIL and broken.value == 50.0 and broken.n == 20
+    assert row(results, "index").verdict == FAIL and "timeout ×10" in row(results, "index").detail
+
+
+def test_an_operation_too_thin_in_each_level_is_still_judged_over_the_levels_pooled():
+    windows = [LEVEL, win("level-10", "level", 10, 20, users=10)]
+    samples = spread(0, 10, 15, op="index") + spread(10, 20, 15, op="index")
+    results = op_success_rate(Evidence(windows=windows, samples=samples), TH)
+    assert not [r for r in results if r.window.startswith("level-") and "index" in r.window]
+    pooled = row(results, "index")
+    assert pooled.verdict == PASS and pooled.n == 30
+
+
+def test_an_operation_that_never_ran_is_insufficient_unless_the_status_leaves_it_out():
+    ev = level_ev(spread(0, 10, 40))
+    missing = row(op_success_rate(ev, TH), "node_download")
+    assert missing.verdict == INSUFFICIENT and missing.n == 0
+    own = level_ev(spread(0, 10, 40), status=status(operations=["search"]))
+    assert {r.window for r in op_success_rate(own, TH)} == {"level-5 · search", "levels · search"}
+
+
+def test_mean_response_fails_the_slow_operation_only():
+    samples = spread(0, 10, 40) + spread(0, 10, 40, op="download", proto="grpc", lat=1200.0)
+    results = mean_response(level_ev(samples), TH)
+    assert row(results, "search", "level-5").verdict == PASS
+    slow = row(results, "download", "level-5")
+    assert slow.verdict == FAIL and slow.value == 1200.0
+    assert row(results, "download").verdict == FAIL
+
+
+def test_mean_response_exactly_at_the_limit_fails_because_it_must_be_below():
+    r = row(mean_response(level_ev(spread(0, 10, 40, lat=1000.0)), TH), "search")
+    assert r.value == 1000.0 and r.verdict == FAIL and r.goal == "< 1000 ms"
+
+
+def test_a_slow_level_fails_even_when_the_pooled_mean_passes():
+    windows = [LEVEL, win("level-25", "level", 10, 20, users=25)]
+    samples = spread(0, 10, 100, lat=200.0) + spread(10, 20, 25, lat=1500.0)
+    results = mean_response(Evidence(windows=windows, samples=samples), TH)
+    assert row(results, "search", "level-25").verdict == FAIL
+    assert row(results, "search").verdict == PASS  # (100 * 200 + 25 * 1500) / 125 = 460 ms
+
+
+def test_time_to_first_byte_is_judged_though_it_is_not_a_request():
+    samples = spread(0, 10, 30, op="download_ttfb", proto="grpc", lat=1100.0)
+    ev = level_ev(samples)
+    assert ev.requests == []
+    assert row(mean_response(ev, TH), "download_ttfb", "level-5").verdict == FAIL
+
+
+def test_p95_is_reported_per_operation_unless_gated():
+    samples = spread(0, 10, 40, lat=500.0) + spread(0, 10, 40, op="index", lat=50.0)
+    ev = level_ev(samples)
+    assert row(p95_response(ev, TH), "search").verdict == REPORTED
+    gated = p95_response(ev, TH.merged({"p95_ms": 400}))
+    assert row(gated, "search").verdict == FAIL and row(gated, "index").verdict == PASS
+
+
+# -- simultaneous operations -----------------------------------------------------------------
+
+
+def chains(users: int, start: float, end: float, lat_s: float = 1.0, **kw) -> list[dict]:
+    """``users`` users each sending requests back to back (no think time) over [start, end)."""
+    count = round((end - start) / lat_s)
+    return [
+        req(start + k * lat_s, lat=lat_s * 1000, **kw) for _ in range(users) for k in range(count)
+    ]
+
+
+BURST = win("level-25", "level", 0, 10, users=25, burst_start=5)
+
+
+def concurrency(samples: list[dict], th: Thresholds = TH):
+    return only(simultaneous_ops(Evidence(windows=[BURST], samples=samples), th))
+
+
+def test_operations_in_flight_through_the_burst_pass():
+    r = concurrency(chains(25, 5, 10))
+    assert r.verdict == PASS and r.value == 25 and r.n == 125
+    assert "basis: inflight" in r.detail and "sustained 25, peak 25" in r.detail
+
+
+def test_a_peak_is_not_sustained_concurrency():
+    spike = [req(7.0, lat=500.0) for _ in range(30)]
+    r = concurrency(chains(10, 5, 10) + spike)
+    assert r.verdict == FAIL and r.value == 10
+    assert "sustained 10, peak 40" in r.detail
+
+
+def test_load_before_the_burst_and_failed_requests_do_not_count():
+    before = chains(40, 0, 5)  # think-time half of the level: not the burst
+    failed = chains(10, 5, 10, ok=False)
+    r = concurrency(before + chains(20, 5, 10) + failed)
+    assert r.value == 20 and r.n == 150
+    assert r.verdict == FAIL and r.describe().startswith("simultaneous_ops 20 = 20 (needs > 20)")
+
+
+def test_a_thin_burst_is_insufficient():
+    assert concurrency(chains(3, 5, 10)).verdict == INSUFFICIENT  # 15 requests
+
+
+def test_the_best_level_is_judged():
+    low = win("level-5", "level", 10, 20, burst_start=15)
+    samples = chains(25, 5, 10) + chains(5, 15, 20)
+    r = only(simultaneous_ops(Evidence(windows=[BURST, low], samples=samples), TH))
+    assert r.window == "level-25" and r.verdict == PASS
+
+
+def test_users_basis_takes_the_highest_level_that_met_the_success_threshold():
+    top = win("level-25", "level", 10, 20, users=25)
+    windows = [win("level-20", "level", 0, 10, users=20), top]
+    samples = spread(0, 10, 40) + spread(10, 20, 20, 20)  # level-25 did not hold
+    users = TH.merged({"concurrency_basis": "users"})
+    r = only(simultaneous_ops(Evidence(windows=windows, samples=samples), users))
+    assert r.value == 20 and r.window == "level-20" and r.verdict == FAIL
+    assert r.detail == "basis: users"
+
+
+def test_throughput_and_availability():
+    windows = [LEVEL, win("stress-30", "stress", 10, 20)]
     samples = spread(0, 10, 150, lat=1950.0) + spread(10, 20, 0, 50)
     ev = Evidence(windows=windows, samples=samples)
     assert only(sustained_throughput(ev, TH)).value == 15.0
-    inflight = only(simultaneous_ops(ev, TH.merged({"concurrency_basis": "inflight"})))
-    assert inflight.value == 30  # 15 starts/s, each 1.95 s long
+    assert only(simultaneous_ops(ev, TH)).value == 29  # 15 starts/s, each 1.95 s long
     assert only(availability(ev, TH)).value == 100.0  # stress excluded
-    users = only(simultaneous_ops(ev, TH))  # default basis: the user level that held
-    assert users.value == 5 and users.verdict == FAIL and "peak in flight: 30" in users.detail
+
+
+# -- thresholds and the whole table ----------------------------------------------------------
 
 
 def test_thresholds_from_dict_toml_and_json(tmp_path):
@@ -181,34 +246,28 @@ def test_thresholds_from_dict_toml_and_json(tmp_path):
         Thresholds.from_dict({"concurrency_basis": "threads"})
 
 
-def test_verdict_reason_names_criterion_window_and_count():
-    fault = win(
-        "fault:crash-each:n2",
-        "fault",
-        0,
-        10,
-        fault_id="crash-each",
-        fault_kind="crash",
-        target="n2",
-    )
-    ev = Evidence(windows=[fault], samples=spread(0, 10, 60, 40))
-    verdict = decide(single_node_failure(ev, TH), TH)
-    assert not verdict.ready and verdict.exit_code == 1
-    assert verdict.reason == (
-        "NOT READY: single_node_failure 60.0% < 85% in window fault:crash-each:n2 (n=100)"
-    )
+def test_a_null_ungates_only_the_thresholds_documented_as_optional(tmp_path):
+    js = tmp_path / "t.json"
+    js.write_text(json.dumps({"detect_s": None, "recovery_s": None, "p95_ms": None}))
+    loaded = Thresholds.load(js)
+    assert (loaded.detect_s, loaded.recovery_s, loaded.p95_ms) == (None, None, None)
+    with pytest.raises(ValueError, match="success_pct cannot be unset"):
+        Thresholds.from_dict({"success_pct": None})
+
+
+def test_defaults_judge_sustained_inflight_concurrency():
+    assert TH.concurrency_basis == "inflight" and TH.concurrency == 20.0
 
 
 def test_insufficient_blocks_ready_unless_configured_otherwise():
-    ev = Evidence(windows=[win("level-5", "level", 0, 10)])
-    results = success_rate_levels(ev, TH)
+    results = success_rate_levels(level_ev([]), TH)
     assert not decide(results, TH).ready
     lenient = TH.merged({"insufficient_fails": False})
     verdict = decide(results, lenient)
     assert verdict.ready and "1 insufficient, not gating" in verdict.reason
 
 
-def test_empty_run_is_not_ready():
+def test_empty_run_proves_nothing():
     verdict = judge_all(Evidence())
-    assert not verdict.ready and verdict.reason.startswith("NOT READY:")
-    assert {r.verdict for r in evaluate(Evidence(), TH)} == {INSUFFICIENT}
+    assert verdict.label == INCONCLUSIVE and verdict.reason.startswith("INCONCLUSIVE: run_complete")
+    assert {r.verdict for r in evaluate(Evidence(), TH)} == {INSUFFICIENT, REPORTED}

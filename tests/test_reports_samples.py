@@ -7,6 +7,8 @@ import pytest
 from reports.evidence import Evidence
 from reports.samples import (
     between,
+    errors_text,
+    inflight_profile,
     max_concurrency,
     percentile,
     requests,
@@ -61,6 +63,23 @@ def test_max_concurrency_counts_overlap_not_back_to_back():
     assert max_concurrency([]) == 0
 
 
+def test_inflight_profile_peak_and_sustained():
+    steady = [req(float(t), lat=1000) for t in range(10) for _ in range(4)]  # 4 all along
+    spike = [req(2.0, lat=500) for _ in range(6)]  # 10 at once, for half a second
+    assert inflight_profile(steady + spike, 0.0, 10.0) == (10, 4)
+    assert inflight_profile(steady, 0.0, 20.0) == (4, 4)  # busy for half the span: sustained
+    assert inflight_profile(steady, 0.0, 21.0) == (4, 0)  # idle for more than half
+    clipped = [req(-5.0, lat=10_000), req(4.0, lat=10_000)]  # counted inside [0, 10) only
+    assert inflight_profile(clipped, 0.0, 10.0) == (2, 1)
+    assert inflight_profile([], 0.0, 10.0) == (0, 0)
+
+
+def test_errors_text_names_the_most_frequent_errors():
+    failed = [req(0, ok=False), req(1, ok=False), req(2, ok=False, error="HTTP 502")]
+    assert errors_text(failed + [req(3)]) == "errors: timeout ×2, HTTP 502 ×1"
+    assert errors_text([req(0)]) == ""
+
+
 def test_summarize_row():
     row = summarize([req(0, lat=100), req(1, lat=300, ok=False, proto="grpc")], 2.0)
     assert row["n"] == 2 and row["ok"] == 1 and row["errors"] == 1
@@ -85,13 +104,15 @@ def row(t, alive, total=3):
     return {"t": t, "nodes_alive": alive, "nodes_total": total}
 
 
-def test_fault_timing_from_monitor_rows():
+def test_fault_timing_recovery_from_monitor_rows_but_never_detection():
     fault = window("fault:c:n2", 10, 20, fault_id="c", target="n2")
     rec = window("recovery:c:n2", 20, 30, kind="recovery", fault_id="c", target="n2")
     series = [row(t, 3) for t in range(0, 11)] + [row(t, 2) for t in range(11, 24)]
     series += [row(t, 3) for t in range(24, 31)]
     ft = fault_timing(Evidence(windows=[fault, rec], series=series), fault)
-    assert ft.detected_s == 1 and ft.recovered_s == 4 and ft.recovered is True
+    assert ft.recovered_s == 4 and ft.recovered is True and ft.source == "monitor"
+    # The monitor saw n2 stop answering; whether the survivors noticed, only they can say.
+    assert ft.detected_s is None and ft.detection_measured is False
 
 
 def test_fault_results_take_precedence_over_monitor():
@@ -99,6 +120,14 @@ def test_fault_results_take_precedence_over_monitor():
     entry = {"fault_id": "c", "target": "n2", "detected_s": 0.5, "recovered_s": None}
     ft = fault_timing(Evidence(windows=[fault], series=[row(25, 3)], fault_results=[entry]), fault)
     assert ft.recovered is False and ft.detected_s == 0.5 and ft.source == "fault_results"
+    assert ft.detection_measured and not ft.service_measured and ft.service_s is None
+
+
+def test_fault_timing_service_recovery_from_the_fault_results():
+    fault = window("fault:c:n2", 10, 20, fault_id="c", target="n2")
+    entry = {"fault_id": "c", "target": "n2", "service_recovered_s": 2, "service_measured": True}
+    ft = fault_timing(Evidence(windows=[fault], fault_results=[entry]), fault)
+    assert ft.service_s == 2.0 and ft.service_measured and not ft.detection_measured
 
 
 def test_effective_end_of_a_nested_fault():

@@ -1,0 +1,237 @@
+"""reports.correctness: wrong answers and lost or corrupt data, counted at zero tolerance."""
+
+from __future__ import annotations
+
+import pytest
+
+from reports.correctness import (
+    acked_searchable,
+    acked_writes,
+    corrupt_data,
+    duplicate_hits,
+    final_verification,
+    flood_cost,
+    full_flood_bound,
+    incomplete_answers,
+    initial_verification,
+    phantom_hits,
+)
+from reports.evidence import Evidence
+from reports.result import CORRECTNESS, FAIL, INSUFFICIENT, PASS
+from reports.samples import requests
+from reports.thresholds import Thresholds
+from tests.fixtures import only, req, spread, status
+
+TH = Thresholds()
+
+# criterion, its threshold, the violation it counts, the sample fields of the population
+VIOLATIONS = [
+    pytest.param(corrupt_data, "corrupt_max", "corrupt", {"op": "download"}, id="corrupt"),
+    pytest.param(
+        corrupt_data, "corrupt_max", "corrupt", {"op": "node_download"}, id="corrupt-pull"
+    ),
+    pytest.param(
+        incomplete_answers, "incomplete_max", "incomplete", {"expects_hit": True}, id="incomplete"
+    ),
+    pytest.param(phantom_hits, "phantom_max", "phantom", {"op": "hit_check"}, id="phantom"),
+    pytest.param(duplicate_hits, "duplicate_max", "duplicate", {}, id="duplicate"),
+]
+
+
+def judged(criterion, samples, th: Thresholds = TH, **run):
+    return only(criterion(Evidence(samples=samples, **run), th))
+
+
+def looked_at(fields: dict, bad: int = 0, good: int = 30) -> list[dict]:
+    """``good`` clean samples of the population, then ``bad`` marked with a violation."""
+    samples = spread(0, 10, good, **fields)
+    return samples + [req(10 + i, ok=False, error=f"bad #{i}", **fields) for i in range(bad)]
+
+
+def mark(samples: list[dict], violation: str) -> list[dict]:
+    return [{**s, "violation": violation} if not s["ok"] else s for s in samples]
+
+
+@pytest.mark.parametrize(("criterion", "limit", "violation", "fields"), VIOLATIONS)
+def test_no_violation_passes(criterion, limit, violation, fields):
+    r = judged(criterion, looked_at(fields))
+    assert r.verdict == PASS and r.value == 0 and r.n == 30
+    assert r.family == CORRECTNESS and r.goal == "<= 0"
+
+
+@pytest.mark.parametrize(("criterion", "limit", "violation", "fields"), VIOLATIONS)
+def test_one_violation_fails_however_many_answers_were_right(criterion, limit, violation, fields):
+    r = judged(criterion, mark(looked_at(fields, bad=1, good=1000), violation))
+    assert r.verdict == FAIL and r.value == 1 and r.n == 1001
+    assert r.detail == "bad #0"
+
+
+@pytest.mark.parametrize(("criterion", "limit", "violation", "fields"), VIOLATIONS)
+def test_violations_up_to_a_configured_limit_pass(criterion, limit, violation, fields):
+    samples = mark(looked_at(fields, bad=2), violation)
+    assert judged(criterion, samples, TH.merged({limit: 2})).verdict == PASS
+    assert judged(criterion, samples, TH.merged({limit: 1})).verdict == FAIL
+
+
+@pytest.mark.parametrize(("criterion", "limit", "violation", "fields"), VIOLATIONS)
+def test_nothing_to_look_at_is_insufficient(criterion, limit, violation, fields):
+    other = spread(0, 10, 30, op="index")
+    r = judged(criterion, mark(other, violation))
+    assert r.verdict == INSUFFICIENT and r.n == 0 and "samples to check" in r.detail
+
+
+def test_violations_count_only_where_they_are_looked_for():
+    searches = mark(spread(0, 10, 30, n_fail=1, expects_hit=True), "corrupt")
+    downloads = spread(0, 10, 30, op="download", proto="grpc")
+    assert judged(corrupt_data, searches + downloads).value == 0
+
+
+def test_only_answers_with_an_expectation_can_be_incomplete():
+    by_topic = spread(0, 10, 30)  # searched by topic: nothing in particular must be found
+    assert judged(incomplete_answers, by_topic).verdict == INSUFFICIENT
+    by_name = spread(0, 10, 5, n_fail=1, expects_hit=True)
+    r = judged(incomplete_answers, by_topic + mark(by_name, "incomplete"))
+    assert r.verdict == FAIL and r.n == 6
+
+
+def test_hit_checks_are_judged_but_are_not_requests():
+    checks = mark(spread(0, 10, 20, n_fail=1, op="hit_check"), "phantom")
+    assert requests(checks) == []
+    r = judged(phantom_hits, checks)
+    assert r.verdict == FAIL and r.n == 21
+
+
+# -- flood cost ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("nodes", "bound"), [(1, 0), (2, 1), (3, 4), (4, 9), (10, 81)])
+def test_full_flood_bound(nodes, bound):
+    assert full_flood_bound(nodes) == bound  # 2E - (N - 1) = (N - 1)² over a full mesh
+
+
+def searches(*messages) -> list[dict]:
+    return [req(i, messages=m) for i, m in enumerate(messages)]
+
+
+def flood(samples, th: Thresholds = TH, nodes: int = 3):
+    return judged(flood_cost, samples, th, status=status(nodes=nodes))
+
+
+def test_flood_at_the_bound_passes_one_message_more_fails():
+    at = flood(searches(2, 4, 4))
+    assert at.verdict == PASS and at.value == 4 and at.threshold == 4 and at.n == 3
+    assert "2E-(N-1), N=3; 0 answer(s) over it" in at.detail
+    over = flood(searches(4, 5, 5))
+    assert over.verdict == FAIL and over.value == 5 and "2 answer(s) over it" in over.detail
+
+
+def test_flood_bound_follows_the_network_size():
+    assert flood(searches(9), nodes=4).verdict == PASS
+    assert flood(searches(10), nodes=4).verdict == FAIL
+
+
+def test_flood_node_count_falls_back_to_the_config_and_the_monitor():
+    by_config = Evidence(samples=searches(5), config={"nodes": 4})
+    assert only(flood_cost(by_config, TH)).threshold == 9
+    by_monitor = Evidence(samples=searches(5), series=[{"t": 0, "nodes_total": 3}])
+    assert only(flood_cost(by_monitor, TH)).verdict == FAIL
+
+
+def test_a_configured_flood_limit_replaces_the_bound():
+    r = flood(searches(6), TH.merged({"flood_messages_max": 6}))
+    assert r.verdict == PASS and r.detail.startswith("bound configured")
+
+
+def test_flood_without_message_counts_is_insufficient():
+    r = flood(searches(None, None) + spread(0, 10, 30, op="index"))
+    assert r.verdict == INSUFFICIENT and "message count" in r.detail
+    assert flood(searches(4), nodes=0).verdict == INSUFFICIENT
+
+
+# -- acknowledged writes ---------------------------------------------------------------------
+
+
+def integrity(**counts) -> dict:
+    return {"acked_uploads": 50, "lost": 0, "corrupt": 0, "searchable_checked": 20, **counts}
+
+
+def after_run(criterion, th: Thresholds = TH, **run):
+    return only(criterion(Evidence(**run), th))
+
+
+def test_every_acked_write_kept_passes():
+    r = after_run(acked_writes, integrity=integrity())
+    assert r.verdict == PASS and r.n == 50 and r.window == "after run"
+    assert r.detail == "0 lost, 0 changed"
+
+
+def test_lost_and_changed_writes_add_up_and_fail():
+    found = integrity(lost=1, corrupt=2, examples=["a.bin", "b.bin", "c.bin", "d.bin"])
+    r = after_run(acked_writes, integrity=found)
+    assert r.verdict == FAIL and r.value == 3
+    assert r.detail == "1 lost, 2 changed; e.g. a.bin, b.bin, c.bin"
+
+
+def test_lost_writes_up_to_the_configured_limit_pass():
+    def verdict(limit: int) -> str:
+        th = TH.merged({"lost_writes_max": limit})
+        return after_run(acked_writes, th, integrity=integrity(lost=2)).verdict
+
+    assert (verdict(2), verdict(1)) == (PASS, FAIL)
+
+
+@pytest.mark.parametrize(
+    ("run", "why"),
+    [
+        ({}, "integrity was not checked"),
+        ({"status": status(interrupted="SIGINT")}, "not checked: the run was interrupted"),
+        ({"integrity": integrity(acked_uploads=0)}, "no upload was acknowledged"),
+    ],
+)
+def test_acked_writes_without_evidence_is_insufficient(run, why):
+    r = after_run(acked_writes, **run)
+    assert r.verdict == INSUFFICIENT and r.detail == why
+
+
+def test_acked_uploads_found_by_search_pass_one_missing_fails():
+    assert after_run(acked_searchable, integrity=integrity()).verdict == PASS
+    one_missing = integrity(unsearchable=1)
+    r = after_run(acked_searchable, integrity=one_missing)
+    assert r.verdict == FAIL and r.n == 20 and r.detail == "1 not found"
+    lenient = TH.merged({"unsearchable_max": 1})
+    assert after_run(acked_searchable, lenient, integrity=one_missing).verdict == PASS
+
+
+def test_acked_searchable_needs_a_checked_upload():
+    r = after_run(acked_searchable, integrity=integrity(searchable_checked=0))
+    assert r.verdict == INSUFFICIENT and "no upload was checked by search" in r.detail
+
+
+# -- the network whole before and after ------------------------------------------------------
+
+PROBES = [
+    pytest.param(initial_verification, "initial_problems", "before run", id="initial"),
+    pytest.param(final_verification, "final_problems", "after run", id="final"),
+]
+
+
+@pytest.mark.parametrize(("criterion", "key", "window"), PROBES)
+def test_verification_without_problems_passes(criterion, key, window):
+    r = after_run(criterion, status=status())
+    assert r.verdict == PASS and r.window == window and r.goal == "passed"
+    assert "every node up" in r.detail
+
+
+@pytest.mark.parametrize(("criterion", "key", "window"), PROBES)
+def test_verification_problems_fail(criterion, key, window):
+    problems = ["n2: no answer on /health", "canary search from n1 did not reach n2"]
+    r = after_run(criterion, status=status(**{key: problems}))
+    assert r.verdict == FAIL and r.value == 2 and r.family == CORRECTNESS
+    assert r.detail == "; ".join(problems)
+
+
+@pytest.mark.parametrize(("criterion", "key", "window"), PROBES)
+def test_verification_not_run_is_insufficient(criterion, key, window):
+    assert after_run(criterion, status=status(**{key: None})).detail == "not run"
+    r = after_run(criterion, status=status(**{key: None}, interrupted="SIGTERM"))
+    assert r.verdict == INSUFFICIENT and r.detail == "not checked: the run was interrupted"
