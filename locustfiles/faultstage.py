@@ -38,6 +38,15 @@ SERVICE_P95_FACTOR = 1.5
 SERVICE_P95_SLACK_MS = 20.0
 
 
+def buttons() -> list[dict]:
+    """The Cluster page's buttons, from the fault kinds' own facts: each kind offered by hand
+    (``label``, ``danger`` when it takes the node down) and each healing action."""
+    kinds = faults.manual_kinds()
+    starts = [{"label": f.manual.label, "kind": f.name, "danger": f.takes_down} for f in kinds]
+    heals = sorted({f.manual.heal_label for f in kinds})
+    return starts + [{"label": label, "kind": None, "danger": False} for label in heals]
+
+
 def cut_pairs(step) -> list[tuple[str, str]]:
     """The links a partition step cuts, each direction a pair (observer, peer it must lose);
     empty for faults that take the target itself down."""
@@ -120,18 +129,18 @@ class FaultStage:
 
     # -- by hand -------------------------------------------------------------------------
     def act(self, action: str, node: str) -> dict:
-        """A Cluster page button: crash | stop | pause | isolate start a fault on ``node``;
-        restart | resume | heal heal every fault aimed at it. The journal record(s)."""
+        """A Cluster page button (``buttons()``): a kind's label starts that fault on ``node``,
+        a healing label heals every fault aimed at it. The journal record(s)."""
         if self._manual is None:
             names = tuple(n.name for n in self.state.nodes)
             empty = faults.Timeline(seed=0, nodes=names, backend="auto", steps=())
             self._manual = self._runner(empty, time.monotonic())
-        if action in ("restart", "resume", "heal"):
+        kind = next((b["kind"] for b in buttons() if b["label"] == action), None)
+        if kind is None:  # a healing action: heal every fault aimed at the node
             healed = self._manual.heal_now(node)
             if not healed and self.runner is not None:
                 healed = self.runner.heal_now(node)
             return {"healed": healed, "note": None if healed else "nothing to heal"}
-        kind = {"isolate": "partition"}.get(action, action)
         fault_id = f"manual-{next(self._manual_ids)}"  # each a window of its own
         record = self._manual.apply(kind, node, fault_id=fault_id)
         return {"outcome": record["outcome"], "error": record["error"], "key": f"{fault_id}:{node}"}

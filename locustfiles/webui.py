@@ -17,13 +17,13 @@ import reports
 from reports.results import HTML
 from reports.samples import between
 
+from .faultstage import buttons
 from .monitor import Monitor
 from .resultsdir import folders
 from .verdict import exit_code, run_record
 
 PAGE = Path(__file__).with_name("cluster.html")
 BASE = "/peerload/cluster"
-ACTIONS = ("crash", "restart", "stop", "pause", "resume", "isolate", "heal")
 CRITERIA_CACHE_S = 2.0
 NODE_REFRESH_S = 2.0
 JOURNAL_ROWS = 50
@@ -157,6 +157,7 @@ class ClusterView:
             "ready": ended and exit_code(self.state)[0] == 0,
             "report": finished is not None and (finished / HTML).is_file(),
             "controls": stage is not None,
+            "buttons": buttons(),
         }
 
 
@@ -243,8 +244,9 @@ def install(environment, state) -> None:
         if not isinstance(body, dict):
             return jsonify(error='send a JSON object: {"action", "node"}'), 400
         act, node = body.get("action"), body.get("node")
-        if act not in ACTIONS or node not in state.descriptor_names:
-            return jsonify(error=f"action must be one of {', '.join(ACTIONS)} on a known node"), 400
+        labels = [b["label"] for b in buttons()]
+        if act not in labels or node not in state.descriptor_names:
+            return jsonify(error=f"action must be one of {', '.join(labels)} on a known node"), 400
         if stage is None:
             return jsonify(error="this cluster has no control API"), 409
         try:

@@ -167,8 +167,8 @@ def capacity(ev: Evidence, th: Thresholds) -> list[Result]:
     check = Check("capacity", ">", None, COUNT, 1, "reported; compared with a baseline")
     bp = ev.breaking_point
     held, broke, why = bp.get("highest_held"), bp.get("broke_at"), bp.get("why") or ""
-    if held is None and broke is None:
-        return check.missing("stress", "no stress step ran to its end")
+    if held is None and broke is None:  # stress_success says so, and gates it
+        return [check.result("stress", None, REPORTED, 0, "no stress step ran to its end")]
     text = f"held {held or 0} users" + (f"; broke at {broke}: {why}" if broke else f"; {why}")
     n = len(ev.of_kind(STRESS))
     return [check.result("stress", float(held or 0), REPORTED, n, text.rstrip("; "))]

@@ -5,8 +5,11 @@ on the window, carried from the fault journal):
 
 - **single_node_failure** — searches keep succeeding (clients fail over to the others);
 - **failure_detection** — every survivor stopped routing queries to the target (marked it dead,
-  not merely suspect; for a partition, both sides) within ``detect_s``; never detected inside
-  the window fails;
+  not merely suspect; for a partition, both sides) within ``detect_s`` (``None``: the time is
+  not gated, but a fault never detected inside its window still fails).
+
+And for every fault window, whatever it did:
+
 - **recovery** — from the heal to N/N alive within ``recovery_s``;
 - **service_recovery** — from the heal to search success back at the baseline's within
   ``recovery_s``.
@@ -113,6 +116,8 @@ def recovery(ev: Evidence, th: Thresholds) -> list[Result]:
             out.append(check.missing(ft.window, "no monitor rows or fault result after heal")[0])
         elif not ft.recovered:
             out.append(check.result(ft.window, None, FAIL, ft.rows, f"{since}never back to N/N"))
+        elif ft.recovered_s is None:
+            out.append(check.missing(ft.window, f"{since}recovered, time not measured")[0])
         else:
             detail = f"{since}N/N alive after {fmt(ft.recovered_s, SECONDS)} ({ft.source})"
             out.append(_judged(check, ft, ft.recovered_s, ft.rows, detail))

@@ -55,8 +55,8 @@ class Result:
         where = f"in window {self.window} (n={self.n})"
         if self.verdict == INSUFFICIENT:
             return f"{self.name} insufficient {where}: {self.detail}".rstrip(": ")
-        if self.value is None or self.threshold is None:
-            return f"{self.name} {self.detail or 'no value'} {where}"
+        if self.value is None or self.threshold is None or self.expect:
+            return f"{self.name}: {self.detail or 'no value'} {where}"
         rel = "<" if self.value < self.threshold else ">" if self.value > self.threshold else "="
         limit = fmt_threshold(self.threshold, self.unit)
         text = f"{self.name} {fmt(self.value, self.unit)} {rel} {limit}"

@@ -32,9 +32,9 @@ def check_concurrency_results(results, levels):
     for users in levels:
         assert f"level-{users}" in names, names
     for level in data["levels"]:
-        assert level["requests"] > 0 and level["p95_ms"] is not None, level
+        assert level["n"] > 0 and level["p95_ms"] is not None, level
     for op in OPS:
-        assert any(level["operations"].get(op, {}).get("requests") for level in data["levels"]), op
+        assert any(level["operations"].get(op, {}).get("n") for level in data["levels"]), op
     assert "breaking_point" in data
     return data
 
@@ -44,7 +44,7 @@ def test_quick_profile_headless(tmp_path):
     output = run.stdout + run.stderr
     assert run.returncode == 0, output[-3000:]
     data = check_concurrency_results(tmp_path, (5, 10, 20, 25))
-    assert all(level["success_rate"] > 0.85 for level in data["levels"] if level["kind"] == "level")
+    assert all(level["success_pct"] > 85 for level in data["levels"] if level["kind"] == "level")
     assert "0 lost, 0 corrupt, 0 download mismatches" in output
     workdir = cluster_workdir(output)
     assert workdir is not None and not workdir.exists()
@@ -66,12 +66,12 @@ def test_distributed_with_two_worker_processes(tmp_path):
         "none",
     )
     output = run.stdout + run.stderr
-    # 10 users cannot be "> 20 simultaneous operations", and no faults ran: judged NOT READY,
-    # and the exit code says so. Everything else must have worked across the processes.
+    # 10 users cannot keep "> 20 simultaneous operations" in flight, and no faults ran: judged
+    # NOT READY, and the exit code says so. Everything else must have worked across processes.
     assert run.returncode == 1, output[-3000:]
-    assert "NOT READY: simultaneous_ops 10 < 20" in output
+    assert "NOT READY: simultaneous_ops" in output
     data = check_concurrency_results(tmp_path, (5, 10))
-    assert sum(level["requests"] for level in data["levels"]) > 50
+    assert sum(level["n"] for level in data["levels"]) > 50
     assert "0 lost, 0 corrupt, 0 download mismatches" in output
     assert orphans(cluster_workdir(output)) == []
 
@@ -102,7 +102,7 @@ def test_web_ui_runs_and_stops_a_test_and_shows_the_options(tmp_path):
             post(f"{ui}/stop")
             wait_until(results.exists, 30, f"no results after /stop (run {run})")
             levels = json.loads(results.read_text())["levels"]
-            assert levels and levels[0]["name"] == "level-5" and levels[0]["requests"] > 0
+            assert levels and levels[0]["name"] == "level-5" and levels[0]["n"] > 0
             assert len({lv["name"] for lv in levels}) == len(levels)  # no stale repeats
             assert (tmp_path / "PHASE4_FINAL_REPORT.md").exists()
             results.unlink()
@@ -116,17 +116,21 @@ def test_a_node_that_never_comes_back_fails_the_run_naming_criterion_and_window(
         "--fault-plan", str(plan), "--run-time", "20s",
     )  # fmt: skip
     output = run.stdout + run.stderr
+    # A node that never comes back is found twice: the network is not whole after the run (a
+    # correctness row, so it leads the reason) and it never recovered in its window.
     assert run.returncode == 1, output[-3000:]
-    assert "NOT READY: recovery" in output and "fault:crash-forever:n2" in output
+    assert "NOT READY: final_verification: n2 does not answer" in output
     report = (tmp_path / "PHASE4_FINAL_REPORT.md").read_text()
-    assert "NOT READY" in report and "fault:crash-forever:n2" in report
+    assert "**Verdict: NOT READY**" in report
+    recovery = [line for line in report.splitlines() if "| recovery |" in line]
+    assert any("fault:crash-forever:n2" in line and "fail" in line for line in recovery)
     faults_json = json.loads((tmp_path / "fault_tolerance_results.json").read_text())
     (crash,) = faults_json["faults"]
     assert crash["recovered"] is False and crash["healed_by"].startswith("final heal")
     assert orphans(cluster_workdir(output)) == []
 
 
-def test_a_worker_that_dies_fails_the_run(tmp_path):
+def test_a_worker_that_dies_makes_the_run_inconclusive(tmp_path):
     cmd = locust_cmd("--headless", "--only-summary", "--results-dir", str(tmp_path))
     cmd += ["--processes", "2", "--levels", "5,10", "--step-time", "8", "--stress-levels", ""]
     cmd += ["--fault-plan", "none"]
@@ -147,6 +151,7 @@ def test_a_worker_that_dies_fails_the_run(tmp_path):
         if proc.poll() is None:
             proc.kill()
             proc.communicate()
-    assert proc.returncode == 1, output[-2000:]
-    assert "a worker died during the run" in output
+    # A lost worker is the harness's failure, not the network's: the run cannot tell.
+    assert proc.returncode == 4, output[-2000:]
+    assert "INCONCLUSIVE: workers: a worker died during the run" in output
     assert orphans(cluster_workdir(output)) == []
