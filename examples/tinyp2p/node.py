@@ -35,6 +35,7 @@ SEEN_CAP = 4096  # query ids remembered for duplicate suppression
 HEARTBEAT_S = 1.0
 PEER_TIMEOUT_S = 3.0
 REQUEST_TIMEOUT_S = 2.0  # any call to a peer: login, ping, forwarded query
+STOP_GRACE_S = 2.0  # on SIGTERM, in-flight requests get this long
 
 log = logging.getLogger("tinyp2p")
 
@@ -264,7 +265,7 @@ class TinyNode(tinyp2p_pb2_grpc.TransferServicer):
         self.files = {
             p.name: p.stat().st_size
             for p in self.shared.iterdir()
-            if p.is_file() and not p.name.startswith(".")
+            if not p.name.startswith(".") and p.is_file()
         }
 
     async def Fetch(self, request: tinyp2p_pb2.FetchRequest, context: grpc.aio.ServicerContext):  # noqa: N802
@@ -287,7 +288,7 @@ class TinyNode(tinyp2p_pb2_grpc.TransferServicer):
         tinyp2p_pb2_grpc.add_TransferServicer_to_server(self, server)
         server.add_insecure_port(self.me["grpc"])
         await server.start()
-        runner = web.AppRunner(self.app(), access_log=None)
+        runner = web.AppRunner(self.app(), access_log=None, shutdown_timeout=STOP_GRACE_S)
         await runner.setup()
         try:
             await web.TCPSite(runner, self.host, self.port).start()
@@ -298,5 +299,5 @@ class TinyNode(tinyp2p_pb2_grpc.TransferServicer):
             beat.cancel()
         finally:
             await runner.cleanup()
-            await server.stop(1.0)
+            await server.stop(STOP_GRACE_S)
             await self.session.close()
