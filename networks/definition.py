@@ -1,0 +1,443 @@
+"""A network definition: how to start, recognise and join one node of any P2P network.
+
+A definition is a TOML file (format in docs/networks.md) read into a ``NetworkDefinition``. It is
+checked completely when loaded — unknown keys, wrong types, a template naming a placeholder that
+does not exist, an adapter that does not import — so a mistake is one ``ValueError`` line naming
+the key before any process starts. The launcher (networks/launcher.py) only renders it.
+
+``load_network(spec)`` takes the name of a shipped network (``builtin`` is peerload's own node,
+``networks/builtin.toml``), a TOML file's path, or ``module:Class`` (an adapter class whose module
+carries a ``DEFINITION``: TOML text, a dict, or a path relative to the module).
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+import sys
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .adapter import Adapter
+
+HERE = Path(__file__).resolve().parent
+DEFAULT_NETWORK = "builtin"
+DEFAULT_PORTS = ("http", "grpc")
+DEFAULT_READY_TIMEOUT_S = 30.0
+DEFAULT_STOP_TIMEOUT_S = 10.0
+BOOTSTRAP = "{bootstrap}"  # a command element replaced by join.args, once per peer
+PEER_PREFIX = "peer_"
+JOIN_PEERS = ("earlier", "first")
+JOIN_ON = ("peer", "self")
+HTTP_METHODS = ("GET", "POST", "PUT")
+STOP_SIGNALS = ("SIGTERM", "SIGINT", "SIGQUIT", "SIGHUP", "SIGKILL")
+#: Known to every template: the run's facts, and braces for a literal ``{word}``.
+RUN_PLACEHOLDERS = ("python", "here", "workdir", "token", "parent_pid", "lbrace", "rbrace")
+#: Known per node (plus ``<port>_port`` for each declared port).
+NODE_PLACEHOLDERS = ("name", "index", "host", "data_dir")
+PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+NAME_RE = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
+PORT_RE = re.compile(r"^[a-z][a-z0-9]{0,15}$")
+
+
+@dataclass(frozen=True)
+class FileTemplate:
+    """A per-node file rendered into the node's data dir before each start."""
+
+    path: str
+    template: str
+
+
+@dataclass(frozen=True)
+class JoinCall:
+    """An HTTP call made after a node is up, once per peer it joins (``on`` the peer or self)."""
+
+    method: str
+    path: str
+    body: str = ""
+    on: str = "peer"
+    port: str = "http"
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    """The ``[node]`` table: templates for one node."""
+
+    command: tuple[str, ...]
+    cwd: str = "{here}"
+    env: Mapping[str, str] = field(default_factory=dict)
+    files: tuple[FileTemplate, ...] = ()
+    ports: tuple[str, ...] = DEFAULT_PORTS
+    per_node_address: bool = False
+    shared_dir: str = "{data_dir}/shared"
+    http: str = "http://{host}:{http_port}"
+    grpc: str = "{host}:{grpc_port}"
+    ready_http_get: str | None = None
+    ready_tcp: str | None = None
+    ready_port: str = "http"
+    ready_timeout_s: float = DEFAULT_READY_TIMEOUT_S
+    join_args: tuple[str, ...] = ()
+    join_peers: str = "earlier"
+    join_call: JoinCall | None = None
+    stop_signal: str = "SIGTERM"
+    stop_timeout_s: float = DEFAULT_STOP_TIMEOUT_S
+
+
+@dataclass(frozen=True)
+class NetworkDefinition:
+    """A loaded, checked network definition; ``spec`` rebuilds it (``load_network(spec)``)."""
+
+    name: str
+    adapter: str
+    node: NodeSpec
+    spec: str
+    here: Path
+    description: str = ""
+    max_nodes: int = 20
+
+    @property
+    def adapter_class(self) -> type[Adapter]:
+        """The adapter class (imported and checked at load already)."""
+        return import_adapter(self.adapter)
+
+    # -- rendering ---------------------------------------------------------------------
+    def node_values(self, run: Mapping[str, Any], node: Mapping[str, Any]) -> dict[str, str]:
+        """Every placeholder's value for one node: ``run`` (python, here, workdir, token,
+        parent_pid) and ``node`` (name, index, host, data_dir, ``<port>_port``...)."""
+        values = {k: str(v) for k, v in {**run, **node}.items()}
+        values.update(lbrace="{", rbrace="}", here=str(self.here))
+        values["shared_dir"] = render(self.node.shared_dir, values, "node.shared_dir")
+        values["http"] = render(self.node.http, values, "node.http")
+        values["grpc"] = render(self.node.grpc, values, "node.grpc")
+        return values
+
+    def command(self, values: Mapping[str, str], peers: list[Mapping[str, str]]) -> list[str]:
+        """The node's argv; ``{bootstrap}`` becomes ``join.args`` once per peer to join."""
+        argv = []
+        for item in self.node.command:
+            if item == BOOTSTRAP:
+                for peer in peers:
+                    both = {**values, **peer_values(peer)}
+                    argv += [render(a, both, "node.join.args") for a in self.node.join_args]
+            else:
+                argv.append(render(item, values, "node.command"))
+        return argv
+
+    def cwd(self, values: Mapping[str, str]) -> Path:
+        """The working directory; relative to the definition's directory."""
+        return self.here / render(self.node.cwd, values, "node.cwd")
+
+    def env(self, values: Mapping[str, str]) -> dict[str, str]:
+        return {k: render(v, values, f"node.env.{k}") for k, v in self.node.env.items()}
+
+    def files(self, values: Mapping[str, str]) -> list[tuple[Path, str]]:
+        """(path, text) of each per-node file; a path must land in the node's data dir."""
+        data_dir = Path(values["data_dir"]).resolve()
+        out = []
+        for i, f in enumerate(self.node.files):
+            path = Path(render(f.path, values, f"node.files[{i}].path")).resolve()
+            if not path.is_relative_to(data_dir):
+                raise ValueError(f"node.files[{i}].path: {path} is outside {data_dir}")
+            out.append((path, render(f.template, values, f"node.files[{i}].template")))
+        return out
+
+    def join_request(
+        self, values: Mapping[str, str], peer: Mapping[str, str]
+    ) -> tuple[str, str, str] | None:
+        """(method, url, body) of the join call for joining ``peer``, or None."""
+        call = self.node.join_call
+        if call is None:
+            return None
+        both = {**values, **peer_values(peer)}
+        target = peer if call.on == "peer" else values
+        url = f"http://{target['host']}:{target[call.port + '_port']}"
+        path = render(call.path, both, "node.join.after_start.path")
+        return call.method, url + path, render(call.body, both, "node.join.after_start.body")
+
+
+def peer_values(peer: Mapping[str, str]) -> dict[str, str]:
+    """A peer's node values under ``peer_`` names (``{peer_http}``, ``{peer_name}``...)."""
+    return {PEER_PREFIX + k: v for k, v in peer.items()}
+
+
+def render(template: str, values: Mapping[str, str], where: str) -> str:
+    """Replace each ``{placeholder}``; any other brace is left as it is (JSON, YAML)."""
+
+    def one(match: re.Match) -> str:
+        try:
+            return values[match.group(1)]
+        except KeyError:
+            raise ValueError(f"{where}: unknown placeholder {match.group(0)}") from None
+
+    return PLACEHOLDER.sub(one, template)
+
+
+# -- loading ---------------------------------------------------------------------------
+def load_network(spec: str | Path = DEFAULT_NETWORK) -> NetworkDefinition:
+    """A shipped network's NAME, a TOML FILE, or ``module:Class``; ``ValueError`` (one line)."""
+    text = str(spec)
+    if NAME_RE.match(text) and (HERE / f"{text}.toml").is_file():
+        return load_file(HERE / f"{text}.toml", spec=text)
+    path = Path(text)
+    if path.suffix == ".toml" or path.is_file():
+        if not path.is_file():
+            raise ValueError(f"network {text!r}: no such file")
+        return load_file(path)
+    if ":" in text and not path.exists():
+        return _load_module(text)
+    shipped = ", ".join(sorted(p.stem for p in HERE.glob("*.toml")))
+    raise ValueError(f"network {text!r}: not a shipped network ({shipped}), file or module:Class")
+
+
+def load_file(path: Path, spec: str | None = None) -> NetworkDefinition:
+    path = path.resolve()
+    try:
+        data = tomllib.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ValueError(f"{path}: {exc}") from None
+    return parse(data, spec=spec or str(path), here=path.parent, source=str(path))
+
+
+def _load_module(spec: str) -> NetworkDefinition:
+    cls = import_adapter(spec)
+    module = sys.modules[cls.__module__]
+    here = Path(module.__file__ or ".").resolve().parent
+    raw = getattr(module, "DEFINITION", None)
+    if isinstance(raw, Path):
+        return load_file(here / raw, spec=spec)
+    if isinstance(raw, str):
+        try:
+            data = tomllib.loads(raw)
+        except tomllib.TOMLDecodeError as exc:
+            raise ValueError(f"{spec}: DEFINITION: {exc}") from None
+    elif isinstance(raw, Mapping):
+        data = dict(raw)
+    else:
+        raise ValueError(f"{spec}: module {module.__name__} has no DEFINITION (TOML, dict or Path)")
+    data.setdefault("adapter", spec)
+    return parse(data, spec=spec, here=here, source=spec)
+
+
+def import_adapter(ref: str) -> type[Adapter]:
+    """``module:Class`` -> the class, which must subclass ``networks.adapter.Adapter``."""
+    module_name, _, class_name = ref.partition(":")
+    if not module_name or not class_name:
+        raise ValueError(f"adapter {ref!r}: expected 'module:Class'")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ValueError(f"adapter {ref!r}: cannot import {module_name} ({exc})") from None
+    cls = getattr(module, class_name, None)
+    if not (isinstance(cls, type) and issubclass(cls, Adapter)):
+        raise ValueError(f"adapter {ref!r}: {class_name} is not a networks.adapter.Adapter class")
+    return cls
+
+
+TOP_KEYS = {"name", "adapter", "description", "max_nodes", "node"}
+NODE_KEYS = {
+    "command", "cwd", "env", "files", "ports", "per_node_address", "shared_dir", "http", "grpc",
+    "ready", "join", "stop_signal", "stop_timeout_s",
+}  # fmt: skip
+READY_KEYS = {"http_get", "tcp", "port", "timeout_s"}
+JOIN_KEYS = {"args", "peers", "after_start"}
+CALL_KEYS = {"method", "path", "body", "on", "port"}
+FILE_KEYS = {"path", "template"}
+
+
+def parse(data: Mapping[str, Any], *, spec: str, here: Path, source: str) -> NetworkDefinition:
+    """Check every key of a definition's data; ``ValueError`` '<source>: <key>: <why>'."""
+    try:
+        return _parse(data, spec=spec, here=here)
+    except ValueError as exc:
+        raise ValueError(f"{source}: {exc}") from None
+
+
+def _parse(data: Mapping[str, Any], *, spec: str, here: Path) -> NetworkDefinition:
+    _keys(data, TOP_KEYS, "")
+    name = _get(data, "name", str, "")
+    if not NAME_RE.match(name):
+        raise ValueError(f"name: {name!r} must be lower case letters, digits, - or _ (1..40)")
+    adapter = _get(data, "adapter", str, "")
+    import_adapter(adapter)
+    node = _get(data, "node", dict, "")
+    _keys(node, NODE_KEYS, "node.")
+    max_nodes = _get(data, "max_nodes", int, "", 20)
+    if not 1 <= max_nodes <= 200:
+        raise ValueError("max_nodes: must be 1..200")
+    spec_ = _node_spec(node)
+    _check_templates(spec_)
+    return NetworkDefinition(
+        name=name,
+        adapter=adapter,
+        node=spec_,
+        spec=spec,
+        here=here,
+        description=_get(data, "description", str, "", ""),
+        max_nodes=max_nodes,
+    )
+
+
+def _node_spec(node: Mapping[str, Any]) -> NodeSpec:
+    command = _str_list(node, "command", "node.")
+    if not command:
+        raise ValueError("node.command: must not be empty")
+    ports = tuple(_str_list(node, "ports", "node.", list(DEFAULT_PORTS)))
+    for port in ports:
+        if not PORT_RE.match(port):
+            raise ValueError(f"node.ports: {port!r} must be a short lower case word")
+    if len(set(ports)) != len(ports):
+        raise ValueError("node.ports: a port is named twice")
+    env = _get(node, "env", dict, "node.", {})
+    for key, value in env.items():
+        if not isinstance(value, str):
+            raise ValueError(f"node.env.{key}: must be a string")
+    files = []
+    for i, f in enumerate(_get(node, "files", list, "node.", [])):
+        where = f"node.files[{i}]."
+        if not isinstance(f, dict):
+            raise ValueError(f"node.files[{i}]: must be a table")
+        _keys(f, FILE_KEYS, where)
+        files.append(FileTemplate(_get(f, "path", str, where), _get(f, "template", str, where)))
+    ready = _get(node, "ready", dict, "node.")
+    _keys(ready, READY_KEYS, "node.ready.")
+    http_get = _get(ready, "http_get", str, "node.ready.", None)
+    tcp = _get(ready, "tcp", str, "node.ready.", None)
+    if (http_get is None) == (tcp is None):
+        raise ValueError("node.ready: give exactly one of http_get (a path) or tcp (a port name)")
+    if http_get is not None and not http_get.startswith("/"):
+        raise ValueError("node.ready.http_get: must be a path starting with /")
+    ready_port = tcp or _get(ready, "port", str, "node.ready.", "http")
+    if ready_port not in ports:
+        raise ValueError(f"node.ready: port {ready_port!r} is not in node.ports {list(ports)}")
+    join = _get(node, "join", dict, "node.", {})
+    _keys(join, JOIN_KEYS, "node.join.")
+    join_args = _str_list(join, "args", "node.join.", [])
+    if join_args and BOOTSTRAP not in command:
+        raise ValueError(f"node.join.args: node.command has no {BOOTSTRAP!r} element to expand")
+    if BOOTSTRAP in command and not join_args:
+        raise ValueError(f"node.command: {BOOTSTRAP!r} needs node.join.args")
+    join_peers = _choice(join, "peers", JOIN_PEERS, "node.join.")
+    call = _join_call(join, ports)
+    return NodeSpec(
+        command=tuple(command),
+        cwd=_get(node, "cwd", str, "node.", "{here}"),
+        env=dict(env),
+        files=tuple(files),
+        ports=ports,
+        per_node_address=_get(node, "per_node_address", bool, "node.", False),
+        shared_dir=_get(node, "shared_dir", str, "node.", "{data_dir}/shared"),
+        http=_get(node, "http", str, "node.", "http://{host}:{http_port}" * ("http" in ports)),
+        grpc=_get(node, "grpc", str, "node.", "{host}:{grpc_port}" * ("grpc" in ports)),
+        ready_http_get=http_get,
+        ready_tcp=tcp,
+        ready_port=ready_port,
+        ready_timeout_s=_seconds(ready, "timeout_s", "node.ready.", DEFAULT_READY_TIMEOUT_S),
+        join_args=tuple(join_args),
+        join_peers=join_peers,
+        join_call=call,
+        stop_signal=_choice(node, "stop_signal", STOP_SIGNALS, "node."),
+        stop_timeout_s=_seconds(node, "stop_timeout_s", "node.", DEFAULT_STOP_TIMEOUT_S),
+    )
+
+
+def _join_call(join: Mapping[str, Any], ports: tuple[str, ...]) -> JoinCall | None:
+    call = _get(join, "after_start", dict, "node.join.", None)
+    if call is None:
+        return None
+    where = "node.join.after_start."
+    _keys(call, CALL_KEYS, where)
+    method = _choice(call, "method", HTTP_METHODS, where, "POST")
+    path = _get(call, "path", str, where)
+    if not path.startswith("/"):
+        raise ValueError(f"{where}path: must start with /")
+    port = _get(call, "port", str, where, "http")
+    if port not in ports:
+        raise ValueError(f"{where}port: {port!r} is not in node.ports {list(ports)}")
+    body = _get(call, "body", str, where, "")
+    return JoinCall(method, path, body, _choice(call, "on", JOIN_ON, where), port)
+
+
+def _check_templates(spec: NodeSpec) -> None:
+    """Every template names only placeholders that exist where it is rendered."""
+    base = set(RUN_PLACEHOLDERS) | set(NODE_PLACEHOLDERS) | {f"{p}_port" for p in spec.ports}
+    _known(spec.shared_dir, base, "node.shared_dir")
+    base.add("shared_dir")
+    _known(spec.http, base, "node.http")
+    _known(spec.grpc, base, "node.grpc")
+    full = base | {"http", "grpc"}
+    peer = full | {PEER_PREFIX + k for k in full}
+    for item in spec.command:
+        if item != BOOTSTRAP:
+            _known(item, full, "node.command")
+    _known(spec.cwd, full, "node.cwd")
+    for key, value in spec.env.items():
+        _known(value, full, f"node.env.{key}")
+    for i, f in enumerate(spec.files):
+        _known(f.path, full, f"node.files[{i}].path")
+        _known(f.template, full, f"node.files[{i}].template")
+    for arg in spec.join_args:
+        _known(arg, peer, "node.join.args")
+    if spec.join_call is not None:
+        _known(spec.join_call.path, peer, "node.join.after_start.path")
+        _known(spec.join_call.body, peer, "node.join.after_start.body")
+
+
+def _known(template: str, names: set[str], where: str) -> None:
+    for found in PLACEHOLDER.findall(template):
+        if found not in names:
+            raise ValueError(f"{where}: unknown placeholder {{{found}}}")
+
+
+def _keys(table: Mapping[str, Any], allowed: set[str], where: str) -> None:
+    for key in table:
+        if key not in allowed:
+            raise ValueError(
+                f"{where}{key}: unknown key; expected one of {', '.join(sorted(allowed))}"
+            )
+
+
+_REQUIRED = object()
+
+
+def _missing(key: str) -> None:
+    raise ValueError(f"{key}: missing")
+
+
+def _get(table: Mapping[str, Any], key: str, kind: type, where: str, default: Any = _REQUIRED):
+    if key not in table:
+        if default is _REQUIRED:
+            _missing(where + key)
+        return default
+    value = table[key]
+    ok = isinstance(value, kind) and not (kind is int and isinstance(value, bool))
+    if not ok:
+        raise ValueError(f"{where}{key}: must be {_KIND_NAMES.get(kind, kind.__name__)}")
+    return value
+
+
+_KIND_NAMES = {str: "a string", int: "an integer", bool: "true or false", dict: "a table"}
+_KIND_NAMES[list] = "a list"
+
+
+def _str_list(table: Mapping[str, Any], key: str, where: str, default: Any = _REQUIRED) -> list:
+    value = _get(table, key, list, where, default)
+    if not all(isinstance(v, str) for v in value):
+        raise ValueError(f"{where}{key}: must be a list of strings")
+    return list(value)
+
+
+def _choice(table: Mapping[str, Any], key: str, choices: tuple[str, ...], where: str, default=None):
+    value = _get(table, key, str, where, default or choices[0])
+    if value not in choices:
+        raise ValueError(f"{where}{key}: {value!r} is not one of {', '.join(choices)}")
+    return value
+
+
+def _seconds(table: Mapping[str, Any], key: str, where: str, default: float) -> float:
+    value = table.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 600:
+        raise ValueError(f"{where}{key}: must be a number of seconds, 0 < s <= 600")
+    return float(value)

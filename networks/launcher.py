@@ -1,0 +1,502 @@
+"""Process control for any network: start N nodes from a definition, break them, stop them all.
+
+The generalisation of what node/cluster.py did for peerload's node: each node gets a data dir,
+a seeded shared dir (node/corpus.py), launcher-chosen ports, its own address when the network can
+bind one (127.0.0.11, .12, ...; else 127.0.0.1 with its own ports) or its own network namespace
+(``netns=True``, networks/netns.py), and runs from the definition's command template.
+kill / stop / start / pause / resume act on the node's whole process group; the control API
+(node/control.py) serves a ``Launcher`` as it is, and the descriptor (``cluster.json``) names the
+network so any later tool can rebuild the adapter from it alone.
+
+Nodes never outlive the launcher: each runs in a process group of its own that ``close`` (and an
+atexit hook) signals, and on Linux dies with it (PR_SET_PDEATHSIG) even when the launcher is
+SIGKILLed. The death signal follows the *thread* that forked, so every spawn happens on one
+long-lived spawner thread: a restart asked for by a control API request thread would otherwise
+be killed as soon as that request ended.
+"""
+
+from __future__ import annotations
+
+import atexit
+import concurrent.futures
+import ctypes
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from node.control import ControlServer
+from node.corpus import write_corpus
+
+from .adapter import ALIVE, PEERS, NodeInfo
+from .definition import NetworkDefinition, load_network
+
+HOST_PREFIX = "127.0.0."
+FIRST_HOST = 11
+SHARED_HOST = "127.0.0.1"
+POLL_S = 0.05
+PROBE_TIMEOUT_S = 1.0
+DESCRIPTOR = "cluster.json"
+PR_SET_PDEATHSIG = 1
+LOG_TAIL = 400
+RUNNING = ("running", "paused")
+
+
+@dataclass
+class NodeProc:
+    """One node: where it lives, its ports, its process and state."""
+
+    name: str
+    index: int
+    host: str
+    data_dir: Path
+    ports: dict[str, int] = field(default_factory=dict)
+    values: dict[str, str] = field(default_factory=dict)  # its rendered placeholders
+    node_id: str = ""
+    proc: subprocess.Popen | None = None
+    state: str = "stopped"
+    files: list | None = None
+    netns: str | None = None
+
+    @property
+    def http(self) -> str:
+        return self.values.get("http", "")
+
+    @property
+    def grpc(self) -> str:
+        return self.values.get("grpc", "")
+
+    @property
+    def http_port(self) -> int:
+        return self.ports.get("http", 0)
+
+    @property
+    def grpc_port(self) -> int:
+        return self.ports.get("grpc", 0)
+
+    @property
+    def shared_dir(self) -> Path:
+        return Path(self.values["shared_dir"])
+
+    def info(self) -> dict:
+        info = {
+            "name": self.name,
+            "node_id": self.node_id,
+            "host": self.host,
+            "http": self.http,
+            "grpc": self.grpc,
+            "pid": self.proc.pid if self.proc else None,
+            "data_dir": str(self.data_dir),
+            "shared_dir": self.values.get("shared_dir"),
+            "ports": dict(self.ports),
+            "state": self.state,
+        }
+        if self.netns:
+            info["netns"] = self.netns
+        return info
+
+
+class Launcher:
+    """Starts, controls and stops the nodes of one network. Use as a context manager."""
+
+    def __init__(
+        self,
+        network: NetworkDefinition | str = "builtin",
+        nodes: int = 3,
+        *,
+        workdir: Path | None = None,
+        token: str | None = None,
+        control_port: int = 0,
+        seed: int = 7,
+        files_per_node: int = 8,
+        first_host: int = FIRST_HOST,
+        keep: bool = False,
+        node_args: tuple[str, ...] = (),
+        netns: bool = False,
+    ) -> None:
+        self.network = network if isinstance(network, NetworkDefinition) else load_network(network)
+        most = self.network.max_nodes
+        if not 1 <= nodes <= most or not 1 <= first_host <= 254 - nodes:
+            raise ValueError(f"nodes must be 1..{most} and fit in 127.0.0.x")
+        self.token = token or secrets.token_urlsafe(18)
+        self.seed = seed
+        self.files_per_node = files_per_node
+        self.control_port = control_port
+        self.node_args = tuple(node_args)
+        self._own_workdir = workdir is None
+        self.keep = keep
+        self.workdir = Path(workdir or tempfile.mkdtemp(prefix="peerload-"))
+        self.namespaces = None
+        if netns:
+            from .netns import Namespaces
+
+            self.namespaces = Namespaces([f"n{i + 1}" for i in range(nodes)])
+        own = self.network.node.per_node_address
+        self.nodes = {}
+        for i in range(nodes):
+            name = f"n{i + 1}"
+            host = f"{HOST_PREFIX}{first_host + i}" if own else SHARED_HOST
+            self.nodes[name] = NodeProc(name, i + 1, host, self.workdir / name)
+        self.control: ControlServer | None = None
+        self._lock = threading.RLock()
+        self._spawner = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="spawner")
+        atexit.register(self._kill_all)
+
+    # -- lifecycle -----------------------------------------------------------------------
+    def __enter__(self) -> Launcher:
+        return self.start_all()
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def start_all(self, timeout: float | None = None) -> Launcher:
+        """Seed, start the first node, then the others (joining earlier ones), serve control."""
+        timeout = timeout or self.network.node.ready_timeout_s
+        try:
+            self.workdir.mkdir(parents=True, exist_ok=True)
+            if self.namespaces is not None:
+                self.namespaces.create()
+            self._plan()
+            for node in self.nodes.values():
+                node.files = write_corpus(
+                    node.shared_dir, node.name, self.seed, self.files_per_node
+                )
+            first, *rest = self.nodes.values()
+            self._launch(first, timeout)
+            for node in rest:
+                self._spawn(node, self._join_peers(node, restart=False))
+            for node in rest:
+                self._await_ready(node, timeout)
+                self._join(node, self._join_peers(node, restart=False), timeout)
+            self.control = ControlServer(self, "127.0.0.1", self.control_port)
+            self.control.start()
+            self.write_descriptor()
+            self.wait_ready(timeout)
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def close(self) -> None:
+        """Stop every node (resuming paused ones first), the control API, namespaces, workdir."""
+        if self.control is not None:
+            self.control.close()
+            self.control = None
+        for node in self.nodes.values():
+            if node.proc is not None and node.proc.poll() is None:
+                self._killpg(node, signal.SIGCONT)
+                self._killpg(node, getattr(signal, self.network.node.stop_signal))
+        for node in self.nodes.values():
+            self._reap(node)
+        self._spawner.shutdown(wait=True)
+        atexit.unregister(self._kill_all)
+        if self.namespaces is not None:
+            self.namespaces.remove()
+        if self._own_workdir and not self.keep:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def _kill_all(self) -> None:
+        """At interpreter exit without ``close``: no node may stay behind."""
+        for node in self.nodes.values():
+            if node.proc is not None and node.proc.poll() is None:
+                self._killpg(node, signal.SIGKILL)
+        if self.namespaces is not None:
+            self.namespaces.remove()
+
+    # -- descriptor ----------------------------------------------------------------------
+    @property
+    def descriptor_path(self) -> Path:
+        return self.workdir / DESCRIPTOR
+
+    @property
+    def descriptor(self) -> dict:
+        return {
+            "network": self.network.spec,
+            "control": self.control.url if self.control else None,
+            "token": self.token,
+            "workdir": str(self.workdir),
+            "seed": self.seed,
+            "netns": bool(self.namespaces),
+            "nodes": [{**n.info(), "files": n.files or []} for n in self.nodes.values()],
+        }
+
+    def write_descriptor(self) -> None:
+        """Atomically, readable by this user only: it holds the cluster's token."""
+        tmp = self.descriptor_path.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(json.dumps(self.descriptor, indent=2))
+        os.replace(tmp, self.descriptor_path)
+
+    def node_infos(self) -> list[NodeInfo]:
+        """What an adapter of this network is made with."""
+        return [
+            NodeInfo.from_dict({**n.info(), "files": n.files or []}) for n in self.nodes.values()
+        ]
+
+    def wait_ready(self, timeout: float | None = None) -> None:
+        """Until every running node is ready and, where the network shows its peers, sees every
+        other running node alive."""
+        timeout = timeout or self.network.node.ready_timeout_s
+        deadline = time.monotonic() + timeout
+        cls = self.network.adapter_class
+        adapter = cls(self.node_infos()) if PEERS in cls.capabilities else None
+        try:
+            while time.monotonic() < deadline:
+                running = [n for n in self.nodes.values() if n.state == "running"]
+                if all(self._probe(n) for n in running) and (
+                    adapter is None or all(self._joined(adapter, n, running) for n in running)
+                ):
+                    return
+                time.sleep(POLL_S)
+        finally:
+            if adapter is not None:
+                adapter.close()
+        raise TimeoutError(f"cluster not ready within {timeout:.0f}s (logs in {self.workdir})")
+
+    @staticmethod
+    def _joined(adapter, node: NodeProc, running: list[NodeProc]) -> bool:
+        try:
+            view = adapter.peers(adapter.node(node.name))
+        except Exception:  # noqa: BLE001 - not answering (yet) is "not joined"
+            return False
+        return all(view.get(o.name) == ALIVE for o in running if o is not node)
+
+    # -- control actions (also served by the control API) ---------------------------------
+    def status(self) -> list[dict]:
+        with self._lock:
+            for node in self.nodes.values():
+                self._refresh(node)
+            return [n.info() for n in self.nodes.values()]
+
+    def kill(self, name: str) -> dict:
+        return self._signal(name, signal.SIGKILL, "killed", reap=True)
+
+    def pause(self, name: str) -> dict:
+        return self._signal(name, signal.SIGSTOP, "paused")
+
+    def resume(self, name: str) -> dict:
+        return self._signal(name, signal.SIGCONT, "running")
+
+    def stop(self, name: str) -> dict:
+        sig = getattr(signal, self.network.node.stop_signal)
+        return self._signal(name, sig, "stopped", reap=True)
+
+    def start(self, name: str, timeout: float | None = None) -> dict:
+        """Restart a node on its ports and data dir; returns once it is ready (and joined)."""
+        with self._lock:
+            node = self.nodes[name]
+            self._refresh(node)
+            if node.state in RUNNING:
+                raise ValueError(f"{name} is {node.state}")
+            peers = self._join_peers(node, restart=True)
+            self._spawn(node, peers)
+            self._await_ready(node, timeout or self.network.node.ready_timeout_s)
+            self._join(node, [p for p in peers if p.state == "running"], timeout)
+            return node.info()
+
+    def _signal(self, name: str, sig: int, state: str, reap: bool = False) -> dict:
+        with self._lock:
+            node = self.nodes[name]
+            self._refresh(node)
+            if node.proc is None or node.state not in RUNNING:
+                raise ValueError(f"{name} is not running")
+            if sig not in (signal.SIGKILL, signal.SIGSTOP):
+                self._killpg(node, signal.SIGCONT)  # a paused node cannot drain
+            self._killpg(node, sig)
+            node.state = state
+            if reap:
+                self._reap(node)
+            return node.info()
+
+    # -- processes -----------------------------------------------------------------------
+    def _plan(self) -> None:
+        """Addresses, ports and every placeholder's value, fixed for the launcher's life."""
+        taken: set[tuple[str, int]] = set()
+        run = {
+            "python": sys.executable,
+            "workdir": self.workdir,
+            "token": self.token,
+            "parent_pid": os.getpid(),
+        }
+        for node in self.nodes.values():
+            if self.namespaces is not None:
+                node.netns = self.namespaces.netns(node.name)
+                node.host = self.namespaces.address(node.name)
+                node.ports = {p: self.namespaces.port(i) for i, p in enumerate(self._ports())}
+            else:
+                node.ports = {p: free_port(node.host, taken) for p in self._ports()}
+            own = {"name": node.name, "index": node.index, "host": node.host}
+            own["data_dir"] = node.data_dir
+            own.update({f"{p}_port": port for p, port in node.ports.items()})
+            node.values = self.network.node_values(run, own)
+
+    def _ports(self) -> tuple[str, ...]:
+        return self.network.node.ports
+
+    def _join_peers(self, node: NodeProc, restart: bool) -> list[NodeProc]:
+        """Whom a node joins: the earlier nodes (all others on a restart), or the first one."""
+        others = [n for n in self.nodes.values() if n is not node]
+        if self.network.node.join_peers == "first":
+            return others[:1] if node.index > 1 or restart else []
+        return others if restart else [n for n in others if n.index < node.index]
+
+    def _launch(self, node: NodeProc, timeout: float) -> None:
+        self._spawn(node, [])
+        self._await_ready(node, timeout)
+
+    def _spawn(self, node: NodeProc, peers: list[NodeProc]) -> None:
+        network = self.network
+        node.data_dir.mkdir(parents=True, exist_ok=True)
+        for path, text in network.files(node.values):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+        cmd = network.command(node.values, [p.values for p in peers]) + list(self.node_args)
+        if node.netns:
+            cmd = ["ip", "netns", "exec", node.netns, *cmd]
+        env = {**os.environ, **network.env(node.values)}
+        cwd = network.cwd(node.values).resolve()
+        log = open(self.workdir / f"{node.name}.log", "ab")  # noqa: SIM115 - child owns it
+        try:
+            node.proc = self._spawner.submit(_popen, cmd, log, env, cwd).result()
+        finally:
+            log.close()
+        node.state = "running"
+
+    def _await_ready(self, node: NodeProc, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while not self._probe(node):
+            if node.proc.poll() is not None:
+                node.state = "exited"
+                tail = (self.workdir / f"{node.name}.log").read_text(errors="replace")
+                raise RuntimeError(f"node {node.name} exited at start: {tail[-LOG_TAIL:].strip()}")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"node {node.name} did not start within {timeout:.0f}s")
+            time.sleep(POLL_S)
+
+    def _probe(self, node: NodeProc) -> bool:
+        """The definition's readiness check, once; a JSON answer's ``node_id`` is kept."""
+        spec = self.network.node
+        port = node.ports[spec.ready_port]
+        if spec.ready_tcp is not None:
+            try:
+                socket.create_connection((node.host, port), PROBE_TIMEOUT_S).close()
+            except OSError:
+                return False
+            return True
+        url = f"http://{node.host}:{port}{spec.ready_http_get}"
+        try:
+            with urllib.request.urlopen(url, timeout=PROBE_TIMEOUT_S) as answer:
+                body = answer.read()
+        except (OSError, ValueError):
+            return False
+        try:
+            node.node_id = str(json.loads(body).get("node_id") or node.node_id)
+        except (ValueError, AttributeError):
+            pass
+        return True
+
+    def _join(self, node: NodeProc, peers: list[NodeProc], timeout: float | None) -> None:
+        """The definition's after-start join call, once per peer, retried until it answers."""
+        deadline = time.monotonic() + (timeout or self.network.node.ready_timeout_s)
+        for peer in peers:
+            request = self.network.join_request(node.values, peer.values)
+            if request is None:
+                return
+            method, url, body = request
+            while True:
+                try:
+                    call(method, url, body)
+                    break
+                except urllib.error.HTTPError as exc:
+                    if exc.code < 500 or time.monotonic() > deadline:
+                        raise RuntimeError(f"{node.name} join {method} {url}: {exc}") from None
+                except OSError as exc:
+                    if time.monotonic() > deadline:
+                        raise RuntimeError(f"{node.name} join {method} {url}: {exc}") from None
+                time.sleep(POLL_S)
+
+    def _killpg(self, node: NodeProc, sig: int) -> None:
+        try:
+            os.killpg(node.proc.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    def _reap(self, node: NodeProc) -> None:
+        if node.proc is None:
+            return
+        try:
+            node.proc.wait(self.network.node.stop_timeout_s)
+        except subprocess.TimeoutExpired:
+            self._killpg(node, signal.SIGKILL)
+            node.proc.wait()
+        self._killpg(node, signal.SIGKILL)  # whatever it started and left behind
+
+    def _refresh(self, node: NodeProc) -> None:
+        if node.proc is not None and node.proc.poll() is not None and node.state in RUNNING:
+            node.state = "exited"
+
+
+def free_port(host: str, taken: set[tuple[str, int]]) -> int:
+    """A port nothing listens on at ``host`` now (and not handed out before in this run)."""
+    while True:
+        with socket.socket() as s:
+            s.bind((host, 0))
+            port = s.getsockname()[1]
+        if (host, port) not in taken:
+            taken.add((host, port))
+            return port
+
+
+def call(method: str, url: str, body: str) -> bytes:
+    """One HTTP call with a JSON body (a join)."""
+    data = body.encode() if body else None
+    headers = {"Content-Type": "application/json"} if body else {}
+    request = urllib.request.Request(url, data=data, method=method, headers=headers)
+    with urllib.request.urlopen(request, timeout=PROBE_TIMEOUT_S * 5) as answer:
+        return answer.read()
+
+
+def _child_setup(parent: int, prctl) -> None:
+    """In the child, before exec: a process group of its own; die with the launcher."""
+    os.setpgid(0, 0)
+    if prctl is not None:
+        prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != parent:  # the launcher died before prctl took effect
+            os._exit(1)
+
+
+def _libc_prctl():
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+
+_PRCTL = _libc_prctl()
+
+
+def _popen(cmd: list[str], log, env: dict[str, str], cwd: Path) -> subprocess.Popen:
+    parent = os.getpid()
+    return subprocess.Popen(
+        cmd,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        env=env,
+        cwd=cwd,
+        preexec_fn=lambda: _child_setup(parent, _PRCTL),  # noqa: PLW1509 - see module doc
+    )

@@ -1,0 +1,131 @@
+"""The launcher (networks/launcher.py) with real processes: peerload's node through it, and a
+stand-in for "any binary" (tests/networks/httpserver.toml: python -m http.server per node)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from networks.launcher import Launcher
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parent.parent
+FAKE = Path(__file__).resolve().parent / "networks" / "httpserver.toml"
+GONE_WITHIN_S = 5.0
+
+
+def running(pid: int) -> bool:
+    """The process exists and is not a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ")[1][0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def wait_gone(pids: list[int]) -> None:
+    deadline = time.monotonic() + GONE_WITHIN_S
+    while any(running(p) for p in pids):
+        assert time.monotonic() < deadline, f"still running: {[p for p in pids if running(p)]}"
+        time.sleep(0.05)
+
+
+def get(url: str) -> bytes:
+    with urllib.request.urlopen(url, timeout=2) as answer:
+        return answer.read()
+
+
+def test_builtin_network_through_the_launcher(tmp_path):
+    with Launcher("builtin", 2, workdir=tmp_path, files_per_node=2) as c:
+        descriptor = json.loads(c.descriptor_path.read_text())
+        assert descriptor["network"] == "builtin" and descriptor["control"]
+        for entry in descriptor["nodes"]:
+            assert entry["shared_dir"] == f"{tmp_path}/{entry['name']}/shared"
+            assert {f["name"] for f in entry["files"]} <= set(
+                p.name for p in Path(entry["shared_dir"]).iterdir()
+            )
+        assert [n["host"] for n in descriptor["nodes"]] == ["127.0.0.11", "127.0.0.12"]
+        n2 = c.nodes["n2"]
+        port, pid = n2.http_port, n2.proc.pid
+        c.kill("n2")
+        assert not running(pid)
+        c.start("n2")
+        assert n2.http_port == port and n2.proc.pid != pid
+        c.pause("n1")
+        assert c.status()[0]["state"] == "paused"
+        c.resume("n1")
+        c.wait_ready(20)
+        pids = [n.proc.pid for n in c.nodes.values()]
+    wait_gone(pids)
+
+
+def test_any_binary_starts_is_killed_restarted_and_leaves_nothing(tmp_path):
+    with Launcher(str(FAKE), 3, workdir=tmp_path, files_per_node=2) as c:
+        descriptor = c.descriptor
+        assert descriptor["network"] == str(FAKE)
+        assert {n["host"] for n in descriptor["nodes"]} == {"127.0.0.1"}  # no per-node address
+        assert len({n["http"] for n in descriptor["nodes"]}) == 3
+        n2 = c.nodes["n2"]
+        listing = get(n2.http + "/").decode()
+        assert all(f["name"] in listing for f in n2.files)  # the seeded corpus is served
+        config = json.loads((n2.data_dir / "config.json").read_text())
+        assert config == {"name": "n2", "port": n2.http_port, "shared": str(n2.shared_dir)}
+        # joined: n2 and n3 each called the earlier nodes after start
+        assert "joined-by=n3" in (tmp_path / "n1.log").read_text()
+        assert "joined-by=n3" in (tmp_path / "n2.log").read_text()
+        pid = n2.proc.pid
+        c.kill("n2")
+        assert c.status()[1]["state"] == "killed" and not running(pid)
+        c.start("n2")
+        assert get(n2.http + "/") and n2.proc.pid != pid
+        c.stop("n3")
+        assert c.status()[2]["state"] == "stopped"
+        c.start("n3")
+        pids = [n.proc.pid for n in c.nodes.values()]
+    wait_gone(pids)
+
+
+def test_a_node_that_exits_at_start_is_reported_and_nothing_stays(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text(
+        FAKE.read_text().replace('"--bind"', '"--no-such-flag"').replace(", timeout_s = 20", "")
+    )
+    launcher = Launcher(str(bad), 2, workdir=tmp_path / "w")
+    with pytest.raises(RuntimeError, match="n1 exited at start"):
+        launcher.start_all()
+
+
+SCRIPT = """
+import sys, time
+from networks.launcher import Launcher
+c = Launcher(sys.argv[1], 2, files_per_node=1).start_all()
+c.kill("n2"); c.start("n2")   # a restart: spawned again, still dies with us
+print(" ".join(str(n.proc.pid) for n in c.nodes.values()), flush=True)
+time.sleep(60)
+"""
+
+
+def test_nodes_die_with_a_sigkilled_launcher(tmp_path):
+    script = tmp_path / "launch.py"
+    script.write_text(textwrap.dedent(SCRIPT))
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(
+        [sys.executable, str(script), str(FAKE)], stdout=subprocess.PIPE, text=True, env=env
+    )
+    try:
+        pids = [int(p) for p in proc.stdout.readline().split()]
+        assert len(pids) == 2 and all(running(p) for p in pids)
+    finally:
+        proc.kill()
+        proc.wait()
+    time.sleep(0.1)
+    wait_gone(pids)
