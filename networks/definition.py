@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from .adapter import Adapter
+from .tables import choice, get, keys, seconds, str_list
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_NETWORK = "builtin"
@@ -256,15 +257,15 @@ def parse(data: Mapping[str, Any], *, spec: str, here: Path, source: str) -> Net
 
 
 def _parse(data: Mapping[str, Any], *, spec: str, here: Path) -> NetworkDefinition:
-    _keys(data, TOP_KEYS, "")
-    name = _get(data, "name", str, "")
+    keys(data, TOP_KEYS, "")
+    name = get(data, "name", str, "")
     if not NAME_RE.match(name):
         raise ValueError(f"name: {name!r} must be lower case letters, digits, - or _ (1..40)")
-    adapter = _get(data, "adapter", str, "")
+    adapter = get(data, "adapter", str, "")
     import_adapter(adapter)
-    node = _get(data, "node", dict, "")
-    _keys(node, NODE_KEYS, "node.")
-    max_nodes = _get(data, "max_nodes", int, "", 20)
+    node = get(data, "node", dict, "")
+    keys(node, NODE_KEYS, "node.")
+    max_nodes = get(data, "max_nodes", int, "", 20)
     if not 1 <= max_nodes <= 200:
         raise ValueError("max_nodes: must be 1..200")
     spec_ = _node_spec(node)
@@ -275,89 +276,89 @@ def _parse(data: Mapping[str, Any], *, spec: str, here: Path) -> NetworkDefiniti
         node=spec_,
         spec=spec,
         here=here,
-        description=_get(data, "description", str, "", ""),
+        description=get(data, "description", str, "", ""),
         max_nodes=max_nodes,
     )
 
 
 def _node_spec(node: Mapping[str, Any]) -> NodeSpec:
-    command = _str_list(node, "command", "node.")
+    command = str_list(node, "command", "node.")
     if not command:
         raise ValueError("node.command: must not be empty")
-    ports = tuple(_str_list(node, "ports", "node.", list(DEFAULT_PORTS)))
+    ports = tuple(str_list(node, "ports", "node.", list(DEFAULT_PORTS)))
     for port in ports:
         if not PORT_RE.match(port):
             raise ValueError(f"node.ports: {port!r} must be a short lower case word")
     if len(set(ports)) != len(ports):
         raise ValueError("node.ports: a port is named twice")
-    env = _get(node, "env", dict, "node.", {})
+    env = get(node, "env", dict, "node.", {})
     for key, value in env.items():
         if not isinstance(value, str):
             raise ValueError(f"node.env.{key}: must be a string")
     files = []
-    for i, f in enumerate(_get(node, "files", list, "node.", [])):
+    for i, f in enumerate(get(node, "files", list, "node.", [])):
         where = f"node.files[{i}]."
         if not isinstance(f, dict):
             raise ValueError(f"node.files[{i}]: must be a table")
-        _keys(f, FILE_KEYS, where)
-        files.append(FileTemplate(_get(f, "path", str, where), _get(f, "template", str, where)))
-    ready = _get(node, "ready", dict, "node.")
-    _keys(ready, READY_KEYS, "node.ready.")
-    http_get = _get(ready, "http_get", str, "node.ready.", None)
-    tcp = _get(ready, "tcp", str, "node.ready.", None)
+        keys(f, FILE_KEYS, where)
+        files.append(FileTemplate(get(f, "path", str, where), get(f, "template", str, where)))
+    ready = get(node, "ready", dict, "node.")
+    keys(ready, READY_KEYS, "node.ready.")
+    http_get = get(ready, "http_get", str, "node.ready.", None)
+    tcp = get(ready, "tcp", str, "node.ready.", None)
     if (http_get is None) == (tcp is None):
         raise ValueError("node.ready: give exactly one of http_get (a path) or tcp (a port name)")
     if http_get is not None and not http_get.startswith("/"):
         raise ValueError("node.ready.http_get: must be a path starting with /")
-    ready_port = tcp or _get(ready, "port", str, "node.ready.", "http")
+    ready_port = tcp or get(ready, "port", str, "node.ready.", "http")
     if ready_port not in ports:
         raise ValueError(f"node.ready: port {ready_port!r} is not in node.ports {list(ports)}")
-    join = _get(node, "join", dict, "node.", {})
-    _keys(join, JOIN_KEYS, "node.join.")
-    join_args = _str_list(join, "args", "node.join.", [])
+    join = get(node, "join", dict, "node.", {})
+    keys(join, JOIN_KEYS, "node.join.")
+    join_args = str_list(join, "args", "node.join.", [])
     if join_args and BOOTSTRAP not in command:
         raise ValueError(f"node.join.args: node.command has no {BOOTSTRAP!r} element to expand")
     if BOOTSTRAP in command and not join_args:
         raise ValueError(f"node.command: {BOOTSTRAP!r} needs node.join.args")
-    join_peers = _choice(join, "peers", JOIN_PEERS, "node.join.")
+    join_peers = choice(join, "peers", JOIN_PEERS, "node.join.")
     call = _join_call(join, ports)
     return NodeSpec(
         command=tuple(command),
-        cwd=_get(node, "cwd", str, "node.", "{here}"),
+        cwd=get(node, "cwd", str, "node.", "{here}"),
         env=dict(env),
         files=tuple(files),
         ports=ports,
-        per_node_address=_get(node, "per_node_address", bool, "node.", False),
-        shared_dir=_get(node, "shared_dir", str, "node.", "{data_dir}/shared"),
-        http=_get(node, "http", str, "node.", "http://{host}:{http_port}" * ("http" in ports)),
-        grpc=_get(node, "grpc", str, "node.", "{host}:{grpc_port}" * ("grpc" in ports)),
+        per_node_address=get(node, "per_node_address", bool, "node.", False),
+        shared_dir=get(node, "shared_dir", str, "node.", "{data_dir}/shared"),
+        http=get(node, "http", str, "node.", "http://{host}:{http_port}" * ("http" in ports)),
+        grpc=get(node, "grpc", str, "node.", "{host}:{grpc_port}" * ("grpc" in ports)),
         ready_http_get=http_get,
         ready_tcp=tcp,
         ready_port=ready_port,
-        ready_timeout_s=_seconds(ready, "timeout_s", "node.ready.", DEFAULT_READY_TIMEOUT_S),
+        ready_timeout_s=seconds(ready, "timeout_s", "node.ready.", DEFAULT_READY_TIMEOUT_S),
         join_args=tuple(join_args),
         join_peers=join_peers,
         join_call=call,
-        stop_signal=_choice(node, "stop_signal", STOP_SIGNALS, "node."),
-        stop_timeout_s=_seconds(node, "stop_timeout_s", "node.", DEFAULT_STOP_TIMEOUT_S),
+        stop_signal=choice(node, "stop_signal", STOP_SIGNALS, "node."),
+        stop_timeout_s=seconds(node, "stop_timeout_s", "node.", DEFAULT_STOP_TIMEOUT_S),
     )
 
 
 def _join_call(join: Mapping[str, Any], ports: tuple[str, ...]) -> JoinCall | None:
-    call = _get(join, "after_start", dict, "node.join.", None)
+    call = get(join, "after_start", dict, "node.join.", None)
     if call is None:
         return None
     where = "node.join.after_start."
-    _keys(call, CALL_KEYS, where)
-    method = _choice(call, "method", HTTP_METHODS, where, "POST")
-    path = _get(call, "path", str, where)
+    keys(call, CALL_KEYS, where)
+    method = choice(call, "method", HTTP_METHODS, where, "POST")
+    path = get(call, "path", str, where)
     if not path.startswith("/"):
         raise ValueError(f"{where}path: must start with /")
-    port = _get(call, "port", str, where, "http")
+    port = get(call, "port", str, where, "http")
     if port not in ports:
         raise ValueError(f"{where}port: {port!r} is not in node.ports {list(ports)}")
-    body = _get(call, "body", str, where, "")
-    return JoinCall(method, path, body, _choice(call, "on", JOIN_ON, where), port)
+    body = get(call, "body", str, where, "")
+    return JoinCall(method, path, body, choice(call, "on", JOIN_ON, where), port)
 
 
 def _check_templates(spec: NodeSpec) -> None:
@@ -389,55 +390,3 @@ def _known(template: str, names: set[str], where: str) -> None:
     for found in PLACEHOLDER.findall(template):
         if found not in names:
             raise ValueError(f"{where}: unknown placeholder {{{found}}}")
-
-
-def _keys(table: Mapping[str, Any], allowed: set[str], where: str) -> None:
-    for key in table:
-        if key not in allowed:
-            raise ValueError(
-                f"{where}{key}: unknown key; expected one of {', '.join(sorted(allowed))}"
-            )
-
-
-_REQUIRED = object()
-
-
-def _missing(key: str) -> None:
-    raise ValueError(f"{key}: missing")
-
-
-def _get(table: Mapping[str, Any], key: str, kind: type, where: str, default: Any = _REQUIRED):
-    if key not in table:
-        if default is _REQUIRED:
-            _missing(where + key)
-        return default
-    value = table[key]
-    ok = isinstance(value, kind) and not (kind is int and isinstance(value, bool))
-    if not ok:
-        raise ValueError(f"{where}{key}: must be {_KIND_NAMES.get(kind, kind.__name__)}")
-    return value
-
-
-_KIND_NAMES = {str: "a string", int: "an integer", bool: "true or false", dict: "a table"}
-_KIND_NAMES[list] = "a list"
-
-
-def _str_list(table: Mapping[str, Any], key: str, where: str, default: Any = _REQUIRED) -> list:
-    value = _get(table, key, list, where, default)
-    if not all(isinstance(v, str) for v in value):
-        raise ValueError(f"{where}{key}: must be a list of strings")
-    return list(value)
-
-
-def _choice(table: Mapping[str, Any], key: str, choices: tuple[str, ...], where: str, default=None):
-    value = _get(table, key, str, where, default or choices[0])
-    if value not in choices:
-        raise ValueError(f"{where}{key}: {value!r} is not one of {', '.join(choices)}")
-    return value
-
-
-def _seconds(table: Mapping[str, Any], key: str, where: str, default: float) -> float:
-    value = table.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 600:
-        raise ValueError(f"{where}{key}: must be a number of seconds, 0 < s <= 600")
-    return float(value)

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import atexit
 import concurrent.futures
-import ctypes
 import json
 import os
 import secrets
@@ -33,7 +32,6 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from node.control import ControlServer
@@ -41,6 +39,7 @@ from node.corpus import write_corpus
 
 from .adapter import ALIVE, PEERS, NodeInfo
 from .definition import NetworkDefinition, load_network
+from .procs import RUNNING, NodeProc, free_port, killpg, popen
 
 HOST_PREFIX = "127.0.0."
 FIRST_HOST = 11
@@ -48,63 +47,7 @@ SHARED_HOST = "127.0.0.1"
 POLL_S = 0.05
 PROBE_TIMEOUT_S = 1.0
 DESCRIPTOR = "cluster.json"
-PR_SET_PDEATHSIG = 1
 LOG_TAIL = 400
-RUNNING = ("running", "paused")
-
-
-@dataclass
-class NodeProc:
-    """One node: where it lives, its ports, its process and state."""
-
-    name: str
-    index: int
-    host: str
-    data_dir: Path
-    ports: dict[str, int] = field(default_factory=dict)
-    values: dict[str, str] = field(default_factory=dict)  # its rendered placeholders
-    node_id: str = ""
-    proc: subprocess.Popen | None = None
-    state: str = "stopped"
-    files: list | None = None
-    netns: str | None = None
-
-    @property
-    def http(self) -> str:
-        return self.values.get("http", "")
-
-    @property
-    def grpc(self) -> str:
-        return self.values.get("grpc", "")
-
-    @property
-    def http_port(self) -> int:
-        return self.ports.get("http", 0)
-
-    @property
-    def grpc_port(self) -> int:
-        return self.ports.get("grpc", 0)
-
-    @property
-    def shared_dir(self) -> Path:
-        return Path(self.values["shared_dir"])
-
-    def info(self) -> dict:
-        info = {
-            "name": self.name,
-            "node_id": self.node_id,
-            "host": self.host,
-            "http": self.http,
-            "grpc": self.grpc,
-            "pid": self.proc.pid if self.proc else None,
-            "data_dir": str(self.data_dir),
-            "shared_dir": self.values.get("shared_dir"),
-            "ports": dict(self.ports),
-            "state": self.state,
-        }
-        if self.netns:
-            info["netns"] = self.netns
-        return info
 
 
 class Launcher:
@@ -195,8 +138,8 @@ class Launcher:
             self.control = None
         for node in self.nodes.values():
             if node.proc is not None and node.proc.poll() is None:
-                self._killpg(node, signal.SIGCONT)
-                self._killpg(node, getattr(signal, self.network.node.stop_signal))
+                killpg(node.proc, signal.SIGCONT)
+                killpg(node.proc, getattr(signal, self.network.node.stop_signal))
         for node in self.nodes.values():
             self._reap(node)
         self._spawner.shutdown(wait=True)
@@ -210,7 +153,7 @@ class Launcher:
         """At interpreter exit without ``close``: no node may stay behind."""
         for node in self.nodes.values():
             if node.proc is not None and node.proc.poll() is None:
-                self._killpg(node, signal.SIGKILL)
+                killpg(node.proc, signal.SIGKILL)
         if self.namespaces is not None:
             self.namespaces.remove()
 
@@ -313,8 +256,8 @@ class Launcher:
             if node.proc is None or node.state not in RUNNING:
                 raise ValueError(f"{name} is not running")
             if sig not in (signal.SIGKILL, signal.SIGSTOP):
-                self._killpg(node, signal.SIGCONT)  # a paused node cannot drain
-            self._killpg(node, sig)
+                killpg(node.proc, signal.SIGCONT)  # a paused node cannot drain
+            killpg(node.proc, sig)
             node.state = state
             if reap:
                 self._reap(node)
@@ -369,7 +312,7 @@ class Launcher:
         cwd = network.cwd(node.values).resolve()
         log = open(self.workdir / f"{node.name}.log", "ab")  # noqa: SIM115 - child owns it
         try:
-            node.proc = self._spawner.submit(_popen, cmd, log, env, cwd).result()
+            node.proc = self._spawner.submit(popen, cmd, log, env, cwd).result()
         finally:
             log.close()
         node.state = "running"
@@ -427,36 +370,19 @@ class Launcher:
                         raise RuntimeError(f"{node.name} join {method} {url}: {exc}") from None
                 time.sleep(POLL_S)
 
-    def _killpg(self, node: NodeProc, sig: int) -> None:
-        try:
-            os.killpg(node.proc.pid, sig)
-        except (ProcessLookupError, PermissionError):
-            pass
-
     def _reap(self, node: NodeProc) -> None:
         if node.proc is None:
             return
         try:
             node.proc.wait(self.network.node.stop_timeout_s)
         except subprocess.TimeoutExpired:
-            self._killpg(node, signal.SIGKILL)
+            killpg(node.proc, signal.SIGKILL)
             node.proc.wait()
-        self._killpg(node, signal.SIGKILL)  # whatever it started and left behind
+        killpg(node.proc, signal.SIGKILL)  # whatever it started and left behind
 
     def _refresh(self, node: NodeProc) -> None:
         if node.proc is not None and node.proc.poll() is not None and node.state in RUNNING:
             node.state = "exited"
-
-
-def free_port(host: str, taken: set[tuple[str, int]]) -> int:
-    """A port nothing listens on at ``host`` now (and not handed out before in this run)."""
-    while True:
-        with socket.socket() as s:
-            s.bind((host, 0))
-            port = s.getsockname()[1]
-        if (host, port) not in taken:
-            taken.add((host, port))
-            return port
 
 
 def call(method: str, url: str, body: str) -> bytes:
@@ -466,37 +392,3 @@ def call(method: str, url: str, body: str) -> bytes:
     request = urllib.request.Request(url, data=data, method=method, headers=headers)
     with urllib.request.urlopen(request, timeout=PROBE_TIMEOUT_S * 5) as answer:
         return answer.read()
-
-
-def _child_setup(parent: int, prctl) -> None:
-    """In the child, before exec: a process group of its own; die with the launcher."""
-    os.setpgid(0, 0)
-    if prctl is not None:
-        prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-        if os.getppid() != parent:  # the launcher died before prctl took effect
-            os._exit(1)
-
-
-def _libc_prctl():
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        return ctypes.CDLL(None, use_errno=True).prctl
-    except (OSError, AttributeError):
-        return None
-
-
-_PRCTL = _libc_prctl()
-
-
-def _popen(cmd: list[str], log, env: dict[str, str], cwd: Path) -> subprocess.Popen:
-    parent = os.getpid()
-    return subprocess.Popen(
-        cmd,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-        env=env,
-        cwd=cwd,
-        preexec_fn=lambda: _child_setup(parent, _PRCTL),  # noqa: PLW1509 - see module doc
-    )

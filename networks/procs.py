@@ -1,0 +1,128 @@
+"""One node's process: its record, and how it is spawned so that it never outlives us.
+
+Every node runs in a process group of its own (so a signal reaches whatever it started) and, on
+Linux, with PR_SET_PDEATHSIG: the kernel kills it when the thread that forked it dies, which is
+the launcher's one long-lived spawner thread (networks/launcher.py), so also when the launcher
+is SIGKILLed.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import socket
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PR_SET_PDEATHSIG = 1
+RUNNING = ("running", "paused")
+
+
+@dataclass
+class NodeProc:
+    """One node: where it lives, its ports, its process and state."""
+
+    name: str
+    index: int
+    host: str
+    data_dir: Path
+    ports: dict[str, int] = field(default_factory=dict)
+    values: dict[str, str] = field(default_factory=dict)  # its rendered placeholders
+    node_id: str = ""
+    proc: subprocess.Popen | None = None
+    state: str = "stopped"
+    files: list | None = None
+    netns: str | None = None
+
+    @property
+    def http(self) -> str:
+        return self.values.get("http", "")
+
+    @property
+    def grpc(self) -> str:
+        return self.values.get("grpc", "")
+
+    @property
+    def http_port(self) -> int:
+        return self.ports.get("http", 0)
+
+    @property
+    def grpc_port(self) -> int:
+        return self.ports.get("grpc", 0)
+
+    @property
+    def shared_dir(self) -> Path:
+        return Path(self.values["shared_dir"])
+
+    def info(self) -> dict:
+        info = {
+            "name": self.name,
+            "node_id": self.node_id,
+            "host": self.host,
+            "http": self.http,
+            "grpc": self.grpc,
+            "pid": self.proc.pid if self.proc else None,
+            "data_dir": str(self.data_dir),
+            "shared_dir": self.values.get("shared_dir"),
+            "ports": dict(self.ports),
+            "state": self.state,
+        }
+        if self.netns:
+            info["netns"] = self.netns
+        return info
+
+
+def killpg(proc: subprocess.Popen, sig: int) -> None:
+    """Signal the node's whole process group; one that is already gone is fine."""
+    try:
+        os.killpg(proc.pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def free_port(host: str, taken: set[tuple[str, int]]) -> int:
+    """A port nothing listens on at ``host`` now (and not handed out before in this run)."""
+    while True:
+        with socket.socket() as s:
+            s.bind((host, 0))
+            port = s.getsockname()[1]
+        if (host, port) not in taken:
+            taken.add((host, port))
+            return port
+
+
+def _child_setup(parent: int, prctl) -> None:
+    """In the child, before exec: a process group of its own; die with the launcher."""
+    os.setpgid(0, 0)
+    if prctl is not None:
+        prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != parent:  # the launcher died before prctl took effect
+            os._exit(1)
+
+
+def _libc_prctl():
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+
+_PRCTL = _libc_prctl()
+
+
+def popen(cmd: list[str], log, env: dict[str, str], cwd: Path) -> subprocess.Popen:
+    parent = os.getpid()
+    return subprocess.Popen(
+        cmd,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        env=env,
+        cwd=cwd,
+        preexec_fn=lambda: _child_setup(parent, _PRCTL),  # noqa: PLW1509 - see module doc
+    )
