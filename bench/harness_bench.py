@@ -3,9 +3,9 @@
     python bench/harness_bench.py [--seconds 8] [--clients 10]
 
 Measures, against one real node of an embedded cluster:
-- search: SearchUser's request path (RestClient: failover, answer checks, one Locust sample per
+- search: SearchUser's request path (NetworkClient: failover, answer checks, one Locust sample per
   operation) vs a bare geventhttpclient loop issuing the same GET;
-- download: DownloadUser's gRPC streaming download (GrpcDownloader: stream iteration, sha256
+- download: DownloadUser's gRPC streaming download (NetworkClient.download: stream iteration, sha256
   check, two Locust entries) vs a bare gRPC stub loop streaming the same file.
 Each pair runs back to back in one process; the ratio is Locust / bare (target >= 0.8).
 """
@@ -29,17 +29,19 @@ from geventhttpclient import HTTPClient
 from locust import constant, events, task
 from locust.env import Environment
 
-from locustfiles.grpc_client import OPTIONS, GrpcDownloader
 from locustfiles.runstate import RunState
 from locustfiles.samples import SampleRecorder
 from locustfiles.users import PeerUser, check_search
+from networks.adapter import Hit
+from networks.builtin import GRPC_OPTIONS
 from node import memory
 from node.cluster import Cluster
 from proto import p2p_pb2
 from proto.chunks import download_call
 
 TARGET_RATIO = 0.8
-SEARCH_PATH = "/search?q=alpha&ttl=0"
+SEARCH_TERM, SEARCH_TTL = "alpha", 0
+SEARCH_PATH = f"/search?q={SEARCH_TERM}&ttl={SEARCH_TTL}"
 
 
 class SearchBench(PeerUser):
@@ -48,21 +50,19 @@ class SearchBench(PeerUser):
     @task
     def search(self):
         check = check_search(None, self.run.reachable)
-        self.rest.call("search", "GET", SEARCH_PATH, None, check, self.run.reachable)
+        search = lambda node: self.net.search(node, SEARCH_TERM, SEARCH_TTL)  # noqa: E731
+        self.client.call("search", search, check, self.run.reachable)
 
 
 class DownloadBench(PeerUser):
     wait_time = constant(0)
     file: dict = {}
 
-    def on_start(self):
-        super().on_start()
-        self.grpc = GrpcDownloader(self.environment)
-
     @task
     def download(self):
         f = self.file
-        self.grpc.download(f["grpc"], f["name"], f["sha256"], {"node": f["node"]})
+        hit = Hit(f["node"], f["name"], f["sha256"], f["size"], 0, f["grpc"])
+        self.client.download(self.run.node(f["node"]), hit, f["sha256"])
 
 
 def run_locust(user_class, state, clients: int, seconds: float) -> tuple[float, float]:
@@ -110,7 +110,7 @@ def bare_download(file: dict, clients: int, seconds: float) -> float:
     measure_from = time.perf_counter() + 1.0
 
     def loop():
-        channel = grpc.insecure_channel(file["grpc"], options=OPTIONS)
+        channel = grpc.insecure_channel(file["grpc"], options=GRPC_OPTIONS)
         download = download_call(channel)
         while time.perf_counter() < stop_at:
             digest, size = hashlib.sha256(), 0
@@ -134,7 +134,7 @@ def main() -> int:
     if not 1 <= a.clients <= 200 or not 1 <= a.seconds <= 120:
         p.error("--clients 1..200, --seconds 1..120")
     grpc_gevent.init_gevent()
-    memory.tune()  # as GrpcDownloader does: the bare loop runs first, on the same heap settings
+    memory.tune()  # as the builtin adapter does: the bare loop runs first, on the same heap
     gevent.get_hub().threadpool.maxsize = 512
     with Cluster(1, files_per_node=6) as cluster:
         node = cluster.nodes["n1"]

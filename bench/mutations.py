@@ -215,14 +215,17 @@ def _reap(tmp: Path, wait_s: float) -> int:
     return len(left)
 
 
-def run_one(defect: Defect | None, timeout: float, keep: bool) -> dict:
-    """One quick-profile run on a patched copy; a table row (verdict, exit code, checks)."""
+def run_one(
+    defect: Defect | None, timeout: float, keep: bool, locust_args: tuple[str, ...] = ()
+) -> dict:
+    """One quick-profile run on a patched copy (``locust_args`` added to Locust's command
+    line); a table row (verdict, exit code, checks)."""
     name = defect.name if defect else UNMODIFIED
     tmp = Path(tempfile.mkdtemp(prefix=f"peerload-mut-{name}-"))
     row: dict = {"defect": name, "description": defect.description if defect else "unmodified"}
     row.update(expected=READY if defect is None else NOT_READY, tmp=str(tmp), problems=[])
     try:
-        _run(defect, tmp, timeout, row)
+        _run(defect, tmp, timeout, row, locust_args)
     finally:
         with _uninterrupted():
             _reap(tmp, 0)  # after an error or Ctrl-C too; a normal run reported them
@@ -231,13 +234,15 @@ def run_one(defect: Defect | None, timeout: float, keep: bool) -> dict:
     return row
 
 
-def _run(defect: Defect | None, tmp: Path, timeout: float, row: dict) -> None:
+def _run(
+    defect: Defect | None, tmp: Path, timeout: float, row: dict, locust_args: tuple[str, ...]
+) -> None:
     root, results, log_path = tmp / "repo", tmp / "results", tmp / "locust.log"
     copy_tree(root)
     if defect is not None:
         apply(defect, root)
     cmd = [sys.executable, "-m", "locust", "-f", str(root / "locustfiles" / "phase4.py")]
-    cmd += ["--headless", "--results-dir", str(results)]
+    cmd += ["--headless", "--results-dir", str(results), *locust_args]
     env = {**os.environ, "TMPDIR": str(tmp)}  # the embedded cluster's workdir lands in tmp
     env.pop("PYTHONPATH", None)
     cwds: set[str] = set()

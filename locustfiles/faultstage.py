@@ -18,7 +18,7 @@ from pathlib import Path
 import gevent
 
 import faults
-from faults import probes
+from networks.adapter import ALIVE, DEAD, PEERS, Refused, Unavailable
 from reports.samples import between, by_op, percentile, summarize
 from reports.thresholds import Thresholds
 
@@ -30,6 +30,8 @@ TAIL_S = 4.0  # after the last heal, so the last recovery window has load in it
 UNREACHABLE_GRACE_S = 2.0  # a healed node needs a moment before peers re-admit it
 PROBE_KILL_S = 2.0
 DETECT_TIMEOUT_S = 30.0  # a probe never outlives its fault by much: it stops at the heal
+RECOVER_TIMEOUT_S = 60.0
+POLL_S = 0.1
 JOURNAL_FILE = "fault_journal.jsonl"
 RESULTS_FILE = "fault_tolerance_results.json"
 SERVICE_BUCKET_S = 1.0
@@ -200,27 +202,64 @@ class FaultStage:
         heal_began = time.monotonic() - max(0.0, time.time() - record["wall"])
         self._probes.append(gevent.spawn(self._recover, entry, heal_began))
 
+    def _view(self, net, observer: str) -> dict[str, str] | None:
+        """``observer``'s view of its peers, or None when it does not answer."""
+        try:
+            return net.peers(self.state.node(observer))
+        except (Unavailable, Refused):
+            return None
+
     def _detect(self, entry: dict, since: float) -> None:
         """Seconds until every survivor stopped routing queries to the target (marked it dead,
         not merely suspect) — for a partition, until both sides of every cut link did; polled
-        until the fault heals, so a fault never noticed inside its window stays None."""
-        while entry["end"] is None and time.monotonic() - since < DETECT_TIMEOUT_S:
-            if self._noticed(entry):
-                entry["detected_s"] = round(time.monotonic() - since, 3)
-                return
-            gevent.sleep(probes.POLL_INTERVAL_S)
+        until the fault heals, so a fault never noticed inside its window stays None. A network
+        without a peers view cannot be asked: ``detected_s`` is then left out (not measured)."""
+        net = self.state.adapter()
+        if not net.has(PEERS):
+            del entry["detected_s"]
+            return
+        try:
+            while entry["end"] is None and time.monotonic() - since < DETECT_TIMEOUT_S:
+                if self._noticed(net, entry):
+                    entry["detected_s"] = round(time.monotonic() - since, 3)
+                    return
+                gevent.sleep(POLL_S)
+        finally:
+            net.close()
 
-    def _noticed(self, entry: dict) -> bool:
-        if not entry["cut"]:
-            return probes.marked(self.state.descriptor, entry["target"])
-        observers = sorted({a for a, _ in entry["cut"]})
-        views = probes.peer_views(self.state.descriptor, observers=observers)
-        return all((views.get(a) or {}).get(b) == probes.DEAD for a, b in entry["cut"])
+    def _noticed(self, net, entry: dict) -> bool:
+        cut = entry["cut"] or [
+            (n.name, entry["target"]) for n in self.state.nodes if n.name != entry["target"]
+        ]
+        views = {a: self._view(net, a) for a in {a for a, _ in cut}}
+        answered = [(a, b) for a, b in cut if views[a] is not None]
+        # A survivor that does not answer (another fault) cannot route queries anywhere.
+        return bool(answered) and all(views[a].get(b) == DEAD for a, b in answered)
 
     def _recover(self, entry: dict, since: float) -> None:
-        entry["recovered_s"] = probes.time_until_all_alive(
-            self.state.descriptor, since=since, timeout=60
-        )
+        """Seconds from the heal until every node answers and (where the network shows its
+        peers) sees every other alive."""
+        net = self.state.adapter()
+        try:
+            while time.monotonic() - since < RECOVER_TIMEOUT_S:
+                if self._whole(net):
+                    entry["recovered_s"] = round(time.monotonic() - since, 3)
+                    return
+                gevent.sleep(POLL_S)
+        finally:
+            net.close()
+
+    def _whole(self, net) -> bool:
+        names = {n.name for n in self.state.nodes}
+        for node in self.state.nodes:
+            try:
+                net.health(node)
+                view = net.peers(node) if net.has(PEERS) else None
+            except (Unavailable, Refused):
+                return False
+            if view is not None and any(view.get(p) != ALIVE for p in names - {node.name}):
+                return False
+        return True
 
     def stop(self) -> None:
         """Stop the plan (healing whatever is active) and finish the measurements."""
@@ -306,7 +345,7 @@ class FaultStage:
                     "window": {"start": f["start"], "end": end},
                     "outcome": f["outcome"],
                     "requests": ops,
-                    "detected_s": f["detected_s"],
+                    **({"detected_s": f["detected_s"]} if "detected_s" in f else {}),
                     "recovered_s": f["recovered_s"],
                     "service_recovered_s": None
                     if cut_off

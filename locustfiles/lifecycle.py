@@ -35,7 +35,7 @@ from .validate import check_options
 from .verdict import baseline, exit_code, judge, resolved_thresholds
 from .verify import integrity, settled_state, steady_state
 
-HEALTHY = "all nodes alive, canary search reached every node with hits from each, corpus intact"
+HEALTHY = "every node up, each finds another node's file, TTL 0 local, downloads verify"
 THREADPOOL_SIZE = 512  # > users with a gRPC call in flight (FIELD-NOTES)
 
 
@@ -105,7 +105,7 @@ def _set_up_run(environment, options, descriptor: dict) -> None:
     environment.peerload = state
     _note_interrupts(state)
     # Workers get this with the spawn message (Locust forwards custom options).
-    public = {"nodes": descriptor["nodes"]}
+    public = {"nodes": descriptor["nodes"], "network": descriptor.get("network")}
     setattr(options, DESCRIPTOR_OPTION, json.dumps(public))
     _prepare_faults(environment, options, state)
     _configure_shape(environment, options)
@@ -289,8 +289,10 @@ def on_test_stop(environment, **_) -> None:
         say(f"final verification passed: {HEALTHY}")
     if state.integrity:
         say(
-            "integrity: {acked_uploads} acked uploads, {lost} lost, {corrupt} corrupt, "
-            "{download_sha256_mismatches} download mismatches".format(**state.integrity)
+            "integrity: {acked_uploads} acked uploads, {lost} lost, {corrupt} changed, "
+            "{unsearchable} of {searchable_checked} checked not searchable".format(
+                **state.integrity
+            )
         )
     state.verdict = judge(state, environment.parsed_options, results_dir)
     say(f"report: {results_dir / 'PHASE4_FINAL_REPORT.md'} and {results_dir / 'report.html'}")

@@ -7,16 +7,15 @@ message, so their users judge "a file on a reachable node" the same way).
 
 from __future__ import annotations
 
-import json
 import sys
 import time
-import urllib.request
 from collections import Counter
 
 import gevent
 import psutil
 from locust.runners import MasterRunner
 
+from networks.adapter import ALIVE, PEERS, Refused, Unavailable
 from reports.samples import between, percentile
 
 from . import console
@@ -26,14 +25,6 @@ INTERVAL_S = 2.0
 PROBE_TIMEOUT_S = 0.5
 LIVENESS_MESSAGE = "peerload_liveness"
 DOWNLOAD_OPS = ("download", "node_download")
-
-
-def fetch_json(url: str, timeout: float = PROBE_TIMEOUT_S) -> dict | None:
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as answer:
-            return json.loads(answer.read())
-    except (OSError, ValueError):
-        return None
 
 
 def share_liveness(environment, state) -> None:
@@ -66,6 +57,7 @@ class Monitor:
         self.out = out  # None: our console stream (stderr with --json)
         self._procs: dict[int, psutil.Process] = {}
         self._greenlet = None
+        self._adapter = None  # made on first use, in the process that probes
         self._last = time.time()
         self._served: Counter = Counter()  # requests served per node, this run
 
@@ -87,7 +79,23 @@ class Monitor:
                 print(f"monitor: {exc}", file=sys.stderr)
 
     def _probe(self, node) -> tuple[dict | None, dict | None]:
-        return fetch_json(f"{node.http}/health"), fetch_json(f"{node.http}/peers")
+        """The node's health and its view of its peers (None when it does not answer, or the
+        network has no peers view)."""
+        net = self._net()
+        try:
+            health = net.health(node)
+        except (Unavailable, Refused):
+            return None, None
+        try:
+            peers = net.peers(node) if net.has(PEERS) else None
+        except (Unavailable, Refused):
+            peers = None
+        return {**health, "pid": health.get("pid") or node.pid}, peers
+
+    def _net(self):
+        if self._adapter is None:
+            self._adapter = self.state.adapter()
+        return self._adapter
 
     def _resources(self, pid: int | None) -> tuple[float | None, float | None]:
         if not pid:
@@ -123,14 +131,14 @@ class Monitor:
         cpu, rss, rtt, alive, views = {}, {}, {}, set(), {}
         for name, job in jobs.items():
             health, peers = job.value if job.successful() and job.value else (None, None)
-            if health and health.get("status") == "ok":
+            if health:
                 alive.add(name)
                 cpu[name], rss[name] = self._resources(health.get("pid"))
             if peers is not None:  # how this node sees the network (during faults too)
-                views[name] = {p["name"]: p["state"] for p in peers.get("peers", [])}
-            for peer in (peers or {}).get("peers", []):
-                if peer.get("rtt_ms") is not None and peer.get("state") == "alive":
-                    rtt[f"{name}->{peer['name']}"] = peer["rtt_ms"]
+                views[name] = peers
+            for peer, ms in self._net().rtt_ms.get(name, {}).items():
+                if (peers or {}).get(peer) == ALIVE:
+                    rtt[f"{name}->{peer}"] = ms
         self.state.alive = alive
         row = self._row(now, alive, cpu, rss, rtt)
         self.state.node_view = self._node_view(jobs, cpu, rss)
@@ -150,19 +158,18 @@ class Monitor:
             job = jobs[node.name]
             health, peers = job.value if job.successful() and job.value else (None, None)
             rtts = [
-                f"{p['name']} {p['rtt_ms']:.1f} ms"
-                for p in (peers or {}).get("peers", [])
-                if p.get("rtt_ms") is not None and p.get("state") == "alive"
+                f"{peer} {ms:.1f} ms"
+                for peer, ms in self._net().rtt_ms.get(node.name, {}).items()
+                if (peers or {}).get(peer) == ALIVE
             ]
+            seen = sum(1 for state in (peers or {}).values() if state == ALIVE)
             rows.append(
                 {
                     "node": node.name,
                     "state": ("up" if health else "down")
                     + (f" ({process[node.name]})" if node.name in process else ""),
-                    "peers_alive": f"{health['peers_alive']}/{health['peers_known']}"
-                    if health
-                    else "-",
-                    "files": health["files"] if health else "-",
+                    "peers_alive": f"{seen}/{len(peers)}" if health and peers is not None else "-",
+                    "files": health.get("files", "-") if health else "-",
                     "cpu": f"{cpu[node.name]:.0f} %" if cpu.get(node.name) is not None else "-",
                     "rss": f"{rss[node.name]:.0f} MB" if rss.get(node.name) is not None else "-",
                     "rtt": ", ".join(rtts) or "-",

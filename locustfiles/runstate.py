@@ -12,14 +12,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-
-@dataclass
-class NodeRef:
-    name: str
-    http: str
-    grpc: str
-    pid: int | None = None
-    files: list = field(default_factory=list)
+from networks import adapter_class
+from networks.adapter import Adapter, NodeInfo
 
 
 def parse_cluster(spec: str) -> dict:
@@ -79,17 +73,19 @@ class RunState:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
-        self.nodes = [
-            NodeRef(n["name"], n["http"], n.get("grpc", ""), n.get("pid"), n.get("files", []))
-            for n in self.descriptor["nodes"]
-        ]
+        self.nodes = [NodeInfo.from_dict(n) for n in self.descriptor["nodes"]]
         self.alive = {n.name for n in self.nodes}
+        self.adapter_class = adapter_class(self.descriptor.get("network"))
+
+    def adapter(self) -> Adapter:
+        """A new adapter for this network (one per caller: it keeps its own connections)."""
+        return self.adapter_class(self.nodes)
 
     @property
     def descriptor_names(self) -> set[str]:
         return {n.name for n in self.nodes}
 
-    def node(self, name: str) -> NodeRef | None:
+    def node(self, name: str) -> NodeInfo | None:
         return next((n for n in self.nodes if n.name == name), None)
 
     def reachable(self, name: str) -> bool:

@@ -23,7 +23,7 @@ def sample_from_request(
     return {
         "t": start_time,
         "op": name,
-        "proto": "grpc" if request_type == "grpc" else "rest",
+        "proto": request_type,  # the adapter says which protocol the operation used
         "node": context.get("node"),
         "home": context.get("home"),
         "latency_ms": round(float(response_time or 0), 3),

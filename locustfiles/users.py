@@ -1,25 +1,25 @@
-"""The Phase 4 users: REST search, REST index, gRPC streaming download (and node-to-node
-download through ``POST /download``). Each talks to its home node, failing over when asked to.
+"""The Phase 4 users: search, index, streaming download (and node-to-node download). Each talks
+to its home node through the network's adapter, failing over when asked to; what a network does
+not offer (its adapter's ``capabilities``), its users do not ask for.
 """
 
 from __future__ import annotations
 
 import hashlib
 import itertools
-import json
 import random
-import urllib.parse
 import uuid
 
 from locust import User, task
 
-from .grpc_client import GrpcDownloader
-from .rest_client import RequestFailed, RestClient, Violation
+from networks.adapter import FILES, INDEX, NODE_DOWNLOAD, Hit, SearchAnswer
+
+from .client import NetworkClient, RequestFailed, Violation
 from .runstate import run_state
 
-RESULT_FIELDS = ("name", "size", "sha256", "node", "grpc", "hops")
 INDEX_MIN_BYTES = 1024
 INDEX_MAX_BYTES = 64 * 1024
+SEARCH_TTL = 3
 RUN_TAG = uuid.uuid4().hex[:8]
 #: Violation kinds (``reports.correctness`` counts them).
 CORRUPT, INCOMPLETE, PHANTOM, DUPLICATE = "corrupt", "incomplete", "phantom", "duplicate"
@@ -28,61 +28,59 @@ HIT_CHECK_SHARE = 0.2
 THINK_TIME_S = (0.1, 0.5)
 
 
+def is_file(hit: Hit, file: dict) -> bool:
+    """Whether ``hit`` is the corpus ``file`` (by digest, or by node and name when the network's
+    answers carry no digest)."""
+    if hit.sha256 is not None:
+        return hit.sha256 == file["sha256"]
+    return (hit.node, hit.name) == (file["node"], file["name"])
+
+
 def check_search(expect: dict | None, reachable):
     """A checker for a search answer; ``expect``: a corpus file that must be found when its
     owner is reachable. Wrong answers are violations (``reports.correctness``), not just
     failures: the same (node, file) twice, or a hit missing while its owner answered or was
     reachable and the answer does not say ``partial``."""
 
-    def check(node, status, answer) -> dict:
-        if status != 200:
-            raise RequestFailed(f"{node.name}: HTTP {status}: {answer.get('error')}")
-        results = answer.get("results")
-        if not isinstance(results, list) or not isinstance(answer.get("nodes"), list):
-            raise RequestFailed("malformed search answer")
-        if any(not isinstance(r, dict) or not all(k in r for k in RESULT_FIELDS) for r in results):
-            raise RequestFailed("malformed search hit")
-        messages = answer.get("messages")
+    def check(node, answer: SearchAnswer) -> dict:
         facts = {
-            "messages": messages if isinstance(messages, int) else None,
-            "partial": bool(answer.get("partial")),
+            "messages": answer.messages,
+            "partial": answer.partial,
             "expects_hit": expect is not None,
         }
         seen: set[tuple] = set()
-        for r in results:
-            key = (r["node"], r["name"])
-            if key in seen:
-                raise Violation(DUPLICATE, f"{node.name}: {r['name']} on {r['node']} twice", facts)
-            seen.add(key)
-        if expect is None or any(r["sha256"] == expect["sha256"] for r in results):
+        for hit in answer.hits:
+            if (hit.node, hit.name) in seen:
+                raise Violation(DUPLICATE, f"{node.name}: {hit.name} on {hit.node} twice", facts)
+            seen.add((hit.node, hit.name))
+        if expect is None or any(is_file(hit, expect) for hit in answer.hits):
             return facts
         owner, name = expect["node"], expect["name"]
-        if owner in answer["nodes"]:
+        if answer.reached is not None and owner in answer.reached:
             raise Violation(INCOMPLETE, f"{owner} answered but its file {name} is missing", facts)
         # A partition cuts both ways: from an isolated node, nothing else is expected.
-        if reachable(owner) and reachable(node.name) and not answer.get("partial"):
+        if reachable(owner) and reachable(node.name) and not answer.partial:
             raise Violation(INCOMPLETE, f"missed {name} on reachable node {owner}", facts)
         return facts
 
     return check
 
 
-def check_hit(hit: dict):
-    """A checker for ``GET /files/NAME`` on the node a hit named: it must hold that file."""
+def check_hit(hit: Hit):
+    """A checker for the files of the node a hit named: it must hold that file."""
 
-    def check(node, status, answer) -> None:
-        if status == 404:
-            raise Violation(PHANTOM, f"{node.name} does not hold {hit['name']} it was listed with")
-        if status != 200:
-            raise RequestFailed(f"{node.name}: HTTP {status}: {answer.get('error')}")
-        if answer.get("sha256") != hit["sha256"]:
-            raise Violation(PHANTOM, f"{node.name} holds {hit['name']} with another sha256")
+    def check(node, files: dict) -> None:
+        if hit.name not in files:
+            raise Violation(PHANTOM, f"{node.name} does not hold {hit.name} it was listed with")
+        held = files[hit.name]
+        if None not in (held, hit.sha256) and held != hit.sha256:
+            raise Violation(PHANTOM, f"{node.name} holds {hit.name} with another sha256")
 
     return check
 
 
 class PeerUser(User):
-    """Base of the Phase 4 users: a home node, a seeded RNG, a REST client with failover."""
+    """Base of the Phase 4 users: a home node, a seeded RNG, a client with failover."""
 
     abstract = True
     _ids = itertools.count()
@@ -99,38 +97,39 @@ class PeerUser(User):
         worker = getattr(self.environment.runner, "worker_index", 0) or 0
         self.rng = random.Random(f"{getattr(options, 'seed', 42)}:{worker}:{self.uid}")
         failover = getattr(options, "failover", "on") == "on"
-        self.rest = RestClient(self.environment, self.run.nodes, worker * 7 + self.uid, failover)
+        self.net = self.run.adapter()
+        self.client = NetworkClient(
+            self.environment, self.net, self.run.nodes, worker * 7 + self.uid, failover
+        )
 
     def on_stop(self) -> None:
-        self.rest.close()
+        self.client.close()
 
     def corpus_file(self) -> dict | None:
         files = [{**f, "node": n.name} for n in self.run.nodes for f in n.files]
         return self.rng.choice(files) if files else None
 
     def search(self, term: str, expect: dict | None = None):
-        path = f"/search?q={term}&ttl=3"
-        found = self.rest.call(
+        found = self.client.call(
             "search",
-            "GET",
-            path,
-            None,
+            lambda node: self.net.search(node, term, SEARCH_TTL),
             check_search(expect, self.run.reachable),
             self.run.reachable,
         )
-        if found and found[1]["results"] and self.rng.random() < HIT_CHECK_SHARE:
-            self.check_hit(self.rng.choice(found[1]["results"]))
+        hits = found[1].hits if found else ()
+        if hits and self.net.has(FILES) and self.rng.random() < HIT_CHECK_SHARE:
+            self.check_hit(self.rng.choice(hits))
         return found
 
-    def check_hit(self, hit: dict) -> None:
+    def check_hit(self, hit: Hit) -> None:
         """Ask the node a hit names whether it holds the file (phantom hits). Recorded as
         ``hit_check``, a measurement the reports do not count as load."""
-        owner = self.run.node(hit["node"])
+        owner = self.run.node(hit.node)
         if owner is None or not self.run.reachable(owner.name):
             return
-        path = f"/files/{urllib.parse.quote(hit['name'])}"
-        check = check_hit(hit)
-        self.rest.call("hit_check", "GET", path, None, check, self.run.reachable, only=owner)
+        self.client.call(
+            "hit_check", self.net.files, check_hit(hit), self.run.reachable, only=owner
+        )
 
 
 class SearchUser(PeerUser):
@@ -152,21 +151,25 @@ class SearchUser(PeerUser):
 
 
 class IndexUser(PeerUser):
-    """Uploads new files; every acknowledged one must still be there after the run."""
+    """Adds new files; every acknowledged one must still be there after the run."""
 
     weight = 2
 
     @task
     def index(self) -> None:
+        if not self.net.has(INDEX):
+            return
         data = self.rng.randbytes(self.rng.randint(INDEX_MIN_BYTES, INDEX_MAX_BYTES))
         sha = hashlib.sha256(data).hexdigest()
         name = f"idx-{RUN_TAG}-{self.uid}-{uuid.uuid4().hex[:12]}.bin"
 
-        def check(node, status, answer) -> None:
-            if status != 201 or answer.get("sha256") != sha:
-                raise RequestFailed(f"{node.name}: HTTP {status}: {answer}"[:200])
+        def check(node, acknowledged: str | None) -> None:
+            if acknowledged not in (None, sha):  # None: the network acknowledges no digest
+                raise RequestFailed(f"{node.name} acknowledged {name} as {acknowledged}")
 
-        done = self.rest.call("index", "PUT", f"/files/{name}", data, check, self.run.reachable)
+        done = self.client.call(
+            "index", lambda node: self.net.index(node, name, data), check, self.run.reachable
+        )
         if done:
             self.run.recorder.ack(
                 {"name": name, "sha256": sha, "size": len(data), "node": done[0].name}
@@ -174,56 +177,38 @@ class IndexUser(PeerUser):
 
 
 class DownloadUser(PeerUser):
-    """Finds a file by search, then streams it over gRPC from its owner and verifies it."""
+    """Finds a file by search, then streams it from its owner and verifies it."""
 
     weight = 3
 
-    def on_start(self) -> None:
-        super().on_start()
-        self.grpc = GrpcDownloader(self.environment)
-
-    def on_stop(self) -> None:
-        self.grpc.close()
-        super().on_stop()
-
     @task(3)
-    def grpc_download(self) -> None:
+    def download(self) -> None:
         target = self.corpus_file()
         found = target and self.search(target["name"], expect=target)
         if not found:
             return
-        hits = [r for r in found[1]["results"] if r["sha256"] == target["sha256"] and r["grpc"]]
+        hits = [h for h in found[1].hits if is_file(h, target) and self.run.node(h.node)]
         if hits:
             hit = self.rng.choice(hits)
-            context = {"node": hit["node"], "home": self.rest.home.name}
-            self.grpc.download(hit["grpc"], hit["name"], hit["sha256"], context)
+            self.client.download(self.run.node(hit.node), hit, target["sha256"])
 
     @task(1)
     def node_download(self) -> None:
-        """Node-to-node: ask our node to pull a remote file over gRPC."""
+        """Node-to-node: ask our node to fetch a remote file."""
         target = self.corpus_file()
-        home_owns = target and target["node"] == self.rest.home.name and not self.rest.failover
-        if not target or home_owns or len(self.run.nodes) < 2:
+        home_owns = target and target["node"] == self.client.home.name and not self.client.failover
+        if not target or home_owns or len(self.run.nodes) < 2 or not self.net.has(NODE_DOWNLOAD):
             return
-        body = {
-            "name": target["name"],
-            "sha256": target["sha256"],
-            "from": target["node"],
-            "force": True,
-        }
+        source = self.run.node(target["node"])
 
-        def check(node, status, answer) -> None:
-            if status != 200:
-                raise RequestFailed(f"{node.name}: HTTP {status}: {answer.get('error')}"[:200])
-            if answer.get("sha256") != target["sha256"]:
-                got = answer.get("sha256")
+        def check(node, acknowledged: str) -> None:
+            if acknowledged != target["sha256"]:
+                got = acknowledged or "no digest"
                 raise Violation(CORRUPT, f"{node.name} acknowledged {target['name']} as {got}")
 
-        self.rest.call(
+        self.client.call(
             "node_download",
-            "POST",
-            "/download",
-            json.dumps(body).encode(),
+            lambda node: self.net.node_download(node, target["name"], target["sha256"], source),
             check,
             self.run.reachable,
             avoid=target["node"],  # a node asked to pull from itself is the harness's mistake

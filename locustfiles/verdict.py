@@ -14,6 +14,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import reports
+from networks.adapter import INDEX, NODE_DOWNLOAD
 from reports.regression import load_baseline
 from reports.results import ResultsError
 from reports.thresholds import Thresholds, load_overrides
@@ -60,10 +61,21 @@ def baseline(options) -> dict | None:
         raise ValueError(f"--baseline: {exc}") from None
 
 
+def operations(capabilities) -> list[str]:
+    """The operations the users run on a network with these capabilities (judged one by one)."""
+    ops = ["search", "download_ttfb", "download"]
+    ops += [op for op in (INDEX, NODE_DOWNLOAD) if op in capabilities]
+    return ops
+
+
 def status(state, *, live: bool = False) -> dict:
     """How the run went, as ``reports`` reads it (docs/contracts.md, "Run status")."""
+    network = state.adapter_class
     return {
         "nodes": len(state.nodes),
+        "network": network.name,
+        "capabilities": sorted(network.capabilities),
+        "operations": operations(network.capabilities),
         "in_progress": live,
         "ended": state.stopped_reason,
         "interrupted": state.interrupted,

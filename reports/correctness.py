@@ -27,6 +27,8 @@ LOOKED_FOR_IN = {
     PHANTOM: ("hit_check",),
     DUPLICATE: ("search",),
 }
+#: The capability (``networks.adapter``) a violation can only be looked for with.
+NEEDS = {PHANTOM: "files"}
 EXAMPLES = 3
 
 
@@ -37,6 +39,8 @@ def _count_check(name: str, limit: float | None) -> Check:
 def _violations(ev: Evidence, th: Thresholds, name: str, kind: str, limit: int) -> list[Result]:
     """Samples marked ``kind``, among the operations where it is looked for."""
     check = _count_check(name, limit)
+    if kind in NEEDS and ev.lacks(NEEDS[kind]):
+        return check.not_measurable("run", f"it has no {NEEDS[kind]} view")
     looked = select(ev.samples, op=LOOKED_FOR_IN[kind])
     if kind == INCOMPLETE:  # only answers with an expectation can be found incomplete
         looked = [s for s in looked if s.get("expects_hit")]
@@ -84,6 +88,8 @@ def flood_cost(ev: Evidence, th: Thresholds) -> list[Result]:
     if limit is None:
         limit, basis = float(full_flood_bound(ev.node_count)), f"2E-(N-1), N={ev.node_count}"
     check = _count_check("flood_cost", limit)
+    if ev.lacks("messages"):
+        return check.not_measurable("run", "its answers do not count their messages")
     counted = [s for s in select(ev.samples, op="search") if isinstance(s.get("messages"), int)]
     if not counted or ev.node_count < 1:
         return check.missing("run", "no search answers that report their message count")
@@ -96,6 +102,8 @@ def flood_cost(ev: Evidence, th: Thresholds) -> list[Result]:
 def acked_writes(ev: Evidence, th: Thresholds) -> list[Result]:
     """Every acknowledged upload still there after the run, with the bytes acknowledged."""
     check = _count_check("acked_writes", th.lost_writes_max)
+    if ev.lacks("index"):
+        return check.not_measurable("after run", "it cannot be given new files")
     checked = ev.integrity.get("acked_uploads")
     if not ev.integrity or checked is None:
         return check.missing("after run", _unchecked(ev, "integrity was not checked"))
@@ -110,6 +118,8 @@ def acked_writes(ev: Evidence, th: Thresholds) -> list[Result]:
 def acked_searchable(ev: Evidence, th: Thresholds) -> list[Result]:
     """A sample of acknowledged uploads found by a search from another node after the run."""
     check = _count_check("acked_searchable", th.unsearchable_max)
+    if ev.lacks("index"):
+        return check.not_measurable("after run", "it cannot be given new files")
     checked = ev.integrity.get("searchable_checked")
     if not checked:
         return check.missing("after run", _unchecked(ev, "no upload was checked by search"))

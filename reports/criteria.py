@@ -107,6 +107,9 @@ def _per_op(ev: Evidence, check: Check, stat: Callable[[list[Sample]], float | N
     if not windows:
         return check.missing(POOLED, "no level windows")
     out = []
+    for op in OPERATIONS:
+        if op not in judged_ops(ev):
+            out += check.not_measurable(f"{POOLED} · {op}", f"it has no {op}")
     for op in judged_ops(ev):
         pooled: list[Sample] = []
         for w in windows:

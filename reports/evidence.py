@@ -90,6 +90,12 @@ class Evidence:
         hi = bisect.bisect_left(self._all_times, window["end"])
         return self.samples[lo:hi]
 
+    def lacks(self, capability: str) -> bool:
+        """Whether the network declared it does not offer ``capability`` (``networks.adapter``);
+        a run that declared nothing lacks nothing."""
+        declared = self.status.get("capabilities")
+        return isinstance(declared, list) and capability not in declared
+
     @property
     def node_count(self) -> int:
         """Nodes in the network under test (the run status says; else the monitor rows)."""

@@ -81,6 +81,8 @@ def _judged(check: Check, ft: FaultTiming, seconds: float, n: int, detail: str) 
 def failure_detection(ev: Evidence, th: Thresholds) -> list[Result]:
     """Every survivor marked the target dead (both sides, for a partition) in time."""
     check = _timed("failure_detection", th.detect_s, "target marked dead by every survivor")
+    if ev.lacks("peers"):
+        return check.not_measurable("faults", "it does not show a node's view of its peers")
     down = {w["name"] for w in ev.of_kind(FAULT) if takes_down(w)}
     timings = [ft for ft in fault_timings(ev) if ft.window in down]
     if not timings:

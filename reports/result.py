@@ -124,6 +124,13 @@ class Check:
             self.family,
         )
 
+    def not_measurable(self, window: str, lacking: str) -> list[Result]:
+        """A reported row for a criterion the network cannot be asked (it declared it lacks
+        ``lacking``): shown, never a pass, never blocking."""
+        return [
+            self.result(window, None, REPORTED, 0, f"not measurable on this network: {lacking}")
+        ]
+
     def missing(self, window: str, why: str) -> list[Result]:
         """A single "insufficient" row for a criterion that found nothing to judge."""
         return [self.result(window, None, INSUFFICIENT, 0, why)]

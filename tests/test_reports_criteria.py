@@ -113,12 +113,15 @@ def test_an_operation_too_thin_in_each_level_is_still_judged_over_the_levels_poo
     assert pooled.verdict == PASS and pooled.n == 30
 
 
-def test_an_operation_that_never_ran_is_insufficient_unless_the_status_leaves_it_out():
+def test_an_operation_that_never_ran_is_insufficient_unless_the_network_lacks_it():
     ev = level_ev(spread(0, 10, 40))
     missing = row(op_success_rate(ev, TH), "node_download")
     assert missing.verdict == INSUFFICIENT and missing.n == 0
     own = level_ev(spread(0, 10, 40), status=status(operations=["search"]))
-    assert {r.window for r in op_success_rate(own, TH)} == {"level-5 · search", "levels · search"}
+    judged = {r.window for r in op_success_rate(own, TH) if r.verdict != REPORTED}
+    assert judged == {"level-5 · search", "levels · search"}
+    lacking = row(op_success_rate(own, TH), "node_download")
+    assert lacking.verdict == REPORTED and "not measurable on this network" in lacking.detail
 
 
 def test_mean_response_fails_the_slow_operation_only():

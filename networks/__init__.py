@@ -1,0 +1,38 @@
+"""Networks under test: how peerload starts, talks to and breaks a P2P network.
+
+- ``networks.adapter``: the interface (``Adapter``, ``NodeInfo``, ``Hit``, ``SearchAnswer``);
+- ``networks.builtin``: peerload's own node, the default network;
+- ``networks.definition`` / ``networks.launcher``: a network's definition file and the
+  process control that starts any binary from it;
+- ``networks.verify``: conformance checks before load (``python -m networks.verify``).
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from .adapter import Adapter
+
+BUILTIN = "builtin"
+
+
+def adapter_class(spec: str | None) -> type[Adapter]:
+    """The adapter of a network: ``None``/``builtin`` (peerload's node), ``module:Class``, or
+    a network definition (a shipped name or a file) naming its adapter. ``ValueError`` if it
+    cannot be found or is not an ``Adapter``."""
+    if spec in (None, "", BUILTIN):
+        from .builtin import BuiltinAdapter
+
+        return BuiltinAdapter
+    if ":" in spec and not spec.endswith((".toml", ".json")):
+        module, _, name = spec.partition(":")
+        try:
+            found = getattr(importlib.import_module(module), name)
+        except (ImportError, AttributeError) as exc:
+            raise ValueError(f"network adapter {spec!r}: {exc}") from None
+        if not (isinstance(found, type) and issubclass(found, Adapter)):
+            raise ValueError(f"network adapter {spec!r} is not a networks.adapter.Adapter")
+        return found
+    from .definition import load_network  # a definition file or a shipped name
+
+    return load_network(spec).adapter_class

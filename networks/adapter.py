@@ -1,0 +1,174 @@
+"""How peerload talks to a network under test: one small class per network.
+
+The Locust users, the verification probes, the monitor and the fault controller never speak a
+network's protocol themselves: they call an ``Adapter``. peerload's own node is one network
+among others (``networks.builtin``); any team's implementation plugs in with an adapter of its
+own (docs/networks.md has a worked example).
+
+An adapter is made per caller (a Locust user, a probe) for the nodes of one network, so it may
+keep connections open. Every call names the node it goes to. Errors are two kinds:
+
+- ``Unavailable``: the node did not answer (refused, reset, timed out) — the caller may fail
+  over to another node;
+- ``Refused``: the node answered, but not with what the operation needs (an HTTP error, a
+  malformed answer) — the operation failed on that node.
+
+Operations or views a network does not have are simply absent from ``capabilities``; the
+criteria that need them then report "not measurable on this network", never a silent pass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+#: Capabilities a network may declare.
+SEARCH = "search"  # flooded search by a term, with a TTL
+INDEX = "index"  # make a new file available on a node (upload, or drop + re-index)
+DOWNLOAD = "download"  # stream a file's bytes from the node holding it
+NODE_DOWNLOAD = "node_download"  # ask a node to fetch a file from another node
+PEERS = "peers"  # a node's view of its peers (alive / suspect / dead): failure detection
+PARTIAL = "partial"  # search answers say when some peers did not answer
+MESSAGES = "messages"  # search answers say how many peer messages the query cost
+CHECKSUM = "checksum"  # hits (or the stream) carry the file's sha256
+FILES = "files"  # a node lists the files it holds (name -> sha256)
+ALL = frozenset({SEARCH, INDEX, DOWNLOAD, NODE_DOWNLOAD, PEERS, PARTIAL, MESSAGES, CHECKSUM, FILES})
+
+#: Peer states a ``peers`` view uses.
+ALIVE, SUSPECT, DEAD = "alive", "suspect", "dead"
+
+
+class Unavailable(Exception):
+    """The node did not answer at all: down, frozen or cut off."""
+
+
+class Refused(Exception):
+    """The node answered, but not with what the operation needs."""
+
+
+@dataclass(frozen=True)
+class NodeInfo:
+    """One node of the network under test, as the launcher started it (or a descriptor says).
+
+    ``http`` and ``grpc`` are the addresses the adapter talks to (either may be empty when the
+    network has no such endpoint); ``extra`` holds whatever else the network definition
+    declares per node (its own ports, paths)."""
+
+    name: str
+    http: str = ""
+    grpc: str = ""
+    host: str = "127.0.0.1"
+    data_dir: str | None = None
+    shared_dir: str | None = None
+    pid: int | None = None
+    files: tuple[dict, ...] = ()  # the seeded corpus: {"name", "sha256", "size"}
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> NodeInfo:
+        """From a descriptor's node entry (unknown keys land in ``extra``)."""
+        known = {"name", "http", "grpc", "host", "data_dir", "shared_dir", "pid", "files"}
+        extra = {k: v for k, v in data.items() if k not in known}
+        return cls(
+            name=str(data["name"]),
+            http=str(data.get("http") or ""),
+            grpc=str(data.get("grpc") or ""),
+            host=str(data.get("host") or "127.0.0.1"),
+            data_dir=data.get("data_dir"),
+            shared_dir=data.get("shared_dir"),
+            pid=data.get("pid"),
+            files=tuple(data.get("files") or ()),
+            extra={**extra, **(data.get("extra") or {})},
+        )
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One search result: which node holds which file, and how to fetch it."""
+
+    node: str
+    name: str
+    sha256: str | None = None  # None when the network's answers carry no checksum
+    size: int | None = None
+    hops: int | None = None
+    source: str = ""  # what ``download`` needs to reach the holder (e.g. its gRPC address)
+
+
+@dataclass(frozen=True)
+class SearchAnswer:
+    """A search's answer, in peerload's terms."""
+
+    hits: tuple[Hit, ...]
+    #: Nodes that answered the query (None: the network does not say).
+    reached: tuple[str, ...] | None = None
+    #: True when the node says some peers did not answer (None: the network cannot say).
+    partial: bool | None = None
+    #: Peer messages the flooded query cost (None: the network does not say).
+    messages: int | None = None
+
+
+class Adapter:
+    """Base class: subclass it for a network and implement the operations it has.
+
+    Class attributes to set: ``name``, ``capabilities``. Methods of a missing capability keep
+    raising ``NotImplementedError``; nothing calls them."""
+
+    name = "abstract"
+    capabilities: frozenset[str] = frozenset()
+    #: The protocol each operation uses, as the report groups them ("REST and gRPC both make
+    #: progress"); operations not listed use ``default_protocol``.
+    protocols: dict[str, str] = {"download": "grpc", "download_ttfb": "grpc"}
+    default_protocol = "rest"
+
+    def __init__(self, nodes: list[NodeInfo]) -> None:
+        self.nodes = {n.name: n for n in nodes}
+        #: node -> {peer: round-trip ms}, filled by ``peers`` where the network reports RTT.
+        self.rtt_ms: dict[str, dict[str, float]] = {}
+
+    # -- every network ------------------------------------------------------------------
+    def health(self, node: NodeInfo) -> dict[str, Any]:
+        """The node is up and serving: a dict (at least ``{"name"}``); ``Unavailable`` if not."""
+        raise NotImplementedError
+
+    def search(self, node: NodeInfo, term: str, ttl: int) -> SearchAnswer:
+        """Flooded search from ``node``."""
+        raise NotImplementedError
+
+    def download(self, node: NodeInfo, hit: Hit, timeout: float) -> Iterator[bytes]:
+        """Stream the file of ``hit`` from ``node`` (the holder): its bytes, chunk by chunk."""
+        raise NotImplementedError
+
+    # -- optional -------------------------------------------------------------------------
+    def index(self, node: NodeInfo, name: str, data: bytes) -> str | None:
+        """Make a new file available on ``node``; the sha256 the node acknowledged, or None
+        when the network acknowledges without one (peerload then trusts its own)."""
+        raise NotImplementedError
+
+    def node_download(self, node: NodeInfo, name: str, sha256: str, source: NodeInfo) -> str:
+        """Ask ``node`` to fetch ``name`` from ``source``; the sha256 it acknowledged."""
+        raise NotImplementedError
+
+    def peers(self, node: NodeInfo) -> dict[str, str]:
+        """``node``'s view of its peers: peer name -> ``alive`` / ``suspect`` / ``dead``."""
+        raise NotImplementedError
+
+    def files(self, node: NodeInfo) -> dict[str, str | None]:
+        """The files ``node`` holds: name -> sha256 (None when it does not say)."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release connections."""
+
+    # -- helpers ---------------------------------------------------------------------------
+    def protocol(self, op: str) -> str:
+        """The protocol ``op`` travels over on this network."""
+        return self.protocols.get(op, self.default_protocol)
+
+    def has(self, capability: str) -> bool:
+        """Whether the network offers ``capability``."""
+        return capability in self.capabilities
+
+    def node(self, name: str) -> NodeInfo:
+        """The node called ``name``; ``KeyError`` if the network has none."""
+        return self.nodes[name]

@@ -1,0 +1,159 @@
+"""peerload's own node as a network under test: its REST API and its gRPC ``FileTransfer``.
+
+The default network, and the model for others: everything peerload's harness knows about the
+node's protocol is here (paths, JSON shapes, the chunk stream); nothing else in the Locust
+suite, the probes or the reports speaks it.
+
+REST calls go over keep-alive connections (one per node and adapter: every Locust user has its
+own adapter), gevent-friendly; the download stream over one gRPC channel per node.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.parse
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urlsplit
+
+import grpc
+from geventhttpclient import HTTPClient
+
+from node import memory
+from proto import p2p_pb2
+from proto.chunks import download_call
+
+from .adapter import ALL, Adapter, Hit, NodeInfo, Refused, SearchAnswer, Unavailable
+
+CONNECT_TIMEOUT_S = 1.0
+NETWORK_TIMEOUT_S = 2.0  # a frozen node must not hold a caller for long before failover
+GRPC_OPTIONS = [
+    ("grpc.max_receive_message_length", 4 * 1024 * 1024),
+    ("grpc.keepalive_time_ms", 10_000),
+    ("grpc.http2.ping_timeout_ms", 1_000),
+]
+#: gRPC codes that mean "the node is not there" (as opposed to "it said no").
+GONE = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
+
+
+class BuiltinAdapter(Adapter):
+    """peerload's node: every capability."""
+
+    name = "builtin"
+    capabilities = ALL
+
+    def __init__(self, nodes: list[NodeInfo]) -> None:
+        super().__init__(nodes)
+        self._http: dict[str, HTTPClient] = {}
+        self._channels: dict[str, grpc.Channel] = {}
+
+    # -- transport ------------------------------------------------------------------------
+    def _client(self, node: NodeInfo) -> HTTPClient:
+        client = self._http.get(node.name)
+        if client is None:
+            url = urlsplit(node.http)
+            client = HTTPClient(
+                url.hostname,
+                url.port,
+                connection_timeout=CONNECT_TIMEOUT_S,
+                network_timeout=NETWORK_TIMEOUT_S,
+                concurrency=1,
+            )
+            self._http[node.name] = client
+        return client
+
+    def request(
+        self, node: NodeInfo, method: str, path: str, body: bytes | None = None, ok=(200,)
+    ) -> dict[str, Any]:
+        """One JSON call; ``Unavailable`` when the node does not answer, ``Refused`` when it
+        answers with another status or not with JSON."""
+        try:
+            response = self._client(node).request(method, path, body=body or b"")
+            raw = response.read()
+        except Exception as exc:  # refused, reset, timeout: the node is not there
+            broken = self._http.pop(node.name, None)
+            if broken is not None:
+                broken.close()
+            raise Unavailable(f"{node.name}: {type(exc).__name__}: {exc}"[:200]) from None
+        try:
+            answer = json.loads(raw) if raw else {}
+        except ValueError:
+            raise Refused(f"{node.name}: malformed JSON") from None
+        if response.status_code not in ok:
+            error = answer.get("error") if isinstance(answer, dict) else None
+            raise Refused(f"{node.name}: HTTP {response.status_code}: {error}"[:200])
+        if not isinstance(answer, dict):
+            raise Refused(f"{node.name}: malformed answer")
+        return answer
+
+    # -- operations -----------------------------------------------------------------------
+    def health(self, node: NodeInfo) -> dict[str, Any]:
+        answer = self.request(node, "GET", "/health")
+        if answer.get("status") != "ok":
+            raise Refused(f"{node.name}: status {answer.get('status')!r}")
+        return answer
+
+    def search(self, node: NodeInfo, term: str, ttl: int) -> SearchAnswer:
+        query = urllib.parse.urlencode({"q": term, "ttl": ttl})
+        answer = self.request(node, "GET", f"/search?{query}")
+        results, reached = answer.get("results"), answer.get("nodes")
+        if not isinstance(results, list) or not isinstance(reached, list):
+            raise Refused(f"{node.name}: malformed search answer")
+        try:
+            hits = tuple(
+                Hit(r["node"], r["name"], r["sha256"], r["size"], r["hops"], r["grpc"])
+                for r in results
+            )
+        except (KeyError, TypeError):
+            raise Refused(f"{node.name}: malformed search hit") from None
+        messages = answer.get("messages")
+        return SearchAnswer(
+            hits,
+            tuple(reached),
+            bool(answer.get("partial")),
+            messages if isinstance(messages, int) else None,
+        )
+
+    def index(self, node: NodeInfo, name: str, data: bytes) -> str | None:
+        path = f"/files/{urllib.parse.quote(name)}"
+        return self.request(node, "PUT", path, data, ok=(201,)).get("sha256")
+
+    def node_download(self, node: NodeInfo, name: str, sha256: str, source: NodeInfo) -> str:
+        body = json.dumps({"name": name, "sha256": sha256, "from": source.name, "force": True})
+        return self.request(node, "POST", "/download", body.encode()).get("sha256") or ""
+
+    def peers(self, node: NodeInfo) -> dict[str, str]:
+        peers = self.request(node, "GET", "/peers").get("peers", [])
+        self.rtt_ms[node.name] = {
+            p["name"]: p["rtt_ms"] for p in peers if isinstance(p.get("rtt_ms"), int | float)
+        }
+        return {p.get("name"): p.get("state") for p in peers}
+
+    def files(self, node: NodeInfo) -> dict[str, str | None]:
+        answer = self.request(node, "GET", "/files")
+        return {f["name"]: f.get("sha256") for f in answer.get("files", []) if "name" in f}
+
+    def download(self, node: NodeInfo, hit: Hit, timeout: float) -> Iterator[bytes]:
+        address = hit.source or node.grpc
+        if address not in self._channels:
+            memory.tune()  # 1 MiB messages: without it, every chunk is page-faulted in again
+            self._channels[address] = grpc.insecure_channel(address, options=GRPC_OPTIONS)
+        stream = download_call(self._channels[address])(
+            p2p_pb2.DownloadRequest(name=hit.name), timeout=timeout
+        )
+        try:
+            for chunk in stream:
+                if chunk.done:
+                    return
+                yield chunk.data
+        except grpc.RpcError as exc:
+            kind = Unavailable if exc.code() in GONE else Refused
+            raise kind(f"{node.name}: {exc.code().name}: {exc.details()}"[:200]) from None
+
+    def close(self) -> None:
+        for client in self._http.values():
+            client.close()
+        for channel in self._channels.values():
+            channel.close()
+        self._http.clear()
+        self._channels.clear()
