@@ -38,12 +38,16 @@ def test_partition_rules_cut_both_directions(scripts: list[str]) -> None:
     script = scripts[-1]
     assert "add table inet peerload_t" in script
     assert "add chain inet peerload_t cut1 { type filter hook output priority filter;" in script
+    assert "add chain inet peerload_t cut1f { type filter hook forward priority filter;" in script
     for a, b in [("11", "12"), ("12", "11"), ("12", "13"), ("13", "12")]:
         assert f"ip saddr 127.0.0.{a} ip daddr 127.0.0.{b} drop" in script
     assert "127.0.0.11 ip daddr 127.0.0.13" not in script  # n1 <-> n3 untouched
     assert detail["cut"] == ["n1->n2", "n2->n1", "n2->n3", "n3->n2"]
     assert net.heal_partition("cut:n2", {})["removed"] == "cut1"
-    assert scripts[-1] == "flush chain inet peerload_t cut1\ndelete chain inet peerload_t cut1\n"
+    assert scripts[-1] == (
+        "flush chain inet peerload_t cut1\ndelete chain inet peerload_t cut1\n"
+        "flush chain inet peerload_t cut1f\ndelete chain inet peerload_t cut1f\n"
+    )
     assert net.heal_partition("cut:n2", {}) == {"backend": "netns", "note": "no rules to remove"}
     net.close()
     assert scripts[-1].endswith("delete table inet peerload_t\n")

@@ -24,7 +24,9 @@ from ..targets import symmetric_pairs
 NFT_TIMEOUT_S = 10.0
 TABLE_PREFIX = "peerload_"
 _instances = itertools.count(1)
-CHAIN_HOOK = "type filter hook output priority filter; policy accept;"
+#: Chain name suffix -> hook: the host's own packets, and the packets it routes between nodes in
+#: namespaces of their own (networks/netns.py), which never pass the output hook.
+HOOKS = {"": "output", "f": "forward"}
 INSTALL_HINT = "install the Debian package nftables"
 
 
@@ -125,11 +127,15 @@ class NetnsNetwork:
         chain = f"cut{next(self._numbers)}"
         pairs = symmetric_pairs(grudge)
         table = f"inet {self.table}"
-        lines = [f"add table {table}", f"add chain {table} {chain} {{ {CHAIN_HOOK} }}"]
-        lines += [
-            f"add rule {table} {chain} ip saddr {self.hosts[a]} ip daddr {self.hosts[b]} drop"
-            for a, b in pairs
-        ]
+        lines = [f"add table {table}"]
+        for suffix, hook in HOOKS.items():
+            hooked = f"type filter hook {hook} priority filter; policy accept;"
+            lines.append(f"add chain {table} {chain}{suffix} {{ {hooked} }}")
+            lines += [
+                f"add rule {table} {chain}{suffix} ip saddr {self.hosts[a]} "
+                f"ip daddr {self.hosts[b]} drop"
+                for a, b in pairs
+            ]
         nft("\n".join(lines) + "\n")
         self.chains[key] = chain
         cut = [f"{a}->{b}" for a, b in pairs]
@@ -139,7 +145,13 @@ class NetnsNetwork:
         chain = self.chains.get(key)
         if chain is None:
             return {"backend": self.name, "note": "no rules to remove"}
-        nft(f"flush chain inet {self.table} {chain}\ndelete chain inet {self.table} {chain}\n")
+        nft(
+            "".join(
+                f"flush chain inet {self.table} {chain}{suffix}\n"
+                f"delete chain inet {self.table} {chain}{suffix}\n"
+                for suffix in HOOKS
+            )
+        )
         del self.chains[key]
         return {"backend": self.name, "table": self.table, "removed": chain}
 
