@@ -31,7 +31,7 @@ from .results import CONCURRENCY_FILE, concurrency_results, write_json
 from .runstate import DESCRIPTOR_OPTION, RunState, parse_cluster
 from .samples import SampleRecorder
 from .shape import build_stages
-from .validate import check_options
+from .validate import check_options, needs_netns
 from .verdict import baseline, exit_code, judge, resolved_thresholds
 from .verify import integrity, settled_state, steady_state
 
@@ -76,9 +76,15 @@ def on_init(environment, **_) -> None:
     else:
         from node.cluster import Cluster
 
-        say(f"starting an embedded cluster of {options.nodes} nodes")
+        netns = needs_netns(options)
+        say(
+            f"starting an embedded {options.network} network of {options.nodes} nodes"
+            + (f" ({netns})" if netns else "")
+        )
         try:
-            cluster = Cluster(options.nodes, seed=options.seed).start_all()
+            cluster = Cluster(
+                options.nodes, seed=options.seed, network=options.network, netns=bool(netns)
+            ).start_all()
         except (OSError, RuntimeError, TimeoutError) as exc:
             die(f"the embedded cluster did not start: {exc}")
         environment.peerload_cluster = cluster

@@ -84,6 +84,19 @@ def add_options(parser) -> None:
         help="cluster descriptor file or comma-separated node URLs; empty: start an embedded one",
     )
     parser.add_argument("--nodes", type=int, default=3, help="embedded cluster size")
+    parser.add_argument(
+        "--network",
+        default="builtin",
+        help="the network under test: builtin (peerload's node), a network definition file "
+        "(TOML), or module:Class (an adapter whose module names its definition)",
+    )
+    parser.add_argument(
+        "--netns",
+        action="store_true",
+        default=False,
+        help="start each node in its own network namespace (automatic for partitions when "
+        "the network's nodes share one address)",
+    )
     # --profile quick|full is Locust's own --profile option (a free-form run label), read here.
     parser.add_argument(
         "--results-dir",

@@ -7,6 +7,8 @@ import math
 import socket
 
 import faults
+from networks import BUILTIN
+from networks.definition import load_network
 from node.cluster import MAX_NODES
 
 from . import options as opts
@@ -37,6 +39,28 @@ def check_plan(spec: str | None) -> None:
         raise ValueError(f"--fault-plan: {exc}") from None
 
 
+def check_network(spec: str):
+    """The network definition (``--network``), loaded and checked whole."""
+    try:
+        return load_network(spec or BUILTIN)
+    except ValueError as exc:
+        raise ValueError(f"--network: {exc}") from None
+
+
+def needs_netns(options) -> str | None:
+    """Why the embedded network must run one namespace per node, or None: asked for, or the
+    plan partitions nodes that share one address (nftables cannot tell them apart)."""
+    if options.netns:
+        return "--netns"
+    spec = options.fault_plan or opts.profile(options.profile).default_plan
+    if not spec or spec == NO_PLAN or check_network(options.network).node.per_node_address:
+        return None
+    plan = faults.load_plan(plan_path(spec))
+    if any(f.kind == "partition" for f in plan.faults):
+        return "the plan partitions nodes that share one address: one namespace per node"
+    return None
+
+
 def check_seconds(name: str, value: float, *, zero_ok: bool) -> None:
     low_ok = value >= 0 if zero_ok else value > 0
     if not (math.isfinite(value) and low_ok):
@@ -64,10 +88,10 @@ def check_options(options, *, web_ui: bool) -> RunFolders:
     """ValueError with a one-line message for the first bad option; the run's results folders
     (nothing created yet) when all are good."""
     profile = opts.profile(options.profile)
-    if not options.cluster and not 1 <= options.nodes <= MAX_NODES:
-        raise ValueError(
-            f"--nodes must be 1..{MAX_NODES} (a full mesh of more is not ready on 2 cores)"
-        )
+    network = check_network(options.network)
+    most = min(MAX_NODES, network.max_nodes)
+    if not options.cluster and not 1 <= options.nodes <= most:
+        raise ValueError(f"--nodes must be 1..{most} (a full mesh of more is not ready on 2 cores)")
     check_seconds("--step-time", options.step_time, zero_ok=True)
     check_seconds("--stress-p95-ms", options.stress_p95_ms, zero_ok=False)
     try:

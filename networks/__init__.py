@@ -9,8 +9,6 @@
 
 from __future__ import annotations
 
-import importlib
-
 from .adapter import Adapter
 
 BUILTIN = "builtin"
@@ -24,15 +22,6 @@ def adapter_class(spec: str | None) -> type[Adapter]:
         from .builtin import BuiltinAdapter
 
         return BuiltinAdapter
-    if ":" in spec and not spec.endswith((".toml", ".json")):
-        module, _, name = spec.partition(":")
-        try:
-            found = getattr(importlib.import_module(module), name)
-        except (ImportError, AttributeError) as exc:
-            raise ValueError(f"network adapter {spec!r}: {exc}") from None
-        if not (isinstance(found, type) and issubclass(found, Adapter)):
-            raise ValueError(f"network adapter {spec!r} is not a networks.adapter.Adapter")
-        return found
-    from .definition import load_network  # a definition file or a shipped name
+    from .definition import load_network  # a shipped name, a definition file, module:Class
 
     return load_network(spec).adapter_class

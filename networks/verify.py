@@ -21,6 +21,7 @@ network cannot be asked (its adapter lacks the capability) says "not measurable"
 from __future__ import annotations
 
 import hashlib
+import sys
 import time
 import uuid
 from collections.abc import Callable
@@ -233,3 +234,61 @@ def integrity(net: Adapter, nodes: list[NodeInfo], acked: list[dict]) -> dict:
         "unsearchable": len(unsearchable),
         "examples": (lost + corrupt + unsearchable)[:10],
     }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m networks.verify``: start (or attach to) a network, check it, say so."""
+    import argparse
+    import json
+    from pathlib import Path
+
+    from . import BUILTIN, adapter_class
+    from .launcher import Launcher
+
+    p = argparse.ArgumentParser(
+        prog="python -m networks.verify", description=__doc__.split("\n")[0]
+    )
+    p.add_argument(
+        "--network", default=None, help="builtin (default), a definition file, or module:Class"
+    )
+    p.add_argument("--nodes", type=int, default=3, help="how many nodes to start (default 3)")
+    p.add_argument(
+        "--cluster", type=Path, help="a running network's descriptor (cluster.json): attach"
+    )
+    p.add_argument("--netns", action="store_true", help="one network namespace per node")
+    p.add_argument("--seed", type=int, default=7, help="seed of the corpus (default 7)")
+    args = p.parse_args(argv)
+    launcher = None
+    try:
+        if args.cluster:
+            descriptor = json.loads(args.cluster.read_text())
+            spec = args.network or descriptor.get("network") or BUILTIN
+            nodes = [NodeInfo.from_dict(n) for n in descriptor["nodes"]]
+        else:
+            spec = args.network or BUILTIN
+            launcher = Launcher(spec, args.nodes, seed=args.seed, netns=args.netns)
+            print(f"networks.verify: starting {args.nodes} nodes of {spec}", flush=True)
+            launcher.start_all()
+            nodes = launcher.node_infos()
+        net = adapter_class(spec)(nodes)
+    except (OSError, ValueError, KeyError, RuntimeError, TimeoutError) as exc:
+        if launcher is not None:
+            launcher.close()
+        print(f"networks.verify: error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        checks = conformance(net, nodes)
+    finally:
+        net.close()
+        if launcher is not None:
+            launcher.close()
+    for check in checks:
+        print(check.line())
+    failed = [c for c in checks if c.outcome == FAIL]
+    passed = sum(1 for c in checks if c.outcome == PASS)
+    print(f"{passed} passed, {len(failed)} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
