@@ -1,12 +1,14 @@
 """The real-network backend (Linux): nftables rules drop packets between nodes' addresses.
 
-Each node listens on, and connects out from, its own loopback address (the descriptor's
-``host``), so ``ip saddr A ip daddr B drop`` cuts exactly one link, in flight connections
-included. Everything lives in a table of our own, ``inet peerload_<pid>_<n>`` (one per backend
-instance: a Locust run has a scheduled and a by-hand runner), one chain per active partition:
-healing deletes the chain, closing deletes the table. Tables left by a process that died
-without closing (SIGKILL) are deleted by the next backend made on this machine. Needs root, or an
-unprivileged user+net namespace (``unshare -rn``) that the cluster also runs in, and ``nft``.
+Each node listens on, and connects out from, its own address (the descriptor's ``host``: a
+loopback address, or its namespace's with ``--netns``, networks/netns.py), so ``ip saddr A ip
+daddr B drop`` cuts exactly one link, in flight connections included; rules hook ``output`` (the
+host's own packets) and ``forward`` (packets routed between node namespaces). Everything lives
+in a table of our own, ``inet peerload_<pid>_<n>`` (one per backend instance: a Locust run has a
+scheduled and a by-hand runner), one pair of chains per active partition: healing deletes them,
+closing deletes the table. Tables left by a process that died without closing (SIGKILL) are
+deleted by the next backend made on this machine. Needs root, or an unprivileged user+net
+namespace (``unshare -rn``) that the cluster also runs in, and ``nft``.
 """
 
 from __future__ import annotations
