@@ -9,10 +9,10 @@ kill / stop / start / pause / resume act on the node's whole process group; the 
 network so any later tool can rebuild the adapter from it alone.
 
 Nodes never outlive the launcher: each runs in a process group of its own that ``close`` (and an
-atexit hook) signals, and on Linux dies with it (PR_SET_PDEATHSIG) even when the launcher is
-SIGKILLed. The death signal follows the *thread* that forked, so every spawn happens on one
-long-lived spawner thread: a restart asked for by a control API request thread would otherwise
-be killed as soon as that request ended.
+atexit hook) signals, and on Linux dies with it (PR_SET_PDEATHSIG, networks/procs.py) even when
+the launcher is SIGKILLed. The death signal follows the *thread* that forked, so every spawn
+happens on one long-lived spawner thread: a restart asked for by a control API request thread
+would otherwise be killed as soon as that request ended.
 """
 
 from __future__ import annotations
@@ -170,7 +170,7 @@ class Launcher:
             "token": self.token,
             "workdir": str(self.workdir),
             "seed": self.seed,
-            "netns": bool(self.namespaces),
+            "netns": self.namespaces is not None,
             "nodes": [{**n.info(), "files": n.files or []} for n in self.nodes.values()],
         }
 
@@ -371,7 +371,9 @@ class Launcher:
                 time.sleep(POLL_S)
 
     def _reap(self, node: NodeProc) -> None:
-        if node.proc is None:
+        """Wait for a signalled node (SIGKILL after the stop timeout), then kill what it left in
+        its group; a node reaped before is left alone (its pid may belong to another now)."""
+        if node.proc is None or node.proc.returncode is not None:
             return
         try:
             node.proc.wait(self.network.node.stop_timeout_s)

@@ -1,23 +1,21 @@
 """One node's process: its record, and how it is spawned so that it never outlives us.
 
 Every node runs in a process group of its own (so a signal reaches whatever it started) and, on
-Linux, with PR_SET_PDEATHSIG: the kernel kills it when the thread that forked it dies, which is
-the launcher's one long-lived spawner thread (networks/launcher.py), so also when the launcher
-is SIGKILLed.
+Linux, with a death signal (PR_SET_PDEATHSIG, set by ``setpriv`` just before it execs the node):
+the kernel kills it when the thread that forked it dies, which is the launcher's one long-lived
+spawner thread (networks/launcher.py), so also when the launcher is SIGKILLed.
 """
 
 from __future__ import annotations
 
-import ctypes
 import os
-import signal
+import shutil
 import socket
 import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-PR_SET_PDEATHSIG = 1
 RUNNING = ("running", "paused")
 
 
@@ -94,35 +92,27 @@ def free_port(host: str, taken: set[tuple[str, int]]) -> int:
             return port
 
 
-def _child_setup(parent: int, prctl) -> None:
-    """In the child, before exec: a process group of its own; die with the launcher."""
-    os.setpgid(0, 0)
-    if prctl is not None:
-        prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-        if os.getppid() != parent:  # the launcher died before prctl took effect
-            os._exit(1)
+def death_signal_prefix() -> list[str]:
+    """argv that sets the death signal, then execs the node: ``setpriv --pdeathsig KILL --``.
 
-
-def _libc_prctl():
+    Not a ``preexec_fn``: that makes Python fork() instead of vfork(), and gRPC's fork handlers
+    then run in the child of a launcher with live gRPC threads (nodes died at start with
+    "epoll_wait error: Bad file descriptor"). Without setpriv (util-linux) a node still runs in
+    its own group that ``close`` and the atexit hook kill; only a SIGKILLed launcher leaks it."""
     if not sys.platform.startswith("linux"):
-        return None
-    try:
-        return ctypes.CDLL(None, use_errno=True).prctl
-    except (OSError, AttributeError):
-        return None
-
-
-_PRCTL = _libc_prctl()
+        return []
+    path = shutil.which("setpriv")
+    return [path, "--pdeathsig", "KILL", "--"] if path else []
 
 
 def popen(cmd: list[str], log, env: dict[str, str], cwd: Path) -> subprocess.Popen:
-    parent = os.getpid()
+    """Start a node in a process group of its own that dies with this thread."""
     return subprocess.Popen(
-        cmd,
+        death_signal_prefix() + cmd,
         stdout=log,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
         env=env,
         cwd=cwd,
-        preexec_fn=lambda: _child_setup(parent, _PRCTL),  # noqa: PLW1509 - see module doc
+        process_group=0,
     )
