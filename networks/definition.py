@@ -129,7 +129,7 @@ class NetworkDefinition:
 
     def cwd(self, values: Mapping[str, str]) -> Path:
         """The working directory; relative to the definition's directory."""
-        return self.here / render(self.node.cwd, values, "node.cwd")
+        return (self.here / render(self.node.cwd, values, "node.cwd")).resolve()
 
     def env(self, values: Mapping[str, str]) -> dict[str, str]:
         return {k: render(v, values, f"node.env.{k}") for k, v in self.node.env.items()}

@@ -237,3 +237,10 @@ def test_parse_accepts_a_dict():
 
     d = parse(tomllib.loads(MINIMAL), spec="x", here=HERE, source="x")
     assert d.name == "mini" and d.node.join_args == ("--peer", "{peer_http}")
+
+
+def test_the_example_network_definition_loads():
+    pytest.importorskip("aiohttp", reason="the examples extra (pip install -e .[examples])")
+    d = load_network(str(HERE.parent / "examples" / "tinyp2p" / "network.toml"))
+    assert d.name == "tinyp2p" and d.adapter_class.__name__ == "TinyAdapter"
+    assert d.cwd(d.node_values(RUN, {**node(), "http_port": 1, "grpc_port": 2})) == HERE.parent

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -128,4 +129,32 @@ def test_nodes_die_with_a_sigkilled_launcher(tmp_path):
         proc.kill()
         proc.wait()
     time.sleep(0.1)
+    wait_gone(pids)
+
+
+def test_cluster_cli_starts_any_network_and_refuses_a_bad_one(tmp_path):
+    argv = [sys.executable, "-m", "node.cluster", "--nodes", "2", "--files", "1"]
+    bad = subprocess.run(
+        [*argv, "--network", str(tmp_path / "none.toml")], capture_output=True, text=True, cwd=ROOT
+    )
+    assert bad.returncode == 2 and bad.stderr.strip().endswith("none.toml': no such file")
+    proc = subprocess.Popen(
+        [*argv, "--network", str(FAKE), "--workdir", str(tmp_path / "w")],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+    try:
+        lines = []
+        while (line := proc.stdout.readline()) and line.strip() != "ready":
+            lines.append(line)
+        pids = [int(x.split(" pid ")[1]) for x in lines if " pid " in x]
+        assert len(pids) == 2, lines
+        assert json.loads((tmp_path / "w" / "cluster.json").read_text())["network"] == str(FAKE)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
     wait_gone(pids)
