@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import urllib.request
@@ -22,7 +23,8 @@ from tests.conftest import wait_for
 
 pytestmark = pytest.mark.integration
 
-FAKE = Path(__file__).resolve().parent / "networks" / "httpserver.toml"
+ROOT = Path(__file__).resolve().parent.parent
+FAKE = ROOT / "tests" / "networks" / "httpserver.toml"
 CUT_TIMEOUT_S = 1.0
 
 _ok, _why = netns.available()
@@ -120,3 +122,20 @@ def test_the_builtin_node_in_namespaces_sees_a_cut_peer_dead(tmp_path):
         finally:
             cuts.close()
         c.wait_ready(20)
+
+
+def test_ctrl_c_on_the_cluster_cli_removes_its_namespaces(tmp_path):
+    argv = [sys.executable, "-m", "node.cluster", "--nodes", "2", "--files", "1", "--netns"]
+    argv += ["--network", str(FAKE), "--workdir", str(tmp_path / "w")]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    try:
+        while (line := proc.stdout.readline()) and line.strip() != "ready":
+            pass
+        assert leftovers(f"pl-{proc.pid}-")
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert leftovers(f"pl-{proc.pid}-") == []
