@@ -301,7 +301,10 @@ def _node_spec(node: Mapping[str, Any]) -> NodeSpec:
         if not isinstance(f, dict):
             raise ValueError(f"node.files[{i}]: must be a table")
         keys(f, FILE_KEYS, where)
-        files.append(FileTemplate(get(f, "path", str, where), get(f, "template", str, where)))
+        path = get(f, "path", str, where)
+        if not path.startswith("{data_dir}/") or ".." in Path(path).parts:
+            raise ValueError(f"node.files[{i}].path: must be '{{data_dir}}/...' without '..'")
+        files.append(FileTemplate(path, get(f, "template", str, where)))
     ready = get(node, "ready", dict, "node.")
     keys(ready, READY_KEYS, "node.ready.")
     http_get = get(ready, "http_get", str, "node.ready.", None)

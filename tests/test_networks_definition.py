@@ -150,9 +150,11 @@ BAD = [
     ("[node]\njoin = { after_start = { path = '/l', on = 'all' } }", "after_start.on: 'all'"),
     ("[node]\njoin = { after_start = { path = '/l', x = 1 } }", "node.join.after_start.x: unknown"),
     ("[node]\njoin = { after_start = { path = '/{me}' } }", r"unknown placeholder \{me\}"),
-    ("[[node.files]]\npath = 'a'", r"node.files\[0\].template: missing"),
+    ("[[node.files]]\npath = '{data_dir}/a'", r"node.files\[0\].template: missing"),
     ("[[node.files]]\npath = 'a'\ntemplate = 'b'\nmode = 1", r"node.files\[0\].mode: unknown key"),
-    ("[[node.files]]\npath = 'a'\ntemplate = '{x}'", r"node.files\[0\].template: unknown placeh"),
+    ("[[node.files]]\npath = '{data_dir}/a'\ntemplate = '{x}'", r"files\[0\].template: unknown"),
+    ("[[node.files]]\npath = '/etc/a'\ntemplate = ''", r"files\[0\].path: must be '\{data_dir"),
+    ("[[node.files]]\npath = '{data_dir}/../a'\ntemplate = ''", r"without '..'"),
 ]
 
 
@@ -224,9 +226,14 @@ def test_missing_keys_and_bad_specs(tmp_path):
         load_network(str(tmp_path / "broken.toml"))
 
 
-def test_a_file_outside_the_data_dir_is_refused(tmp_path):
-    text = MINIMAL + "[[node.files]]\npath = '{data_dir}/../escape'\ntemplate = 'x'\n"
-    d = load_text(text, tmp_path)
+def test_a_file_outside_the_data_dir_is_refused_when_rendered(tmp_path):
+    """Parsing refuses such paths; rendering checks again (the last line of defence)."""
+    from dataclasses import replace
+
+    from networks.definition import FileTemplate
+
+    d = load_text(MINIMAL, tmp_path)
+    d = replace(d, node=replace(d.node, files=(FileTemplate("{data_dir}/../escape", "x"),)))
     values = d.node_values(RUN, {**node(), "http_port": 1, "grpc_port": 2})
     with pytest.raises(ValueError, match=r"node.files\[0\].path: .* is outside"):
         d.files(values)
