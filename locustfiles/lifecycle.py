@@ -27,12 +27,12 @@ from . import options as opts
 from .console import die, say
 from .faultstage import RESULTS_FILE, TAIL_S, FaultStage
 from .monitor import LIVENESS_MESSAGE, Monitor, share_liveness
+from .record import baseline, exit_code, judge, resolved_thresholds
 from .results import CONCURRENCY_FILE, concurrency_results, write_json
 from .runstate import DESCRIPTOR_OPTION, RunState, parse_cluster
 from .samples import SampleRecorder
 from .shape import build_stages
 from .validate import check_options, needs_netns
-from .verdict import baseline, exit_code, judge, resolved_thresholds
 from .verify import integrity, settled_state, steady_state
 
 HEALTHY = "every node up, each finds another node's file, TTL 0 local, downloads verify"

@@ -15,8 +15,8 @@ from locust.runners import WorkerRunner
 from reports.results import HTML, MARKDOWN
 
 from . import console
+from .record import exit_code
 from .resultsdir import folders
-from .verdict import exit_code
 
 
 def report_line(state) -> str | None:

@@ -13,8 +13,8 @@ from node.cluster import MAX_NODES
 
 from . import options as opts
 from .faultstage import SHIPPED_PLANS, plan_path
+from .record import baseline, thresholds
 from .resultsdir import RunFolders
-from .verdict import baseline, thresholds
 
 NO_PLAN = "none"
 

@@ -19,8 +19,8 @@ from reports.samples import between
 
 from .faultstage import buttons
 from .monitor import Monitor
+from .record import exit_code, run_record
 from .resultsdir import folders
-from .verdict import exit_code, run_record
 
 PAGE = Path(__file__).with_name("cluster.html")
 BASE = "/peerload/cluster"

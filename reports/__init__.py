@@ -14,6 +14,7 @@ from typing import Any
 
 from reports.context import build_context
 from reports.evidence import Evidence
+from reports.normalize import normalize_run
 from reports.recommend import recommend
 from reports.regression import load_baseline
 from reports.render import render_html, render_markdown
@@ -35,7 +36,6 @@ from reports.results import (
     write_json,
     write_samples,
 )
-from reports.run import normalize_run
 from reports.series import fault_timings
 from reports.thresholds import Thresholds, load_overrides
 from reports.verdict import Verdict, judge_all

@@ -13,7 +13,7 @@ from typing import Any
 from reports.charts import chart_data
 from reports.evidence import Evidence
 from reports.recommend import Recommendation
-from reports.result import MS, OPS_S, PCT, SECONDS, fmt
+from reports.rows import MS, OPS_S, PCT, SECONDS, fmt
 from reports.samples import by_op, max_concurrency, summarize
 from reports.series import fault_timings
 from reports.thresholds import Thresholds

@@ -15,7 +15,7 @@ and after the load list their problems in the run status.
 from __future__ import annotations
 
 from reports.evidence import Evidence
-from reports.result import CORRECTNESS, COUNT, FAIL, PASS, Check, Result
+from reports.rows import CORRECTNESS, COUNT, FAIL, PASS, Check, Result
 from reports.samples import select
 from reports.thresholds import Thresholds
 

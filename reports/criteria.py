@@ -29,7 +29,7 @@ from collections.abc import Callable
 
 from reports import correctness, harness, regression, resilience
 from reports.evidence import LOAD_KINDS, STEADY_KINDS, STRESS, Evidence
-from reports.result import COUNT, MS, OPS_S, PCT, REPORTED, Check, Result
+from reports.rows import COUNT, MS, OPS_S, PCT, REPORTED, Check, Result
 from reports.samples import (
     Sample,
     errors_text,

@@ -14,7 +14,7 @@ times and ``generator_cpu``, the load generator's own CPU percent).
 from __future__ import annotations
 
 from reports.evidence import STRESS, Evidence
-from reports.result import COUNT, FAIL, HARNESS, PASS, PCT, REPORTED, SECONDS, Check, Result
+from reports.rows import COUNT, FAIL, HARNESS, PASS, PCT, REPORTED, SECONDS, Check, Result
 from reports.thresholds import Thresholds
 
 RUN = "run"

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 
 from reports.evidence import LEVEL, STRESS, Evidence
 from reports.resilience import single_node_windows
-from reports.result import FAIL, INSUFFICIENT, MS, Result, fmt
+from reports.rows import FAIL, INSUFFICIENT, MS, Result, fmt
 from reports.samples import latencies, percentile, select, success_rate
 from reports.series import fault_timings, per_node, rows_between
 from reports.thresholds import Thresholds

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from reports.evidence import STEADY_KINDS, Evidence
-from reports.result import COUNT, MS, OPS_S, REGRESSION, Check, Result, fmt
+from reports.rows import COUNT, MS, OPS_S, REGRESSION, Check, Result, fmt
 from reports.samples import latencies, percentile, select, throughput
 from reports.thresholds import Thresholds
 
@@ -44,8 +44,8 @@ def baseline_summary(ev: Evidence, min_samples: int) -> dict[str, Any]:
 
 def load_baseline(results_dir: Path | str, min_samples: int) -> dict[str, Any]:
     """Summarise a previous run's results directory; ``ResultsError`` if it cannot be read."""
+    from reports.normalize import normalize_run
     from reports.results import load_run  # results imports evidence; keep this module light
-    from reports.run import normalize_run
 
     ev = Evidence.from_run(normalize_run(load_run(Path(results_dir))))
     return {"source": str(results_dir), **baseline_summary(ev, min_samples)}

@@ -18,7 +18,7 @@ And for every fault window, whatever it did:
 from __future__ import annotations
 
 from reports.evidence import FAULT, Evidence, Window
-from reports.result import FAIL, PASS, PCT, RESILIENCE, SECONDS, Check, Result, fmt
+from reports.rows import FAIL, PASS, PCT, RESILIENCE, SECONDS, Check, Result, fmt
 from reports.samples import errors_text, select, success_rate
 from reports.series import FaultTiming, fault_timings
 from reports.thresholds import Thresholds

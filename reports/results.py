@@ -42,7 +42,7 @@ RUN_KEYS = (
     "status",
     "baseline",
 )
-#: Set by ``reports.run.normalize_run``: malformed samples/rows dropped, kept across re-renders.
+#: Set by ``reports.normalize.normalize_run``: malformed samples/rows dropped (kept on re-render).
 DROPPED = "dropped"
 STORED_KEYS = (*RUN_KEYS, DROPPED)
 SCHEMA_VERSION = 1

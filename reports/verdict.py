@@ -19,7 +19,7 @@ from typing import Any
 
 from reports.criteria import evaluate
 from reports.evidence import Evidence
-from reports.result import (
+from reports.rows import (
     CORRECTNESS,
     FAIL,
     HARNESS,

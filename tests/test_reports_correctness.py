@@ -17,7 +17,7 @@ from reports.correctness import (
     phantom_hits,
 )
 from reports.evidence import Evidence
-from reports.result import CORRECTNESS, FAIL, INSUFFICIENT, PASS
+from reports.rows import CORRECTNESS, FAIL, INSUFFICIENT, PASS
 from reports.samples import requests
 from reports.thresholds import Thresholds
 from tests.fixtures import only, req, spread, status

@@ -19,7 +19,7 @@ from reports.criteria import (
     sustained_throughput,
 )
 from reports.evidence import Evidence
-from reports.result import FAIL, INSUFFICIENT, PASS, REPORTED
+from reports.rows import FAIL, INSUFFICIENT, PASS, REPORTED
 from reports.thresholds import Thresholds
 from reports.verdict import INCONCLUSIVE, decide, judge_all
 from tests.fixtures import only, req, spread, status, win

@@ -6,7 +6,7 @@ import pytest
 
 from reports.evidence import Evidence
 from reports.harness import fault_schedule, generator_cpu, monitor_gaps, run_complete, workers
-from reports.result import FAIL, HARNESS, INSUFFICIENT, PASS, REPORTED
+from reports.rows import FAIL, HARNESS, INSUFFICIENT, PASS, REPORTED
 from reports.thresholds import Thresholds
 from tests.fixtures import only, rows, status, win
 

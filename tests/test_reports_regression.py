@@ -7,7 +7,7 @@ import pytest
 import reports
 from reports.evidence import Evidence
 from reports.regression import baseline_summary, load_baseline, regression
-from reports.result import FAIL, INSUFFICIENT, PASS, REGRESSION
+from reports.rows import FAIL, INSUFFICIENT, PASS, REGRESSION
 from reports.thresholds import Thresholds
 from tests.fixtures import only, spread, win
 

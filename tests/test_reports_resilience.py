@@ -11,7 +11,7 @@ from reports.resilience import (
     service_recovery,
     single_node_failure,
 )
-from reports.result import FAIL, INSUFFICIENT, PASS, RESILIENCE
+from reports.rows import FAIL, INSUFFICIENT, PASS, RESILIENCE
 from reports.thresholds import Thresholds
 from tests.fixtures import fault_result, fault_win, only, rows, spread, win
 

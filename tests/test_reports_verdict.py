@@ -13,7 +13,7 @@ from reports.__main__ import main as cli_main
 from reports.evidence import Evidence
 from reports.regression import baseline_summary
 from reports.resilience import single_node_failure
-from reports.result import (
+from reports.rows import (
     CORRECTNESS,
     COUNT,
     FAIL,

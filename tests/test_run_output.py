@@ -41,7 +41,7 @@ class _Locustfiles:
         "check_explicit": "locustfiles.resultsdir",
         "new_run_folder": "locustfiles.resultsdir",
         "RunState": "locustfiles.runstate",
-        "exit_code": "locustfiles.verdict",
+        "exit_code": "locustfiles.record",
     }
 
     def __getattr__(self, name: str):
