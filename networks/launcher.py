@@ -94,6 +94,7 @@ class Launcher:
         self.control: ControlServer | None = None
         self._lock = threading.RLock()
         self._spawner = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="spawner")
+        self._pid = os.getpid()
         atexit.register(self._kill_all)
 
     # -- lifecycle -----------------------------------------------------------------------
@@ -150,7 +151,10 @@ class Launcher:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
     def _kill_all(self) -> None:
-        """At interpreter exit without ``close``: no node may stay behind."""
+        """At interpreter exit without ``close``: no node may stay behind. Not in a forked child
+        (Locust --processes): its exit must not take the parent's nodes down."""
+        if os.getpid() != self._pid:
+            return
         for node in self.nodes.values():
             if node.proc is not None and node.proc.poll() is None:
                 killpg(node.proc, signal.SIGKILL)
