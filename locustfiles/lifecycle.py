@@ -17,12 +17,9 @@ from locust import events
 from locust.runners import STATE_INIT, STATE_MISSING, STATE_STOPPED, MasterRunner, WorkerRunner
 from locust.util.timespan import parse_timespan
 
-# resultsdir first: its test_start listener resolves the run's folder, and listeners fire in
-# the order they were registered, so it runs before this module's, which write into it.
-from . import resultsdir  # noqa: F401  isort: skip
 from reports.samples import between, select, summarize
 
-from . import console, outcome
+from . import console, outcome, resultsdir
 from . import options as opts
 from .console import die, say
 from .faultstage import RESULTS_FILE, TAIL_S, FaultStage
@@ -37,6 +34,10 @@ from .verify import integrity, settled_state, steady_state
 
 HEALTHY = "every node up, each finds another node's file, TTL 0 local, downloads verify"
 THREADPOOL_SIZE = 512  # > users with a gRPC call in flight (FIELD-NOTES)
+
+# The run's folder is resolved before anything writes into it: first of the test_start listeners.
+events.test_start.add_listener(resultsdir.on_test_start)
+events.init_command_line_parser.add_listener(opts.add_options)
 
 
 def seconds(value: float | None) -> str:

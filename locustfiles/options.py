@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from locust import events
-
 PROFILES = ("quick", "full")
 
 
@@ -68,8 +66,9 @@ def int_list(text: str | None, default: tuple[int, ...]) -> tuple[int, ...]:
 LOCAL_ONLY = "127.0.0.1"
 
 
-@events.init_command_line_parser.add_listener
 def add_options(parser) -> None:
+    """Locust's ``init_command_line_parser`` listener (registered by the lifecycle: this module
+    does not import Locust, so option checks can be unit-tested without patching the process)."""
     # Security by default: the web UI can crash nodes, so it listens on loopback unless told
     # otherwise (--web-host 0.0.0.0, ideally with --web-login); so does the master for workers
     # (--master-bind-host 0.0.0.0 for workers on other machines).

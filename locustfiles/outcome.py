@@ -10,8 +10,6 @@ on the Cluster page and the Criteria tab.
 
 from __future__ import annotations
 
-from locust.runners import WorkerRunner
-
 from reports.results import HTML, MARKDOWN
 
 from . import console
@@ -42,6 +40,8 @@ def final_lines(state) -> list[str]:
 
 
 def _master_state(environment):
+    from locust.runners import WorkerRunner  # in Locust only: importing it patches the process
+
     if isinstance(environment.runner, WorkerRunner):
         return None
     return getattr(environment, "peerload", None)

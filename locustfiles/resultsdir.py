@@ -22,9 +22,6 @@ import os
 import time
 from pathlib import Path
 
-from locust import events
-from locust.runners import WorkerRunner
-
 from . import console
 
 DEFAULT_ROOT = Path("results")
@@ -115,9 +112,12 @@ def folders(environment) -> RunFolders | None:
     return getattr(environment, "peerload_results", None)
 
 
-@events.test_start.add_listener
 def on_test_start(environment, **_) -> None:
-    """Resolve this run's folder before anything writes (registered before the lifecycle's)."""
+    """Resolve this run's folder before anything writes (the lifecycle registers it before its
+    own listeners). Locust is imported here, not at the top: importing it monkey-patches the
+    process, which the unit tests of this module must not do."""
+    from locust.runners import WorkerRunner
+
     run_folders, state = folders(environment), getattr(environment, "peerload", None)
     if isinstance(environment.runner, WorkerRunner) or run_folders is None or state is None:
         return

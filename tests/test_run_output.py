@@ -4,7 +4,6 @@ the verdict as the last line, ``--json`` parseable, the console in one place."""
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import socket
 import subprocess
@@ -15,6 +14,12 @@ from pathlib import Path
 
 import pytest
 
+from locustfiles import console, validate
+from locustfiles import options as opts
+from locustfiles.outcome import NO_RUN, final_lines
+from locustfiles.record import exit_code
+from locustfiles.resultsdir import LATEST, RunFolders, check_explicit, new_run_folder
+from locustfiles.runstate import RunState
 from node.cluster import MAX_NODES
 from tests.locust_run import (
     cluster_workdir,
@@ -25,76 +30,49 @@ from tests.locust_run import (
     web_ui,
 )
 
-
-class _Locustfiles:
-    """The locustfiles names these tests use, imported when a test first needs one: importing
-    Locust monkey-patches the whole process (gevent), and at collection time that would break
-    the in-process grpc.aio tests (tests/test_grpcserver.py, test_node_grpc.py) run before."""
-
-    MODULES = {
-        "console": "locustfiles.console",
-        "validate": "locustfiles.validate",
-        "NO_RUN": "locustfiles.outcome",
-        "final_lines": "locustfiles.outcome",
-        "LATEST": "locustfiles.resultsdir",
-        "RunFolders": "locustfiles.resultsdir",
-        "check_explicit": "locustfiles.resultsdir",
-        "new_run_folder": "locustfiles.resultsdir",
-        "RunState": "locustfiles.runstate",
-        "exit_code": "locustfiles.record",
-    }
-
-    def __getattr__(self, name: str):
-        module = importlib.import_module(self.MODULES[name])
-        return module if module.__name__.endswith("." + name) else getattr(module, name)
-
-
-lf = _Locustfiles()
-
-
 SHORT_RUN = ("--levels", "5", "--step-time", "2", "--stress-levels", "", "--fault-plan", "none")
 T0 = 1_796_000_000.0  # a fixed instant
 
 
 # -- results folders --------------------------------------------------------------------------
 def test_each_run_gets_a_folder_named_by_its_utc_start_and_latest_follows(tmp_path):
-    first = lf.new_run_folder(tmp_path, T0)
-    second = lf.new_run_folder(tmp_path, T0)  # same second: a suffix, never the same folder
-    third = lf.new_run_folder(tmp_path, T0 + 61)
+    first = new_run_folder(tmp_path, T0)
+    second = new_run_folder(tmp_path, T0)  # same second: a suffix, never the same folder
+    third = new_run_folder(tmp_path, T0 + 61)
     assert first.name == time.strftime("%Y-%m-%dT%H-%M-%S", time.gmtime(T0))
     assert second.name == f"{first.name}-2"
-    assert (tmp_path / lf.LATEST).resolve() == third.resolve()
-    assert not (tmp_path / lf.LATEST).readlink().is_absolute()  # the results folder can move
+    assert (tmp_path / LATEST).resolve() == third.resolve()
+    assert not (tmp_path / LATEST).readlink().is_absolute()  # the results folder can move
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
-        [first.name, second.name, third.name, lf.LATEST]
+        [first.name, second.name, third.name, LATEST]
     )
 
 
 def test_an_explicit_folder_must_be_empty_unless_overwrite(tmp_path):
-    lf.check_explicit(tmp_path / "new", overwrite=False)  # not there yet: fine
-    lf.check_explicit(tmp_path, overwrite=False)  # empty: fine
+    check_explicit(tmp_path / "new", overwrite=False)  # not there yet: fine
+    check_explicit(tmp_path, overwrite=False)  # empty: fine
     (tmp_path / "old.json").write_text("{}")
     with pytest.raises(ValueError, match="not empty.*--overwrite"):
-        lf.check_explicit(tmp_path, overwrite=False)
-    lf.check_explicit(tmp_path, overwrite=True)
+        check_explicit(tmp_path, overwrite=False)
+    check_explicit(tmp_path, overwrite=True)
     with pytest.raises(ValueError, match="not a folder"):
-        lf.check_explicit(tmp_path / "old.json", overwrite=True)
+        check_explicit(tmp_path / "old.json", overwrite=True)
 
 
 def test_nothing_is_created_before_a_run_starts(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    folders = lf.RunFolders("", overwrite=False)
+    folders = RunFolders("", overwrite=False)
     folders.check()
     assert list(tmp_path.iterdir()) == []
     first = folders.start_run(str(folders.idle), T0)  # the option as init left it
     second = folders.start_run(str(first), T0 + 5)  # as the first run left it: unchanged
     assert first != second and first.parent == second.parent == Path("results")
-    assert (tmp_path / "results" / lf.LATEST).resolve() == (tmp_path / second).resolve()
+    assert (tmp_path / "results" / LATEST).resolve() == (tmp_path / second).resolve()
 
 
 def test_an_explicit_folder_gets_the_files_and_stays_ours_across_runs(tmp_path):
     out = tmp_path / "out"
-    folders = lf.RunFolders(str(out), overwrite=False)
+    folders = RunFolders(str(out), overwrite=False)
     folders.check()
     assert folders.start_run(str(out), T0) == out
     (out / "report.html").write_text("ours")
@@ -104,31 +82,30 @@ def test_an_explicit_folder_gets_the_files_and_stays_ours_across_runs(tmp_path):
     (other / "x").write_text("theirs")
     with pytest.raises(ValueError, match="not empty"):
         folders.check(str(other))  # a web-UI form naming someone else's folder
-    assert not (out / lf.LATEST).exists()
+    assert not (out / LATEST).exists()
 
 
 # -- options ----------------------------------------------------------------------------------
 def options(**changes) -> argparse.Namespace:
-    values = dict(
-        profile=None, nodes=3, cluster="", step_time=0.0, stress_p95_ms=2000.0, levels=None,
-        stress_levels=None, fault_plan="", thresholds="", threshold="", results_dir="",
-        overwrite=False, web_host="127.0.0.1", web_port=0, baseline="",
-    )  # fmt: skip
-    values.update(changes)
-    return argparse.Namespace(**values)
+    """Our options as the suite's own parser defines them, plus the Locust ones it reads."""
+    parser = argparse.ArgumentParser()
+    opts.add_options(parser)
+    values = vars(parser.parse_args([])) | {"profile": None, "web_port": 0}
+    return argparse.Namespace(**(values | changes))
 
 
 def test_good_options_pass_and_create_nothing(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    lf.validate.check_options(options(), web_ui=True)
+    validate.check_options(options(), web_ui=True)
     plain = options(levels="5,10", stress_levels="", fault_plan="quick")
-    lf.validate.check_options(plain, web_ui=False)
+    validate.check_options(plain, web_ui=False)
     assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.parametrize(
     ("change", "message"),
     [
+        ({"network": "nosuch"}, "--network: network 'nosuch': not a shipped network"),
         ({"step_time": -3.0}, "--step-time must be 0"),
         ({"step_time": float("nan")}, "--step-time must be 0"),
         ({"stress_p95_ms": 0.0}, "--stress-p95-ms must be a number > 0"),
@@ -145,12 +122,12 @@ def test_good_options_pass_and_create_nothing(tmp_path, monkeypatch):
 )
 def test_a_bad_option_is_one_line(change, message):
     with pytest.raises(ValueError) as caught:
-        lf.validate.check_options(options(**change), web_ui=False)
+        validate.check_options(options(**change), web_ui=False)
     assert message in str(caught.value) and "\n" not in str(caught.value)
 
 
 def test_nodes_do_not_count_against_a_given_cluster():
-    lf.validate.check_options(options(nodes=500, cluster="http://127.0.0.1:1"), web_ui=False)
+    validate.check_options(options(nodes=500, cluster="http://127.0.0.1:1"), web_ui=False)
 
 
 def test_a_taken_web_port_is_refused_before_anything_starts():
@@ -159,29 +136,29 @@ def test_a_taken_web_port_is_refused_before_anything_starts():
         taken.listen()
         port = taken.getsockname()[1]
         with pytest.raises(ValueError, match=f"--web-port: cannot listen on 127.0.0.1:{port}"):
-            lf.validate.check_options(options(web_port=port), web_ui=True)
-        lf.validate.check_options(options(web_port=port), web_ui=False)  # headless: no web UI
+            validate.check_options(options(web_port=port), web_ui=True)
+        validate.check_options(options(web_port=port), web_ui=False)  # headless: no web UI
 
 
-# -- lf.console ----------------------------------------------------------------------------------
+# -- console ----------------------------------------------------------------------------------
 def test_with_json_our_lines_go_to_stderr(capsys):
     try:
-        lf.console.say("plain")
-        lf.console.reserve_stdout_for_json(True)
-        lf.console.say("json on")
-        lf.console.line("dashboard")
+        console.say("plain")
+        console.reserve_stdout_for_json(True)
+        console.say("json on")
+        console.line("dashboard")
     finally:
-        lf.console.reserve_stdout_for_json(False)
+        console.reserve_stdout_for_json(False)
     out, err = capsys.readouterr()
     assert out == "peerload: plain\n"
     assert err == "peerload: json on\ndashboard\n"
 
 
 def test_the_final_lines_end_with_the_verdict(tmp_path):
-    state = lf.RunState({"nodes": [{"name": "n1", "http": "http://127.0.0.1:1"}]})
-    assert lf.final_lines(state) == [lf.NO_RUN]  # a web-UI session that never ran load
+    state = RunState({"nodes": [{"name": "n1", "http": "http://127.0.0.1:1"}]})
+    assert final_lines(state) == [NO_RUN]  # a web-UI session that never ran load
     state.results_dir = tmp_path
-    assert lf.final_lines(state)[-1] == lf.exit_code(state)[1]
+    assert final_lines(state)[-1] == exit_code(state)[1]
 
 
 # -- real Locust runs -------------------------------------------------------------------------
@@ -251,9 +228,9 @@ def test_runs_keep_their_results_the_verdict_is_last_and_json_parses(tmp_path):
     assert isinstance(stats, list) and {s["name"] for s in stats} >= {"search", "index"}
     assert second.stderr.rstrip("\n").splitlines()[-1].startswith("peerload: "), second.stderr
 
-    folders = sorted(p for p in results.iterdir() if p.name != lf.LATEST)
+    folders = sorted(p for p in results.iterdir() if p.name != LATEST)
     assert len(folders) == 2, folders
-    assert (results / lf.LATEST).resolve() == folders[-1].resolve()
+    assert (results / LATEST).resolve() == folders[-1].resolve()
     for folder in folders:
         assert (folder / "PHASE4_FINAL_REPORT.md").is_file()
         assert (folder / "concurrency_results.json").is_file()
@@ -264,7 +241,7 @@ def test_web_ui_serves_only_its_own_report_shows_the_verdict_and_writes_nothing_
     stale = tmp_path / "results" / "2020-01-01T00-00-00"
     stale.mkdir(parents=True)
     (stale / "report.html").write_text("an older process's report")
-    (tmp_path / "results" / lf.LATEST).symlink_to(stale.name)
+    (tmp_path / "results" / LATEST).symlink_to(stale.name)
     before = sorted(p.name for p in (tmp_path / "results").iterdir())
 
     with web_ui(None, cwd=tmp_path) as ui:  # a session that never runs load
@@ -288,5 +265,5 @@ def test_web_ui_serves_only_its_own_report_shows_the_verdict_and_writes_nothing_
         assert "older process" not in page
         log = (tmp_path / "locust-webui.log").read_text()
         assert "peerload: run ended: " in log  # printed when the run ended, not at quit
-    latest = (tmp_path / "results" / lf.LATEST).resolve()
+    latest = (tmp_path / "results" / LATEST).resolve()
     assert latest != stale.resolve() and (latest / "report.html").is_file()
