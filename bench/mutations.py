@@ -32,7 +32,7 @@ from pathlib import Path
 import psutil
 
 REPO = Path(__file__).resolve().parent.parent
-COPIED_DIRS = ("node", "locustfiles", "faults", "reports", "proto")
+COPIED_DIRS = ("node", "networks", "locustfiles", "faults", "reports", "proto")
 RESULTS_JSON = "phase4_complete_results.json"
 LINE_PREFIX = "peerload:"
 NODE_MARK = "-m node"
