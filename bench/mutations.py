@@ -333,6 +333,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--keep", action="store_true", help="keep the temp dirs (copy, results, log)")
     p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S, help="seconds per run")
     p.add_argument("--json", type=Path, help="also write the rows and summary as JSON here")
+    p.add_argument(
+        "--baseline",
+        action="store_true",
+        help="judge every defect against the unmodified run's results (--baseline): a slower "
+        "network is then REGRESSION (not READY) where no absolute threshold catches it",
+    )
     a = p.parse_args(argv)
     if a.list:
         for d in DEFECTS:
@@ -348,18 +354,27 @@ def main(argv: list[str] | None = None) -> int:
     except PatchError as exc:
         print(f"mutations: {exc}", file=sys.stderr)
         return 2
+    if a.baseline and names[0] != UNMODIFIED:
+        names = [UNMODIFIED, *(n for n in names if n != UNMODIFIED)]  # the baseline runs first
     signal.signal(signal.SIGTERM, _interrupt)
     rows: list[dict] = []
+    extra: tuple[str, ...] = ()
     try:
         for i, name in enumerate(names, 1):
             print(f"[{i}/{len(names)}] {name} ...", flush=True)
-            row = run_one(BY_NAME.get(name), a.timeout, a.keep)
+            keep = a.keep or (a.baseline and name == UNMODIFIED)
+            row = run_one(BY_NAME.get(name), a.timeout, keep, extra)
             rows.append(row)
+            if a.baseline and name == UNMODIFIED:
+                extra = ("--baseline", str(Path(row["tmp"]) / "results"))
             print(f"    exit {row['exit_code']}, {row['label']}, {row['seconds']}s: "
                   f"{row['outcome']} | {row['peerload_line']}", flush=True)  # fmt: skip
     except KeyboardInterrupt:
         print(f"\n{table(rows)}\ninterrupted: Locust and its nodes were stopped", file=sys.stderr)
         return 130
+    finally:
+        if a.baseline and not a.keep and rows:
+            shutil.rmtree(rows[0]["tmp"], ignore_errors=True)
     line, good = summary(rows)
     print(f"\n{table(rows)}\n\n{line}")
     if a.json:

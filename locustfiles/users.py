@@ -13,6 +13,7 @@ import uuid
 from locust import User, task
 
 from networks.adapter import FILES, INDEX, NODE_DOWNLOAD, Hit, SearchAnswer
+from reports.correctness import hides_silent_peers
 
 from .client import NetworkClient, RequestFailed, Violation
 from .runstate import run_state
@@ -48,6 +49,14 @@ def check_search(expect: dict | None, reachable):
             "partial": answer.partial,
             "expects_hit": expect is not None,
         }
+        reached = len(answer.reached) if answer.reached is not None else None
+        if hides_silent_peers(answer.messages, reached, answer.partial):
+            raise Violation(
+                INCOMPLETE,
+                f"{node.name}: {answer.messages} messages but {reached} node(s) answered, "
+                "and the answer is not partial",
+                facts,
+            )
         seen: set[tuple] = set()
         for hit in answer.hits:
             if (hit.node, hit.name) in seen:

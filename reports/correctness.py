@@ -42,8 +42,6 @@ def _violations(ev: Evidence, th: Thresholds, name: str, kind: str, limit: int) 
     if kind in NEEDS and ev.lacks(NEEDS[kind]):
         return check.not_measurable("run", f"it has no {NEEDS[kind]} view")
     looked = select(ev.samples, op=LOOKED_FOR_IN[kind])
-    if kind == INCOMPLETE:  # only answers with an expectation can be found incomplete
-        looked = [s for s in looked if s.get("expects_hit")]
     bad = [s for s in looked if s.get("violation") == kind]
     if not looked:
         return check.missing("run", f"no {'/'.join(LOOKED_FOR_IN[kind])} samples to check")
@@ -61,7 +59,9 @@ def corrupt_data(ev: Evidence, th: Thresholds) -> list[Result]:
 
 
 def incomplete_answers(ev: Evidence, th: Thresholds) -> list[Result]:
-    """Searches that missed a hit whose owner answered, or was reachable, without ``partial``."""
+    """Searches that claim to be complete and are not: a hit missing whose owner answered, or
+    was reachable, without ``partial``; or more peer messages than the nodes that answered can
+    account for (a peer was asked and never answered), without ``partial``."""
     return _violations(ev, th, "incomplete_answers", INCOMPLETE, th.incomplete_max)
 
 
@@ -79,6 +79,15 @@ def full_flood_bound(nodes: int) -> int:
     """Messages of one flooded query over a full mesh with dedupe: 2E - (N - 1), E = N(N-1)/2."""
     edges = nodes * (nodes - 1) // 2
     return max(0, 2 * edges - (nodes - 1))
+
+
+def hides_silent_peers(messages: int | None, reached: int | None, partial: bool | None) -> bool:
+    """An answer that is not partial although a peer it asked never answered: among the k nodes
+    that answered, no flood costs more than (k-1)^2 messages (2E-(k-1) over a full mesh, less
+    over any other topology), so more messages went to peers outside them."""
+    if messages is None or reached is None or partial:
+        return False
+    return messages > full_flood_bound(reached)
 
 
 def flood_cost(ev: Evidence, th: Thresholds) -> list[Result]:

@@ -12,6 +12,7 @@ from reports.correctness import (
     final_verification,
     flood_cost,
     full_flood_bound,
+    hides_silent_peers,
     incomplete_answers,
     initial_verification,
     phantom_hits,
@@ -86,12 +87,13 @@ def test_violations_count_only_where_they_are_looked_for():
     assert judged(corrupt_data, searches + downloads).value == 0
 
 
-def test_only_answers_with_an_expectation_can_be_incomplete():
-    by_topic = spread(0, 10, 30)  # searched by topic: nothing in particular must be found
-    assert judged(incomplete_answers, by_topic).verdict == INSUFFICIENT
+def test_every_search_is_looked_at_for_incompleteness():
+    # A search by topic can be incomplete too: more messages than its answering nodes explain.
+    by_topic = spread(0, 10, 30)
+    assert judged(incomplete_answers, by_topic).verdict == PASS
     by_name = spread(0, 10, 5, n_fail=1, expects_hit=True)
     r = judged(incomplete_answers, by_topic + mark(by_name, "incomplete"))
-    assert r.verdict == FAIL and r.n == 6
+    assert r.verdict == FAIL and r.n == 36
 
 
 def test_hit_checks_are_judged_but_are_not_requests():
@@ -235,3 +237,18 @@ def test_verification_not_run_is_insufficient(criterion, key, window):
     assert after_run(criterion, status=status(**{key: None})).detail == "not run"
     r = after_run(criterion, status=status(**{key: None}, interrupted="SIGTERM"))
     assert r.verdict == INSUFFICIENT and r.detail == "not checked: the run was interrupted"
+
+
+@pytest.mark.parametrize(
+    ("messages", "reached", "partial", "hidden"),
+    [
+        (4, 3, False, False),  # a full flood over 3 nodes: 2E-(N-1) = 4
+        (1, 2, False, False),  # a dead peer not asked: 2 nodes, 1 message
+        (3, 2, False, True),  # a third node was asked, never answered, and it is not said
+        (3, 2, True, False),  # ... said: partial
+        (None, 2, False, False),  # the network does not count its messages
+        (4, None, False, False),  # ... or does not say who answered
+    ],
+)
+def test_an_answer_hiding_a_silent_peer(messages, reached, partial, hidden):
+    assert hides_silent_peers(messages, reached, partial) is hidden

@@ -1,0 +1,67 @@
+"""The whole Phase 4 evaluation on a second, independent network (examples/tinyp2p): the same
+users through its adapter, crash and pause through the launcher, a partition through one
+network namespace per node, and a verdict that is honest about what the example gets wrong.
+
+Needs the ``examples`` extra, and root with ``ip`` and ``nft`` for the namespace partition;
+skipped with the reason otherwise."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import psutil
+import pytest
+
+from faults.backends import netns as nft_backend
+from networks import netns
+from tests.locust_run import ROOT, cluster_workdir, run_headless
+
+pytestmark = pytest.mark.integration
+NETWORK = ROOT / "examples" / "tinyp2p" / "network.toml"
+SHORT = ("--levels", "5,25", "--step-time", "4", "--stress-levels", "40")
+
+pytest.importorskip("aiohttp", reason="the example network needs the 'examples' extra")
+_ok, _why = netns.available()
+_nft_ok, _nft_why = nft_backend.available()
+if not (_ok and _nft_ok):
+    pytest.skip(f"no namespace partitions here: {_why or _nft_why}", allow_module_level=True)
+
+
+def tiny_processes(workdir) -> list[str]:
+    found = []
+    for proc in psutil.process_iter(["cmdline"]):
+        cmdline = " ".join(proc.info["cmdline"] or [])
+        if "examples.tinyp2p" in cmdline and str(workdir) in cmdline:
+            found.append(cmdline)
+    return found
+
+
+def test_the_quick_profile_judges_the_example_network_honestly(tmp_path):
+    run = run_headless(tmp_path, "--network", str(NETWORK), *SHORT, timeout=300)
+    output = run.stdout + run.stderr
+    assert "one namespace per node" in output, output[-3000:]  # chosen for the partition
+    complete = json.loads((tmp_path / "phase4_complete_results.json").read_text())
+    verdict, rows = complete["verdict"], complete["criteria"]
+    # The run itself went through: every stage, every fault applied and healed.
+    assert verdict["label"] != "INCONCLUSIVE", verdict["reason"]
+    faults = json.loads((tmp_path / "fault_tolerance_results.json").read_text())["faults"]
+    assert sorted(f["kind"] for f in faults) == ["crash", "partition", "pause"]
+    assert all(f["outcome"] == "ok" for f in faults), faults
+    # What the example cannot be asked is said, never passed.
+    unmeasurable = {r["name"] for r in rows if "not measurable on this network" in r["detail"]}
+    assert {"flood_cost", "op_success_rate"} <= unmeasurable, unmeasurable
+    # The example answers searches without a partial flag and its partitions never heal:
+    # that is not READY, and the exit code, the JSON and the last line say the same.
+    assert verdict["label"] == "NOT READY" and run.returncode == 1, verdict["reason"]
+    assert output.rstrip().splitlines()[-1] == f"peerload: {verdict['reason']}"
+    workdir = cluster_workdir(output)
+    assert workdir is not None and tiny_processes(workdir) == []
+    assert stale_namespaces() == []
+
+
+def stale_namespaces() -> list[str]:
+    """Our namespaces (``pl-<pid>-<node>``) whose run is gone: none may be left."""
+    listed = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    names = [line.split()[0] for line in listed.splitlines() if line.startswith("pl-")]
+    return [n for n in names if not psutil.pid_exists(int(n.split("-")[1]))]
