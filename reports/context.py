@@ -137,7 +137,10 @@ def key_numbers(ev: Evidence, verdict: Verdict) -> list[dict[str, str]]:
     by_name = {r.name: r for r in verdict.results}
     avail = by_name.get("availability")
     return [
-        {"label": "requests", "value": str(s["n"])},
+        {
+            "label": "requests (whole operations; TTFB and hit checks not counted)",
+            "value": str(s["n"]),
+        },
         {"label": "overall success", "value": fmt(s["success_pct"], PCT)},
         {"label": "availability (excl. stress)", "value": fmt(avail and avail.value, PCT)},
         {
