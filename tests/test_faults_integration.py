@@ -17,9 +17,10 @@ from typing import Any
 
 import pytest
 
-from faults import Journal, Runner, parse_plan, probes, read_journal, resolve, step_records
+from faults import Journal, Runner, parse_plan, read_journal, resolve, step_records
 from faults.backends import ControlClient, netns
 from faults.types import Step
+from tests import probes
 
 pytestmark = pytest.mark.integration
 

@@ -8,9 +8,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from faults import probes
 from faults.backends import ControlClient
 from faults.testing import FakeCluster
+from tests import probes
 
 
 @pytest.fixture

@@ -1,9 +1,9 @@
-"""Steady-state and recovery probes over the nodes' public HTTP API.
+"""Test helpers: steady-state and recovery probes over peerload's own node's HTTP API.
 
-Used before and after a fault run (is everyone alive, does a canary search reach everyone) and
-during faults (how long until the survivors mark the target dead, how long until N/N again).
-Plain blocking HTTP with short timeouts and ``time.sleep`` between polls, so they run the same
-standalone and in a gevent-patched Locust process (spawn them in a greenlet there).
+The fault controller's tests use them to see what a fault did (is everyone alive, does a canary
+search reach everyone, how long until the survivors mark the target dead, how long until N/N
+again). The harness itself asks any network through its adapter (``networks.verify``, the
+Locust fault stage), so this node-specific code lives with the tests, not in ``faults/``.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .httpjson import HttpError, request_json
+from faults.httpjson import HttpError, request_json
 
 PROBE_TIMEOUT_S = 2.0
 SEARCH_TIMEOUT_S = 5.0
