@@ -54,7 +54,7 @@ def test_the_quick_profile_judges_the_example_network_honestly(tmp_path):
     # The example answers searches without a partial flag and its partitions never heal:
     # that is not READY, and the exit code, the JSON and the last line say the same.
     assert verdict["label"] == "NOT READY" and run.returncode == 1, verdict["reason"]
-    assert output.rstrip().splitlines()[-1] == f"peerload: {verdict['reason']}"
+    assert run.stdout.rstrip().splitlines()[-1] == f"peerload: {verdict['reason']}"
     workdir = cluster_workdir(output)
     assert workdir is not None and tiny_processes(workdir) == []
     assert stale_namespaces() == []
