@@ -11,6 +11,8 @@ import urllib.request
 import psutil
 import pytest
 
+import reports
+from reports.results import COMPLETE, HTML, MARKDOWN
 from tests.locust_run import (
     ROOT,
     cluster_workdir,
@@ -50,6 +52,14 @@ def test_quick_profile_headless(tmp_path):
     workdir = cluster_workdir(output)
     assert workdir is not None and not workdir.exists()
     assert orphans(workdir) == []
+    # The contract between the suite and reports, on real output: what the run wrote (run
+    # state, windows, journal, samples, fault and concurrency results) normalises and judges
+    # to the same verdict, and renders the same report, byte for byte.
+    written = {f: (tmp_path / f).read_bytes() for f in (MARKDOWN, HTML, COMPLETE)}
+    verdict = reports.rerender(tmp_path)
+    assert run.stdout.rstrip().splitlines()[-1] == f"peerload: {verdict.reason}"
+    assert verdict.label == "READY" and verdict.exit_code == run.returncode
+    assert {f: (tmp_path / f).read_bytes() for f in written} == written
 
 
 def test_distributed_with_two_worker_processes(tmp_path):
