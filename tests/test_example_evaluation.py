@@ -19,7 +19,8 @@ from tests.locust_run import ROOT, cluster_workdir, run_headless
 
 pytestmark = pytest.mark.integration
 NETWORK = ROOT / "examples" / "tinyp2p" / "network.toml"
-SHORT = ("--levels", "5,25", "--step-time", "4", "--stress-levels", "40")
+PLAN = ROOT / "tests" / "plans" / "short.toml"  # crash, pause, partition in ~14 s
+SHORT = ("--levels", "5,25", "--step-time", "3", "--stress-levels", "", "--fault-plan", str(PLAN))
 
 pytest.importorskip("aiohttp", reason="the example network needs the 'examples' extra")
 _ok, _why = netns.available()

@@ -16,8 +16,9 @@ import pytest
 
 from bench import mutations
 
-#: The quick profile, shorter: two levels, the quick fault plan, one stress step.
-SHORT = ("--levels", "5,25", "--step-time", "4", "--stress-levels", "40")
+#: The quick profile, shorter: two levels, the quick plan's faults back to back, no stress.
+PLAN = mutations.REPO / "tests" / "plans" / "short.toml"
+SHORT = ("--levels", "5,25", "--step-time", "3", "--stress-levels", "", "--fault-plan", str(PLAN))
 TIMEOUT_S = 240.0
 
 
