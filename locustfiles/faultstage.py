@@ -18,8 +18,9 @@ from pathlib import Path
 import gevent
 
 import faults
-from networks.adapter import ALIVE, DEAD, PEERS, Refused, Unavailable
-from reports.samples import between, by_op, percentile, summarize
+from networks import verify
+from networks.adapter import DEAD, PEERS, Refused, Unavailable
+from reports.samples import between, percentile, summarize_ops
 from reports.thresholds import Thresholds
 
 from . import console
@@ -55,11 +56,6 @@ def cut_pairs(step) -> list[tuple[str, str]]:
     grudge = (step.params or {}).get("grudge") or {}
     pairs = {(a, b) for a, peers in grudge.items() for b in peers}
     return sorted(pairs | {(b, a) for a, b in pairs})
-
-
-def by_op_summary(samples: list[dict], duration_s: float) -> dict[str, dict]:
-    """``reports.samples.summarize`` of each operation."""
-    return {op: summarize(group, duration_s) for op, group in by_op(samples).items()}
 
 
 def plan_path(spec: str) -> Path:
@@ -250,16 +246,11 @@ class FaultStage:
             net.close()
 
     def _whole(self, net) -> bool:
-        names = {n.name for n in self.state.nodes}
-        for node in self.state.nodes:
-            try:
-                net.health(node)
-                view = net.peers(node) if net.has(PEERS) else None
-            except (Unavailable, Refused):
-                return False
-            if view is not None and any(view.get(p) != ALIVE for p in names - {node.name}):
-                return False
-        return True
+        """The conformance checks' ``up`` and ``joined`` (where the network shows its peers)."""
+        nodes = self.state.nodes
+        if verify.check_up(net, nodes).outcome != verify.PASS:
+            return False
+        return verify.check_joined(net, nodes).outcome != verify.FAIL
 
     def stop(self) -> None:
         """Stop the plan (healing whatever is active) and finish the measurements."""
@@ -332,7 +323,7 @@ class FaultStage:
             samples = between(self.state.samples, f["start"], end)
             ops = {
                 op: {k: summary[k] for k in ("n", "success_pct", "p95_ms")}
-                for op, summary in by_op_summary(samples, end - f["start"]).items()
+                for op, summary in summarize_ops(samples, end - f["start"]).items()
             }
             search = ops.get("search", {})
             cut_off = bool(f.get("healed_by"))

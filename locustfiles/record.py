@@ -17,6 +17,7 @@ import reports
 from networks.adapter import INDEX, NODE_DOWNLOAD
 from reports.regression import load_baseline
 from reports.results import ResultsError
+from reports.samples import OPERATIONS
 from reports.thresholds import Thresholds, load_overrides
 from reports.verdict import EXIT_CODES, INCONCLUSIVE
 
@@ -63,9 +64,8 @@ def baseline(options) -> dict | None:
 
 def operations(capabilities) -> list[str]:
     """The operations the users run on a network with these capabilities (judged one by one)."""
-    ops = ["search", "download_ttfb", "download"]
-    ops += [op for op in (INDEX, NODE_DOWNLOAD) if op in capabilities]
-    return ops
+    needs = {"index": INDEX, "node_download": NODE_DOWNLOAD}  # op -> the capability it needs
+    return [op for op in OPERATIONS if op not in needs or needs[op] in capabilities]
 
 
 def status(state, *, live: bool = False) -> dict:

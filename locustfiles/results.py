@@ -7,7 +7,7 @@ import json
 import os
 from pathlib import Path
 
-from reports.samples import between, by_op, requests, summarize
+from reports.samples import between, requests, summarize, summarize_ops
 
 CONCURRENCY_FILE = "concurrency_results.json"
 
@@ -30,9 +30,7 @@ def concurrency_results(state) -> dict:
                 # Requests only (TTFB and hit checks are measurements inside or about them),
                 # exactly as the report counts them; every op, derived ones included, below.
                 **summarize(requests(samples), duration),
-                "operations": {
-                    op: summarize(group, duration) for op, group in by_op(samples).items()
-                },
+                "operations": summarize_ops(samples, duration),
             }
         )
     return {

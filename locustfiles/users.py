@@ -76,12 +76,12 @@ def check_search(expect: dict | None, reachable):
 
 
 def check_hit(hit: Hit):
-    """A checker for the files of the node a hit named: it must hold that file."""
+    """A checker for ``Adapter.holds`` on the node a hit named: it must hold that file."""
 
-    def check(node, files: dict) -> None:
-        if hit.name not in files:
+    def check(node, holding: tuple[bool, str | None]) -> None:
+        found, held = holding
+        if not found:
             raise Violation(PHANTOM, f"{node.name} does not hold {hit.name} it was listed with")
-        held = files[hit.name]
         if None not in (held, hit.sha256) and held != hit.sha256:
             raise Violation(PHANTOM, f"{node.name} holds {hit.name} with another sha256")
 
@@ -136,9 +136,8 @@ class PeerUser(User):
         owner = self.run.node(hit.node)
         if owner is None or not self.run.reachable(owner.name):
             return
-        self.client.call(
-            "hit_check", self.net.files, check_hit(hit), self.run.reachable, only=owner
-        )
+        holds = lambda node: self.net.holds(node, hit.name)  # noqa: E731
+        self.client.call("hit_check", holds, check_hit(hit), self.run.reachable, only=owner)
 
 
 class SearchUser(PeerUser):

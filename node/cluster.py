@@ -14,56 +14,22 @@ import sys
 import time
 from pathlib import Path
 
-from networks.definition import DEFAULT_NETWORK, NetworkDefinition
+from networks.definition import DEFAULT_NETWORK, MAX_NODES, NetworkDefinition  # noqa: F401 - API
 from networks.launcher import DESCRIPTOR, FIRST_HOST, Launcher, NodeProc  # noqa: F401 - API
 
 from .config import ADMIN_TOKEN_ENV
 
-READY_TIMEOUT_S = 30.0
 STOP_POLL_S = 0.2  # how soon the CLI notices Ctrl-C or SIGTERM
-# A full mesh heartbeats N×(N−1) times per 200 ms: on 2 cores 20 nodes get ready, 50 never do.
-MAX_NODES = 20
-ROOT = Path(__file__).resolve().parent.parent
 
 
 class Cluster(Launcher):
-    """Starts, controls and stops a local peer network. Use as a context manager."""
+    """Starts, controls and stops a local peer network (peerload's node unless ``network``
+    says otherwise), node count first. Use as a context manager."""
 
     def __init__(
-        self,
-        nodes: int = 3,
-        *,
-        workdir: Path | None = None,
-        token: str | None = None,
-        control_port: int = 0,
-        seed: int = 7,
-        files_per_node: int = 8,
-        first_host: int = FIRST_HOST,
-        keep: bool = False,
-        node_args: tuple[str, ...] = (),
-        network: NetworkDefinition | str = DEFAULT_NETWORK,
-        netns: bool = False,
+        self, nodes: int = 3, *, network: NetworkDefinition | str = DEFAULT_NETWORK, **options
     ) -> None:
-        if not 1 <= nodes <= MAX_NODES or not 1 <= first_host <= 254 - nodes:
-            raise ValueError(f"nodes must be 1..{MAX_NODES} and fit in 127.0.0.x")
-        super().__init__(
-            network,
-            nodes,
-            workdir=workdir,
-            token=token,
-            control_port=control_port,
-            seed=seed,
-            files_per_node=files_per_node,
-            first_host=first_host,
-            keep=keep,
-            node_args=node_args,
-            netns=netns,
-        )
-
-    def start_all(self, timeout: float = READY_TIMEOUT_S) -> Cluster:
-        """Seed, start every node (the first one is everyone's bootstrap), serve control."""
-        super().start_all(timeout)
-        return self
+        super().__init__(network, nodes, **options)
 
 
 def main(argv: list[str] | None = None) -> int:

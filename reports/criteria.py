@@ -31,6 +31,7 @@ from reports import correctness, harness, regression, resilience
 from reports.evidence import LOAD_KINDS, STEADY_KINDS, STRESS, Evidence
 from reports.rows import COUNT, MS, OPS_S, PCT, REPORTED, Check, Result
 from reports.samples import (
+    OPERATIONS,
     Sample,
     errors_text,
     inflight_profile,
@@ -45,8 +46,6 @@ from reports.samples import (
 from reports.series import all_alive
 from reports.thresholds import Thresholds
 
-#: Operations judged one by one, unless the run status names the network's own.
-OPERATIONS = ("search", "index", "download_ttfb", "download", "node_download")
 POOLED = "levels"
 
 

@@ -15,11 +15,9 @@ from typing import Any
 
 from reports.evidence import STEADY_KINDS, Evidence
 from reports.rows import COUNT, MS, OPS_S, REGRESSION, Check, Result, fmt
-from reports.samples import latencies, percentile, select, throughput
+from reports.samples import OPERATIONS, latencies, percentile, select, throughput
 from reports.thresholds import Thresholds
 
-#: Operations compared (derived TTFB included: a slower first byte is what a user feels).
-COMPARED_OPS = ("search", "index", "download_ttfb", "download", "node_download")
 PCT_SCALE = 100.0
 
 
@@ -29,7 +27,7 @@ def baseline_summary(ev: Evidence, min_samples: int) -> dict[str, Any]:
     for w in ev.of_kind(*STEADY_KINDS):
         reqs = ev.in_window(w)
         ops = {}
-        for op in COMPARED_OPS:
+        for op in OPERATIONS:  # TTFB included: a slower first byte is what a user feels
             group = select(ev.samples_in(w), op=op)
             if len(group) >= min_samples:
                 ops[op] = {"p95_ms": percentile(latencies(group), 95), "n": len(group)}
@@ -62,7 +60,7 @@ def regression(ev: Evidence, th: Thresholds) -> list[Result]:
     now = baseline_summary(ev, th.min_samples)
     source = ev.baseline.get("source", "baseline")
     out: list[Result] = []
-    # In this run's order (time, COMPARED_OPS): the stored baseline's keys come back sorted.
+    # In this run's order (time, OPERATIONS): the stored baseline's keys come back sorted.
     for name, new in now["levels"].items():
         old = (ev.baseline.get("levels") or {}).get(name)
         if old is None:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from reports.evidence import Evidence
-from reports.samples import by_op, summarize
+from reports.samples import summarize, summarize_ops
 from reports.series import resources
 
 COMPLETE = "phase4_complete_results.json"
@@ -155,13 +155,13 @@ def performance_report(ev: Evidence) -> dict[str, Any]:
     for w in ev.windows:
         span = w["end"] - w["start"]
         reqs = ev.in_window(w)
-        ops = {op: summarize(group, span) for op, group in by_op(reqs).items()}
+        ops = summarize_ops(reqs, span)
         per_window[w["name"]] = {"all": summarize(reqs, span), "ops": ops}
     span = max(ev.t_end - ev.t0, 1e-9)
     res = resources(ev.series)
     return {
         "schema": SCHEMA_VERSION,
-        "overall": {op: summarize(group, span) for op, group in by_op(ev.samples).items()},
+        "overall": summarize_ops(ev.samples, span),
         "windows": per_window,
         "resources": {"cpu_pct": res["cpu"], "rss_mb": res["rss_mb"]},
         "rtt_ms": res["rtt_ms"],

@@ -21,6 +21,8 @@ Sample = dict[str, Any]
 #: answer (``hit_check``: does the node a hit named hold the file?): charted and judged on their
 #: own, but not counted as load in rates and throughput.
 DERIVED_OPS = frozenset({"download_ttfb", "hit_check"})
+#: The operations the Phase 4 users run, each judged and compared on its own.
+OPERATIONS = ("search", "index", "download_ttfb", "download", "node_download")
 #: Ops that are a part of another request: never counted as a second operation in flight.
 PART_OF_REQUEST = frozenset({"download_ttfb"})
 
@@ -181,6 +183,11 @@ def by_op(samples: Iterable[Sample]) -> dict[str, list[Sample]]:
     for s in samples:
         groups.setdefault(str(s.get("op")), []).append(s)
     return dict(sorted(groups.items()))
+
+
+def summarize_ops(samples: Iterable[Sample], duration_s: float) -> dict[str, dict[str, Any]]:
+    """``summarize`` of each op, keys sorted."""
+    return {op: summarize(group, duration_s) for op, group in by_op(samples).items()}
 
 
 def top_errors(samples: Iterable[Sample], limit: int = 3) -> list[tuple[str, int]]:
