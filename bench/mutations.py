@@ -216,21 +216,16 @@ def _reap(tmp: Path, wait_s: float) -> int:
 
 
 def run_one(
-    defect: Defect | None,
-    timeout: float,
-    keep: bool,
-    locust_args: tuple[str, ...] = (),
-    also: tuple[Defect, ...] = (),
+    defect: Defect | None, timeout: float, keep: bool, locust_args: tuple[str, ...] = ()
 ) -> dict:
     """One quick-profile run on a patched copy (``locust_args`` added to Locust's command
-    line; ``also``: more defects in the same copy, each to be caught on its own); a table row
-    (verdict, exit code, checks)."""
-    name = "+".join(d.name for d in (defect, *also) if d) or UNMODIFIED
+    line); a table row (verdict, exit code, checks)."""
+    name = defect.name if defect else UNMODIFIED
     tmp = Path(tempfile.mkdtemp(prefix=f"peerload-mut-{name}-"))
     row: dict = {"defect": name, "description": defect.description if defect else "unmodified"}
     row.update(expected=READY if defect is None else NOT_READY, tmp=str(tmp), problems=[])
     try:
-        _run(defect, tmp, timeout, row, locust_args, also)
+        _run(defect, tmp, timeout, row, locust_args)
     finally:
         with _uninterrupted():
             _reap(tmp, 0)  # after an error or Ctrl-C too; a normal run reported them
@@ -245,12 +240,11 @@ def _run(
     timeout: float,
     row: dict,
     locust_args: tuple[str, ...],
-    also: tuple[Defect, ...] = (),
 ) -> None:
     root, results, log_path = tmp / "repo", tmp / "results", tmp / "locust.log"
     copy_tree(root)
-    for patch in (defect, *also) if defect is not None else also:
-        apply(patch, root)
+    if defect is not None:
+        apply(defect, root)
     cmd = [sys.executable, "-m", "locust", "-f", str(root / "locustfiles" / "phase4.py")]
     cmd += ["--headless", "--results-dir", str(results), *locust_args]
     env = {**os.environ, "TMPDIR": str(tmp)}  # the embedded cluster's workdir lands in tmp
