@@ -42,6 +42,17 @@ def scalar_rows(data: dict[str, Any] | None) -> list[dict[str, str]]:
     return rows
 
 
+def stat_cells(s: dict[str, Any]) -> dict[str, Any]:
+    """The cells every latency table shares, formatted from one ``summarize`` result."""
+    return {
+        "n": s["n"],
+        "success": fmt(s["success_pct"], PCT),
+        "mean": fmt(s["mean_ms"], MS),
+        "p50": fmt(s["p50_ms"], MS),
+        "p95": fmt(s["p95_ms"], MS),
+    }
+
+
 def window_rows(ev: Evidence, t0: float) -> list[dict[str, Any]]:
     """The per-window table: counts, success, throughput, latency, concurrency, protocols."""
     rows = []
@@ -55,12 +66,8 @@ def window_rows(ev: Evidence, t0: float) -> list[dict[str, Any]]:
                 "users": "–" if w.get("users") is None else str(w["users"]),
                 "start": offset(w["start"], t0),
                 "duration": fmt(span, SECONDS),
-                "n": s["n"],
-                "success": fmt(s["success_pct"], PCT),
+                **stat_cells(s),
                 "ops": fmt(s["ops_per_s"], OPS_S),
-                "mean": fmt(s["mean_ms"], MS),
-                "p50": fmt(s["p50_ms"], MS),
-                "p95": fmt(s["p95_ms"], MS),
                 "inflight": s["max_inflight"],
                 "rest_ok": s["rest_ok"],
                 "grpc_ok": s["grpc_ok"],
@@ -78,11 +85,7 @@ def op_rows(ev: Evidence) -> list[dict[str, Any]]:
         rows.append(
             {
                 "op": op,
-                "n": s["n"],
-                "success": fmt(s["success_pct"], PCT),
-                "mean": fmt(s["mean_ms"], MS),
-                "p50": fmt(s["p50_ms"], MS),
-                "p95": fmt(s["p95_ms"], MS),
+                **stat_cells(s),
                 "p99": fmt(s["p99_ms"], MS),
             }
         )
