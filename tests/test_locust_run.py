@@ -62,31 +62,6 @@ def test_quick_profile_headless(tmp_path):
     assert {f: (tmp_path / f).read_bytes() for f in written} == written
 
 
-def test_distributed_with_two_worker_processes(tmp_path):
-    run = run_headless(
-        tmp_path,
-        "--processes",
-        "2",
-        "--levels",
-        "5,10",
-        "--step-time",
-        "5",
-        "--stress-levels",
-        "",
-        "--fault-plan",
-        "none",
-    )
-    output = run.stdout + run.stderr
-    # 10 users cannot keep "> 20 simultaneous operations" in flight, and no faults ran: judged
-    # NOT READY, and the exit code says so. Everything else must have worked across processes.
-    assert run.returncode == 1, output[-3000:]
-    assert "NOT READY: simultaneous_ops" in output
-    data = check_concurrency_results(tmp_path, (5, 10))
-    assert sum(level["n"] for level in data["levels"]) > 50
-    assert re.search(r"integrity: \d+ acked uploads, 0 lost, 0 changed, 0 of \d+ checked", output)
-    assert orphans(cluster_workdir(output)) == []
-
-
 def test_bad_option_is_one_line_and_exit_2(tmp_path):
     run = run_headless(tmp_path, "--profile", "slow")
     assert run.returncode == 2
@@ -123,8 +98,8 @@ def test_a_run_cut_short_inside_a_fault_is_inconclusive_not_blamed_on_the_networ
     plan = ROOT / "tests" / "plans" / "crash_no_restart.toml"
     run = run_headless(
         tmp_path,
-        "--levels", "5,25", "--step-time", "4", "--stress-levels", "",
-        "--fault-plan", str(plan), "--run-time", "20s",
+        "--levels", "5", "--step-time", "3", "--stress-levels", "",
+        "--fault-plan", str(plan), "--run-time", "12s",
     )  # fmt: skip
     output = run.stdout + run.stderr
     # -t ends the run while n2 is still down: the run cannot tell whether n2 would have come
@@ -139,9 +114,9 @@ def test_a_run_cut_short_inside_a_fault_is_inconclusive_not_blamed_on_the_networ
     assert orphans(cluster_workdir(output)) == []
 
 
-def test_a_worker_that_dies_makes_the_run_inconclusive(tmp_path):
+def test_distributed_over_two_workers_and_one_that_dies_makes_the_run_inconclusive(tmp_path):
     cmd = locust_cmd("--headless", "--only-summary", "--results-dir", str(tmp_path))
-    cmd += ["--processes", "2", "--levels", "5,10", "--step-time", "8", "--stress-levels", ""]
+    cmd += ["--processes", "2", "--levels", "5,10", "--step-time", "5", "--stress-levels", ""]
     cmd += ["--fault-plan", "none"]
     proc = subprocess.Popen(
         cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
@@ -153,7 +128,7 @@ def test_a_worker_that_dies_makes_the_run_inconclusive(tmp_path):
             30,
             "no worker processes",
         )
-        time.sleep(5)  # users are running
+        time.sleep(6)  # the verification is over and both workers' users are running
         workers[0].kill()
         output = proc.communicate(timeout=120)[0]
     finally:
@@ -163,4 +138,9 @@ def test_a_worker_that_dies_makes_the_run_inconclusive(tmp_path):
     # A lost worker is the harness's failure, not the network's: the run cannot tell.
     assert proc.returncode == 4, output[-2000:]
     assert "INCONCLUSIVE: workers: a worker died during the run" in output
+    # Everything else worked across processes: the workers' samples reached the master, the
+    # survivor carried the run to its end, and the end-of-run checks ran on what was acked.
+    data = check_concurrency_results(tmp_path, (5, 10))
+    assert sum(level["n"] for level in data["levels"]) > 50
+    assert re.search(r"integrity: \d+ acked uploads, 0 lost, 0 changed, 0 of \d+ checked", output)
     assert orphans(cluster_workdir(output)) == []

@@ -3,7 +3,8 @@
 Each test patches a temporary copy of the tree with one of ``bench/mutations.py``'s defects
 (never the working tree) and runs the real Locust suite on it with a shortened quick profile:
 the same path a user takes, the same verdict. The full table of defects is the benchmark
-``python bench/mutations.py``; here one correctness failure and one detection failure.
+``python bench/mutations.py``; here one correctness failure and one detection failure, each on
+the shortest run that exercises it.
 """
 
 from __future__ import annotations
@@ -16,9 +17,11 @@ import pytest
 
 from bench import mutations
 
-#: The quick profile, shorter: two levels, the quick plan's faults back to back, no stress.
-PLAN = mutations.REPO / "tests" / "plans" / "short.toml"
-SHORT = ("--levels", "5,25", "--step-time", "3", "--stress-levels", "", "--fault-plan", str(PLAN))
+PLANS = mutations.REPO / "tests" / "plans"
+#: The quick profile, shorter: two short levels, no stress, and only the faults a defect needs.
+LEVELS = ("--levels", "5,25", "--step-time", "3", "--stress-levels", "")
+NO_FAULTS = (*LEVELS, "--fault-plan", "none")
+ONE_CRASH = (*LEVELS, "--fault-plan", str(PLANS / "crash_one.toml"))
 TIMEOUT_S = 240.0
 
 
@@ -31,18 +34,18 @@ def failed_rows(row: dict) -> dict[str, str]:
 
 @pytest.mark.integration
 @pytest.mark.parametrize(
-    ("defect", "caught_by"),
+    ("defect", "args", "caught_by"),
     [
         # Wrong bytes reach users. The verification before the load downloads a file from each
         # node too, and catches it there when a corrupted chunk falls in one of those (the
         # defect flips ~5 % of chunks at random): either way a correctness row, on sha256.
-        ("corrupt-chunk", {"corrupt_data": "", "initial_verification": "wrong sha256"}),
+        ("corrupt-chunk", NO_FAULTS, {"corrupt_data": "", "initial_verification": "wrong sha256"}),
         # A crashed peer never marked dead.
-        ("detector-off", {"failure_detection": "never detected"}),
+        ("detector-off", ONE_CRASH, {"failure_detection": "never detected"}),
     ],
 )
-def test_a_real_defect_is_judged_not_ready_by_the_fitting_criterion(defect, caught_by):
-    row = mutations.run_one(mutations.BY_NAME[defect], TIMEOUT_S, keep=True, locust_args=SHORT)
+def test_a_real_defect_is_judged_not_ready_by_the_fitting_criterion(defect, args, caught_by):
+    row = mutations.run_one(mutations.BY_NAME[defect], TIMEOUT_S, keep=True, locust_args=args)
     try:
         assert row["problems"] == [], row
         assert row["label"] == "NOT READY" and row["exit_code"] == 1, row
