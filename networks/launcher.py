@@ -2,7 +2,8 @@
 
 The generalisation of what node/cluster.py did for peerload's node: each node gets a data dir,
 a seeded shared dir (node/corpus.py), launcher-chosen ports, its own address when the network can
-bind one (127.0.0.11, .12, ...; else 127.0.0.1 with its own ports) or its own network namespace
+bind one (127.0.B.11, .12, ..., in a block B no other launcher on the machine holds,
+networks/loopback.py; else 127.0.0.1 with its own ports) or its own network namespace
 (``netns=True``, networks/netns.py), and runs from the definition's command template.
 kill / stop / start / pause / resume act on the node's whole process group; the control API
 (node/control.py) serves a ``Launcher`` as it is, and the descriptor (``cluster.json``) names the
@@ -37,11 +38,11 @@ from pathlib import Path
 from node.control import ControlServer
 from node.corpus import write_corpus
 
+from . import loopback
 from .adapter import ALIVE, PEERS, NodeInfo
 from .definition import NetworkDefinition, load_network
 from .procs import RUNNING, NodeProc, free_port, killpg, popen
 
-HOST_PREFIX = "127.0.0."
 FIRST_HOST = 11
 SHARED_HOST = "127.0.0.1"
 POLL_S = 0.05
@@ -71,7 +72,7 @@ class Launcher:
         self.network = network if isinstance(network, NetworkDefinition) else load_network(network)
         most = self.network.max_nodes
         if not 1 <= nodes <= most or not 1 <= first_host <= 254 - nodes:
-            raise ValueError(f"nodes must be 1..{most} and fit in 127.0.0.x")
+            raise ValueError(f"nodes must be 1..{most} and fit in one 127.0.B.x block")
         self.token = token or secrets.token_urlsafe(18)
         self.seed = seed
         self.files_per_node = files_per_node
@@ -85,11 +86,12 @@ class Launcher:
             from .netns import Namespaces
 
             self.namespaces = Namespaces([f"n{i + 1}" for i in range(nodes)])
-        own = self.network.node.per_node_address
+        own = self.network.node.per_node_address and not netns
+        self.block = loopback.claim() if own else None
         self.nodes = {}
         for i in range(nodes):
             name = f"n{i + 1}"
-            host = f"{HOST_PREFIX}{first_host + i}" if own else SHARED_HOST
+            host = self.block.host(first_host + i) if self.block else SHARED_HOST
             self.nodes[name] = NodeProc(name, i + 1, host, self.workdir / name)
         self.control: ControlServer | None = None
         self._lock = threading.RLock()
@@ -147,6 +149,8 @@ class Launcher:
         atexit.unregister(self._kill_all)
         if self.namespaces is not None:
             self.namespaces.remove()
+        if self.block is not None:
+            self.block.release()
         if self._own_workdir and not self.keep:
             shutil.rmtree(self.workdir, ignore_errors=True)
 

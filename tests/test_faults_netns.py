@@ -15,6 +15,7 @@ import pytest
 
 from faults.backends import BackendError, ControlClient, netns, select_backend
 from faults.backends.control import ControlNetwork
+from networks import loopback
 
 HOSTS = {"n1": "127.0.0.11", "n2": "127.0.0.12", "n3": "127.0.0.13"}
 DESCRIPTOR = {
@@ -99,28 +100,35 @@ def connects(source: str, dest: tuple[str, int]) -> bool:
 
 
 @pytest.fixture
-def listener() -> Iterator[tuple[str, int]]:
-    with socket.socket() as server:
-        server.bind((HOSTS["n2"], 0))
-        server.listen(8)
-        yield server.getsockname()
+def block() -> Iterator[loopback.Block]:
+    """Addresses of our own: real drop rules on addresses another network uses would cut it."""
+    claimed = loopback.claim()
+    yield claimed
+    claimed.release()
 
 
-def test_real_nftables_partition_drops_and_heals(listener: tuple[str, int]) -> None:
-    ok, why = netns.available(DESCRIPTOR)
+def test_real_nftables_partition_drops_and_heals(block: loopback.Block) -> None:
+    hosts = {n: block.host(10 + i) for i, n in enumerate(HOSTS, start=1)}
+    nodes = [{"name": n, "http": f"http://{h}:9", "host": h} for n, h in hosts.items()]
+    descriptor = {**DESCRIPTOR, "nodes": nodes}
+    ok, why = netns.available(descriptor)
     if not ok:
         pytest.skip(f"nftables backend not usable here: {why}")
-    net = netns.NetnsNetwork(DESCRIPTOR)
-    try:
-        assert connects(HOSTS["n1"], listener)
-        net.partition("cut:n2", {"n2": ["n1"]})
-        assert not connects(HOSTS["n1"], listener)  # n1 -> n2 dropped
-        assert connects(HOSTS["n3"], listener)  # n3 -> n2 still fine
-        assert connects("127.0.0.1", listener)  # clients (load generator) unaffected
-        net.heal_partition("cut:n2", {})
-        assert connects(HOSTS["n1"], listener)
-    finally:
-        net.close()
+    net = netns.NetnsNetwork(descriptor)
+    with socket.socket() as server:
+        server.bind((hosts["n2"], 0))
+        server.listen(8)
+        listener = server.getsockname()
+        try:
+            assert connects(hosts["n1"], listener)
+            net.partition("cut:n2", {"n2": ["n1"]})
+            assert not connects(hosts["n1"], listener)  # n1 -> n2 dropped
+            assert connects(hosts["n3"], listener)  # n3 -> n2 still fine
+            assert connects("127.0.0.1", listener)  # clients (load generator) unaffected
+            net.heal_partition("cut:n2", {})
+            assert connects(hosts["n1"], listener)
+        finally:
+            net.close()
     tables = subprocess.run(["nft", "list", "tables"], capture_output=True, text=True).stdout
     assert net.table not in tables
 

@@ -54,7 +54,7 @@ def test_builtin_network_through_the_launcher(tmp_path):
             assert {f["name"] for f in entry["files"]} <= set(
                 p.name for p in Path(entry["shared_dir"]).iterdir()
             )
-        assert [n["host"] for n in descriptor["nodes"]] == ["127.0.0.11", "127.0.0.12"]
+        assert [n["host"] for n in descriptor["nodes"]] == [c.block.host(11), c.block.host(12)]
         n2 = c.nodes["n2"]
         port, pid = n2.http_port, n2.proc.pid
         c.kill("n2")
