@@ -31,7 +31,8 @@ TAIL_S = 4.0  # after the last heal, so the last recovery window has load in it
 UNREACHABLE_GRACE_S = 2.0  # a healed node needs a moment before peers re-admit it
 PROBE_KILL_S = 2.0
 DETECT_TIMEOUT_S = 30.0  # a probe never outlives its fault by much: it stops at the heal
-RECOVER_TIMEOUT_S = 60.0
+RECOVER_TIMEOUT_S = 60.0  # how long recovery is watched when no gate is set (recovery_s None)
+RECOVERY_WATCH_MARGIN_S = 5.0  # watched this long past the gate, so a near miss shows its time
 POLL_S = 0.1
 JOURNAL_FILE = "fault_journal.jsonl"
 RESULTS_FILE = "fault_tolerance_results.json"
@@ -92,6 +93,7 @@ class FaultStage:
         self._open: dict[str, dict] = {}
         self.faults: list[dict] = []
         self._probes: list[gevent.Greenlet] = []
+        self._recovering: set[str] = set()  # faults healed, recovery still being watched
 
     def reset(self) -> None:
         """Forget a previous run (the web UI can start several): its faults, its manual
@@ -174,6 +176,7 @@ class FaultStage:
             "outcome": record.get("outcome"),
             "detected_s": None,
             "recovered_s": None,
+            "recovery_watched_s": None,
         }
         self._open[step.key] = entry
         self.faults.append(entry)
@@ -232,17 +235,27 @@ class FaultStage:
         # A survivor that does not answer (another fault) cannot route queries anywhere.
         return bool(answered) and all(views[a].get(b) == DEAD for a, b in answered)
 
+    def recovery_watch_s(self) -> float:
+        """How long after a heal recovery is watched: past the ``recovery_s`` gate by a margin,
+        since a later recovery could not change the verdict (and a run that ends on a network
+        that never comes back should not keep its user waiting); without a gate, a minute."""
+        gate = self.thresholds.recovery_s
+        return RECOVER_TIMEOUT_S if gate is None else gate + RECOVERY_WATCH_MARGIN_S
+
     def _recover(self, entry: dict, since: float) -> None:
         """Seconds from the heal until every node answers and (where the network shows its
-        peers) sees every other alive."""
+        peers) sees every other alive, watched for ``recovery_watch_s``."""
+        watch = entry["recovery_watched_s"] = self.recovery_watch_s()
+        self._recovering.add(entry["key"])
         net = self.state.adapter()
         try:
-            while time.monotonic() - since < RECOVER_TIMEOUT_S:
+            while time.monotonic() - since < watch:
                 if self._whole(net):
                     entry["recovered_s"] = round(time.monotonic() - since, 3)
                     return
                 gevent.sleep(POLL_S)
         finally:
+            self._recovering.discard(entry["key"])
             net.close()
 
     def _whole(self, net) -> bool:
@@ -259,7 +272,12 @@ class FaultStage:
         if self._manual is not None:
             self._manual.heal_now()
         self.state.journal[:] = self.journal_records()
-        gevent.joinall(self._probes, timeout=65)
+        if self._recovering:
+            console.say(
+                f"waiting up to {self.recovery_watch_s():.0f} s after the heal for the network to"
+                f" recover from {', '.join(sorted(self._recovering))}"
+            )
+        gevent.joinall(self._probes, timeout=RECOVER_TIMEOUT_S + RECOVERY_WATCH_MARGIN_S)
 
     def journal_records(self) -> list[dict]:
         """Applied steps of the plan and of the buttons, in time order."""
@@ -338,6 +356,7 @@ class FaultStage:
                     "requests": ops,
                     **({"detected_s": f["detected_s"]} if "detected_s" in f else {}),
                     "recovered_s": f["recovered_s"],
+                    "recovery_watched_s": f["recovery_watched_s"],
                     "service_recovered_s": None
                     if cut_off
                     else self.service_recovery(end, baseline),

@@ -116,8 +116,16 @@ def recovery(ev: Evidence, th: Thresholds) -> list[Result]:
         since = f"after {', '.join(ft.enclosed_by)} ended; " if ft.enclosed_by else ""
         if ft.recovered is None:
             out.append(check.missing(ft.window, "no monitor rows or fault result after heal")[0])
-        elif not ft.recovered:
+        elif not ft.recovered and ft.watched_s is None:
             out.append(check.result(ft.window, None, FAIL, ft.rows, f"{since}never back to N/N"))
+        elif not ft.recovered and th.recovery_s is not None and th.recovery_s > ft.watched_s:
+            # The run stopped watching before this gate: it cannot tell either way.
+            watched = fmt(ft.watched_s, SECONDS)
+            detail = f"{since}watched {watched} after the heal, less than the gate"
+            out.append(check.missing(ft.window, detail)[0])
+        elif not ft.recovered:
+            watched = fmt(ft.watched_s, SECONDS)
+            out.append(check.result(ft.window, None, FAIL, ft.rows, f"{since}not N/N in {watched}"))
         elif ft.recovered_s is None:
             out.append(check.missing(ft.window, f"{since}recovered, time not measured")[0])
         else:

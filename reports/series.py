@@ -45,6 +45,8 @@ class FaultTiming:
     detection_measured: bool = False
     service_s: float | None = None
     service_measured: bool = False
+    #: How long after the heal recovery was watched (None: until the run's end, by the monitor).
+    watched_s: float | None = None
 
 
 def rows_between(series: list[Row], start: float, end: float) -> list[Row]:
@@ -112,6 +114,7 @@ def fault_timing(ev: Evidence, window: Window) -> FaultTiming:
         detection_measured="detected_s" in entry,
         service_s=None if service is None else float(service),
         service_measured=bool(entry.get("service_measured")),
+        watched_s=entry.get("recovery_watched_s") if source == "fault_results" else None,
     )
 
 

@@ -150,6 +150,19 @@ def test_recovery_reported_missing_by_the_faults_side_fails():
     assert r.verdict == FAIL and "never back to N/N" in r.detail
 
 
+def test_recovery_watched_past_the_gate_and_missed_fails_saying_how_long():
+    r = judged(recovery, {"recovered_s": None, "recovered": False, "recovery_watched_s": 15.0})
+    assert r.verdict == FAIL and r.detail == "not N/N in 15.0 s"
+
+
+def test_recovery_watched_less_than_a_looser_gate_is_insufficient_not_a_fail():
+    # Re-judged with recovery_s = 30 a run that stopped watching at 15 s cannot tell.
+    loose = TH.merged({"recovery_s": 30.0})
+    entry = {"recovered_s": None, "recovered": False, "recovery_watched_s": 15.0}
+    r = judged(recovery, entry, th=loose)
+    assert r.verdict == INSUFFICIENT and "watched 15.0 s after the heal" in r.detail
+
+
 def test_recovery_without_evidence_is_insufficient():
     assert judged(recovery).verdict == INSUFFICIENT
     assert only(recovery(Evidence(), TH)).detail == "no fault windows"
