@@ -38,3 +38,19 @@ def wait_for(predicate, timeout: float, interval: float = 0.02):
 def peer_state(cluster: Cluster, observer: str, target: str) -> str | None:
     peers = get(f"{cluster.nodes[observer].http}/peers")["peers"]
     return next((p["state"] for p in peers if p["name"] == target), None)
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups into the test ids
+def pytest_collection_modifyitems(config, items):
+    """Load tests (``@pytest.mark.load``) run Locust against real nodes, and two at once on a
+    2-core machine would starve each other: they form one xdist group, so one worker runs them
+    one after another while the other takes everything else. They are collected first, so that
+    group starts at once, and a ``last=True`` one (the quick profile, judged READY, which a
+    starved machine could tip over) comes at their end, when the other worker is done. Other
+    tests are grouped by module, so a module's shared cluster starts once, on one worker."""
+    load = [item for item in items if item.get_closest_marker("load")]
+    for item in items:
+        group = "load" if item.get_closest_marker("load") else item.module.__name__
+        item.add_marker(pytest.mark.xdist_group(group))
+    load.sort(key=lambda item: bool(item.get_closest_marker("load").kwargs.get("last")))
+    items[:] = load + [item for item in items if not item.get_closest_marker("load")]

@@ -17,7 +17,7 @@ from faults.backends import netns as nft_backend
 from networks import netns
 from tests.locust_run import ROOT, cluster_workdir, run_headless
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.load]
 NETWORK = ROOT / "examples" / "tinyp2p" / "network.toml"
 PLAN = ROOT / "tests" / "plans" / "short.toml"  # crash, pause, partition in ~14 s
 SHORT = ("--levels", "5,25", "--step-time", "3", "--stress-levels", "", "--fault-plan", str(PLAN))

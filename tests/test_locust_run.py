@@ -42,6 +42,7 @@ def check_concurrency_results(results, levels):
     return data
 
 
+@pytest.mark.load(last=True)  # judged READY: it wants the machine to itself
 def test_quick_profile_headless(tmp_path):
     run = run_headless(tmp_path, "--profile", "quick")
     output = run.stdout + run.stderr
@@ -68,6 +69,7 @@ def test_bad_option_is_one_line_and_exit_2(tmp_path):
     assert "--profile must be one of" in run.stderr and "Traceback" not in run.stderr
 
 
+@pytest.mark.load
 def test_web_ui_runs_and_stops_a_test_and_shows_the_options(tmp_path):
     with web_ui(tmp_path) as ui:
         page = urllib.request.urlopen(f"{ui}/", timeout=10).read().decode()
@@ -94,6 +96,7 @@ def test_web_ui_runs_and_stops_a_test_and_shows_the_options(tmp_path):
             results.unlink()
 
 
+@pytest.mark.load
 def test_a_run_cut_short_inside_a_fault_is_inconclusive_not_blamed_on_the_network(tmp_path):
     plan = ROOT / "tests" / "plans" / "crash_no_restart.toml"
     run = run_headless(
@@ -114,6 +117,7 @@ def test_a_run_cut_short_inside_a_fault_is_inconclusive_not_blamed_on_the_networ
     assert orphans(cluster_workdir(output)) == []
 
 
+@pytest.mark.load
 def test_distributed_over_two_workers_and_one_that_dies_makes_the_run_inconclusive(tmp_path):
     cmd = locust_cmd("--headless", "--only-summary", "--results-dir", str(tmp_path))
     cmd += ["--processes", "2", "--levels", "5,10", "--step-time", "5", "--stress-levels", ""]

@@ -210,6 +210,7 @@ def test_a_taken_web_port_exits_2_before_the_cluster_starts(tmp_path):
 
 
 @pytest.mark.integration
+@pytest.mark.load
 def test_runs_keep_their_results_the_verdict_is_last_and_json_parses(tmp_path):
     results = tmp_path / "results"
     first = run_locust(tmp_path, *SHORT_RUN)  # stdout and stderr interleaved, as on a terminal
@@ -237,6 +238,7 @@ def test_runs_keep_their_results_the_verdict_is_last_and_json_parses(tmp_path):
 
 
 @pytest.mark.integration
+@pytest.mark.load
 def test_web_ui_serves_only_its_own_report_shows_the_verdict_and_writes_nothing_unused(tmp_path):
     stale = tmp_path / "results" / "2020-01-01T00-00-00"
     stale.mkdir(parents=True)

@@ -33,6 +33,7 @@ def failed_rows(row: dict) -> dict[str, str]:
 
 
 @pytest.mark.integration
+@pytest.mark.load
 @pytest.mark.parametrize(
     ("defect", "args", "caught_by"),
     [

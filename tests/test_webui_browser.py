@@ -14,7 +14,7 @@ import pytest
 
 from tests.locust_run import ROOT, post, wait_until, web_ui
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.load]
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
