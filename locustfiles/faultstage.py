@@ -244,8 +244,9 @@ class FaultStage:
 
     def _recover(self, entry: dict, since: float) -> None:
         """Seconds from the heal until every node answers and (where the network shows its
-        peers) sees every other alive, watched for ``recovery_watch_s``."""
-        watch = entry["recovery_watched_s"] = self.recovery_watch_s()
+        peers) sees every other alive, watched for ``recovery_watch_s``. How long it was really
+        watched is recorded: a probe ended early (the run stopped) proves less than its window."""
+        watch = self.recovery_watch_s()
         self._recovering.add(entry["key"])
         net = self.state.adapter()
         try:
@@ -255,6 +256,7 @@ class FaultStage:
                     return
                 gevent.sleep(POLL_S)
         finally:
+            entry["recovery_watched_s"] = round(min(time.monotonic() - since, watch), 3)
             self._recovering.discard(entry["key"])
             net.close()
 
