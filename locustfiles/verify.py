@@ -26,10 +26,19 @@ def steady_state(state, *, index: bool = True) -> list[str]:
         net.close()
 
 
-def settled_state(state, timeout_s: float = SETTLE_TIMEOUT_S) -> list[str]:
-    """The checks (no new file), retried until they pass or ``timeout_s`` runs out: after the
-    final heal a restarted node needs a moment to rejoin before the network is whole again."""
-    deadline = time.monotonic() + timeout_s
+def settle_s(state) -> float:
+    """How long the final checks are retried: after the final heal a restarted node needs a
+    moment to rejoin. Zero when the last fault healed on schedule and its recovery was already
+    watched past the gate and missed: the network has had its moment, and is checked once."""
+    last = (state.fault_results or [None])[-1]
+    if last and last["healed_by"] == "schedule" and not last["recovered"]:
+        return 0.0 if last.get("recovery_watched_s") else SETTLE_TIMEOUT_S
+    return SETTLE_TIMEOUT_S
+
+
+def settled_state(state) -> list[str]:
+    """The checks (no new file), retried until they pass or ``settle_s`` runs out."""
+    deadline = time.monotonic() + settle_s(state)
     while (problems := steady_state(state, index=False)) and time.monotonic() < deadline:
         time.sleep(SETTLE_POLL_S)
     return problems

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import reports
 from faults.testing import FakeCluster
 from locustfiles.faultstage import RECOVER_TIMEOUT_S, RECOVERY_WATCH_MARGIN_S, FaultStage
 from locustfiles.runstate import RunState
+from locustfiles.verify import SETTLE_TIMEOUT_S, settle_s
 from reports.thresholds import Thresholds
 
 UNGATED = Thresholds().merged({"recovery_s": None})
@@ -34,3 +37,17 @@ def test_recovery_is_watched_past_the_gate_and_a_minute_without_one(tmp_path):
         ungated = FaultStage(None, state, tmp_path, seed=None, thresholds=UNGATED)
     assert gated.recovery_watch_s() == Thresholds().recovery_s + RECOVERY_WATCH_MARGIN_S
     assert ungated.recovery_watch_s() == RECOVER_TIMEOUT_S
+
+
+def test_the_final_checks_wait_only_for_a_network_that_has_not_had_its_moment():
+    def settle(*results):
+        return settle_s(SimpleNamespace(fault_results=list(results)))
+
+    missed = {"healed_by": "schedule", "recovered": False, "recovery_watched_s": 15.0}
+    back = {"healed_by": "schedule", "recovered": True, "recovery_watched_s": 15.0}
+    cut_off = {"healed_by": "final heal: run ended", "recovered": False}
+    assert settle(back, missed) == 0.0  # watched past the gate already: checked once
+    assert settle(missed, back) == SETTLE_TIMEOUT_S
+    assert settle(back, cut_off) == SETTLE_TIMEOUT_S  # healed just now by the run's end
+    assert settle() == SETTLE_TIMEOUT_S
+    assert settle_s(SimpleNamespace(fault_results=None)) == SETTLE_TIMEOUT_S
