@@ -31,8 +31,7 @@ TAIL_S = 4.0  # after the last heal, so the last recovery window has load in it
 UNREACHABLE_GRACE_S = 2.0  # a healed node needs a moment before peers re-admit it
 PROBE_KILL_S = 2.0
 DETECT_TIMEOUT_S = 30.0  # a probe never outlives its fault by much: it stops at the heal
-RECOVER_TIMEOUT_S = 60.0  # how long recovery is watched when no gate is set (recovery_s None)
-RECOVERY_WATCH_MARGIN_S = 5.0  # watched this long past the gate, so a near miss shows its time
+PROBE_SLACK_S = 10.0  # a probe's last poll may wait on a node that does not answer
 POLL_S = 0.1
 JOURNAL_FILE = "fault_journal.jsonl"
 RESULTS_FILE = "fault_tolerance_results.json"
@@ -63,6 +62,11 @@ def plan_path(spec: str) -> Path:
     """A plan file, or the name of a shipped plan (``quick``, ``phase4``)."""
     shipped = SHIPPED_PLANS / f"{spec}.toml"
     return shipped if "/" not in spec and shipped.exists() else Path(spec)
+
+
+def elapsed(since: float) -> float:
+    """Seconds since the monotonic instant ``since``, to the millisecond."""
+    return round(time.monotonic() - since, 3)
 
 
 class FaultStage:
@@ -101,6 +105,7 @@ class FaultStage:
         self.close()
         self.runner, self.started_wall = None, None
         self._open, self.faults, self._probes = {}, [], []
+        self._recovering.clear()
         (self.results_dir / JOURNAL_FILE).unlink(missing_ok=True)
 
     @property
@@ -220,7 +225,7 @@ class FaultStage:
         try:
             while entry["end"] is None and time.monotonic() - since < DETECT_TIMEOUT_S:
                 if self._noticed(net, entry):
-                    entry["detected_s"] = round(time.monotonic() - since, 3)
+                    entry["detected_s"] = elapsed(since)
                     return
                 gevent.sleep(POLL_S)
         finally:
@@ -235,28 +240,25 @@ class FaultStage:
         # A survivor that does not answer (another fault) cannot route queries anywhere.
         return bool(answered) and all(views[a].get(b) == DEAD for a, b in answered)
 
-    def recovery_watch_s(self) -> float:
-        """How long after a heal recovery is watched: past the ``recovery_s`` gate by a margin,
-        since a later recovery could not change the verdict (and a run that ends on a network
-        that never comes back should not keep its user waiting); without a gate, a minute."""
-        gate = self.thresholds.recovery_s
-        return RECOVER_TIMEOUT_S if gate is None else gate + RECOVERY_WATCH_MARGIN_S
-
     def _recover(self, entry: dict, since: float) -> None:
         """Seconds from the heal until every node answers and (where the network shows its
-        peers) sees every other alive, watched for ``recovery_watch_s``. How long it was really
-        watched is recorded: a probe ended early (the run stopped) proves less than its window."""
-        watch = self.recovery_watch_s()
+        peers) sees every other alive, watched for ``Thresholds.recovery_watch_s``. How long it
+        was really watched is recorded: a probe ended early (the run stopped) proves less than
+        its window; one that failed records nothing and its fault counts as never back."""
+        watch = self.thresholds.recovery_watch_s()
         self._recovering.add(entry["key"])
         net = self.state.adapter()
         try:
             while time.monotonic() - since < watch:
                 if self._whole(net):
-                    entry["recovered_s"] = round(time.monotonic() - since, 3)
+                    entry["recovered_s"] = entry["recovery_watched_s"] = elapsed(since)
                     return
                 gevent.sleep(POLL_S)
+            entry["recovery_watched_s"] = elapsed(since)
+        except gevent.GreenletExit:
+            entry["recovery_watched_s"] = elapsed(since)
+            raise
         finally:
-            entry["recovery_watched_s"] = round(min(time.monotonic() - since, watch), 3)
             self._recovering.discard(entry["key"])
             net.close()
 
@@ -274,12 +276,15 @@ class FaultStage:
         if self._manual is not None:
             self._manual.heal_now()
         self.state.journal[:] = self.journal_records()
+        watch = self.thresholds.recovery_watch_s()
         if self._recovering:
             console.say(
-                f"waiting up to {self.recovery_watch_s():.0f} s after the heal for the network to"
-                f" recover from {', '.join(sorted(self._recovering))}"
+                f"waiting up to {watch:.0f} s after the heal for the network to recover from "
+                + ", ".join(sorted(self._recovering))
             )
-        gevent.joinall(self._probes, timeout=RECOVER_TIMEOUT_S + RECOVERY_WATCH_MARGIN_S)
+        gevent.joinall(self._probes, timeout=watch + PROBE_SLACK_S)
+        # A probe still polling proves only what it saw so far: ended, it records that.
+        gevent.killall(self._probes, timeout=PROBE_KILL_S)
 
     def journal_records(self) -> list[dict]:
         """Applied steps of the plan and of the buttons, in time order."""

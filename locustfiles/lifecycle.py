@@ -280,7 +280,8 @@ def on_test_stop(environment, **_) -> None:
     # After an interrupt the nodes may be going down with us (Ctrl-C reaches the whole process
     # group): checking them then would report data loss the interrupt caused. Not checked.
     checked = monitor is not None and not state.interrupted
-    state.final_problems = settled_state(state) if checked else None
+    thresholds = resolved_thresholds(environment.parsed_options)
+    state.final_problems = settled_state(state, thresholds) if checked else None
     state.integrity = integrity(state) if checked else None
     write_json(results_dir / CONCURRENCY_FILE, concurrency_results(state))
     if state.fault_results is not None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 
 from networks import verify
+from reports.thresholds import Thresholds
 
 SETTLE_TIMEOUT_S = 15.0
 SETTLE_POLL_S = 0.5
@@ -26,19 +27,24 @@ def steady_state(state, *, index: bool = True) -> list[str]:
         net.close()
 
 
-def settle_s(state) -> float:
-    """How long the final checks are retried: after the final heal a restarted node needs a
-    moment to rejoin. Zero when the last fault healed on schedule and its recovery was already
-    watched past the gate and missed: the network has had its moment, and is checked once."""
-    last = (state.fault_results or [None])[-1]
-    if last and last["healed_by"] == "schedule" and not last["recovered"]:
-        return 0.0 if last.get("recovery_watched_s") else SETTLE_TIMEOUT_S
+def settle_s(fault_results: list[dict] | None, thresholds: Thresholds) -> float:
+    """How long the final checks are retried: a node healed or restarted last needs a moment to
+    rejoin. Zero when every fault healed on schedule and the last one to heal was watched long
+    enough to fail its recovery, and did: the network has had its moment, and is checked once."""
+    results = fault_results or []
+    if not results or any(r["healed_by"] != "schedule" for r in results):
+        return SETTLE_TIMEOUT_S
+    last = max(results, key=lambda r: r["window"]["end"])
+    watched = last.get("recovery_watched_s")
+    if not last["recovered"] and watched is not None:
+        if watched >= thresholds.recovery_evidence_s():
+            return 0.0
     return SETTLE_TIMEOUT_S
 
 
-def settled_state(state) -> list[str]:
+def settled_state(state, thresholds: Thresholds) -> list[str]:
     """The checks (no new file), retried until they pass or ``settle_s`` runs out."""
-    deadline = time.monotonic() + settle_s(state)
+    deadline = time.monotonic() + settle_s(state.fault_results, thresholds)
     while (problems := steady_state(state, index=False)) and time.monotonic() < deadline:
         time.sleep(SETTLE_POLL_S)
     return problems

@@ -3,55 +3,51 @@
 A node with its own address binds ``127.0.B.(11+i)``. Partitions cut links by address (nftables
 rules, faults/backends/netns.py), so two networks running side by side on one machine (two CI
 jobs, a test suite run in parallel, ``node.cluster`` in one terminal and a Locust run in another)
-must never share an address, or cutting a link in one would cut the other. Each launcher
-claims a block ``B`` by holding an exclusive ``flock`` on a file named for it; the kernel
-releases the lock when the process ends however it ends, so nothing stale is ever left to clean.
+must never share an address, or cutting a link in one would cut the other. Each launcher claims
+a block ``B`` by binding a Linux *abstract* unix socket named for it: one name space per network
+namespace, exactly like the addresses it guards, whatever ``$TMPDIR`` or user; no file to
+clean, and the kernel frees the name when the process ends, however it ends.
 """
 
 from __future__ import annotations
 
-import fcntl
-import os
-import tempfile
-from pathlib import Path
+import socket
+import sys
 
-LOCK_DIR = Path(tempfile.gettempdir()) / "peerload-loopback"
-BLOCKS = 256  # 127.0.0.x … 127.0.255.x: all of 127.0/16 is loopback on Linux and macOS
+NAME = "peerload-loopback"
+BLOCKS = 256  # 127.0.0.x … 127.0.255.x: all of 127.0/16 is loopback on Linux
 
 
 class Block:
     """One claimed ``127.0.B.`` prefix, held until ``release`` (or the process's end)."""
 
-    def __init__(self, index: int, fd: int) -> None:
+    def __init__(self, index: int, held: socket.socket | None) -> None:
         self.index = index
         self.prefix = f"127.0.{index}."
-        self._fd: int | None = fd
+        self._held = held
 
     def host(self, last: int) -> str:
         return f"{self.prefix}{last}"
 
     def release(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)  # closing the file drops the lock
-            self._fd = None
+        if self._held is not None:
+            self._held.close()  # frees the name
+            self._held = None
 
 
-def claim(lock_dir: Path = LOCK_DIR) -> Block:
-    """The lowest block no live process holds. RuntimeError when all are taken."""
-    lock_dir.mkdir(parents=True, exist_ok=True)
-    try:
-        lock_dir.chmod(0o1777)  # shared by every user of the machine, like /tmp
-    except OSError:
-        pass  # made by another user: they made it shared
+def claim(name: str = NAME) -> Block:
+    """The lowest block no live process holds. RuntimeError when all are taken.
+
+    Elsewhere than Linux there is no nftables backend to cut links, and 127.0.0.1 is the only
+    loopback address unless aliases are added: block 0, unclaimed."""
+    if not sys.platform.startswith("linux"):
+        return Block(0, None)
     for index in range(BLOCKS):
+        held = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
-            fd = os.open(lock_dir / f"{index}.lock", os.O_RDWR | os.O_CREAT, 0o666)
-        except OSError:
-            continue  # another user's file we may not open: that block is theirs
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            os.close(fd)
+            held.bind(f"\0{name}-{index}")
+        except OSError:  # EADDRINUSE: another live process holds this block
+            held.close()
             continue
-        return Block(index, fd)
+        return Block(index, held)
     raise RuntimeError(f"all {BLOCKS} loopback blocks (127.0.0-255.x) are in use on this machine")

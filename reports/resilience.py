@@ -118,10 +118,11 @@ def recovery(ev: Evidence, th: Thresholds) -> list[Result]:
             out.append(check.missing(ft.window, "no monitor rows or fault result after heal")[0])
         elif not ft.recovered and ft.watched_s is None:
             out.append(check.result(ft.window, None, FAIL, ft.rows, f"{since}never back to N/N"))
-        elif not ft.recovered and th.recovery_s is not None and th.recovery_s > ft.watched_s:
-            # The run stopped watching before this gate: it cannot tell either way.
+        elif not ft.recovered and ft.watched_s < th.recovery_evidence_s():
+            # The run stopped watching before this gate (or a stopped run cut the watch short).
             watched = fmt(ft.watched_s, SECONDS)
-            detail = f"{since}watched {watched} after the heal, less than the gate"
+            need = fmt(th.recovery_evidence_s(), SECONDS)
+            detail = f"{since}watched {watched} after the heal, too short to tell (needs {need})"
             out.append(check.missing(ft.window, detail)[0])
         elif not ft.recovered:
             watched = fmt(ft.watched_s, SECONDS)

@@ -14,6 +14,10 @@ from pathlib import Path
 from typing import Any
 
 CONCURRENCY_BASES = ("inflight", "users")
+#: Recovery is watched this long past the ``recovery_s`` gate (a near miss shows its time) ...
+RECOVERY_WATCH_MARGIN_S = 5.0
+#: ... and this long when there is no gate ("any automatic recovery passes").
+RECOVERY_WATCH_UNGATED_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -99,6 +103,19 @@ class Thresholds:
             )
         if self.min_samples < 1:
             raise ValueError(f"min_samples must be >= 1, got {self.min_samples}")
+
+    def recovery_watch_s(self) -> float:
+        """How long after a heal a run watches for recovery: past the gate by a margin, since a
+        later recovery could not change the verdict (and a run ending on a network that never
+        comes back should not keep its user waiting); without a gate, a minute."""
+        if self.recovery_s is None:
+            return RECOVERY_WATCH_UNGATED_S
+        return self.recovery_s + RECOVERY_WATCH_MARGIN_S
+
+    def recovery_evidence_s(self) -> float:
+        """How long a recovery must have been watched for "not back" to be a fail: the gate, or
+        without one the whole ungated watch. Less is no evidence either way."""
+        return RECOVERY_WATCH_UNGATED_S if self.recovery_s is None else self.recovery_s
 
     def merged(self, overrides: dict[str, Any] | None) -> Thresholds:
         """A copy with ``overrides`` applied (checked names, values coerced to the field type)."""

@@ -46,7 +46,8 @@ def pytest_collection_modifyitems(config, items):
     2-core machine would starve each other: they form one xdist group, so one worker runs them
     one after another while the other takes everything else. They are collected first, so that
     group starts at once, and a ``last=True`` one (the quick profile, judged READY, which a
-    starved machine could tip over) comes at their end, when the other worker is done. Other
+    starved machine could tip over) comes at their end, when the other worker has most likely
+    finished (xdist does not promise it: it is ~100 s of tests against ~120 s of load). Other
     tests are grouped by module, so a module's shared cluster starts once, on one worker."""
     load = [item for item in items if item.get_closest_marker("load")]
     for item in items:

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import reports
 from faults.testing import FakeCluster
-from locustfiles.faultstage import RECOVER_TIMEOUT_S, RECOVERY_WATCH_MARGIN_S, FaultStage
+from locustfiles.faultstage import FaultStage
 from locustfiles.runstate import RunState
 from locustfiles.verify import SETTLE_TIMEOUT_S, settle_s
-from reports.thresholds import Thresholds
+from reports.thresholds import RECOVERY_WATCH_MARGIN_S, RECOVERY_WATCH_UNGATED_S, Thresholds
 
 UNGATED = Thresholds().merged({"recovery_s": None})
 
@@ -30,24 +28,31 @@ def test_crashing_the_same_node_twice_by_hand_gives_two_windows_and_a_verdict(tm
     assert reports.judge({"windows": windows, "samples": []}) is not None
 
 
-def test_recovery_is_watched_past_the_gate_and_a_minute_without_one(tmp_path):
-    with FakeCluster(3) as cluster:
-        state = RunState(cluster.descriptor)
-        gated = FaultStage(None, state, tmp_path, seed=None, thresholds=Thresholds())
-        ungated = FaultStage(None, state, tmp_path, seed=None, thresholds=UNGATED)
-    assert gated.recovery_watch_s() == Thresholds().recovery_s + RECOVERY_WATCH_MARGIN_S
-    assert ungated.recovery_watch_s() == RECOVER_TIMEOUT_S
+def test_recovery_is_watched_past_the_gate_and_a_minute_without_one():
+    assert Thresholds().recovery_watch_s() == Thresholds().recovery_s + RECOVERY_WATCH_MARGIN_S
+    assert UNGATED.recovery_watch_s() == RECOVERY_WATCH_UNGATED_S
+    # A miss is evidence once the gate has been watched, or the whole watch without a gate.
+    assert Thresholds().recovery_evidence_s() == Thresholds().recovery_s
+    assert UNGATED.recovery_evidence_s() == RECOVERY_WATCH_UNGATED_S
+
+
+def fault(end: float, recovered: bool, watched: float | None, healed_by: str = "schedule"):
+    return {
+        "window": {"start": end - 5, "end": end},
+        "recovered": recovered,
+        "recovery_watched_s": watched,
+        "healed_by": healed_by,
+    }
 
 
 def test_the_final_checks_wait_only_for_a_network_that_has_not_had_its_moment():
-    def settle(*results):
-        return settle_s(SimpleNamespace(fault_results=list(results)))
-
-    missed = {"healed_by": "schedule", "recovered": False, "recovery_watched_s": 15.0}
-    back = {"healed_by": "schedule", "recovered": True, "recovery_watched_s": 15.0}
-    cut_off = {"healed_by": "final heal: run ended", "recovered": False}
-    assert settle(back, missed) == 0.0  # watched past the gate already: checked once
-    assert settle(missed, back) == SETTLE_TIMEOUT_S
-    assert settle(back, cut_off) == SETTLE_TIMEOUT_S  # healed just now by the run's end
-    assert settle() == SETTLE_TIMEOUT_S
-    assert settle_s(SimpleNamespace(fault_results=None)) == SETTLE_TIMEOUT_S
+    th = Thresholds()
+    missed, back = fault(20, False, 15.0), fault(10, True, 0.4)
+    assert settle_s([back, missed], th) == 0.0  # watched past the gate already: checked once
+    assert settle_s([missed, back], th) == 0.0  # the last one to heal decides, not the last listed
+    assert settle_s([fault(10, False, 15.0), fault(20, True, 0.4)], th) == SETTLE_TIMEOUT_S
+    assert settle_s([fault(20, False, 3.0)], th) == SETTLE_TIMEOUT_S  # watched too short to tell
+    assert settle_s([fault(20, False, None)], th) == SETTLE_TIMEOUT_S
+    cut_off = fault(30, False, None, healed_by="final heal: run ended")
+    assert settle_s([missed, cut_off], th) == SETTLE_TIMEOUT_S  # healed just now by the run
+    assert settle_s([], th) == settle_s(None, th) == SETTLE_TIMEOUT_S

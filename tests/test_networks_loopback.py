@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import uuid
 
 import pytest
 
@@ -12,48 +13,51 @@ from networks.launcher import Launcher
 
 HOLD = """
 import sys, time
-from pathlib import Path
 from networks import loopback
-block = loopback.claim(Path(sys.argv[1]))
+block = loopback.claim(sys.argv[1])
 print(block.index, flush=True)
 time.sleep(60)
 """
 
 
-def test_claims_are_exclusive_and_released(tmp_path):
-    first, second = loopback.claim(tmp_path), loopback.claim(tmp_path)
+@pytest.fixture
+def name() -> str:
+    """A name space of blocks of this test's own (the real one may be in use by other runs)."""
+    return f"peerload-test-{uuid.uuid4().hex}"
+
+
+def test_claims_are_exclusive_and_released(name):
+    first, second = loopback.claim(name), loopback.claim(name)
     assert (first.index, second.index) == (0, 1)
     assert first.host(11) == "127.0.0.11" and second.host(11) == "127.0.1.11"
     first.release()
     first.release()  # twice is fine
-    third = loopback.claim(tmp_path)
+    third = loopback.claim(name)
     assert third.index == 0  # the lowest free one again
     second.release()
     third.release()
 
 
-def test_a_dead_process_leaves_no_claim_behind(tmp_path):
-    holder = subprocess.Popen(
-        [sys.executable, "-c", HOLD, str(tmp_path)], stdout=subprocess.PIPE, text=True
-    )
+def test_a_dead_process_leaves_no_claim_behind(name):
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, name], stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "0"
-        mine = loopback.claim(tmp_path)
+        mine = loopback.claim(name)
         assert mine.index == 1  # held by the other process
         mine.release()
     finally:
         holder.kill()
         holder.wait()
-    again = loopback.claim(tmp_path)
+    again = loopback.claim(name)
     assert again.index == 0  # the kernel dropped the dead process's lock
     again.release()
 
 
-def test_all_blocks_taken_is_a_clear_error(tmp_path, monkeypatch):
+def test_all_blocks_taken_is_a_clear_error(name, monkeypatch):
     monkeypatch.setattr(loopback, "BLOCKS", 2)
-    held = [loopback.claim(tmp_path), loopback.claim(tmp_path)]
+    held = [loopback.claim(name), loopback.claim(name)]
     with pytest.raises(RuntimeError, match="all 2 loopback blocks"):
-        loopback.claim(tmp_path)
+        loopback.claim(name)
     for block in held:
         block.release()
 

@@ -155,12 +155,19 @@ def test_recovery_watched_past_the_gate_and_missed_fails_saying_how_long():
     assert r.verdict == FAIL and r.detail == "not N/N in 15.0 s"
 
 
-def test_recovery_watched_less_than_a_looser_gate_is_insufficient_not_a_fail():
-    # Re-judged with recovery_s = 30 a run that stopped watching at 15 s cannot tell.
-    loose = TH.merged({"recovery_s": 30.0})
-    entry = {"recovered_s": None, "recovered": False, "recovery_watched_s": 15.0}
-    r = judged(recovery, entry, th=loose)
-    assert r.verdict == INSUFFICIENT and "watched 15.0 s after the heal" in r.detail
+@pytest.mark.parametrize(
+    ("watched", "th"),
+    [
+        (15.0, TH.merged({"recovery_s": 30.0})),  # re-judged with a looser gate than watched
+        (15.0, UNGATED),  # ... or with none: a miss needs the whole ungated watch
+        (1.2, TH),  # a stopped run cut the watch short
+    ],
+    ids=["looser-gate", "no-gate", "cut-short"],
+)
+def test_recovery_watched_too_short_to_tell_is_insufficient_not_a_fail(watched, th):
+    entry = {"recovered_s": None, "recovered": False, "recovery_watched_s": watched}
+    r = judged(recovery, entry, th=th)
+    assert r.verdict == INSUFFICIENT and f"watched {watched} s after the heal" in r.detail
 
 
 def test_recovery_without_evidence_is_insufficient():
