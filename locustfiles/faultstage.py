@@ -97,7 +97,6 @@ class FaultStage:
         self._open: dict[str, dict] = {}
         self.faults: list[dict] = []
         self._probes: list[gevent.Greenlet] = []
-        self._recovering: set[str] = set()  # faults healed, recovery still being watched
 
     def reset(self) -> None:
         """Forget a previous run (the web UI can start several): its faults, its manual
@@ -105,7 +104,6 @@ class FaultStage:
         self.close()
         self.runner, self.started_wall = None, None
         self._open, self.faults, self._probes = {}, [], []
-        self._recovering.clear()
         (self.results_dir / JOURNAL_FILE).unlink(missing_ok=True)
 
     @property
@@ -246,7 +244,6 @@ class FaultStage:
         was really watched is recorded: a probe ended early (the run stopped) proves less than
         its window; one that failed records nothing and its fault counts as never back."""
         watch = self.thresholds.recovery_watch_s()
-        self._recovering.add(entry["key"])
         net = self.state.adapter()
         try:
             while time.monotonic() - since < watch:
@@ -259,7 +256,6 @@ class FaultStage:
             entry["recovery_watched_s"] = elapsed(since)
             raise
         finally:
-            self._recovering.discard(entry["key"])
             net.close()
 
     def _whole(self, net) -> bool:
@@ -277,10 +273,16 @@ class FaultStage:
             self._manual.heal_now()
         self.state.journal[:] = self.journal_records()
         watch = self.thresholds.recovery_watch_s()
-        if self._recovering:
+        # Healed on schedule, and its probe has not recorded how long it watched yet.
+        recovering = [
+            f["key"]
+            for f in self.faults
+            if f["end"] and not f.get("healed_by") and f["recovery_watched_s"] is None
+        ]
+        if recovering:
             console.say(
                 f"waiting up to {watch:.0f} s after the heal for the network to recover from "
-                + ", ".join(sorted(self._recovering))
+                + ", ".join(recovering)
             )
         gevent.joinall(self._probes, timeout=watch + PROBE_SLACK_S)
         # A probe still polling proves only what it saw so far: ended, it records that.

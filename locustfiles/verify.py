@@ -36,10 +36,8 @@ def settle_s(fault_results: list[dict] | None, thresholds: Thresholds) -> float:
         return SETTLE_TIMEOUT_S
     last = max(results, key=lambda r: r["window"]["end"])
     watched = last.get("recovery_watched_s")
-    if not last["recovered"] and watched is not None:
-        if watched >= thresholds.recovery_evidence_s():
-            return 0.0
-    return SETTLE_TIMEOUT_S
+    missed = not last["recovered"] and watched is not None
+    return 0.0 if missed and watched >= thresholds.recovery_evidence_s() else SETTLE_TIMEOUT_S
 
 
 def settled_state(state, thresholds: Thresholds) -> list[str]:

@@ -27,7 +27,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .adapter import FILES, INDEX, PEERS, Adapter, Hit, NodeInfo, Refused, Unavailable
+from .adapter import ALIVE, FILES, INDEX, PEERS, Adapter, Hit, NodeInfo, Refused, Unavailable
 
 DOWNLOAD_TIMEOUT_S = 5.0
 SEARCH_TTL = 3
@@ -86,7 +86,7 @@ def check_joined(net: Adapter, nodes: list[NodeInfo]) -> Check:
     gaps = []
     for node in nodes:
         view, why = _call(net.peers, node)
-        missing = [n.name for n in nodes if n is not node and (view or {}).get(n.name) != "alive"]
+        missing = [n.name for n in nodes if n is not node and (view or {}).get(n.name) != ALIVE]
         if why or missing:
             gaps.append(f"{node.name} {why or 'does not see ' + ', '.join(missing) + ' alive'}")
     return Check("joined", FAIL if gaps else PASS, "; ".join(gaps) or "every node sees all alive")
@@ -94,6 +94,8 @@ def check_joined(net: Adapter, nodes: list[NodeInfo]) -> Check:
 
 def check_search(net: Adapter, nodes: list[NodeInfo], ttl: int = SEARCH_TTL) -> Check:
     """From each node, a file only another node holds (and, TTL 0, staying local)."""
+    if not any(n.files for n in nodes) or len(nodes) < 2:
+        return Check("search", NOT_MEASURABLE, "needs 2 nodes and a seeded corpus")
     problems = []
     for node in nodes:
         other = _other(nodes, node)
@@ -107,8 +109,6 @@ def check_search(net: Adapter, nodes: list[NodeInfo], ttl: int = SEARCH_TTL) -> 
             problems.append(f"from {node.name}, {other.name}'s {file['name']} not found")
         elif answer.reached is not None and set(answer.reached) < {n.name for n in nodes}:
             problems.append(f"from {node.name} reached {len(answer.reached)} of {len(nodes)}")
-    if not any(n.files for n in nodes) or len(nodes) < 2:
-        return Check("search", NOT_MEASURABLE, "needs 2 nodes and a seeded corpus")
     detail = "; ".join(problems) or "each node finds a file only another node holds"
     return Check("search", FAIL if problems else PASS, detail)
 

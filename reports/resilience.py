@@ -116,23 +116,26 @@ def recovery(ev: Evidence, th: Thresholds) -> list[Result]:
         since = f"after {', '.join(ft.enclosed_by)} ended; " if ft.enclosed_by else ""
         if ft.recovered is None:
             out.append(check.missing(ft.window, "no monitor rows or fault result after heal")[0])
-        elif not ft.recovered and ft.watched_s is None:
-            out.append(check.result(ft.window, None, FAIL, ft.rows, f"{since}never back to N/N"))
-        elif not ft.recovered and ft.watched_s < th.recovery_evidence_s():
-            # The run stopped watching before this gate (or a stopped run cut the watch short).
-            watched = fmt(ft.watched_s, SECONDS)
-            need = fmt(th.recovery_evidence_s(), SECONDS)
-            detail = f"{since}watched {watched} after the heal, too short to tell (needs {need})"
-            out.append(check.missing(ft.window, detail)[0])
         elif not ft.recovered:
-            watched = fmt(ft.watched_s, SECONDS)
-            out.append(check.result(ft.window, None, FAIL, ft.rows, f"{since}not N/N in {watched}"))
+            out.append(_not_back(check, ft, th, since))
         elif ft.recovered_s is None:
             out.append(check.missing(ft.window, f"{since}recovered, time not measured")[0])
         else:
             detail = f"{since}N/N alive after {fmt(ft.recovered_s, SECONDS)} ({ft.source})"
             out.append(_judged(check, ft, ft.recovered_s, ft.rows, detail))
     return out
+
+
+def _not_back(check: Check, ft: FaultTiming, th: Thresholds, since: str) -> Result:
+    """A fault the network did not recover from while it was watched: a fail, unless the watch
+    was too short for this gate (a re-render with a looser one, or a stopped run cut it short)."""
+    if ft.watched_s is None:
+        return check.result(ft.window, None, FAIL, ft.rows, f"{since}never back to N/N")
+    watched, need = fmt(ft.watched_s, SECONDS), fmt(th.recovery_evidence_s(), SECONDS)
+    if ft.watched_s < th.recovery_evidence_s():
+        detail = f"{since}watched {watched} after the heal, too short to tell (needs {need})"
+        return check.missing(ft.window, detail)[0]
+    return check.result(ft.window, None, FAIL, ft.rows, f"{since}not N/N in {watched}")
 
 
 def service_recovery(ev: Evidence, th: Thresholds) -> list[Result]:
