@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
+import subprocess
+import sys
 import time
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from node.cluster import Cluster
 from tests.http import get
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
@@ -33,6 +40,23 @@ def wait_for(predicate, timeout: float, interval: float = 0.02):
             return value
         time.sleep(interval)
     raise AssertionError(f"condition not met within {timeout}s")
+
+
+@contextlib.contextmanager
+def cluster_cli(args: list[str], **popen) -> Iterator[tuple[subprocess.Popen, list[int]]]:
+    """``python -m node.cluster ARGS`` once it printed ``ready``: the process and its nodes'
+    pids. Killed at the end if the test left it running."""
+    cmd = [sys.executable, "-m", "node.cluster", *args]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, cwd=ROOT, **popen)
+    try:
+        lines = []
+        while (line := proc.stdout.readline()) and line.strip() != "ready":
+            lines.append(line)
+        yield proc, [int(x.split(" pid ")[1]) for x in lines if " pid " in x]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
 
 
 def peer_state(cluster: Cluster, observer: str, target: str) -> str | None:

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from networks.launcher import Launcher
+from tests.conftest import cluster_cli
 
 pytestmark = pytest.mark.integration
 
@@ -133,28 +134,18 @@ def test_nodes_die_with_a_sigkilled_launcher(tmp_path):
 
 
 def test_cluster_cli_starts_any_network_and_refuses_a_bad_one(tmp_path):
-    argv = [sys.executable, "-m", "node.cluster", "--nodes", "2", "--files", "1"]
+    flags = ["--nodes", "2", "--files", "1"]
+    argv = [sys.executable, "-m", "node.cluster", *flags]
     bad = subprocess.run(
         [*argv, "--network", str(tmp_path / "none.toml")], capture_output=True, text=True, cwd=ROOT
     )
     assert bad.returncode == 2 and bad.stderr.strip().endswith("none.toml': no such file")
-    proc = subprocess.Popen(
-        [*argv, "--network", str(FAKE), "--workdir", str(tmp_path / "w")],
-        stdout=subprocess.PIPE,
-        text=True,
-        cwd=ROOT,
-    )
-    try:
-        lines = []
-        while (line := proc.stdout.readline()) and line.strip() != "ready":
-            lines.append(line)
-        pids = [int(x.split(" pid ")[1]) for x in lines if " pid " in x]
-        assert len(pids) == 2, lines
+    with cluster_cli([*flags, "--network", str(FAKE), "--workdir", str(tmp_path / "w")]) as (
+        proc,
+        pids,
+    ):
+        assert len(pids) == 2, pids
         assert json.loads((tmp_path / "w" / "cluster.json").read_text())["network"] == str(FAKE)
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     wait_gone(pids)

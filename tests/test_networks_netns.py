@@ -19,7 +19,7 @@ import pytest
 from faults.backends import netns as nft_backend
 from networks import netns
 from networks.launcher import Launcher
-from tests.conftest import wait_for
+from tests.conftest import cluster_cli, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -125,17 +125,10 @@ def test_the_builtin_node_in_namespaces_sees_a_cut_peer_dead(tmp_path):
 
 
 def test_ctrl_c_on_the_cluster_cli_removes_its_namespaces(tmp_path):
-    argv = [sys.executable, "-m", "node.cluster", "--nodes", "2", "--files", "1", "--netns"]
-    argv += ["--network", str(FAKE), "--workdir", str(tmp_path / "w")]
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True, cwd=ROOT)
-    try:
-        while (line := proc.stdout.readline()) and line.strip() != "ready":
-            pass
+    args = ["--nodes", "2", "--files", "1", "--netns"]
+    args += ["--network", str(FAKE), "--workdir", str(tmp_path / "w")]
+    with cluster_cli(args) as (proc, _):
         assert leftovers(f"pl-{proc.pid}-")
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=30) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     assert leftovers(f"pl-{proc.pid}-") == []

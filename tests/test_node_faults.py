@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from tests.conftest import peer_state, wait_for
+from tests.conftest import cluster_cli, peer_state, wait_for
 from tests.http import call, get
 
 pytestmark = pytest.mark.integration
@@ -100,28 +100,15 @@ def test_sigterm_lets_a_request_in_flight_finish(fresh_cluster):
 def test_cluster_cli_stops_on_signals_and_leaves_no_nodes(tmp_path):
     import signal
 
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "node.cluster", "--nodes", "2", "--workdir", str(tmp_path / "c")],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        lines = []
-        while (line := proc.stdout.readline()) and line.strip() != "ready":
-            lines.append(line)
-        pids = [int(x.split(" pid ")[1]) for x in lines if " pid " in x]
-        assert len(pids) == 2, lines
+    args = ["--nodes", "2", "--workdir", str(tmp_path / "c")]
+    with cluster_cli(args, stderr=subprocess.STDOUT) as (proc, pids):
+        assert len(pids) == 2, pids
         for _ in range(5):  # a burst, as an impatient Ctrl-C gives
             proc.send_signal(signal.SIGTERM)
             time.sleep(0.01)
         assert proc.wait(timeout=30) == 0
         for pid in pids:
             wait_for(lambda pid=pid: not _running(pid), timeout=5)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
 
 
 def _running(pid: int) -> bool:
