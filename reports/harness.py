@@ -1,23 +1,25 @@
 """Harness criteria: did the run measure what it set out to measure?
 
-A run interrupted or cut short before its stages ran, fault steps that started long after their
-schedule, a monitor that went quiet, a load generator pegged at full CPU: the numbers of such a
-run say more about the machine than about the network. These rows never make a network NOT
-READY; when one of them does not pass, the verdict is INCONCLUSIVE and names it (wrong answers
-and lost data seen during the run still make it NOT READY: a bug seen is a bug).
+A run interrupted or cut short before its stages ran, fault steps that failed or started long
+after their schedule, a monitor that went quiet, a load generator pegged at full CPU: the
+numbers of such a run say more about the machine than about the network. These rows never make
+a network NOT READY; when one of them does not pass, the verdict is INCONCLUSIVE and names it
+(wrong answers and lost data seen during the run still make it NOT READY: a bug seen is a bug).
 
 Inputs: the run status written by the Locust suite (``interrupted``, ``cut_short``,
-``worker_died``), the fault journal (``detail.late_s`` of each step) and the monitor rows (their
-times and ``generator_cpu``, the load generator's own CPU percent).
+``worker_died``), the fault journal (each step's ``outcome`` and ``detail.late_s``) and the
+monitor rows (their times and ``generator_cpu``, the load generator's own CPU percent).
 """
 
 from __future__ import annotations
 
 from reports.evidence import STRESS, Evidence
+from reports.faultsteps import failed_steps, journal_steps, summary
 from reports.rows import COUNT, FAIL, HARNESS, PASS, PCT, REPORTED, SECONDS, Check, Result
 from reports.thresholds import Thresholds
 
 RUN = "run"
+NO_STEPS = "no fault steps"
 
 
 def run_complete(ev: Evidence, th: Thresholds) -> list[Result]:
@@ -49,11 +51,25 @@ def workers(ev: Evidence, th: Thresholds) -> list[Result]:
 def fault_schedule(ev: Evidence, th: Thresholds) -> list[Result]:
     """Fault steps started on time (the machine kept up with the plan)."""
     check = Check("fault_schedule", "<=", th.harness_late_s, SECONDS, 1, family=HARNESS)
-    steps = [r for r in ev.journal if r.get("phase") in ("start", "end")]
+    steps = journal_steps(ev.journal)
     if not steps:
-        return [check.result(RUN, None, REPORTED, 0, "no fault steps")]
+        return [check.result(RUN, None, REPORTED, 0, NO_STEPS)]
     late = max(float((r.get("detail") or {}).get("late_s") or 0.0) for r in steps)
     return [check.on(RUN, late, len(steps), "latest step behind its schedule")]
+
+
+def faults_applied(ev: Evidence, th: Thresholds) -> list[Result]:
+    """Every fault step did what the plan asked: a step that failed, or that the backend could
+    not apply to this network, leaves a fault window without its fault (reports.faultsteps)."""
+    check = Check("faults_applied", "<=", 0, COUNT, 1, "every fault step applied", HARNESS)
+    steps = journal_steps(ev.journal)
+    if not steps:
+        return [check.result(RUN, None, REPORTED, 0, NO_STEPS)]
+    failed = failed_steps(ev.journal)
+    if not failed:
+        return [check.result(RUN, 0.0, PASS, len(steps), f"all {len(steps)} steps applied")]
+    detail = f"{len(failed)} of {len(steps)} steps failed: {summary(failed)}"
+    return [check.result(RUN, float(len(failed)), FAIL, len(steps), detail)]
 
 
 def monitor_gaps(ev: Evidence, th: Thresholds) -> list[Result]:
@@ -85,4 +101,4 @@ def generator_cpu(ev: Evidence, th: Thresholds) -> list[Result]:
     return [check.on(RUN, float(worst), len(rows), "highest over two consecutive readings")]
 
 
-CRITERIA = (run_complete, workers, fault_schedule, monitor_gaps, generator_cpu)
+CRITERIA = (run_complete, workers, fault_schedule, faults_applied, monitor_gaps, generator_cpu)

@@ -295,8 +295,27 @@ def integrity_problems(ev: Evidence, results: list[Result], th: Thresholds):
     ]
 
 
+def faults_not_applied(ev: Evidence, results: list[Result], th: Thresholds):
+    """Fault steps failed or could not be applied to this network: those faults were not tested."""
+    bad = [r for r in results if r.name == "faults_applied" and r.verdict == FAIL]
+    if not bad:
+        return []
+    return [
+        Recommendation(
+            "faults_not_applied",
+            HIGH,
+            "Faults were not applied: the run cannot judge the network on them",
+            bad[0].detail,
+            "Use a fault backend that can apply them to this network (netns: root and the nft "
+            "binary, nodes sharing one address each in a namespace of its own), or leave those "
+            "faults out of the plan, and run again.",
+        )
+    ]
+
+
 #: Every rule, in reading order within a severity.
 RULES: tuple[Rule, ...] = (
+    faults_not_applied,
     failover_errors_during_crashes,
     integrity_problems,
     protocol_starved,

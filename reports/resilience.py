@@ -13,11 +13,16 @@ And for every fault window, whatever it did:
 - **recovery** — from the heal to N/N alive within ``recovery_s``;
 - **service_recovery** — from the heal to search success back at the baseline's within
   ``recovery_s``.
+
+A fault whose steps failed, or were not applied to this network (reports.faultsteps), did not
+happen as planned: its rows are insufficient and name the step and its error, never a pass and
+never a fail (the harness row ``faults_applied`` makes such a run INCONCLUSIVE).
 """
 
 from __future__ import annotations
 
 from reports.evidence import FAULT, Evidence, Window
+from reports.faultsteps import failed_steps, of_fault, summary
 from reports.rows import FAIL, PASS, PCT, RESILIENCE, SECONDS, Check, Result, fmt
 from reports.samples import errors_text, select, success_rate
 from reports.series import FaultTiming, fault_timings
@@ -49,6 +54,16 @@ def single_node_windows(ev: Evidence) -> list[Window]:
     ]
 
 
+def _not_applied(
+    check: Check, ev: Evidence, window: str, fault_id: str | None, target: str | None
+) -> Result | None:
+    """The insufficient row of a fault that did not happen as planned, or None if it did."""
+    failed = of_fault(failed_steps(ev.journal), fault_id, target)
+    if not failed:
+        return None
+    return check.missing(window, f"the fault did not happen as planned: {summary(failed)}")[0]
+
+
 def single_node_failure(ev: Evidence, th: Thresholds) -> list[Result]:
     """Searches keep succeeding (failing over to 2 of 3 nodes) during each single-node fault."""
     check = Check(
@@ -59,6 +74,9 @@ def single_node_failure(ev: Evidence, th: Thresholds) -> list[Result]:
         return check.missing("faults", "no single-node fault windows")
     out = []
     for w in windows:
+        if skipped := _not_applied(check, ev, w["name"], w.get("fault_id"), w["target"]):
+            out.append(skipped)
+            continue
         searches = select(ev.in_window(w), op="search")
         overlaps = ", ".join(o["name"] for o in ev.overlapping(w, FAULT))
         notes = [f"{w.get('fault_kind')} {w['target']}", errors_text(searches)]
@@ -89,7 +107,9 @@ def failure_detection(ev: Evidence, th: Thresholds) -> list[Result]:
         return check.missing("faults", "no fault windows that take a node down")
     out = []
     for ft in timings:
-        if not ft.detection_measured:
+        if skipped := _not_applied(check, ev, ft.window, ft.fault_id, ft.target):
+            out.append(skipped)
+        elif not ft.detection_measured:
             out.append(check.missing(ft.window, "not measured: no view of the peers' states")[0])
         elif ft.detected_s is None:
             span = fmt(ft.end - ft.start, SECONDS)
@@ -114,7 +134,9 @@ def recovery(ev: Evidence, th: Thresholds) -> list[Result]:
     out = []
     for ft in timings:
         since = f"after {', '.join(ft.enclosed_by)} ended; " if ft.enclosed_by else ""
-        if ft.recovered is None:
+        if skipped := _not_applied(check, ev, ft.window, ft.fault_id, ft.target):
+            out.append(skipped)
+        elif ft.recovered is None:
             out.append(check.missing(ft.window, "no monitor rows or fault result after heal")[0])
         elif not ft.recovered:
             out.append(_not_back(check, ft, th, since))
@@ -146,7 +168,9 @@ def service_recovery(ev: Evidence, th: Thresholds) -> list[Result]:
         return check.missing("faults", "no fault with a baseline to recover to")
     out = []
     for ft in timings:
-        if ft.service_s is None:
+        if skipped := _not_applied(check, ev, ft.window, ft.fault_id, ft.target):
+            out.append(skipped)
+        elif ft.service_s is None:
             out.append(check.result(ft.window, None, FAIL, 1, "never back to baseline in the run"))
         else:
             detail = f"back to baseline after {fmt(ft.service_s, SECONDS)}"

@@ -112,3 +112,16 @@ def only(results: list, window: str | None = None):
     picked = [r for r in results if window is None or r.window == window]
     assert len(picked) == 1, picked
     return picked[0]
+
+
+#: How the control backend's partition step failed on a network without peerload's /admin API.
+ADMIN_404 = "HttpError: n3: POST http://127.0.0.13:8003/admin/partition: 404 Not Found"
+
+
+def fail_steps(run: dict, fault_id: str, target: str, error: str = ADMIN_404) -> dict:
+    """``run`` (a synthetic run) with every journal step of one fault failed, as the runner
+    journals a step that raised: its start, its heal, all of them."""
+    for step in run["journal"]:
+        if (step["fault_id"], step["target"]) == (fault_id, target):
+            step.update(outcome="error", error=error)
+    return run

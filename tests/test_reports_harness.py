@@ -5,10 +5,18 @@ from __future__ import annotations
 import pytest
 
 from reports.evidence import Evidence
-from reports.harness import fault_schedule, generator_cpu, monitor_gaps, run_complete, workers
+from reports.harness import (
+    fault_schedule,
+    faults_applied,
+    generator_cpu,
+    monitor_gaps,
+    run_complete,
+    workers,
+)
 from reports.rows import FAIL, HARNESS, INSUFFICIENT, PASS, REPORTED
+from reports.synthetic import synthetic_run
 from reports.thresholds import Thresholds
-from tests.fixtures import only, rows, status, win
+from tests.fixtures import ADMIN_404, fail_steps, only, rows, status, win
 
 TH = Thresholds()
 
@@ -80,8 +88,40 @@ def test_records_other_than_steps_are_not_judged():
     assert r.verdict == PASS and r.value == 0.0 and r.n == 1
 
 
-def test_no_fault_steps_is_reported():
-    assert judged(fault_schedule).verdict == REPORTED
+@pytest.mark.parametrize("criterion", [fault_schedule, faults_applied])
+def test_no_fault_steps_is_reported(criterion):
+    assert judged(criterion).verdict == REPORTED
+
+
+# -- the fault steps applied -----------------------------------------------------------------
+
+
+def test_every_step_applied_passes():
+    journal = [step("start"), step("end"), {"record": "run", "outcome": "error"}]
+    r = judged(faults_applied, journal=journal)
+    assert (r.verdict, r.value, r.n, r.family) == (PASS, 0.0, 2, HARNESS)
+    assert r.detail == "all 2 steps applied"
+
+
+def test_a_failed_step_fails_naming_the_step_and_its_error():
+    run = fail_steps(synthetic_run(seed=3, scale=0.1), "isolate", "n3")
+    r = judged(faults_applied, journal=run["journal"])
+    assert (r.verdict, r.value, r.n) == (FAIL, 2.0, 6)
+    assert r.detail == f"2 of 6 steps failed: isolate:n3 start, end: {ADMIN_404}"
+
+
+def test_failed_steps_of_several_faults_are_each_named():
+    journal = [
+        {**step("start"), "fault_id": "cut", "target": "n2", "outcome": "error", "error": "E1"},
+        {**step("end"), "fault_id": "cut", "target": "n2", "outcome": "error", "error": "E2",
+         "detail": {"reason": "final heal (completed)"}},
+        {**step("start"), "fault_id": "slow", "target": "n1", "outcome": "error", "error": "E1"},
+    ]  # fmt: skip
+    r = judged(faults_applied, journal=journal)
+    assert r.detail == (
+        "3 of 3 steps failed: cut:n2 start: E1; cut:n2 end (final heal (completed)): E2; "
+        "slow:n1 start: E1"
+    )
 
 
 # -- the monitor -----------------------------------------------------------------------------

@@ -12,8 +12,9 @@ from reports.resilience import (
     single_node_failure,
 )
 from reports.rows import FAIL, INSUFFICIENT, PASS, RESILIENCE
+from reports.synthetic import synthetic_run
 from reports.thresholds import Thresholds
-from tests.fixtures import fault_result, fault_win, only, rows, spread, win
+from tests.fixtures import ADMIN_404, fail_steps, fault_result, fault_win, only, rows, spread, win
 
 TH = Thresholds()
 CRASH = fault_win("n2", 0, 10)
@@ -203,3 +204,28 @@ def test_service_recovery_without_a_baseline_is_insufficient():
 def test_ungated_service_recovery_passes_when_it_came_back():
     assert service(40.0, th=UNGATED).verdict == PASS
     assert service(None, th=UNGATED).verdict == FAIL
+
+
+# -- a fault that did not happen -------------------------------------------------------------
+
+
+def never_applied() -> Evidence:
+    """A synthetic run whose partition of n3 failed at every step (the control backend on a
+    network without peerload's /admin API): the nodes never noticed a fault that never was."""
+    run = fail_steps(synthetic_run(seed=3, scale=0.4), "isolate", "n3")
+    for entry in run["fault_results"]:
+        if entry["fault_id"] == "isolate":
+            entry.update(detected_s=None, recovered_s=None, recovered=False)
+            entry.update(service_recovered_s=None)
+    return Evidence.from_run(run)
+
+
+@pytest.mark.parametrize(
+    "criterion", [single_node_failure, failure_detection, recovery, service_recovery]
+)
+def test_the_rows_of_a_fault_that_did_not_happen_are_insufficient_naming_the_step(criterion):
+    results = criterion(never_applied(), TH)
+    r = only(results, "fault:isolate:n3")
+    assert r.verdict == INSUFFICIENT and r.n == 0
+    assert r.detail == f"the fault did not happen as planned: isolate:n3 start, end: {ADMIN_404}"
+    assert only(results, "fault:crash-each:n1").verdict == PASS  # the faults that happened

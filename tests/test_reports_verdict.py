@@ -30,7 +30,7 @@ from reports.rows import (
 from reports.synthetic import synthetic_run
 from reports.thresholds import Thresholds
 from reports.verdict import INCONCLUSIVE, NOT_READY, READY, REGRESSED, decide
-from tests.fixtures import fault_win, spread
+from tests.fixtures import ADMIN_404, fail_steps, fault_win, spread
 
 TH = Thresholds()
 REPO = Path(__file__).resolve().parents[1]
@@ -149,11 +149,20 @@ def healthy(run: dict) -> None:
     """The synthetic run as it is."""
 
 
+def partition_not_applied(run: dict) -> None:
+    """The partition of n3 failed at every step, and the nodes never noticed it."""
+    fail_steps(run, "isolate", "n3")
+    for entry in run["fault_results"]:
+        if entry["fault_id"] == "isolate":
+            entry.update(detected_s=None, recovered_s=None, recovered=False)
+
+
 OUTCOMES = [
     (healthy, READY),
     (lose_writes, NOT_READY),
     (interrupt, INCONCLUSIVE),
     (compare_with_a_faster_baseline, REGRESSED),
+    (partition_not_applied, INCONCLUSIVE),
 ]
 
 
@@ -170,7 +179,7 @@ def says_ready(out: Path) -> list[str]:
     ]
 
 
-@pytest.mark.parametrize(("change", "label"), OUTCOMES, ids=[o[1] for o in OUTCOMES])
+@pytest.mark.parametrize(("change", "label"), OUTCOMES, ids=[o[0].__name__ for o in OUTCOMES])
 def test_every_output_says_the_verdict(tmp_path, capsys, change, label):
     verdict = built(tmp_path, change)
     assert verdict.label == label, verdict.reason
@@ -194,3 +203,33 @@ def test_a_run_that_lost_acked_writes_is_called_ready_nowhere(tmp_path):
     assert verdict.reason.startswith("NOT READY: acked_writes 2 > 0 in window after run")
     assert len(list(tmp_path.iterdir())) == 5  # md, html, two JSON results, samples
     assert says_ready(tmp_path) == []
+
+
+# -- a fault that did not happen ---------------------------------------------------------------
+
+
+def test_a_fault_that_did_not_happen_makes_the_run_inconclusive_naming_the_step(tmp_path):
+    verdict = built(tmp_path, partition_not_applied)
+    assert verdict.label == INCONCLUSIVE and verdict.exit_code == 4
+    assert verdict.reason == (
+        f"INCONCLUSIVE: faults_applied: 2 of 6 steps failed: isolate:n3 start, end: {ADMIN_404} "
+        "in window run (n=6)"
+    )
+    assert [r.name for r in verdict.failed] == ["faults_applied"]
+    report = (tmp_path / "PHASE4_FINAL_REPORT.md").read_text()
+    blocking = report.split("Blocking findings:", 1)[1].split("\n\n", 1)[0]
+    assert f"isolate:n3 start, end: {ADMIN_404}" in blocking
+    assert "Top recommendation: **Faults were not applied" in report
+    assert f"Evidence: 2 of 6 steps failed: isolate:n3 start, end: {ADMIN_404}" in report
+
+
+def test_a_fault_that_did_not_happen_leaves_a_correctness_failure_not_ready(tmp_path):
+    def both(run: dict) -> None:
+        partition_not_applied(run)
+        lose_writes(run)
+
+    verdict = built(tmp_path, both)
+    assert verdict.label == NOT_READY
+    assert verdict.reason.startswith("NOT READY: acked_writes 2 > 0 in window after run")
+    not_applied = [r for r in verdict.results if r.name == "faults_applied"]
+    assert [r.verdict for r in not_applied] == [FAIL]  # still in the table, not the decision
