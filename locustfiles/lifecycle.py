@@ -27,7 +27,7 @@ from .monitor import LIVENESS_MESSAGE, Monitor, share_liveness
 from .record import baseline, exit_code, judge, resolved_thresholds
 from .results import CONCURRENCY_FILE, concurrency_results, write_json
 from .runstate import DESCRIPTOR_OPTION, RunState, parse_cluster
-from .samples import SampleRecorder
+from .samples import DRAIN_MESSAGE, SampleRecorder, on_drain
 from .shape import build_stages
 from .validate import check_options, needs_netns
 from .verify import integrity, settled_state, steady_state
@@ -57,6 +57,7 @@ def on_init(environment, **_) -> None:
     console.reserve_stdout_for_json(getattr(environment.parsed_options, "json", False))
     if is_worker(environment):
         environment.runner.register_message(LIVENESS_MESSAGE, _on_liveness(environment))
+        environment.runner.register_message(DRAIN_MESSAGE, on_drain(environment), concurrent=True)
         return
     options = environment.parsed_options
     if options is None:  # a library user built the environment by hand
@@ -271,6 +272,7 @@ def on_test_stop(environment, **_) -> None:
     shape = environment.shape_class
     if shape is not None and hasattr(shape, "stop"):
         shape.stop()
+    _drain_workers(environment, state)
     monitor = getattr(environment, "peerload_monitor", None)
     if monitor is not None:
         monitor.stop()
@@ -329,6 +331,17 @@ def _finish_faults(environment, state, results_dir: Path) -> None:
             f"{seconds(f['service_recovered_s'])}, search success during it "
             f"{'-' if search is None else f'{search:.1f}%'}"
         )
+
+
+def _drain_workers(environment, state) -> None:
+    """Distributed: no load may run while the network is checked, and every sample and ack the
+    workers still hold must be in before it is (locustfiles/samples.py)."""
+    if not isinstance(environment.runner, MasterRunner):
+        return
+    silent = state.recorder.drain()
+    if silent:
+        state.worker_died = True
+        say(f"{len(silent)} worker(s) did not hand over their last samples: " + ", ".join(silent))
 
 
 def _check_workers(environment, state) -> None:

@@ -98,18 +98,24 @@ class RunState:
 
 
 DESCRIPTOR_OPTION = "peerload_descriptor"
+#: Users start in greenlets of their own, and building the state can yield (the adapter's
+#: module is imported then): without the lock two first users each built one, and the uploads
+#: one of them acknowledged went to a recorder whose report the other overwrote.
+_BUILDING = threading.Lock()
 
 
 def run_state(environment) -> RunState:
-    """The run's state; on a worker it is built from the descriptor the master forwarded."""
-    state = getattr(environment, "peerload", None)
-    if state is None:
-        raw = getattr(environment.parsed_options, DESCRIPTOR_OPTION, None)
-        if not raw:
-            raise RuntimeError("no cluster descriptor: the master did not forward one")
-        from .samples import SampleRecorder
+    """The run's state (one per process); on a worker it is built from the descriptor the
+    master forwarded."""
+    with _BUILDING:
+        state = getattr(environment, "peerload", None)
+        if state is None:
+            raw = getattr(environment.parsed_options, DESCRIPTOR_OPTION, None)
+            if not raw:
+                raise RuntimeError("no cluster descriptor: the master did not forward one")
+            from .samples import SampleRecorder
 
-        state = RunState(json.loads(raw))
-        state.recorder = SampleRecorder(environment, state)
-        environment.peerload = state
+            state = RunState(json.loads(raw))
+            state.recorder = SampleRecorder(environment, state)
+            environment.peerload = state
     return state

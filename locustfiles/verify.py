@@ -52,6 +52,6 @@ def integrity(state) -> dict:
     """Acknowledged uploads still there with their digest, and (a sample) searchable."""
     net = state.adapter()
     try:
-        return verify.integrity(net, state.nodes, state.acked)
+        return verify.integrity(net, state.nodes, list(state.acked))  # a snapshot
     finally:
         net.close()
