@@ -117,6 +117,37 @@ def test_a_run_cut_short_inside_a_fault_is_inconclusive_not_blamed_on_the_networ
     assert orphans(cluster_workdir(output)) == []
 
 
+#: How long after its last window a distributed run's users may still start a request: the
+#: drain's stop reaches the workers within this (before the fix they went on for the whole
+#: final verification and integrity check, ~50 s, and their uploads looked lost).
+DRAIN_SLACK_S = 2.0
+
+
+@pytest.mark.load
+def test_distributed_run_with_thousands_of_uploads_loses_none(tmp_path):
+    run = run_headless(
+        tmp_path,
+        "--processes", "2", "--levels", "5,10", "--step-time", "4", "--stress-levels", "40",
+        "--fault-plan", "none",
+    )  # fmt: skip
+    output = run.stdout + run.stderr
+    record = json.loads((tmp_path / COMPLETE).read_text())
+    (row,) = [c for c in record["criteria"] if c["name"] == "acked_writes"]
+    assert row["verdict"] == "pass", output[-3000:]
+    integrity = record["run"]["integrity"]
+    samples = [json.loads(line) for line in (tmp_path / "samples.jsonl").open()]
+    uploads = [s for s in samples if s["op"] == "index" and s["ok"]]
+    # As many uploads as a real run makes, every acknowledgement from both workers reached the
+    # master (one ack per successful upload), and every one was on its node afterwards.
+    assert len(uploads) > 1000
+    assert integrity["acked_uploads"] == len(uploads)
+    assert integrity["lost"] == integrity["corrupt"] == 0
+    # The load had stopped before the network was checked.
+    last_end = max(w["end"] for w in record["run"]["windows"])
+    assert max(s["t"] for s in samples) < last_end + DRAIN_SLACK_S
+    assert orphans(cluster_workdir(output)) == []
+
+
 @pytest.mark.load
 def test_distributed_over_two_workers_and_one_that_dies_makes_the_run_inconclusive(tmp_path):
     cmd = locust_cmd("--headless", "--only-summary", "--results-dir", str(tmp_path))
