@@ -10,14 +10,17 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from reports.evidence import FAULT, Evidence
-from reports.samples import latencies, percentile
+from reports.breakdown import node_of
+from reports.evidence import FAULT, FAULT_STAGE, LEVEL, STRESS, Evidence
+from reports.samples import Sample, latencies, percentile
 from reports.series import per_node
 
 #: At most this many buckets on the sample-derived charts, whatever the run length.
 MAX_POINTS = 300
 MIN_BUCKET_S = 1.0
 DECIMALS = 3
+#: Stages marked on every chart beside the fault bands: the levels, the fault stage, stress steps.
+STAGE_KINDS = (LEVEL, FAULT_STAGE, STRESS)
 
 Column = list[float | None]
 
@@ -45,14 +48,50 @@ def fault_bands(ev: Evidence, t0: float) -> list[dict[str, Any]]:
     ]
 
 
-def performance(ev: Evidence, t0: float) -> dict[str, Column]:
-    """Successful ops/s, errors/s, p50 and p95 per time bucket, from the raw requests."""
+def stage_marks(ev: Evidence, t0: float) -> list[dict[str, Any]]:
+    """Where each level, the fault stage and each stress step begins and ends, labelled."""
+    return [
+        {
+            "label": w["name"],
+            "kind": w["kind"],
+            "start": _r(w["start"] - t0),
+            "end": _r(w["end"] - t0),
+        }
+        for w in ev.of_kind(*STAGE_KINDS)
+    ]
+
+
+def _buckets(ev: Evidence, t0: float) -> tuple[float, list[list[Sample]]]:
+    """The raw requests in time buckets of one width (``bucket_seconds``)."""
     span = max(ev.t_end - t0, 0.0)
     width = bucket_seconds(span)
     count = int(span // width) + 1 if ev.requests else 0
-    buckets: list[list[dict]] = [[] for _ in range(count)]
+    buckets: list[list[Sample]] = [[] for _ in range(count)]
     for s in ev.requests:
         buckets[min(int((s["t"] - t0) // width), count - 1)].append(s)
+    return width, buckets
+
+
+def node_rates(ev: Evidence, t0: float) -> dict[str, Any]:
+    """Successful requests/s and errors/s of each node (the one that served, or was tried)."""
+    width, buckets = _buckets(ev, t0)
+    names = sorted({node_of(s) for s in ev.requests})
+    ok = {n: [0] * len(buckets) for n in names}
+    errors = {n: [0] * len(buckets) for n in names}
+    for i, bucket in enumerate(buckets):
+        for s in bucket:
+            (ok if s.get("ok") else errors)[node_of(s)][i] += 1
+    return {
+        "x": [_r(i * width) for i in range(len(buckets))],
+        "names": names,
+        "ok": [[_r(c / width) for c in ok[n]] for n in names],
+        "errors": [[_r(c / width) for c in errors[n]] for n in names],
+    }
+
+
+def performance(ev: Evidence, t0: float) -> dict[str, Column]:
+    """Successful ops/s, errors/s, p50 and p95 per time bucket, from the raw requests."""
+    width, buckets = _buckets(ev, t0)
     cols: dict[str, Column] = {"x": [], "ops": [], "errors": [], "p50": [], "p95": [], "users": []}
     for i, bucket in enumerate(buckets):
         ok = sum(1 for s in bucket if s.get("ok"))
@@ -92,6 +131,8 @@ def chart_data(ev: Evidence, t0: float) -> dict[str, Any]:
     perf = performance(ev, t0)
     return {
         "bands": fault_bands(ev, t0),
+        "stages": stage_marks(ev, t0),
+        "nodes": node_rates(ev, t0),
         "perf": perf,
         "load": load(ev, t0, perf),
         "cpu": per_node_columns(ev, t0, "cpu"),

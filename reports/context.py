@@ -10,7 +10,9 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+from reports.breakdown import breakdown
 from reports.charts import chart_data
+from reports.correctness import violations
 from reports.evidence import Evidence
 from reports.recommend import Recommendation
 from reports.rows import MS, OPS_S, PCT, SECONDS, fmt
@@ -191,6 +193,7 @@ def build_context(
         "results": results,
         "failed": [r.describe() for r in verdict.failed],
         "windows": window_rows(ev, t0),
+        "breakdown": breakdown(ev, violations(ev, thresholds)),
         "ops": op_rows(ev),
         "faults": fault_rows(ev, t0),
         "journal": journal_summary(ev.journal),

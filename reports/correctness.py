@@ -14,9 +14,10 @@ and after the load list their problems in the run status.
 
 from __future__ import annotations
 
+from reports.breakdown import Violation, spread
 from reports.evidence import Evidence
 from reports.rows import CORRECTNESS, COUNT, FAIL, PASS, Check, Result
-from reports.samples import select
+from reports.samples import Sample, select
 from reports.thresholds import Thresholds
 
 #: ``violation`` values a sample can carry, and the operations each is looked for in.
@@ -29,6 +30,13 @@ LOOKED_FOR_IN = {
 }
 #: The capability (``networks.adapter``) a violation can only be looked for with.
 NEEDS = {PHANTOM: "files"}
+#: The criterion that counts each marked violation, in table order.
+MARKED = {
+    "corrupt_data": CORRUPT,
+    "incomplete_answers": INCOMPLETE,
+    "phantom_hits": PHANTOM,
+    "duplicate_hits": DUPLICATE,
+}
 EXAMPLES = 3
 
 
@@ -36,17 +44,31 @@ def _count_check(name: str, limit: float | None) -> Check:
     return Check(name, "<=", limit, COUNT, 1, family=CORRECTNESS)
 
 
-def _violations(ev: Evidence, th: Thresholds, name: str, kind: str, limit: int) -> list[Result]:
-    """Samples marked ``kind``, among the operations where it is looked for."""
-    check = _count_check(name, limit)
+def marked(kind: str) -> Violation:
+    """Whether a sample shows violation ``kind``: marked so, on an operation it is looked for in."""
+    return lambda s: s.get("op") in LOOKED_FOR_IN[kind] and s.get("violation") == kind
+
+
+def where(ev: Evidence, bad: list[Sample]) -> str:
+    """A failing row's detail names the windows its violations fell in: ``156: 155 in
+    stress-160, 1 in level-20`` (reports.breakdown)."""
+    places = spread(ev, bad) if bad else ""
+    return f"{len(bad)}: {places}" if places else ""
+
+
+def _violations(ev: Evidence, th: Thresholds, name: str, limit: int) -> list[Result]:
+    """Samples marked with the violation ``name`` counts, among the operations where it is
+    looked for."""
+    kind, check = MARKED[name], _count_check(name, limit)
     if kind in NEEDS and ev.lacks(NEEDS[kind]):
         return check.not_measurable("run", f"it has no {NEEDS[kind]} view")
     looked = select(ev.samples, op=LOOKED_FOR_IN[kind])
-    bad = [s for s in looked if s.get("violation") == kind]
+    bad = [s for s in looked if marked(kind)(s)]
     if not looked:
         return check.missing("run", f"no {'/'.join(LOOKED_FOR_IN[kind])} samples to check")
-    examples = "; ".join(str(s.get("error"))[:120] for s in bad[:EXAMPLES])
-    return [check.on("run", float(len(bad)), len(looked), examples)]
+    examples = "; ".join(str(s["error"])[:120] for s in bad[:EXAMPLES] if s.get("error"))
+    detail = "; ".join(filter(None, (where(ev, bad), examples)))
+    return [check.on("run", float(len(bad)), len(looked), detail)]
 
 
 def corrupt_data(ev: Evidence, th: Thresholds) -> list[Result]:
@@ -55,24 +77,24 @@ def corrupt_data(ev: Evidence, th: Thresholds) -> list[Result]:
     A node refusing a pull it could not verify (``POST /download`` answering 502) is the node
     doing its job; bytes a user received wrong, or a pull acknowledged with the wrong digest,
     are not."""
-    return _violations(ev, th, "corrupt_data", CORRUPT, th.corrupt_max)
+    return _violations(ev, th, "corrupt_data", th.corrupt_max)
 
 
 def incomplete_answers(ev: Evidence, th: Thresholds) -> list[Result]:
     """Searches that claim to be complete and are not: a hit missing whose owner answered, or
     was reachable, without ``partial``; or more peer messages than the nodes that answered can
     account for (a peer was asked and never answered), without ``partial``."""
-    return _violations(ev, th, "incomplete_answers", INCOMPLETE, th.incomplete_max)
+    return _violations(ev, th, "incomplete_answers", th.incomplete_max)
 
 
 def phantom_hits(ev: Evidence, th: Thresholds) -> list[Result]:
     """Hits (a sample of them, checked on the node named) for a file that node does not hold."""
-    return _violations(ev, th, "phantom_hits", PHANTOM, th.phantom_max)
+    return _violations(ev, th, "phantom_hits", th.phantom_max)
 
 
 def duplicate_hits(ev: Evidence, th: Thresholds) -> list[Result]:
     """Answers that list the same (node, file) more than once."""
-    return _violations(ev, th, "duplicate_hits", DUPLICATE, th.duplicate_max)
+    return _violations(ev, th, "duplicate_hits", th.duplicate_max)
 
 
 def full_flood_bound(nodes: int) -> int:
@@ -90,22 +112,50 @@ def hides_silent_peers(messages: int | None, reached: int | None, partial: bool 
     return messages > full_flood_bound(reached)
 
 
+def flood_limit(ev: Evidence, th: Thresholds) -> tuple[float, str]:
+    """The most messages one query may cost, and its basis: configured, or the full mesh's."""
+    if th.flood_messages_max is not None:
+        return th.flood_messages_max, "configured"
+    return float(full_flood_bound(ev.node_count)), f"2E-(N-1), N={ev.node_count}"
+
+
+def counts_messages(sample: Sample) -> bool:
+    """A search answer that reports the peer messages it cost."""
+    return sample.get("op") == "search" and isinstance(sample.get("messages"), int)
+
+
+def over_flood(limit: float) -> Violation:
+    """Whether a search answer cost more peer messages than ``limit``."""
+    return lambda s: counts_messages(s) and s["messages"] > limit
+
+
 def flood_cost(ev: Evidence, th: Thresholds) -> list[Result]:
     """The most peer messages one flooded query cost, against the topology's bound."""
-    limit = th.flood_messages_max
-    basis = "configured"
-    if limit is None:
-        limit, basis = float(full_flood_bound(ev.node_count)), f"2E-(N-1), N={ev.node_count}"
+    limit, basis = flood_limit(ev, th)
     check = _count_check("flood_cost", limit)
     if ev.lacks("messages"):
         return check.not_measurable("run", "its answers do not count their messages")
-    counted = [s for s in select(ev.samples, op="search") if isinstance(s.get("messages"), int)]
+    counted = [s for s in ev.samples if counts_messages(s)]
     if not counted or ev.node_count < 1:
         return check.missing("run", "no search answers that report their message count")
     worst = max(s["messages"] for s in counted)
-    over = sum(1 for s in counted if s["messages"] > limit)
-    detail = f"bound {basis}; {over} answer(s) over it"
+    over = [s for s in counted if over_flood(limit)(s)]
+    detail = f"bound {basis}; {len(over)} answer(s) over it"
+    detail = "; ".join(filter(None, (detail, where(ev, over))))
     return [check.on("run", float(worst), len(counted), detail)]
+
+
+def violations(ev: Evidence, th: Thresholds) -> dict[str, Violation]:
+    """Each zero-tolerance row counted sample by sample, with its test of one sample, where
+    the network can show it (reports.breakdown places them by window and node)."""
+    out = {
+        name: marked(kind)
+        for name, kind in MARKED.items()
+        if not (kind in NEEDS and ev.lacks(NEEDS[kind]))
+    }
+    if not ev.lacks("messages") and (th.flood_messages_max is not None or ev.node_count >= 1):
+        out["flood_cost"] = over_flood(flood_limit(ev, th)[0])
+    return out
 
 
 def acked_writes(ev: Evidence, th: Thresholds) -> list[Result]:
