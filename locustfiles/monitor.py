@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import sys
 import time
-from collections import Counter
 
 import gevent
 import psutil
@@ -59,7 +58,6 @@ class Monitor:
         self._greenlet = None
         self._adapter = None  # made on first use, in the process that probes
         self._last = time.time()
-        self._served: Counter = Counter()  # requests served per node, this run
 
     def start(self) -> None:
         self._last = time.time()
@@ -152,7 +150,6 @@ class Monitor:
         """One row per node for the web UI's Cluster tab."""
         cluster = getattr(self.environment, "peerload_cluster", None)
         process = {n["name"]: n["state"] for n in cluster.status()} if cluster else {}
-        served = self._served
         rows = []
         for node in self.state.nodes:
             job = jobs[node.name]
@@ -173,7 +170,6 @@ class Monitor:
                     "cpu": f"{cpu[node.name]:.0f} %" if cpu.get(node.name) is not None else "-",
                     "rss": f"{rss[node.name]:.0f} MB" if rss.get(node.name) is not None else "-",
                     "rtt": ", ".join(rtts) or "-",
-                    "served": served.get(node.name, 0),
                 }
             )
         return rows
@@ -184,7 +180,6 @@ class Monitor:
         lag = REPORT_LAG_S if self.state.distributed else 0.0
         recent = between(self.state.samples, self._last - lag, now - lag)
         self._last = now
-        self._served.update(s["node"] for s in recent)
         latencies = sorted(s["latency_ms"] for s in recent)
         count = lambda op: sum(1 for s in recent if s["op"] == op)  # noqa: E731
         dl_bytes = sum(s["bytes"] for s in recent if s["op"] in DOWNLOAD_OPS and s["ok"])

@@ -11,22 +11,28 @@ from __future__ import annotations
 
 import json
 import time
+from collections import Counter
 from pathlib import Path
 
-import reports
+from faults.types import START
+from reports.evidence import FAULT
+from reports.live import judge_so_far
 from reports.results import HTML
-from reports.samples import between
+from reports.samples import DERIVED_OPS
 
 from .faultstage import buttons
 from .monitor import Monitor
 from .record import exit_code, run_record
 from .resultsdir import folders
+from .samples import REPORT_LAG_S
 
 PAGE = Path(__file__).with_name("cluster.html")
 BASE = "/peerload/cluster"
 CRITERIA_CACHE_S = 2.0
 NODE_REFRESH_S = 2.0
 JOURNAL_ROWS = 50
+FINISHED = "Verdict of the finished run"
+LIVE_TITLE, FINAL_TITLE = "Criteria so far", "Final criteria"
 
 TABLES = {
     "peerload-cluster": (
@@ -40,6 +46,7 @@ TABLES = {
             ("rss", "RSS"),
             ("rtt", "RTT to peers"),
             ("served", "Requests served"),
+            ("failed", "Requests failed"),
         ],
     ),
     "peerload-faults": (
@@ -68,6 +75,28 @@ TABLES = {
 }
 
 
+class Served:
+    """Requests each node served and failed in the run going on (or the last one finished),
+    counted from the run's own samples as they arrive: right during a run and after it."""
+
+    def __init__(self, state) -> None:
+        self.state = state
+        self._first: dict | None = None  # the run's first sample: a new run starts a new count
+        self._seen = 0
+        self.ok: Counter = Counter()
+        self.failed: Counter = Counter()
+
+    def update(self) -> None:
+        samples = self.state.samples
+        if not samples or samples[0] is not self._first or len(samples) < self._seen:
+            self._first, self._seen = (samples[0] if samples else None), 0
+            self.ok, self.failed = Counter(), Counter()
+        for s in samples[self._seen :]:
+            if s.get("op") not in DERIVED_OPS:  # whole operations, as the report counts them
+                (self.ok if s.get("ok") else self.failed)[s.get("node")] += 1
+        self._seen = len(samples)
+
+
 class ClusterView:
     """Builds the tables from the run's state; judges the criteria at most every 2 s."""
 
@@ -77,6 +106,7 @@ class ClusterView:
         self._criteria: tuple[float, list[dict], str] = (0.0, [], "")
         self._idle_monitor = Monitor(environment, state)
         self._probed = 0.0
+        self._served = Served(state)
 
     def nodes(self) -> list[dict]:
         """The node rows: the dashboard's while a run is on; between runs probed here (at
@@ -87,7 +117,12 @@ class ClusterView:
         ):
             self._probed = time.time()
             self._idle_monitor.refresh_view()
-        return self.state.node_view
+        self._served.update()
+        served, failed = self._served.ok, self._served.failed
+        return [
+            {**row, "served": served[row["node"]], "failed": failed[row["node"]]}
+            for row in self.state.node_view
+        ]
 
     def journal(self) -> list[dict]:
         stage = getattr(self.environment, "peerload_faults", None)
@@ -111,35 +146,57 @@ class ClusterView:
         ]
 
     def criteria(self) -> tuple[list[dict], str]:
-        """The final verdict once a run has ended (until the next starts); the run so far
-        judged at most every ``CRITERIA_CACHE_S`` while it is on."""
+        """The final verdict once a run has ended (until the next starts); while it is on, the
+        verdict so far over the windows that have ended (``reports.live``), judged at most every
+        ``CRITERIA_CACHE_S``."""
         if self.state.verdict is not None:
-            return _rows(self.state.verdict), f"Run ended: {exit_code(self.state)[1]}"
+            return _rows(self.state.verdict), f"{FINISHED}: {exit_code(self.state)[1]}"
         checked, rows, reason = self._criteria
         if time.time() - checked < CRITERIA_CACHE_S:
             return rows, reason
-        windows = list(self.state.windows)
-        shape = self.environment.shape_class
-        current = getattr(shape, "current_window", None)
-        if current:
-            windows.append({**current, "end": time.time()})
+        # Workers ship samples every 3 s: in distributed runs a window ends a report interval late.
+        now = time.time() - (REPORT_LAG_S if self.state.distributed else 0.0)
         stage = getattr(self.environment, "peerload_faults", None)
-        if stage is not None:
-            windows += stage.windows()
         record = run_record(self.state, self.environment.parsed_options, live=True)
         record.update(
-            samples=between(self.state.samples, self.state.started, time.time() + 1),
-            windows=windows,
+            samples=list(self.state.samples),
+            windows=self._windows(stage),
             series=list(self.state.series),
+            journal=stage.journal_records() if stage is not None else [],
         )
         try:
-            verdict = reports.judge(record)
+            so_far = judge_so_far(record, self._planned(stage), now)
         except ValueError as exc:
             return [], f"not judged yet: {exc}"
-        rows = _rows(verdict)
-        reason = f"So far: {verdict.reason}"
+        rows, reason = _rows(so_far.verdict), so_far.reason
         self._criteria = (time.time(), rows, reason)
         return rows, reason
+
+    def _windows(self, stage) -> list[dict]:
+        """The run's windows so far; the stage running now and the faults still active are open
+        (``end`` None), and so is a recovery window still running."""
+        windows = list(self.state.windows)
+        current = getattr(self.environment.shape_class, "current_window", None)
+        if current:
+            windows.append({**current, "end": None})
+        active = set(stage.active()) if stage is not None else set()
+        for w in stage.windows() if stage is not None else []:
+            if w["name"].split(":", 1)[-1] not in active:
+                windows.append(w)
+            elif w["kind"] == FAULT:  # the recovery after a fault still on has not begun
+                windows.append({**w, "end": None})
+        return windows
+
+    def _planned(self, stage) -> list[dict]:
+        """The windows the run means to open: its stages and the plan's faults (none once the
+        shape has finished: nothing more will start)."""
+        if self.state.stopped_reason is not None:
+            return []
+        stages = getattr(self.environment.shape_class, "stages", None) or []
+        planned = [{"name": s.name, "kind": s.kind} for s in stages]
+        timeline = getattr(stage, "timeline", None)
+        starts = [s for s in (timeline.steps if timeline is not None else ()) if s.phase == START]
+        return planned + [{"name": f"fault:{s.key}", "kind": FAULT} for s in starts]
 
     def snapshot(self) -> dict:
         stage = getattr(self.environment, "peerload_faults", None)
@@ -152,7 +209,8 @@ class ClusterView:
             "active_faults": stage.active() if stage else [],
             "journal": self.journal(),
             "criteria": criteria,
-            "verdict_so_far": reason,
+            "criteria_title": FINAL_TITLE if ended else LIVE_TITLE,
+            "verdict": reason,
             "ended": ended,
             "ready": ended and exit_code(self.state)[0] == 0,
             "report": finished is not None and (finished / HTML).is_file(),

@@ -28,7 +28,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from reports import correctness, harness, regression, resilience
-from reports.evidence import LOAD_KINDS, STEADY_KINDS, STRESS, Evidence
+from reports.evidence import FAULT, LOAD_KINDS, RECOVERY, STEADY_KINDS, STRESS, Evidence
 from reports.rows import COUNT, MS, OPS_S, PCT, REPORTED, Check, Result
 from reports.samples import (
     OPERATIONS,
@@ -208,6 +208,49 @@ CRITERIA: tuple[Criterion, ...] = (
     *harness.CRITERIA,
     *regression.CRITERIA,
 )
+
+
+#: Evidence recorded only when a run ends: the integrity check, the final verification, the
+#: fault stage's detection and recovery probes, how the run ended.
+AFTER_RUN = "after run"
+#: What each criterion's rows wait for while a run is going (``reports.live``): AFTER_RUN, or
+#: the window kinds a row over several windows (pooled, the best of, the whole run) draws on; a
+#: criterion not listed draws on every load window. A row about one window that has ended is
+#: final for that window, unless its criterion is one of BEST_OF.
+WAITS_FOR: dict[str, tuple[str, ...]] = {
+    "initial_verification": (),
+    **dict.fromkeys(
+        (
+            "acked_writes",
+            "acked_searchable",
+            "final_verification",
+            "failure_detection",
+            "recovery",
+            "service_recovery",
+            "run_complete",
+            "workers",
+        ),
+        (AFTER_RUN,),
+    ),
+    **dict.fromkeys(
+        (
+            "success_rate",
+            "op_success_rate",
+            "simultaneous_ops",
+            "throughput",
+            "mean_response",
+            "p95_response",
+            "regression_p95",
+            "regression_throughput",
+        ),
+        STEADY_KINDS,
+    ),
+    "availability": tuple(kind for kind in LOAD_KINDS if kind != STRESS),
+    **dict.fromkeys(("single_node_failure", "fault_schedule", "faults_applied"), (FAULT, RECOVERY)),
+    **dict.fromkeys(("stress_success", "capacity", "regression_capacity"), (STRESS,)),
+}
+#: Criteria that judge the best of several windows and name it: a later window may do better.
+BEST_OF = frozenset({"simultaneous_ops", "throughput"})
 
 
 def evaluate(ev: Evidence, th: Thresholds) -> list[Result]:

@@ -261,7 +261,8 @@ def test_web_ui_serves_only_its_own_report_shows_the_verdict_and_writes_nothing_
             "the run never ended",
         )
         snapshot = json.loads(urllib.request.urlopen(state, timeout=10).read())
-        assert snapshot["verdict_so_far"].startswith("Run ended: ")
+        assert snapshot["verdict"].startswith("Verdict of the finished run: ")
+        assert snapshot["criteria_title"] == "Final criteria"
         assert snapshot["report"] and snapshot["criteria"]
         page = urllib.request.urlopen(f"{ui}/peerload/report", timeout=10).read().decode()
         assert "older process" not in page
