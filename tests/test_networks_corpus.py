@@ -1,0 +1,121 @@
+"""The seeded catalogs (networks/corpus.py): reproducible, Zipf-popular words, replicas with
+the same bytes, a bounded tail of large files, safe names that uploads never match."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import re
+import uuid
+from collections import defaultdict
+
+import pytest
+
+from networks import corpus
+from node.names import check_name
+
+NODES = ["n1", "n2", "n3"]
+SAFE_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]*$")
+
+
+def manifests(plan: dict[str, list[corpus.CorpusFile]]) -> dict[str, list[dict]]:
+    """The manifests ``write_corpus`` would give, without writing (sha256 of each file)."""
+    return {
+        node: [
+            {"name": f.name, "size": f.size, "sha256": hashlib.sha256(f.data()).hexdigest()}
+            for f in files
+        ]
+        for node, files in plan.items()
+    }
+
+
+def test_the_same_seed_gives_the_same_corpus_byte_for_byte(tmp_path):
+    first = corpus.write_corpus(tmp_path / "a", corpus.plan(NODES, 7, 40)["n2"])
+    again = corpus.write_corpus(tmp_path / "b", corpus.plan(NODES, 7, 40)["n2"])
+    other = corpus.plan(NODES, 8, 40)["n2"]
+    assert first == again and len(first) >= 40
+    assert [f["name"] for f in first] != [f.name for f in other]
+    for entry in first:
+        data = (tmp_path / "a" / entry["name"]).read_bytes()
+        assert len(data) == entry["size"] and hashlib.sha256(data).hexdigest() == entry["sha256"]
+
+
+def test_word_popularity_is_zipf_and_term_counts_are_what_a_substring_search_finds():
+    found = manifests(corpus.plan(NODES, 7, 200))
+    terms = corpus.search_terms(found)
+    words = [t for t in terms if t.kind != corpus.NAME]
+    assert words[0].text == corpus.VOCABULARY[0]
+    assert words[0].total >= 50 * words[-1].total and words[-1].total == 1
+    assert {t.kind for t in words} == {corpus.RARE, corpus.COMMON, corpus.POPULAR}
+    assert max(words[0].hits.values()) >= 24  # a broad term: dozens of files on one node
+    for term in words[:10] + words[-10:] + [t for t in terms if t.kind == corpus.NAME][:20]:
+        for node, files in found.items():
+            matches = sum(term.text.lower() in f["name"].lower() for f in files)
+            assert matches == term.hits.get(node, 0), (term.text, node)
+
+
+def test_replicas_have_the_same_name_and_bytes_on_other_nodes():
+    found = manifests(corpus.plan(NODES, 7, 100))
+    holders = defaultdict(set)
+    for node, files in found.items():
+        for f in files:
+            holders[(f["name"], f["sha256"])].add(node)
+    by_name = defaultdict(set)
+    for name, sha in holders:
+        by_name[name].add(sha)
+    assert all(len(shas) == 1 for shas in by_name.values())  # a name is one content
+    replicated = [key for key, nodes in holders.items() if len(nodes) > 1]
+    assert len(replicated) == len(NODES) * int(100 * corpus.REPLICA_SHARE)
+    for node, files in found.items():
+        first = files[0]
+        assert corpus.VOCABULARY[0] in first["name"] and f"-{node}-" in first["name"]
+        assert holders[(first["name"], first["sha256"])] == {node}  # only its node holds it
+
+
+def test_a_tail_of_large_files_bounded_and_most_files_small():
+    plan = corpus.plan(NODES, 7, 500)
+    for files in plan.values():
+        large = [f for f in files if f.size > corpus.SMALL_MAX]
+        assert 1 <= len(large) <= 500 // corpus.LARGE_EVERY
+        assert all(f.size <= corpus.LARGE_MAX for f in large)
+        assert all(f.size >= corpus.SMALL_MIN for f in files)
+    many = corpus.plan([f"n{i}" for i in range(1, 101)], 7, 200)
+    sizes = [f.size for files in many.values() for f in files]
+    assert sum(s for s in sizes if s > corpus.SMALL_MAX) <= corpus.MAX_LARGE_BYTES
+    assert sum(sizes) < 600 * 2**20
+
+
+def test_quick_default_has_no_large_file():
+    plan = corpus.plan(NODES, 7, corpus.DEFAULT_FILES_PER_NODE)
+    assert max(f.size for files in plan.values() for f in files) <= corpus.SMALL_MAX
+
+
+def test_names_are_safe_everywhere_and_unique_ignoring_case():
+    plan = corpus.plan([f"n{i}" for i in range(1, 41)], 3, 300)
+    names = {f.name for files in plan.values() for f in files}
+    for name in names:
+        assert SAFE_NAME.match(name) and check_name(name) == name, name
+    assert len({n.lower() for n in names}) == len(names)
+
+
+def test_no_vocabulary_word_matches_an_upload_or_another_word():
+    rng = random.Random(1)
+    added = [
+        f"idx-{uuid.UUID(int=rng.getrandbits(128)).hex[:8]}-{i}-{rng.getrandbits(48):012x}.bin"
+        for i in range(2000)
+    ] + [f"conformance-{rng.getrandbits(48):012x}.bin" for _ in range(200)]
+    for word in corpus.VOCABULARY:
+        assert not any(word in name for name in added), word
+        assert not set(word) <= corpus.UPLOAD_LETTERS
+        assert [w for w in corpus.VOCABULARY if word in w] == [word]
+
+
+@pytest.mark.parametrize(("nodes", "files"), [(3, -1), (3, corpus.MAX_FILES_PER_NODE + 1)])
+def test_a_corpus_out_of_bounds_is_refused_with_one_line(nodes, files):
+    with pytest.raises(ValueError, match="files"):
+        corpus.plan([f"n{i}" for i in range(nodes)], 7, files)
+
+
+def test_a_network_too_big_for_the_corpus_is_refused():
+    with pytest.raises(ValueError, match="corpus files"):
+        corpus.check_size(100, corpus.MAX_CORPUS_FILES // 100 + 1)
