@@ -94,15 +94,15 @@ DEFECTS: tuple[Defect, ...] = (
            "self._items[query_id] = self.ttl_s",
            "seen-cache stores the TTL, not the expiry: every id expires at once, no flood dedupe"),
     Defect("detector-off", "membership.py",
-           "if peer.refusals >= DEAD_AFTER_REFUSALS or silent >= self.dead_after_s:\n"
-           "    self._set_state(peer, DEAD)",
-           "if peer.refusals >= DEAD_AFTER_REFUSALS or silent >= self.dead_after_s:\n"
-           "    self._set_state(peer, SUSPECT)",
+           "if member.state != DEAD:\n"
+           "    self._set(member, DEAD, member.inc)",
+           "if member.state != DEAD:\n"
+           "    self._set(member, SUSPECT, member.inc)",
            "failure detection off: a dead peer stays 'suspect' and keeps getting queries"),
     Defect("slow-detection", "config.py",
-           "DEAD_AFTER_S = 0.9\nDEAD_AFTER_REFUSALS = 2",
-           "DEAD_AFTER_S = 12.0\nDEAD_AFTER_REFUSALS = 60",
-           "failure detection tuned for a WAN: dead after 12 s of silence or 60 refusals"),
+           "SUSPICION_S = 0.5\nDEAD_AFTER_REFUSALS = 1",
+           "SUSPICION_S = 12.0\nDEAD_AFTER_REFUSALS = 60",
+           "failure detection tuned for a WAN: dead after 12 s of suspicion or 60 refusals"),
     Defect("blocking-search", "api.py",
            "return node.flood.search(q, ttl, deadline_ms / 1000)",
            'gevent.monkey.get_original("time", "sleep")(0.05)  # sync call on the hub\n'

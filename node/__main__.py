@@ -16,9 +16,12 @@ from pathlib import Path
 
 from .config import (
     ADMIN_TOKEN_ENV,
+    DEFAULT_MAX_DEGREE,
     DEFAULT_MAX_UPLOAD,
+    DEFAULT_MIN_DEGREE,
     DEFAULT_SEARCH_DEADLINE_S,
     DEFAULT_TTL_CAP,
+    MAX_DEGREE_LIMIT,
     NodeConfig,
 )
 
@@ -41,6 +44,18 @@ def parse_args(argv: list[str] | None = None) -> NodeConfig:
     p.add_argument(
         "--search-deadline", type=float, default=DEFAULT_SEARCH_DEADLINE_S, help="seconds"
     )
+    p.add_argument(
+        "--max-degree",
+        type=int,
+        default=DEFAULT_MAX_DEGREE,
+        help="most neighbours (links searches flood over); joins beyond are refused",
+    )
+    p.add_argument(
+        "--min-degree",
+        type=int,
+        default=DEFAULT_MIN_DEGREE,
+        help="alive neighbours kept when one dies (where the network has that many members)",
+    )
     p.add_argument("--parent-pid", type=int, default=None, help="exit when this pid is gone")
     p.add_argument("--log-level", default="WARNING", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
     a = p.parse_args(argv)
@@ -49,6 +64,8 @@ def parse_args(argv: list[str] | None = None) -> NodeConfig:
             p.error(f"port {port} is out of range")
     if a.max_upload <= 0 or not 0 <= a.ttl_cap <= 16 or not 0 < a.search_deadline <= 10:
         p.error("--max-upload must be > 0, --ttl-cap 0..16, --search-deadline 0..10 s")
+    if not 1 <= a.max_degree <= MAX_DEGREE_LIMIT or not 1 <= a.min_degree <= a.max_degree:
+        p.error(f"--max-degree must be 1..{MAX_DEGREE_LIMIT}, --min-degree 1..--max-degree")
     logging.basicConfig(level=a.log_level.upper(), format="%(asctime)s %(name)s %(message)s")
     return NodeConfig(
         name=a.name,
@@ -61,6 +78,8 @@ def parse_args(argv: list[str] | None = None) -> NodeConfig:
         max_upload=a.max_upload,
         ttl_cap=a.ttl_cap,
         search_deadline_s=a.search_deadline,
+        max_degree=a.max_degree,
+        min_degree=a.min_degree,
         parent_pid=a.parent_pid,
     )
 

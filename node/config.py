@@ -21,12 +21,12 @@ MAX_SEARCH_DEADLINE_S = 10.0
 
 # Peer messages (node/wire.py, node/flood.py).
 MAX_FRAME = 1024 * 1024
-PEER_IDLE_TIMEOUT_S = 120.0  # a peer connection silent this long is closed (heartbeats: 0.2 s)
+PEER_IDLE_TIMEOUT_S = 120.0  # a peer connection silent this long is closed (probes: every 0.2 s)
 MAX_QUERY_ID = 64
 MAX_HOPS = 64
 MAX_BUDGET_MS = int(MAX_SEARCH_DEADLINE_S * 1000)  # a relay's budget never exceeds a search's
 SEEN_MAX = 200_000  # query ids remembered for dedupe
-MAX_PEERS = 64  # peers one node keeps; gossip beyond is ignored
+MAX_MEMBERS = 1024  # members one node keeps; news of more is ignored
 MAX_PEER_FIELD_CHARS = 200  # each field of a peer's info (name, id, addresses)
 MAX_CONNECTIONS = 4096  # connections served at once (HTTP and peer); beyond, new ones wait
 MIN_CHUNK = 4 * 1024  # smallest chunk a download may ask for (largest: CHUNK_SIZE)
@@ -37,15 +37,37 @@ BLACK_HOLE_S = 5.0
 """How long a partitioned peer's request hangs before it fails, over REST (503), the wire
 (connection closed), gRPC (DEADLINE_EXCEEDED) and pulls (504), unless the caller's own
 deadline is shorter: long enough to look like a cut link to a caller with a shorter deadline
-(heartbeats 0.4 s, searches 1 s), bounded so no connection or thread is held for minutes."""
+(probes 0.3 s, searches 1 s), bounded so no connection or thread is held for minutes."""
 
-# Failure detection. A refused connection is proof the process is gone, so two refusals in a
-# row are enough; a frozen (SIGSTOPped) peer only shows as silence, judged by DEAD_AFTER_S.
-HEARTBEAT_INTERVAL_S = 0.2
-HEARTBEAT_TIMEOUT_S = 0.4
-SUSPECT_AFTER_S = 0.45
-DEAD_AFTER_S = 0.9
-DEAD_AFTER_REFUSALS = 2
+# Membership and failure detection, SWIM-style (node/membership.py, node/detector.py). Each
+# period a node probes one member; a probe unanswered in PROBE_TIMEOUT_S is retried through
+# INDIRECT_PROBES other members; still nothing makes it suspect, and a suspect not refuted
+# within the suspicion timeout (SUSPICION_S times log10 of the members, at least 1) is dead. A
+# refused connection is proof the process is gone: dead at once. Detection at N members takes
+# about one period to the first probe, the timeouts, then log(N) gossip rounds to reach everyone.
+PROBE_INTERVAL_S = 0.2
+PROBE_TIMEOUT_S = 0.3
+INDIRECT_PROBES = 3
+INDIRECT_TIMEOUT_S = 0.45  # a helper's own probe (PROBE_TIMEOUT_S) plus its way back
+SUSPICION_S = 0.5
+DEAD_AFTER_REFUSALS = 1
+DEAD_PROBE_INTERVAL_S = 0.5  # one dead member re-probed per interval, so a returning one is seen
+GOSSIP_INTERVAL_S = 0.1  # while there is news, it goes to GOSSIP_FANOUT random members
+GOSSIP_FANOUT = 3
+RETRANSMIT_MULT = 3  # each piece of news is sent RETRANSMIT_MULT * ceil(log10(N + 2)) times
+MAX_NEWS = 16  # pieces of news piggybacked on one message
+SYNC_INTERVAL_S = 10.0  # full member lists exchanged with one random member (anti-entropy)
+JOIN_TIMEOUT_S = 1.0
+JOIN_RETRY_S = 0.25
+JOIN_GIVE_UP_S = 30.0  # a bootstrap or remembered neighbour still silent is left to the detector
+
+# Neighbours: the links searches flood over (node/neighbours.py).
+DEFAULT_MAX_DEGREE = 32
+DEFAULT_MIN_DEGREE = 2
+MAX_DEGREE_LIMIT = 256  # highest --max-degree accepted
+REPLACE_AFTER_S = 1.0  # a neighbour dead this long is replaced if too few are left
+NEIGHBOUR_CHECK_S = 0.5
+LINK_TRIES = 8  # members asked, one at a time, when a bootstrap peer refuses a link
 
 CHUNK_SIZE = 1024 * 1024
 GRPC_MAX_MESSAGE = 4 * 1024 * 1024
@@ -67,8 +89,8 @@ class NodeConfig:
     max_upload: int = DEFAULT_MAX_UPLOAD
     ttl_cap: int = DEFAULT_TTL_CAP
     search_deadline_s: float = DEFAULT_SEARCH_DEADLINE_S
-    heartbeat_interval_s: float = HEARTBEAT_INTERVAL_S
-    dead_after_s: float = DEAD_AFTER_S
+    max_degree: int = DEFAULT_MAX_DEGREE
+    min_degree: int = DEFAULT_MIN_DEGREE
     parent_pid: int | None = None  # exit when this process goes away (no orphans)
 
     def __post_init__(self) -> None:

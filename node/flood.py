@@ -1,8 +1,9 @@
 """What happens on a search: Gnutella-style flooding with query ids, TTL, hops and dedupe.
 
-The origin gives a query an id and a TTL and sends it to every live neighbour; each node that
-sees an id for the first time answers from its catalog and, while TTL remains, forwards it to
-its neighbours except the sender; an id seen before is answered at once as a duplicate. Hits
+The origin gives a query an id and a TTL and sends it to every live neighbour (its links, a
+bounded few of the members it knows: ``node/neighbours.py``); each node that sees an id for the
+first time answers from its catalog and, while TTL remains, forwards it to its live neighbours
+except the sender; an id seen before is answered at once as a duplicate. Hits
 travel back along the path the query came (each forward is a request whose answer carries the
 hits of everything behind it). Every forward costs one message, so with dedupe a query that
 reaches all N nodes over E links costs 2E - (N - 1) messages.
@@ -25,7 +26,7 @@ from collections import OrderedDict
 
 from .catalog import Catalog
 from .config import MAX_BUDGET_MS, MAX_HOPS, MAX_QUERY_CHARS, MAX_QUERY_ID, SEEN_MAX
-from .membership import Membership
+from .neighbours import Neighbours
 from .peerclient import PeerClient, PeerError
 
 SEEN_TTL_S = 60.0
@@ -99,10 +100,10 @@ class SeenCache:
 class Flood:
     """Runs searches for one node, as origin or as a relay."""
 
-    def __init__(self, me: dict, catalog: Catalog, membership: Membership, client: PeerClient):
+    def __init__(self, me: dict, catalog: Catalog, neighbours: Neighbours, client: PeerClient):
         self.me = me
         self.catalog = catalog
-        self.membership = membership
+        self.neighbours = neighbours
         self.client = client
         self.seen = SeenCache()
 
@@ -152,7 +153,7 @@ class Flood:
         }
         if ttl <= 0:
             return answer
-        targets = [p for p in self.membership.alive() if p.name != sender]
+        targets = [p for p in self.neighbours.alive() if p.name != sender]
         remaining = deadline - time.monotonic()
         budget = remaining - max(MIN_MARGIN_S, remaining * MARGIN_SHARE)
         if not targets:

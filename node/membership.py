@@ -1,18 +1,27 @@
-"""Who is in the network and who is alive: join, heartbeats with RTT, failure detection.
+"""Who is in the network and in what state: one node's member table and SWIM's rules for it.
 
-Each known peer gets a greenlet that heartbeats it every interval, whatever its state: that is
-how a dead peer is re-admitted when it returns. A refused connection is proof the process is
-gone (dead after two in a row); a frozen or partitioned peer is only silence, dead once nothing
-has been heard for ``dead_after_s``. Heartbeats carry the sender's known peers (gossip), so a
-node that joins through one bootstrap peer learns the rest.
+Every member has an incarnation number that only it may raise, and a state: alive, suspect or
+dead. News about a member (from a probe, an ack, gossip or a join) is applied by SWIM's rules
+(memberlist's ``aliveNode`` / ``suspectNode`` / ``deadNode``): alive news wins with a higher
+incarnation; suspect news wins over alive at the same incarnation; dead news over both. News
+that changed something is passed on (``node/gossip.py``). A node that hears it is suspected
+or dead refutes by raising its incarnation, so a live node is never dead for long; one told it
+was dead had been cut off, so it also takes a member list from the teller (``resync``) instead
+of trusting the dead verdicts it reached alone. Every message also carries the sender's view of
+the receiver when that is not alive (``you``), so a suspect or returning node learns it at the
+first contact. The failure detector that probes members lives in ``node/detector.py``.
+
+A node starts at an incarnation made from the clock (milliseconds), so a restarted node is
+newer than anything said about its previous life.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Container, Iterable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -20,18 +29,21 @@ import gevent
 
 from .config import (
     DEAD_AFTER_REFUSALS,
-    HEARTBEAT_TIMEOUT_S,
+    JOIN_TIMEOUT_S,
+    MAX_MEMBERS,
+    MAX_NEWS,
     MAX_PEER_FIELD_CHARS,
-    MAX_PEERS,
-    SUSPECT_AFTER_S,
+    SUSPICION_S,
 )
+from .gossip import News
 from .peerclient import PeerClient, PeerError
 
 log = logging.getLogger("node.membership")
 
 ALIVE, SUSPECT, DEAD = "alive", "suspect", "dead"
-JOIN_RETRY_S = 0.25
+STATES = (ALIVE, SUSPECT, DEAD)
 INFO_FIELDS = ("node_id", "name", "http", "grpc")
+MAX_INC = 2**53  # incarnations stay exact in every JSON reader
 NAME_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 HOST_PORT_RE = re.compile(r"^[A-Za-z0-9_.-]{1,253}:(\d{1,5})$")
 
@@ -63,191 +75,279 @@ def valid_info(info: object) -> bool:
     )
 
 
+def valid_item(item: object) -> bool:
+    """A member as news carries it: its info, incarnation and state."""
+    return (
+        valid_info(item)
+        and type(item.get("inc")) is int
+        and 0 <= item["inc"] < MAX_INC
+        and item.get("state") in STATES
+    )
+
+
+def items(raw: object, limit: int) -> list[dict]:
+    """The well-formed members of a list from a peer, at most ``limit`` of them."""
+    return [i for i in raw[:limit] if valid_item(i)] if isinstance(raw, list) else []
+
+
+def suspicion_timeout(members: int) -> float:
+    """How long a suspect has to refute: longer in a larger network, where news of the
+    suspicion takes longer to reach it (memberlist's ``suspicionTimeout``)."""
+    return SUSPICION_S * max(1.0, math.log10(max(members, 1)))
+
+
 @dataclass
-class Peer:
+class Member:
     node_id: str
     name: str
     http: str
     grpc: str
-    state: str = SUSPECT
-    last_ok: float = field(default_factory=time.monotonic)
+    inc: int = 0
+    state: str = ALIVE
+    changed: float = field(default_factory=time.monotonic)  # when the state last changed
     last_seen_wall: float | None = None
     rtt_ms: float | None = None
-    refusals: int = 0
+    refusals: int = 0  # connections refused in a row
 
     def info(self) -> dict:
         return {k: getattr(self, k) for k in INFO_FIELDS}
 
-    def view(self) -> dict:
+    def item(self) -> dict:
+        return {**self.info(), "inc": self.inc, "state": self.state}
+
+    def view(self, neighbour: bool) -> dict:
         seen = None if self.last_seen_wall is None else round(time.time() - self.last_seen_wall, 3)
         rtt = None if self.rtt_ms is None else round(self.rtt_ms, 3)
-        return {**self.info(), "state": self.state, "last_seen_s": seen, "rtt_ms": rtt}
+        return {
+            **self.info(),
+            "state": self.state,
+            "incarnation": self.inc,
+            "neighbour": neighbour,
+            "last_seen_s": seen,
+            "rtt_ms": rtt,
+        }
 
 
 class Membership:
-    """The peer table of one node, and the greenlets that keep it true."""
+    """The member table of one node: what it knows, the rules that change it, the messages
+    that carry it. ``remember``/``forget`` keep members across restarts (the catalog)."""
 
     def __init__(
         self,
         me: dict,
         client: PeerClient,
         *,
-        interval_s: float,
-        dead_after_s: float,
-        remember: Callable[[list[dict]], None] = lambda peers: None,
+        remember: Callable[[list[dict]], None] = lambda members: None,
         forget: Callable[[str], None] = lambda node_id: None,
     ) -> None:
         self.me = me
         self.client = client
-        self.interval_s = interval_s
-        self.dead_after_s = dead_after_s
+        self.inc = int(time.time() * 1000)
         self.remember = remember
         self.forget = forget
-        self.peers: dict[str, Peer] = {}
-        self._loops: dict[str, gevent.Greenlet] = {}
-        self._running = False
+        self.members: dict[str, Member] = {}
+        self.news = News()
+        self.neighbours: Container[str] = frozenset()  # set by node/neighbours.py
+        self.resync: Callable[[Member], None] = lambda member: None  # set by node/detector.py
+        self._timers: dict[str, gevent.Greenlet] = {}
+        self._unsaved: list[dict] = []
 
     # -- queries -------------------------------------------------------------------------
-    def alive(self) -> list[Peer]:
-        """Peers worth sending a query to: alive or merely suspect."""
-        return [p for p in self.peers.values() if p.state != DEAD]
+    def my_item(self) -> dict:
+        return {**self.me, "inc": self.inc, "state": ALIVE}
 
-    def by_name(self, name: str) -> Peer | None:
-        return next((p for p in self.peers.values() if p.name == name), None)
+    def alive(self) -> list[Member]:
+        """Members worth talking to: alive or merely suspect."""
+        return [m for m in self.members.values() if m.state != DEAD]
+
+    def in_state(self, state: str) -> list[Member]:
+        return [m for m in self.members.values() if m.state == state]
+
+    def by_name(self, name: str) -> Member | None:
+        return next((m for m in self.members.values() if m.name == name), None)
 
     def counts(self) -> tuple[int, int]:
-        alive = sum(1 for p in self.peers.values() if p.state == ALIVE)
-        return alive, len(self.peers)
+        return len(self.in_state(ALIVE)), len(self.members)
 
     def view(self) -> list[dict]:
-        return [p.view() for p in sorted(self.peers.values(), key=lambda p: p.name)]
+        ordered = sorted(self.members.values(), key=lambda m: m.name)
+        return [m.view(m.node_id in self.neighbours) for m in ordered]
 
-    # -- learning about peers ------------------------------------------------------------
-    def learn(self, info: dict, *, heard_from: bool = False) -> None:
-        """Add or update a peer from its info; ``heard_from``: it just talked to us."""
-        if not valid_info(info) or info["node_id"] == self.me["node_id"]:
-            return
-        peer = self.peers.get(info["node_id"])
-        if peer is None and len(self.peers) >= MAX_PEERS and self.by_name(info["name"]) is None:
-            log.warning("ignoring peer %s: already %d peers", info["name"], MAX_PEERS)
-            return
-        if peer is None:
-            stale = self.by_name(info["name"])  # same name, new identity: it was rebuilt
-            if stale is not None:
-                if not heard_from:
-                    return  # only the node itself may replace its identity, not gossip
-                self._forget(stale.node_id)
-            peer = Peer(**{k: info[k] for k in INFO_FIELDS})
-            self.peers[peer.node_id] = peer
-            self.remember([peer.info()])
-            if self._running:
-                self._spawn(peer)
-        elif (peer.http, peer.grpc) != (info["http"], info["grpc"]):
-            peer.http, peer.grpc = info["http"], info["grpc"]
-            self.remember([peer.info()])
-        if heard_from:
-            self._mark_ok(peer, rtt_ms=None)
+    # -- SWIM's rules --------------------------------------------------------------------
+    def apply(self, item: dict, *, first_hand: bool = False, adopt: bool = False) -> Member | None:
+        """Merge one well-formed piece of news; the member it is about (None: ignored).
+        ``first_hand``: the member itself sent it; ``adopt``: a resync, where alive news wins
+        over a dead verdict of the same incarnation."""
+        node_id, inc, state = item["node_id"], item["inc"], item["state"]
+        if node_id == self.me["node_id"]:
+            return None
+        member = self.members.get(node_id)
+        if member is None:
+            return self._add(item, first_hand)
+        newer = inc > member.inc
+        if newer and (member.http, member.grpc) != (item["http"], item["grpc"]):
+            member.http, member.grpc = item["http"], item["grpc"]
+            self._unsaved.append(member.info())
+        accept = {
+            ALIVE: newer or (adopt and member.state == DEAD and inc == member.inc),
+            SUSPECT: newer or (inc == member.inc and member.state == ALIVE),
+            DEAD: newer or (inc == member.inc and member.state != DEAD),
+        }[state]
+        if accept:
+            self._set(member, state, inc)
+        return member
 
-    def learn_all(self, infos: list) -> None:
-        for info in infos[:MAX_PEERS] if isinstance(infos, list) else []:
-            self.learn(info)
+    def _add(self, item: dict, first_hand: bool) -> Member | None:
+        stale = self.by_name(item["name"])  # same name, new identity: it was rebuilt
+        if stale is not None:
+            if not first_hand:
+                return None  # only the node itself may replace its identity, not gossip
+            self._drop(stale.node_id)
+        if len(self.members) >= MAX_MEMBERS:
+            log.warning("ignoring member %s: already %d members", item["name"], MAX_MEMBERS)
+            return None
+        member = Member(**{k: item[k] for k in INFO_FIELDS}, inc=item["inc"])
+        self.members[member.node_id] = member
+        self._unsaved.append(member.info())
+        self._set(member, item["state"], item["inc"], force=True)
+        return member
 
-    def gossip(self) -> dict:
-        """What this node tells others: itself and every peer it knows."""
-        return {"self": self.me, "peers": [p.info() for p in self.peers.values()]}
-
-    def receive(self, message: dict) -> dict:
-        """Handle an incoming join or heartbeat; answer with our own gossip."""
-        if isinstance(message.get("self"), dict):
-            self.learn(message["self"], heard_from=True)
-        self.learn_all(message.get("peers"))
-        return self.gossip()
-
-    # -- background work -----------------------------------------------------------------
-    def start(self, bootstrap: list[str], known: list[dict]) -> None:
-        self._running = True
-        self.learn_all(known)
-        for peer in list(self.peers.values()):
-            self._spawn(peer)
-        if bootstrap:
-            gevent.spawn(self._join, bootstrap)
-
-    def stop(self) -> None:
-        self._running = False
-        gevent.killall(list(self._loops.values()), block=False)
-        self._loops.clear()
-
-    def _spawn(self, peer: Peer) -> None:
-        self._loops[peer.node_id] = gevent.spawn(self._heartbeat_loop, peer.node_id)
-
-    def _forget(self, node_id: str) -> None:
-        self.peers.pop(node_id, None)
+    def _drop(self, node_id: str) -> None:
+        self.members.pop(node_id, None)
         self.forget(node_id)
-        loop = self._loops.pop(node_id, None)
-        if loop is not None:
-            loop.kill(block=False)
+        self._cancel_timer(node_id)
 
-    def _join(self, bootstrap: list[str]) -> None:
-        """Keep trying the bootstrap peers until one answers (they may start after us)."""
-        while self._running:
-            for url in bootstrap:
-                try:
-                    answer = self.client.call(
-                        url, "join", self.gossip(), timeout=HEARTBEAT_TIMEOUT_S
-                    )
-                except PeerError:
-                    continue
-                self.learn(answer.get("self", {}), heard_from=True)
-                self.learn_all(answer.get("peers"))
-                return
-            gevent.sleep(JOIN_RETRY_S)
-
-    def _heartbeat_loop(self, node_id: str) -> None:
-        try:
-            self._heartbeats(node_id)
-        except Exception:  # a heartbeat loop must not die silently and leave a peer "alive"
-            log.exception("heartbeats to %s stopped", node_id)
-            peer = self.peers.get(node_id)
-            if peer is not None:
-                self._set_state(peer, DEAD)
-
-    def _heartbeats(self, node_id: str) -> None:
-        while self._running and node_id in self.peers:
-            peer = self.peers[node_id]
-            started = time.monotonic()
-            try:
-                answer = self.client.call(
-                    peer.http,
-                    "heartbeat",
-                    self.gossip(),
-                    timeout=HEARTBEAT_TIMEOUT_S,
-                    peer_name=peer.name,
-                )
-            except PeerError as exc:
-                self._mark_failed(peer, refused=exc.kind == "refused")
-            else:
-                self._mark_ok(peer, rtt_ms=(time.monotonic() - started) * 1000)
-                self.learn_all(answer.get("peers"))
-            gevent.sleep(max(0.0, self.interval_s - (time.monotonic() - started)))
-
-    def _mark_ok(self, peer: Peer, rtt_ms: float | None) -> None:
-        peer.last_ok = time.monotonic()
-        peer.last_seen_wall = time.time()
-        peer.refusals = 0
-        if rtt_ms is not None:
-            peer.rtt_ms = rtt_ms
-        self._set_state(peer, ALIVE)
-
-    def _mark_failed(self, peer: Peer, *, refused: bool) -> None:
-        peer.refusals = peer.refusals + 1 if refused else 0
-        silent = time.monotonic() - peer.last_ok
-        if peer.refusals >= DEAD_AFTER_REFUSALS or silent >= self.dead_after_s:
-            self._set_state(peer, DEAD)
-        elif peer.state == ALIVE and (refused or silent >= SUSPECT_AFTER_S):
-            self._set_state(peer, SUSPECT)
-
-    def _set_state(self, peer: Peer, state: str) -> None:
-        if peer.state == state:
+    def _set(self, member: Member, state: str, inc: int, *, force: bool = False) -> None:
+        """A change accepted: record it, pass it on, time a suspicion."""
+        if not force and (member.state, member.inc) == (state, inc):
             return
-        old, peer.state = peer.state, state
-        log.info("peer %s: %s -> %s", peer.name, old, state)
+        if member.state != state:
+            log.info("member %s: %s -> %s (inc %d)", member.name, member.state, state, inc)
+            member.changed = time.monotonic()
+        member.state, member.inc = state, inc
+        self.news.add(member.item())
+        self._cancel_timer(member.node_id)
+        if state == SUSPECT:
+            timeout = suspicion_timeout(len(self.members) + 1)
+            self._timers[member.node_id] = gevent.spawn_later(
+                timeout, self._suspicion_over, member.node_id, inc
+            )
+
+    def _cancel_timer(self, node_id: str) -> None:
+        timer = self._timers.pop(node_id, None)
+        if timer is not None:
+            timer.kill(block=False)
+
+    def _suspicion_over(self, node_id: str, inc: int) -> None:
+        self._timers.pop(node_id, None)
+        member = self.members.get(node_id)
+        if member is not None and member.state == SUSPECT and member.inc == inc:
+            self.declare_dead(member)
+
+    def suspect(self, member: Member) -> None:
+        """This node's own probes went unanswered, directly and through others."""
+        if member.state == ALIVE:
+            self._set(member, SUSPECT, member.inc)
+
+    def refused(self, member: Member) -> None:
+        """A connection to ``member`` was refused: nothing listens there, the process is gone."""
+        member.refusals += 1
+        if member.refusals >= DEAD_AFTER_REFUSALS:
+            self.declare_dead(member)
+
+    def declare_dead(self, member: Member) -> None:
+        """Proof (a refused connection) or an unrefuted suspicion: the member is dead."""
+        if member.state != DEAD:
+            self._set(member, DEAD, member.inc)
+
+    def refute(self, accused_inc: int) -> None:
+        """Someone thinks this node suspect or dead: a higher incarnation says otherwise."""
+        self.inc = max(self.inc, accused_inc) + 1
+        self.news.add(self.my_item())
+        log.info("refuting: now at incarnation %d", self.inc)
+
+    # -- messages ------------------------------------------------------------------------
+    def message_for(self, member: Member | None, copies: int = 1) -> dict:
+        """What this node sends ``member`` (a probe, an ack, gossip): itself, its news, and
+        what it thinks of ``member`` when that is not alive."""
+        message = {"self": self.my_item(), "news": self.news.take(len(self.members), copies)}
+        if member is not None and member.state != ALIVE:
+            message["you"] = {"state": member.state, "inc": member.inc}
+        return message
+
+    def absorb(self, message: dict, rtt_ms: float | None = None) -> Member | None:
+        """Take in a probe, an ack or gossip; the member who sent it (if it said who)."""
+        sender = None
+        me = message.get("self")
+        if valid_item(me) and me["state"] == ALIVE:
+            sender = self.apply(me, first_hand=True)
+        if sender is not None:
+            sender.last_seen_wall = time.time()
+            sender.refusals = 0
+            if rtt_ms is not None:
+                sender.rtt_ms = rtt_ms
+        you = message.get("you")
+        if isinstance(you, dict):
+            self._heard_about_me(you.get("state"), you.get("inc"), sender)
+        for item in items(message.get("news"), MAX_NEWS):
+            if item["node_id"] == self.me["node_id"]:
+                self._heard_about_me(item["state"], item["inc"], sender)
+            else:
+                self.apply(item)
+        self.save()
+        return sender
+
+    def _heard_about_me(self, state: object, inc: object, teller: Member | None) -> None:
+        if state not in (SUSPECT, DEAD) or type(inc) is not int or not inc >= self.inc:
+            return
+        self.refute(inc)
+        if state == DEAD and teller is not None:
+            gevent.spawn(self.resync, teller)
+
+    def learn_all(self, raw: object, *, adopt: bool = False) -> None:
+        """A member list (a join's answer, a resync): each member merged by the rules."""
+        for item in items(raw, MAX_MEMBERS):
+            if item["node_id"] == self.me["node_id"]:
+                self._heard_about_me(item["state"], item["inc"], None)
+            else:
+                self.apply(item, adopt=adopt)
+        self.save()
+
+    def restore(self, known: Iterable[dict]) -> None:
+        """Members remembered from a previous life, alive until probes say otherwise."""
+        for info in known:
+            if valid_info(info):
+                self.apply({**info, "inc": 0, "state": ALIVE})
+        self._unsaved.clear()
+        self.news = News()  # nothing new to tell: these may be long gone
+
+    def save(self) -> None:
+        """New members and addresses to the catalog, one write per message."""
+        if self._unsaved:
+            unsaved, self._unsaved = self._unsaved, []
+            self.remember(unsaved)
+
+    def join_through(
+        self, url: str, *, link: bool, sync: bool, adopt: bool = False, name: str | None = None
+    ) -> tuple[Member | None, bool]:
+        """A join (``node/peerops.py``) sent to ``url``: the member who answered and whether it
+        took this node as a neighbour; ``PeerError`` if it did not answer."""
+        body = {"self": self.my_item(), "link": link, "sync": sync}
+        answer = self.client.call(url, "join", body, timeout=JOIN_TIMEOUT_S, peer_name=name)
+        member = self.absorb(answer)
+        if sync:
+            self.learn_all(answer.get("members"), adopt=adopt)
+        return member, bool(answer.get("linked")) and member is not None
+
+    def on_join(self, body: dict, link: Callable[[Member], bool]) -> dict:
+        """A join received: the joiner is a member, a neighbour if ``link`` takes it, and gets
+        every member this node knows when it asks (``sync``)."""
+        joiner = self.absorb(body)
+        linked = bool(body.get("link")) and joiner is not None and link(joiner)
+        answer = {**self.message_for(joiner), "linked": linked}
+        if body.get("sync"):
+            answer["members"] = [m.item() for m in self.members.values()]
+        return answer
+
+
+__all__ = ["ALIVE", "DEAD", "SUSPECT", "Member", "Membership", "PeerError", "valid_info"]

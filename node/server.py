@@ -1,5 +1,6 @@
-"""One peer: wires catalog, membership, flood and transfer, serves HTTP and gRPC, drains on
-SIGTERM.
+"""One peer: wires catalog, membership, failure detector, neighbours, flood and transfer,
+serves HTTP and gRPC, drains on SIGTERM. ``node.json`` in the data dir says who the node is (for
+whoever started it) and keeps its neighbours across restarts.
 """
 
 from __future__ import annotations
@@ -21,9 +22,11 @@ from . import memory, wire
 from .api import build_app
 from .catalog import Catalog, FileRecord
 from .config import DOWNLOAD_DEADLINE_S, MAX_CONNECTIONS, NodeConfig
+from .detector import Detector
 from .flood import Flood
 from .grpcserver import GrpcServer
 from .membership import Membership
+from .neighbours import Neighbours
 from .netfaults import NetFaults
 from .peerclient import PeerClient
 from .peerops import peer_ops
@@ -33,9 +36,18 @@ from .web import NodeServer
 log = logging.getLogger("node")
 
 DRAIN_TIMEOUT_S = 5.0
-READY_FILE = "node.json"
+NODE_FILE = "node.json"
 PARENT_CHECK_S = 0.5
 PULL_THREADS = 16
+
+
+def read_node_file(path) -> dict:
+    """What a previous life of this node left in ``node.json`` (nothing if unreadable)."""
+    try:
+        saved = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return saved if isinstance(saved, dict) else {}
 
 
 class InFlight:
@@ -88,13 +100,21 @@ class Node:
         self.membership = Membership(
             self.me,
             self.client,
-            interval_s=config.heartbeat_interval_s,
-            dead_after_s=config.dead_after_s,
             remember=self.catalog.remember_peers,
             forget=self.catalog.forget_peer,
         )
-        self.flood = Flood(self.me, self.catalog, self.membership, self.client)
-        self.peer_ops = peer_ops(self.flood, self.membership, config.ttl_cap)
+        self.detector = Detector(self.membership)
+        self.neighbours = Neighbours(
+            self.membership,
+            max_degree=config.max_degree,
+            min_degree=config.min_degree,
+            save=self._write_node_file,
+        )
+        self.neighbours.restore(read_node_file(config.data_dir / NODE_FILE))
+        self.flood = Flood(self.me, self.catalog, self.neighbours, self.client)
+        self.peer_ops = peer_ops(
+            self.flood, self.membership, self.detector, self.neighbours, config.ttl_cap
+        )
         self.http_server = None
         self.grpc_server: GrpcServer | None = None
         # Pulls get threads of their own: a slow or partitioned peer can hold a pull for its
@@ -116,6 +136,7 @@ class Node:
             "status": "draining" if self.stopped.is_set() else "ok",
             "peers_alive": alive,
             "peers_known": known,
+            "neighbours": len(self.neighbours),
             "files": len(self.catalog),
             "http": self.me["http"],
             "grpc": self.me["grpc"],
@@ -139,7 +160,7 @@ class Node:
         # Only from a known peer (by name or gRPC address): a client must not be able to
         # make this node connect anywhere it likes.
         peer = self.membership.by_name(source) or next(
-            (p for p in self.membership.peers.values() if p.grpc == source), None
+            (p for p in self.membership.members.values() if p.grpc == source), None
         )
         if peer is None:
             raise TransferError(400, f"unknown node {source!r}: give a peer's name or gRPC address")
@@ -198,16 +219,19 @@ class Node:
         self.me["http"] = f"http://{cfg.host}:{http_port}"
         self.me["grpc"] = f"{cfg.host}:{grpc_port}"
         self.http_server.start()
-        self.membership.start(cfg.bootstrap, self.catalog.known_peers())
-        self._write_ready_file()
+        self.membership.restore([*self.catalog.known_peers(), *self.neighbours.links.values()])
+        self._write_node_file()
+        self.detector.start()
+        self.neighbours.start(cfg.bootstrap)
         if cfg.parent_pid:
             gevent.spawn(self._exit_with_parent, cfg.parent_pid)
         print(f"node {cfg.name} listening {self.me['http']} grpc {self.me['grpc']}", flush=True)
 
-    def _write_ready_file(self) -> None:
-        path = self.config.data_dir / READY_FILE
+    def _write_node_file(self) -> None:
+        """Who this node is and its neighbours, replaced whole (never half-written)."""
+        path = self.config.data_dir / NODE_FILE
         tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({**self.me, "pid": os.getpid()}))
+        tmp.write_text(json.dumps({**self.me, "pid": os.getpid(), **self.neighbours.state()}))
         os.replace(tmp, path)
 
     def _exit_with_parent(self, parent_pid: int) -> None:
@@ -225,7 +249,8 @@ class Node:
         try:
             if self.grpc_server is not None:
                 self.grpc_server.enter_graceful_shutdown()
-            self.membership.stop()
+            self.detector.stop()
+            self.neighbours.stop()
             if self.http_server is not None:
                 self.http_server.close()  # no new connections
                 self.inflight.wait_idle(DRAIN_TIMEOUT_S)  # requests being answered finish

@@ -121,11 +121,14 @@ def test_malformed_flood_message_is_400_over_rest_and_the_wire_alike(one):
 
 def test_peer_operations_answer_the_same_over_rest_and_the_wire(one):
     n1 = one.nodes["n1"].http
-    gossip = {"self": None, "peers": []}
-    for op, path in (("join", "/peers/join"), ("heartbeat", "/peers/heartbeat")):
-        status, body = call("POST", n1 + path, gossip)
-        assert status == 200
-        assert wire_call(n1, op, gossip) == {"status": 200, "body": body}
+    anonymous = {"self": None, "news": []}
+    for op, path in (("join", "/peers/join"), ("ping", "/peers/ping")):
+        status, body = call("POST", n1 + path, anonymous)
+        assert status == 200 and body["self"]["name"] == "n1" and body["self"]["state"] == "alive"
+        assert wire_call(n1, op, anonymous) == {"status": 200, "body": body}
+    status, body = call("POST", f"{n1}/peers/ping-req", {"target": "nobody"})
+    assert (status, body) == (200, {"ok": False})
+    assert wire_call(n1, "ping_req", {"target": 7})["status"] == 400
     message = {"id": "ab12", "q": "alpha", "ttl": 0, "hops": 1, "budget_ms": 500}
     status, first = call("POST", f"{n1}/flood", message)
     assert status == 200 and first["nodes"] == ["n1"] and first["results"]

@@ -92,17 +92,14 @@ def test_gossip_cannot_replace_a_peers_identity_but_the_peer_itself_can(tmp_path
 
     catalog = Catalog(tmp_path)
     me = {"node_id": "me", "name": "n1", "http": "http://127.0.0.11:1", "grpc": "127.0.0.11:2"}
-    members = Membership(
-        me, None, interval_s=1, dead_after_s=1,
-        remember=catalog.remember_peers, forget=catalog.forget_peer,
-    )  # fmt: skip
+    members = Membership(me, None, remember=catalog.remember_peers, forget=catalog.forget_peer)
     old = {"node_id": "old", "name": "n2", "http": "http://127.0.0.12:1", "grpc": "127.0.0.12:2"}
     new = {**old, "node_id": "new"}
-    members.learn(old)
-    members.learn(new)  # gossip about another identity under the same name: ignored
-    assert [p.node_id for p in members.peers.values()] == ["old"]
-    members.learn(new, heard_from=True)  # the rebuilt node speaks for itself
-    assert [p.node_id for p in members.peers.values()] == ["new"]
+    members.learn_all([{**old, "inc": 1, "state": "alive"}])
+    members.learn_all([{**new, "inc": 9, "state": "alive"}])  # gossip: another identity, ignored
+    assert list(members.members) == ["old"]
+    members.absorb({"self": {**new, "inc": 9, "state": "alive"}})  # the rebuilt node itself
+    assert list(members.members) == ["new"]
     assert [p["node_id"] for p in catalog.known_peers()] == ["new"]
 
 
