@@ -2,7 +2,8 @@
 
 Runs as a greenlet on the master (or the only process). Each tick also becomes a row of the
 monitor series kept for the report, and refreshes which nodes are alive (workers get that by
-message, so their users judge "a file on a reachable node" the same way).
+message, so their users judge "a file on a reachable node" the same way). CPU figures (the
+machine's, the load generator's, each node's) are measured here at every tick (cpumeter.py).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from networks.adapter import ALIVE, PEERS, Refused, Unavailable
 from reports.samples import between, percentile
 
 from . import console
+from .cpumeter import GeneratorCpu, MachineCpu, ProcessCpu
 from .samples import REPORT_LAG_S
 
 INTERVAL_S = 2.0
@@ -39,15 +41,6 @@ def share_liveness(environment, state) -> None:
         runner.send_message(LIVENESS_MESSAGE, data)
 
 
-def generator_cpu(runner) -> float | None:
-    """The load generator's busiest process, percent of one core: the master (or the only
-    process) and every worker, as Locust measures them."""
-    readings = [getattr(runner, "current_cpu_usage", None)]
-    readings += [getattr(c, "cpu_usage", None) for c in getattr(runner, "clients", {}).values()]
-    numbers = [float(r) for r in readings if isinstance(r, int | float)]
-    return max(numbers) if numbers else None
-
-
 class Monitor:
     def __init__(self, environment, state, interval_s: float = INTERVAL_S, out=None):
         self.environment = environment
@@ -55,11 +48,22 @@ class Monitor:
         self.interval_s = interval_s
         self.out = out  # None: our console stream (stderr with --json)
         self._procs: dict[int, psutil.Process] = {}
+        self._node_cpu = ProcessCpu()
+        self._prime()
         self._greenlet = None
         self._adapter = None  # made on first use, in the process that probes
         self._last = time.time()
 
+    def _prime(self) -> None:
+        """Start every CPU meter now, so the first row measures the interval up to it."""
+        self._machine_cpu = MachineCpu()
+        self._generator_cpu = GeneratorCpu()
+        for node in self.state.nodes:
+            if node.pid:
+                self._node_cpu.read(node.pid)
+
     def start(self) -> None:
+        self._prime()
         self._last = time.time()
         self._greenlet = gevent.spawn(self._loop)
 
@@ -100,7 +104,7 @@ class Monitor:
             return None, None
         try:
             proc = self._procs.get(pid) or self._procs.setdefault(pid, psutil.Process(pid))
-            return proc.cpu_percent(None), proc.memory_info().rss / 2**20
+            return self._node_cpu.read(pid), proc.memory_info().rss / 2**20
         except (psutil.Error, OSError):
             self._procs.pop(pid, None)
             return None, None
@@ -181,13 +185,16 @@ class Monitor:
         recent = between(self.state.samples, self._last - lag, now - lag)
         self._last = now
         latencies = sorted(s["latency_ms"] for s in recent)
+        busiest, generator = self._generator_cpu.read(self.environment.runner)
         count = lambda op: sum(1 for s in recent if s["op"] == op)  # noqa: E731
         dl_bytes = sum(s["bytes"] for s in recent if s["op"] in DOWNLOAD_OPS and s["ok"])
         return {
             "t": now,
             "elapsed_s": round(now - self.state.started, 1),
             "users": self.environment.runner.user_count if self.environment.runner else 0,
-            "generator_cpu": generator_cpu(self.environment.runner),
+            "machine_cpu": self._machine_cpu.read(),
+            "generator_cpu": busiest,
+            "generator_cpu_total": generator,
             "nodes_alive": len(alive),
             "nodes_total": len(self.state.nodes),
             "rps": round(len(recent) / span, 2),
@@ -208,12 +215,14 @@ class Monitor:
     def format(row: dict) -> str:
         ms = lambda v: "-" if v is None else f"{v:.0f}"  # noqa: E731
         cpu = " ".join(f"{k} {v:.0f}%" for k, v in sorted(row["cpu"].items())) or "-"
+        pct = lambda v: "-" if v is None else f"{v:.0f}%"  # noqa: E731
         rss = "/".join(f"{v:.0f}" for _, v in sorted(row["rss_mb"].items())) or "-"
         return (
             f"[{row['elapsed_s']:>6.1f}s] users {row['users']:>3} | nodes "
             f"{row['nodes_alive']}/{row['nodes_total']} | {row['rps']:.1f} req/s "
             f"({row['fail_rps']:.1f} failed) mean {ms(row['mean_ms'])} ms p95 "
             f"{ms(row['p95_ms'])} ms | search {row['search_rps']:.1f}/s index "
-            f"{row['index_rps']:.1f}/s dl {row['download_mbps']:.1f} MB/s | cpu {cpu} | rss "
+            f"{row['index_rps']:.1f}/s dl {row['download_mbps']:.1f} MB/s | cpu {cpu} locust "
+            f"{pct(row['generator_cpu_total'])} machine {pct(row['machine_cpu'])} | rss "
             f"{rss} MB | faults: {', '.join(row['faults_active']) or '-'}"
         )

@@ -13,7 +13,7 @@ from typing import Any
 from reports.breakdown import node_of
 from reports.evidence import FAULT, FAULT_STAGE, LEVEL, STRESS, Evidence
 from reports.samples import Sample, latencies, percentile
-from reports.series import per_node
+from reports.series import per_node, values
 
 #: At most this many buckets on the sample-derived charts, whatever the run length.
 MAX_POINTS = 300
@@ -21,6 +21,9 @@ MIN_BUCKET_S = 1.0
 DECIMALS = 3
 #: Stages marked on every chart beside the fault bands: the levels, the fault stage, stress steps.
 STAGE_KINDS = (LEVEL, FAULT_STAGE, STRESS)
+#: Drawn with the nodes' CPU: the load generator's (percent of one core, like theirs) and the
+#: whole machine's (percent of all its cores, on an axis of its own).
+HOST_CPU = {"generator": "generator_cpu_total", "machine": "machine_cpu"}
 
 Column = list[float | None]
 
@@ -136,6 +139,9 @@ def chart_data(ev: Evidence, t0: float) -> dict[str, Any]:
         "perf": perf,
         "load": load(ev, t0, perf),
         "cpu": per_node_columns(ev, t0, "cpu"),
+        "host_cpu": {
+            name: [_r(v) for v in values(ev.series, key)] for name, key in HOST_CPU.items()
+        },
         "rss": per_node_columns(ev, t0, "rss_mb"),
         "rtt": per_node_columns(ev, t0, "rtt_ms"),
     }

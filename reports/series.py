@@ -1,7 +1,8 @@
 """Helpers over the monitor series: fault detection and recovery times, per-node resources.
 
 Monitor rows (docs/contracts.md) are sampled every second or two by the Locust monitor; they are
-the only place that says how many nodes answered at a given instant.
+the only place that says how many nodes answered at a given instant, and what CPU the machine,
+the load generator and each node used.
 """
 
 from __future__ import annotations
@@ -121,6 +122,12 @@ def fault_timing(ev: Evidence, window: Window) -> FaultTiming:
 def fault_timings(ev: Evidence) -> list[FaultTiming]:
     """``fault_timing`` for every fault window, in time order."""
     return [fault_timing(ev, w) for w in ev.of_kind(FAULT)]
+
+
+def values(series: list[Row], key: str) -> list[float | None]:
+    """One numeric column of the rows (``machine_cpu``, ``generator_cpu_total``...), aligned
+    with them: None where a row has no reading (a gap, never a zero)."""
+    return [float(v) if isinstance(v := r.get(key), int | float) else None for r in series]
 
 
 def per_node(series: list[Row], key: str) -> dict[str, list[float]]:
