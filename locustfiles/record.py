@@ -15,6 +15,7 @@ from pathlib import Path
 
 import reports
 from networks.adapter import INDEX, NODE_DOWNLOAD
+from networks.definition import load_network
 from reports.regression import load_baseline
 from reports.results import ResultsError
 from reports.samples import OPERATIONS
@@ -68,6 +69,12 @@ def operations(capabilities) -> list[str]:
     return [op for op in OPERATIONS if op not in needs or needs[op] in capabilities]
 
 
+def hints(spec: str | None) -> dict[str, str]:
+    """Where to look in the network's code, per symptom (networks/hints.py); none when the
+    descriptor names no network (nodes given by URL: their implementation is unknown)."""
+    return dict(load_network(spec).hints) if spec else {}
+
+
 def status(state, *, live: bool = False) -> dict:
     """How the run went, as ``reports`` reads it (docs/contracts.md, "Run status")."""
     network = state.adapter_class
@@ -75,6 +82,7 @@ def status(state, *, live: bool = False) -> dict:
         "nodes": len(state.nodes),
         "network": network.name,
         "capabilities": sorted(network.capabilities),
+        "hints": hints(state.descriptor.get("network")),
         "operations": operations(network.capabilities),
         "in_progress": live,
         "ended": state.stopped_reason,

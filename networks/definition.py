@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from .adapter import Adapter
+from .hints import parse_hints
 from .tables import choice, get, keys, seconds, str_list
 
 HERE = Path(__file__).resolve().parent
@@ -100,6 +101,8 @@ class NetworkDefinition:
     here: Path
     description: str = ""
     max_nodes: int = MAX_NODES
+    #: Where to look in this network's code, per symptom (networks/hints.py); may be empty.
+    hints: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def adapter_class(self) -> type[Adapter]:
@@ -239,7 +242,7 @@ def import_adapter(ref: str) -> type[Adapter]:
     return cls
 
 
-TOP_KEYS = {"name", "adapter", "description", "max_nodes", "node"}
+TOP_KEYS = {"name", "adapter", "description", "max_nodes", "node", "hints"}
 NODE_KEYS = {
     "command", "cwd", "env", "files", "ports", "per_node_address", "shared_dir", "http", "grpc",
     "ready", "join", "stop_signal", "stop_timeout_s",
@@ -280,6 +283,7 @@ def _parse(data: Mapping[str, Any], *, spec: str, here: Path) -> NetworkDefiniti
         here=here,
         description=get(data, "description", str, "", ""),
         max_nodes=max_nodes,
+        hints=parse_hints(get(data, "hints", dict, "", {})),
     )
 
 

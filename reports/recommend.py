@@ -1,7 +1,10 @@
 """Recommendations tied to evidence: each rule looks at one pattern and says what to do about it.
 
 A rule is a small pure function ``(Evidence, results, Thresholds) -> list[Recommendation]``; a
-new pattern is one new function plus one line in ``RULES``.
+new pattern is one new function plus one line in ``RULES``. Advice says only what the evidence
+shows, in terms true of any network (a claim about CPU only from measured CPU, reports/cpu.py);
+where to look in the code comes from the network's own definition (its hints, networks/hints.py,
+carried in the run status), so no network is told about parts it does not have.
 """
 
 from __future__ import annotations
@@ -10,17 +13,23 @@ import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
+from networks.hints import CPU_BOUND, DATA_INTEGRITY, LATENCY_GROWS, PROTOCOL_STALLED, SLOW_RECOVERY
+from reports.cpu import CpuUse
 from reports.evidence import LEVEL, STRESS, Evidence
 from reports.resilience import single_node_windows
 from reports.rows import FAIL, INSUFFICIENT, MS, Result, fmt
 from reports.samples import latencies, percentile, select, success_rate
-from reports.series import fault_timings, per_node, rows_between
+from reports.series import fault_timings, rows_between
 from reports.thresholds import Thresholds
 
 HIGH, MEDIUM, INFO = "high", "medium", "info"
 SEVERITY_ORDER = {HIGH: 0, MEDIUM: 1, INFO: 2}
-#: Process CPU (psutil, one core = 100 %) at which a single-threaded gevent node is saturated.
-CPU_SATURATED_PCT = 85.0
+#: What to do when the harness itself ran out of CPU (its numbers are then partly its own).
+SATURATED_REMEDY = {
+    "the machine": "give the nodes and the load generator cores of their own (Locust workers "
+    "on another machine)",
+    "the load generator": "spread it over more processes (--processes) or machines",
+}
 #: p95 at the top user level this many times the lowest level's counts as "rising".
 P95_RISE_FACTOR = 1.5
 #: Recovery this many times slower than detection (and at least RECOVERY_MIN_S) is worth a look.
@@ -63,8 +72,17 @@ class Recommendation:
 Rule = Callable[[Evidence, list[Result], Thresholds], list[Recommendation]]
 
 
+def hint(ev: Evidence, symptom: str) -> str:
+    """The network's own pointer for ``symptom`` (its definition's hints), or nothing."""
+    hints = ev.status.get("hints")
+    text = hints.get(symptom) if isinstance(hints, dict) else None
+    if not isinstance(text, str) or not text.strip():
+        return ""
+    return f" Where to look in {ev.status.get('network') or 'this network'}: {text.rstrip('.')}."
+
+
 def p95_rising_with_cpu(ev: Evidence, results: list[Result], th: Thresholds):
-    """p95 grows with users: CPU-bound if a node is saturated, contention otherwise."""
+    """p95 grows with users; the CPU readings of the top level say why (``cpu_advice``)."""
     points = []
     for w in sorted(ev.of_kind(LEVEL), key=lambda w: (w.get("users") or 0, w["start"])):
         lats = latencies(ev.in_window(w))
@@ -75,30 +93,52 @@ def p95_rising_with_cpu(ev: Evidence, results: list[Result], th: Thresholds):
     (low, p_low), (top, p_top) = points[0], points[-1]
     rise = f"p95 {fmt(p_low, 'ms')} at {low.get('users')} users → {fmt(p_top, 'ms')} at "
     rise += f"{top.get('users')} users"
-    cpu = per_node(rows_between(ev.series, top["start"], top["end"]), "cpu")
-    hot = {n: max(v) for n, v in cpu.items() if v and max(v) >= CPU_SATURATED_PCT}
-    if hot:
-        nodes = ", ".join(f"{n} {v:.0f}%" for n, v in hot.items())
-        return [
-            Recommendation(
-                "p95_rising_with_cpu",
-                HIGH,
-                "Latency grows with load: CPU-bound",
-                f"{rise}; CPU saturated on {nodes}",
-                "Profile the search/flood path on the hot nodes (py-spy), cache "
-                "repeated queries, or add nodes to spread the load.",
-            )
-        ]
-    return [
-        Recommendation(
-            "p95_rising_with_cpu",
-            MEDIUM,
-            "Latency grows with load, CPU idle",
-            f"{rise}; no node above {CPU_SATURATED_PCT:.0f}% CPU",
-            "Look for contention rather than compute: blocking calls in the gevent "
-            "hub, SQLite write locks, the gRPC worker pool size.",
+    cpu = CpuUse.of(rows_between(ev.series, top["start"], top["end"]))
+    severity, title, action = cpu_advice(ev, cpu, th)
+    evidence = f"{rise}; CPU at {top.get('users')} users: {cpu.describe()}"
+    return [Recommendation("p95_rising_with_cpu", severity, title, evidence, action)]
+
+
+def cpu_advice(ev: Evidence, cpu: CpuUse, th: Thresholds) -> tuple[str, str, str]:
+    """(severity, title, action) for latency that grows with load, from measured CPU only: a
+    saturated machine or load generator (the numbers are partly theirs), nodes that compute,
+    nodes that wait (CPU not saturated, or idle when every reading was low), or no claim."""
+    hot = ", ".join(cpu.hot_nodes())
+    profile = f"Profile the nodes that were CPU-bound ({hot}) under this load" if hot else ""
+    if cpu.machine_saturated():
+        limit = "the machine"
+    elif cpu.generator_saturated(th.generator_cpu_pct):
+        limit = "the load generator"
+    else:
+        limit = ""
+    if limit:
+        action = (
+            f"{limit.capitalize()} ran out of CPU, so these latencies are partly {limit}'s: "
+            f"{SATURATED_REMEDY[limit]}, and measure again before tuning the network."
         )
-    ]
+        action += f" {profile} too.{hint(ev, CPU_BOUND)}" if hot else ""
+        return MEDIUM, f"Latency grows with load, {limit} saturated", action
+    if hot:
+        action = (
+            f"{profile}, find the code path that burns the CPU, or spread the load over more nodes."
+        )
+        return HIGH, "Latency grows with load: CPU-bound", action + hint(ev, CPU_BOUND)
+    if cpu.missing():
+        action = (
+            f"Without the CPU of {' and '.join(cpu.missing())} this run cannot tell nodes that "
+            "compute from nodes that wait: profile a node under this load to see which."
+        )
+        return MEDIUM, "Latency grows with load", action
+    action = (
+        "Look for waiting rather than computing: calls that block a node's event loop or "
+        "threads, locks on shared state or storage, worker pools and queues too small for the "
+        "load." + hint(ev, LATENCY_GROWS)
+    )
+    return (
+        MEDIUM,
+        f"Latency grows with load, CPU {'idle' if cpu.idle() else 'not saturated'}",
+        action,
+    )
 
 
 def recovery_slower_than_detection(ev: Evidence, results: list[Result], th: Thresholds):
@@ -124,8 +164,8 @@ def recovery_slower_than_detection(ev: Evidence, results: list[Result], th: Thre
             MEDIUM,
             "Recovery is much slower than detection",
             evidence,
-            "Make a restarted node rejoin actively (announce itself to its seeds on "
-            "start) and shorten the suspect→alive path in membership.",
+            "Make a restarted node rejoin actively (announce itself to its peers on start) "
+            "and shorten the path from suspect back to alive." + hint(ev, SLOW_RECOVERY),
         )
     ]
 
@@ -271,8 +311,9 @@ def protocol_starved(ev: Evidence, results: list[Result], th: Thresholds):
             HIGH,
             "REST or gRPC stalled",
             evidence,
-            "Find what blocks the starved protocol: a non-cooperative call in the "
-            "gevent hub, an exhausted gRPC thread pool, a lock shared with REST.",
+            "Find what blocks the starved protocol: a call that blocks the process or loop "
+            "serving both, an exhausted worker pool, a lock the two share."
+            + hint(ev, PROTOCOL_STALLED),
         )
     ]
 
@@ -289,8 +330,8 @@ def integrity_problems(ev: Evidence, results: list[Result], th: Thresholds):
             HIGH,
             "Data integrity problems",
             evidence,
-            "Verify sha256 before acknowledging writes and downloads, and re-check "
-            "durability (fsync) of the catalog across crashes.",
+            "Verify the checksum before acknowledging writes and downloads, and make an "
+            "acknowledged write durable (fsync) before the answer." + hint(ev, DATA_INTEGRITY),
         )
     ]
 

@@ -155,6 +155,11 @@ BAD = [
     ("[[node.files]]\npath = '{data_dir}/a'\ntemplate = '{x}'", r"files\[0\].template: unknown"),
     ("[[node.files]]\npath = '/etc/a'\ntemplate = ''", r"files\[0\].path: must be '\{data_dir"),
     ("[[node.files]]\npath = '{data_dir}/../a'\ntemplate = ''", r"without '..'"),
+    ('hints = "gevent"', "hints: must be a table"),
+    ('hints = { gevent_hub = "x" }', "hints.gevent_hub: unknown key; expected one of cpu_bound"),
+    ("hints = { latency_grows = 1 }", "hints.latency_grows: must be a non-empty string"),
+    ('hints = { cpu_bound = " " }', "hints.cpu_bound: must be a non-empty string"),
+    (f'hints = {{ cpu_bound = "{"x" * 301}" }}', "hints.cpu_bound: at most 300 characters"),
 ]
 
 
@@ -244,6 +249,14 @@ def test_parse_accepts_a_dict():
 
     d = parse(tomllib.loads(MINIMAL), spec="x", here=HERE, source="x")
     assert d.name == "mini" and d.node.join_args == ("--peer", "{peer_http}")
+
+
+def test_hints_are_optional_and_ours_name_our_implementation(tmp_path):
+    assert load_text(MINIMAL, tmp_path).hints == {}
+    builtin = load_network("builtin").hints
+    assert "gevent hub" in builtin["latency_grows"] and "SQLite" in builtin["latency_grows"]
+    text = MINIMAL.replace("[node]", 'hints = { cpu_bound = """the  hashing\n  loop""" }\n[node]')
+    assert load_text(text, tmp_path).hints == {"cpu_bound": "the hashing loop"}
 
 
 def test_the_example_network_definition_loads():
