@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import capacity, loopback
 from .adapter import Adapter
 from .hints import parse_hints
 from .tables import choice, get, keys, seconds, str_list
@@ -29,12 +30,14 @@ HERE = Path(__file__).resolve().parent
 DEFAULT_NETWORK = "builtin"
 DEFAULT_PORTS = ("http", "grpc")
 DEFAULT_READY_TIMEOUT_S = 30.0
-# A full mesh heartbeats N×(N−1) times per 200 ms: on 2 cores 20 nodes get ready, 50 never do.
-MAX_NODES = 20
+#: The most nodes a launcher starts: one loopback block's addresses. What a machine holds is
+#: usually less, and checked against it (networks/capacity.py).
+MAX_NODES = loopback.HOSTS
 DEFAULT_STOP_TIMEOUT_S = 10.0
 BOOTSTRAP = "{bootstrap}"  # a command element replaced by join.args, once per peer
 PEER_PREFIX = "peer_"
-JOIN_PEERS = ("earlier", "first")
+JOIN_TOPOLOGY = "topology"
+JOIN_PEERS = (JOIN_TOPOLOGY, "earlier", "first")
 JOIN_ON = ("peer", "self")
 HTTP_METHODS = ("GET", "POST", "PUT")
 STOP_SIGNALS = ("SIGTERM", "SIGINT", "SIGQUIT", "SIGHUP", "SIGKILL")
@@ -84,7 +87,7 @@ class NodeSpec:
     ready_port: str = "http"
     ready_timeout_s: float = DEFAULT_READY_TIMEOUT_S
     join_args: tuple[str, ...] = ()
-    join_peers: str = "earlier"
+    join_peers: str = JOIN_TOPOLOGY
     join_call: JoinCall | None = None
     stop_signal: str = "SIGTERM"
     stop_timeout_s: float = DEFAULT_STOP_TIMEOUT_S
@@ -101,8 +104,22 @@ class NetworkDefinition:
     here: Path
     description: str = ""
     max_nodes: int = MAX_NODES
+    #: Resident memory of one node, for the machine's node limit (networks/capacity.py).
+    memory_mb: int = capacity.NODE_MEMORY_MB
     #: Where to look in this network's code, per symptom (networks/hints.py); may be empty.
     hints: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def joins_by_topology(self) -> bool:
+        """Whether nodes join the links of a topology (else ``earlier`` / ``first``)."""
+        return self.node.join_peers == JOIN_TOPOLOGY
+
+    def check_size(self, nodes: int) -> None:
+        """ValueError (one line) when ``nodes`` is more than this network or this machine
+        holds: the definition's ``max_nodes``, memory, file descriptors, ports."""
+        if not 1 <= nodes <= self.max_nodes:
+            raise ValueError(f"--nodes must be 1..{self.max_nodes} for network {self.name}")
+        capacity.check(nodes, len(self.node.ports), self.memory_mb)
 
     @property
     def adapter_class(self) -> type[Adapter]:
@@ -242,7 +259,8 @@ def import_adapter(ref: str) -> type[Adapter]:
     return cls
 
 
-TOP_KEYS = {"name", "adapter", "description", "max_nodes", "node", "hints"}
+TOP_KEYS = {"name", "adapter", "description", "max_nodes", "memory_mb", "node", "hints"}
+MAX_MEMORY_MB = 64 * 1024
 NODE_KEYS = {
     "command", "cwd", "env", "files", "ports", "per_node_address", "shared_dir", "http", "grpc",
     "ready", "join", "stop_signal", "stop_timeout_s",
@@ -271,8 +289,11 @@ def _parse(data: Mapping[str, Any], *, spec: str, here: Path) -> NetworkDefiniti
     node = get(data, "node", dict, "")
     keys(node, NODE_KEYS, "node.")
     max_nodes = get(data, "max_nodes", int, "", MAX_NODES)
-    if not 1 <= max_nodes <= 200:
-        raise ValueError("max_nodes: must be 1..200")
+    if not 1 <= max_nodes <= MAX_NODES:
+        raise ValueError(f"max_nodes: must be 1..{MAX_NODES}")
+    memory_mb = get(data, "memory_mb", int, "", capacity.NODE_MEMORY_MB)
+    if not 1 <= memory_mb <= MAX_MEMORY_MB:
+        raise ValueError(f"memory_mb: must be 1..{MAX_MEMORY_MB}")
     spec_ = _node_spec(node)
     _check_templates(spec_)
     return NetworkDefinition(
@@ -283,6 +304,7 @@ def _parse(data: Mapping[str, Any], *, spec: str, here: Path) -> NetworkDefiniti
         here=here,
         description=get(data, "description", str, "", ""),
         max_nodes=max_nodes,
+        memory_mb=memory_mb,
         hints=parse_hints(get(data, "hints", dict, "", {})),
     )
 

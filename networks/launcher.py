@@ -1,10 +1,10 @@
 """Process control for any network: start N nodes from a definition, break them, stop them all.
 
 The generalisation of what node/cluster.py did for peerload's node: each node gets a data dir,
-a seeded shared dir (node/corpus.py), launcher-chosen ports, its own address when the network can
-bind one (127.0.B.11, .12, ..., in a block B no other launcher on the machine holds,
-networks/loopback.py; else 127.0.0.1 with its own ports) or its own network namespace
-(``netns=True``, networks/netns.py), and runs from the definition's command template.
+a seeded catalog in its shared dir (networks/corpus.py), launcher-chosen ports, its own address
+when the network can bind one (127.0.B.11, .12, ..., in a block B no other launcher on the
+machine holds, networks/loopback.py; else 127.0.0.1 with its own ports) or its own network
+namespace (``netns=True``, networks/netns.py), and runs from the definition's command template.
 kill / stop / start / pause / resume act on the node's whole process group; the control API
 (node/control.py) serves a ``Launcher`` as it is, and the descriptor (``cluster.json``) names the
 network so any later tool can rebuild the adapter from it alone.
@@ -31,19 +31,19 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.error
 import urllib.request
 from pathlib import Path
 
 from node.control import ControlServer
-from node.corpus import write_corpus
 
-from . import loopback
+from . import capacity, corpus, join, loopback
 from .adapter import ALIVE, PEERS, NodeInfo
 from .definition import NetworkDefinition, load_network
 from .procs import RUNNING, NodeProc, free_port, killpg, popen
+from .topology import DEFAULT as DEFAULT_TOPOLOGY
+from .topology import Topology
 
-FIRST_HOST = 11
+FIRST_HOST = loopback.FIRST_HOST
 SHARED_HOST = "127.0.0.1"
 POLL_S = 0.05
 PROBE_TIMEOUT_S = 1.0
@@ -63,16 +63,21 @@ class Launcher:
         token: str | None = None,
         control_port: int = 0,
         seed: int = 7,
-        files_per_node: int = 8,
+        files_per_node: int = corpus.DEFAULT_FILES_PER_NODE,
         first_host: int = FIRST_HOST,
         keep: bool = False,
         node_args: tuple[str, ...] = (),
         netns: bool = False,
+        topology: Topology | str = DEFAULT_TOPOLOGY,
     ) -> None:
         self.network = network if isinstance(network, NetworkDefinition) else load_network(network)
-        most = self.network.max_nodes
-        if not 1 <= nodes <= most or not 1 <= first_host <= 254 - nodes:
-            raise ValueError(f"nodes must be 1..{most} and fit in one 127.0.B.x block")
+        self.network.check_size(nodes)
+        corpus.check_size(nodes, files_per_node)
+        if not 1 <= first_host <= loopback.LAST_HOST + 1 - nodes:
+            raise ValueError(f"{nodes} nodes from host {first_host} do not fit a 127.0.B.x block")
+        capacity.raise_fd_limit(nodes)
+        names = [f"n{i + 1}" for i in range(nodes)]
+        self.topology = join.topology_for(self.network, topology, names, seed)
         self.token = token or secrets.token_urlsafe(18)
         self.seed = seed
         self.files_per_node = files_per_node
@@ -85,12 +90,11 @@ class Launcher:
         if netns:
             from .netns import Namespaces
 
-            self.namespaces = Namespaces([f"n{i + 1}" for i in range(nodes)])
+            self.namespaces = Namespaces(names)
         own = self.network.node.per_node_address and not netns
         self.block = loopback.claim() if own else None
         self.nodes = {}
-        for i in range(nodes):
-            name = f"n{i + 1}"
+        for i, name in enumerate(names):
             host = self.block.host(first_host + i) if self.block else SHARED_HOST
             self.nodes[name] = NodeProc(name, i + 1, host, self.workdir / name)
         self.control: ControlServer | None = None
@@ -114,10 +118,9 @@ class Launcher:
             if self.namespaces is not None:
                 self.namespaces.create()
             self._plan()
+            catalogs = corpus.plan(list(self.nodes), self.seed, self.files_per_node)
             for node in self.nodes.values():
-                node.files = write_corpus(
-                    node.shared_dir, node.name, self.seed, self.files_per_node
-                )
+                node.files = corpus.write_corpus(node.shared_dir, catalogs[node.name])
             first, *rest = self.nodes.values()
             self._launch(first, timeout)
             for node in rest:
@@ -178,7 +181,9 @@ class Launcher:
             "token": self.token,
             "workdir": str(self.workdir),
             "seed": self.seed,
+            "files_per_node": self.files_per_node,
             "netns": self.namespaces is not None,
+            "topology": self.topology.to_dict(),
             "nodes": [{**n.info(), "files": n.files or []} for n in self.nodes.values()],
         }
 
@@ -297,11 +302,8 @@ class Launcher:
         return self.network.node.ports
 
     def _join_peers(self, node: NodeProc, restart: bool) -> list[NodeProc]:
-        """Whom a node joins: the earlier nodes (all others on a restart), or the first one."""
-        others = [n for n in self.nodes.values() if n is not node]
-        if self.network.node.join_peers == "first":
-            return others[:1] if node.index > 1 or restart else []
-        return others if restart else [n for n in others if n.index < node.index]
+        names = join.peers(self.network, self.topology, node.name, restart)
+        return [self.nodes[name] for name in names]
 
     def _launch(self, node: NodeProc, timeout: float) -> None:
         self._spawn(node, [])
@@ -361,22 +363,7 @@ class Launcher:
     def _join(self, node: NodeProc, peers: list[NodeProc], timeout: float | None) -> None:
         """The definition's after-start join call, once per peer, retried until it answers."""
         deadline = time.monotonic() + (timeout or self.network.node.ready_timeout_s)
-        for peer in peers:
-            request = self.network.join_request(node.values, peer.values)
-            if request is None:
-                return
-            method, url, body = request
-            while True:
-                try:
-                    call(method, url, body)
-                    break
-                except urllib.error.HTTPError as exc:
-                    if exc.code < 500 or time.monotonic() > deadline:
-                        raise RuntimeError(f"{node.name} join {method} {url}: {exc}") from None
-                except OSError as exc:
-                    if time.monotonic() > deadline:
-                        raise RuntimeError(f"{node.name} join {method} {url}: {exc}") from None
-                time.sleep(POLL_S)
+        join.call_peers(self.network, node.values, [p.values for p in peers], deadline)
 
     def _reap(self, node: NodeProc) -> None:
         """Wait for a signalled node (SIGKILL after the stop timeout), then kill what it left in
@@ -393,12 +380,3 @@ class Launcher:
     def _refresh(self, node: NodeProc) -> None:
         if node.proc is not None and node.proc.poll() is not None and node.state in RUNNING:
             node.state = "exited"
-
-
-def call(method: str, url: str, body: str) -> bytes:
-    """One HTTP call with a JSON body (a join)."""
-    data = body.encode() if body else None
-    headers = {"Content-Type": "application/json"} if body else {}
-    request = urllib.request.Request(url, data=data, method=method, headers=headers)
-    with urllib.request.urlopen(request, timeout=PROBE_TIMEOUT_S * 5) as answer:
-        return answer.read()

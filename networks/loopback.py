@@ -16,6 +16,9 @@ import sys
 
 NAME = "peerload-loopback"
 BLOCKS = 256  # 127.0.0.x … 127.0.255.x: all of 127.0/16 is loopback on Linux
+FIRST_HOST, LAST_HOST = 11, 253  # node i binds 127.0.B.(FIRST_HOST + i)
+#: The most nodes one block holds.
+HOSTS = LAST_HOST - FIRST_HOST + 1
 
 
 class Block:

@@ -13,28 +13,53 @@ network cannot be asked (its adapter lacks the capability) says "not measurable"
 - ``search``: a search from each node finds a file held only by another node (and reaches
   every node, where the network says which answered);
 - ``ttl0``: a search with TTL 0 stays on the node it was asked on;
+- ``ttl_depth``: on a topology where some node is 2 or more hops away (line, ring, sparse
+  graphs), a search with TTL k finds the files of exactly the nodes within k hops (k = 1, 2, 3
+  while the farthest node is beyond the previous k): hits from beyond the TTL, or a node within
+  it missing, fail. Not measurable on a full mesh (every node is 1 hop away) or when the links
+  are unknown;
 - ``download``: a file from each node downloads with the seeded sha256;
-- ``corpus``: every node still lists its seeded files with their digests (needs file lists);
+- ``corpus``: every node still lists its seeded files with their sha256 (needs file lists), and
+  a fixed sample of them downloads with those bytes;
 - ``index``: a newly added file becomes findable from another node (needs indexing).
 """
 
 from __future__ import annotations
 
 import hashlib
+import random
 import sys
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .adapter import ALIVE, FILES, INDEX, PEERS, Adapter, Hit, NodeInfo, Refused, Unavailable
+from . import corpus
+from .adapter import (
+    ALIVE,
+    DOWNLOAD,
+    FILES,
+    INDEX,
+    PEERS,
+    Adapter,
+    Hit,
+    NodeInfo,
+    Refused,
+    Unavailable,
+)
+from .reach import MAX_TTL, depth_problems, search_ttl, searcher, shared_term, within
+from .topology import Topology
 
 DOWNLOAD_TIMEOUT_S = 5.0
-SEARCH_TTL = 3
+#: The depths ``ttl_depth`` checks, while the farthest node is beyond the previous one.
+TTL_DEPTHS = (1, 2, 3)
 INDEX_WAIT_S = 5.0
 POLL_S = 0.25
 INDEX_BYTES = 4096
 MAX_SEARCHABLE_CHECKS = 200
+#: Per node, the seeded files the corpus check downloads (and their bytes at most).
+CORPUS_SAMPLE_FILES = 16
+CORPUS_SAMPLE_BYTES = 4 * 1024 * 1024
 PASS, FAIL, NOT_MEASURABLE = "pass", "FAIL", "not measurable"
 
 
@@ -61,10 +86,14 @@ def _call(fn: Callable, *args):
         return None, str(exc)
 
 
-def _other(nodes: list[NodeInfo], node: NodeInfo) -> NodeInfo | None:
-    """The next node after ``node`` (round robin) that has a seeded corpus."""
+def _other(
+    nodes: list[NodeInfo], node: NodeInfo, topology: Topology | None = None
+) -> NodeInfo | None:
+    """The next node after ``node`` (round robin) that has a seeded corpus and that a search
+    from ``node`` can reach (``search_ttl``)."""
     start = nodes.index(node)
-    return next((n for n in nodes[start + 1 :] + nodes[:start] if n.files), None)
+    near = within(topology, node.name, MAX_TTL)
+    return next((n for n in nodes[start + 1 :] + nodes[:start] if n.files and n.name in near), None)
 
 
 def _found(hits: tuple[Hit, ...], holder: str, file: dict) -> bool:
@@ -92,23 +121,26 @@ def check_joined(net: Adapter, nodes: list[NodeInfo]) -> Check:
     return Check("joined", FAIL if gaps else PASS, "; ".join(gaps) or "every node sees all alive")
 
 
-def check_search(net: Adapter, nodes: list[NodeInfo], ttl: int = SEARCH_TTL) -> Check:
-    """From each node, a file only another node holds (and, TTL 0, staying local)."""
+def check_search(net: Adapter, nodes: list[NodeInfo], topology: Topology | None = None) -> Check:
+    """From each node, a file only another node holds, with a TTL that reaches every node (up
+    to ``MAX_TTL`` hops on the topology), and every node within it answering."""
     if not any(n.files for n in nodes) or len(nodes) < 2:
         return Check("search", NOT_MEASURABLE, "needs 2 nodes and a seeded corpus")
     problems = []
     for node in nodes:
-        other = _other(nodes, node)
+        other = _other(nodes, node, topology)
         if other is None or other is node:
             continue
         file = other.files[0]
+        ttl = search_ttl(topology, node.name)
         answer, why = _call(net.search, node, file["name"], ttl)
+        near = {n.name for n in nodes if n.name in within(topology, node.name, ttl)}
         if why:
             problems.append(f"from {node.name}: {why}")
         elif not _found(answer.hits, other.name, file):
             problems.append(f"from {node.name}, {other.name}'s {file['name']} not found")
-        elif answer.reached is not None and set(answer.reached) < {n.name for n in nodes}:
-            problems.append(f"from {node.name} reached {len(answer.reached)} of {len(nodes)}")
+        elif answer.reached is not None and not near <= set(answer.reached):
+            problems.append(f"from {node.name} reached {len(answer.reached)} of {len(near)}")
     detail = "; ".join(problems) or "each node finds a file only another node holds"
     return Check("search", FAIL if problems else PASS, detail)
 
@@ -124,6 +156,36 @@ def check_ttl0(net: Adapter, nodes: list[NodeInfo]) -> Check:
     leaked = sorted({h.node for h in answer.hits if h.node != node.name})
     detail = f"TTL 0 from {node.name} returned hits from {', '.join(leaked)}" if leaked else ""
     return Check("ttl0", FAIL if leaked else PASS, detail or f"TTL 0 from {node.name} stays local")
+
+
+def check_ttl_depth(net: Adapter, nodes: list[NodeInfo], topology: Topology | None) -> Check:
+    """From the node farthest from the rest, a search for a word every node's files share,
+    with TTL 1, 2, 3 (while the farthest node is beyond the previous TTL), finds the files of
+    exactly the nodes within TTL hops."""
+    name = "ttl_depth"
+    if topology is None:
+        return Check(name, NOT_MEASURABLE, "the network's links are unknown (no topology)")
+    if topology.diameter < 2:
+        why = "a full mesh" if topology.is_full else f"{topology.spec}, diameter 1"
+        return Check(name, NOT_MEASURABLE, f"{why}: every node is 1 hop away, a TTL cannot show")
+    term = shared_term(nodes)
+    if term is None:
+        return Check(name, NOT_MEASURABLE, "no file name word every seeded node shares")
+    origin = max(nodes, key=lambda n: (topology.eccentricity(n.name), -nodes.index(n)))
+    hops = topology.hops_from(origin.name)
+    seeded = {n.name for n in nodes if n.files}
+    depths = [k for k in TTL_DEPTHS if k == 1 or k - 1 < max(hops.values())]
+    problems = []
+    for ttl in depths:
+        answer, why = _call(net.search, origin, term, ttl)
+        wrong = why or depth_problems(answer.hits, answer.reached, hops, seeded, ttl)
+        if wrong:
+            problems.append(f"TTL {ttl} from {origin.name}: {wrong}")
+    detail = "; ".join(problems) or (
+        f"TTL {', '.join(map(str, depths))} from {origin.name} on {topology.spec}: "
+        "hits from exactly the nodes within TTL hops"
+    )
+    return Check(name, FAIL if problems else PASS, detail)
 
 
 def download_problem(net: Adapter, node: NodeInfo, file: dict) -> str | None:
@@ -149,27 +211,74 @@ def check_download(net: Adapter, nodes: list[NodeInfo]) -> Check:
     return Check("download", FAIL if problems else PASS, detail)
 
 
+def corpus_sample(node: NodeInfo) -> list[dict]:
+    """The seeded files of ``node`` the corpus check downloads: a fixed pick per node, within
+    ``CORPUS_SAMPLE_FILES`` and ``CORPUS_SAMPLE_BYTES`` (all of them in a small corpus)."""
+    picked, room = [], CORPUS_SAMPLE_BYTES
+    for file in random.Random(node.name).sample(node.files, len(node.files)):
+        if len(picked) == CORPUS_SAMPLE_FILES:
+            break
+        if file["size"] <= room:
+            picked.append(file)
+            room -= file["size"]
+    return picked
+
+
+def _named(what: str, files: list[dict]) -> str:
+    more = ", …" if len(files) > 2 else ""
+    return f"{len(files)} {what} ({', '.join(f['name'] for f in files[:2])}{more})"
+
+
 def check_corpus(net: Adapter, nodes: list[NodeInfo]) -> Check:
+    """Every node lists its seeded files with their sha256 (so their size too: same digest,
+    same bytes), and a sample of them downloads with those bytes: a listing is the node's
+    word, a download is the file. Where the network lists no digests only names are compared,
+    and the detail says so rather than "intact"."""
     if not net.has(FILES):
         return Check("corpus", NOT_MEASURABLE, "the network does not list a node's files")
-    problems = []
+    problems, undigested, downloaded = [], 0, 0
     for node in nodes:
         held, why = _call(net.files, node)
         if why:
             problems.append(f"{node.name} does not list its files")
             continue
-        changed = [f for f in node.files if held.get(f["name"], "?") not in (None, f["sha256"])]
-        if changed:
-            problems.append(f"{node.name}: {len(changed)} corpus file(s) missing or changed")
-    return Check("corpus", FAIL if problems else PASS, "; ".join(problems) or "every node intact")
+        missing = [f for f in node.files if f["name"] not in held]
+        changed = [
+            f for f in node.files if held.get(f["name"], f["sha256"]) not in (None, f["sha256"])
+        ]
+        undigested += sum(1 for f in node.files if f["name"] in held and held[f["name"]] is None)
+        found = (("missing", missing), ("listed with another sha256", changed))
+        bad = [_named(what, files) for what, files in found if files]
+        if net.has(DOWNLOAD):
+            sample = corpus_sample(node)
+            downloaded += len(sample)
+            bad += [p for f in sample if (p := download_problem(net, node, f))]
+        if bad:
+            problems.append(f"{node.name}: {'; '.join(bad)}")
+    if problems:
+        return Check("corpus", FAIL, "; ".join(problems))
+    seeded = sum(len(n.files) for n in nodes)
+    verified = f"{downloaded} downloaded and verified"
+    if undigested:
+        detail = f"every node lists its {seeded} seeded files, {undigested} by name only (no "
+        return Check("corpus", PASS, detail + f"digest listed); {verified}")
+    return Check("corpus", PASS, f"every node intact: {seeded} files' sha256 listed, {verified}")
 
 
-def check_index(net: Adapter, nodes: list[NodeInfo], wait_s: float = INDEX_WAIT_S) -> Check:
+def check_index(
+    net: Adapter,
+    nodes: list[NodeInfo],
+    topology: Topology | None = None,
+    wait_s: float = INDEX_WAIT_S,
+) -> Check:
     if not net.has(INDEX):
         return Check("index", NOT_MEASURABLE, "the network cannot be given new files")
     if len(nodes) < 2:
         return Check("index", NOT_MEASURABLE, "needs 2 nodes")
-    owner, searcher = nodes[-1], nodes[0]
+    owner = nodes[-1]
+    near = within(topology, owner.name, MAX_TTL)
+    searcher = next(n for n in nodes if n is not owner and n.name in near)
+    ttl = search_ttl(topology, searcher.name, owner.name)
     name = f"conformance-{uuid.uuid4().hex[:12]}.bin"
     data = uuid.uuid4().bytes * (INDEX_BYTES // 16)
     file = {"name": name, "sha256": hashlib.sha256(data).hexdigest()}
@@ -178,7 +287,7 @@ def check_index(net: Adapter, nodes: list[NodeInfo], wait_s: float = INDEX_WAIT_
         return Check("index", FAIL, f"adding {name} to {owner.name} failed: {why}")
     deadline = time.monotonic() + wait_s
     while True:
-        answer, _ = _call(net.search, searcher, name, SEARCH_TTL)
+        answer, _ = _call(net.search, searcher, name, ttl)
         if answer is not None and _found(answer.hits, owner.name, file):
             return Check("index", PASS, f"a file new on {owner.name} found from {searcher.name}")
         if time.monotonic() >= deadline:
@@ -188,16 +297,37 @@ def check_index(net: Adapter, nodes: list[NodeInfo], wait_s: float = INDEX_WAIT_
         time.sleep(POLL_S)
 
 
-def conformance(net: Adapter, nodes: list[NodeInfo], *, index: bool = True) -> list[Check]:
-    """Every check, in order; past a node that is down, only ``up`` is meaningful."""
+def conformance(
+    net: Adapter,
+    nodes: list[NodeInfo],
+    *,
+    index: bool = True,
+    topology: Topology | None = None,
+) -> list[Check]:
+    """Every check, in order; past a node that is down, only ``up`` is meaningful.
+    ``topology``: the links the nodes were joined in (None: unknown, ``ttl_depth`` cannot
+    tell, and the search check assumes every node is within ``SEARCH_TTL``)."""
     up = check_up(net, nodes)
     if up.outcome == FAIL:
         return [up]
-    checks = [up, check_joined(net, nodes), check_search(net, nodes), check_ttl0(net, nodes)]
+    checks = [up, check_joined(net, nodes), check_search(net, nodes, topology)]
+    checks += [check_ttl0(net, nodes), check_ttl_depth(net, nodes, topology)]
     checks += [check_download(net, nodes), check_corpus(net, nodes)]
     if index:
-        checks.append(check_index(net, nodes))
+        checks.append(check_index(net, nodes, topology))
     return checks
+
+
+def descriptor_topology(descriptor: dict) -> Topology | None:
+    """The topology a descriptor records (None: not recorded, e.g. nodes given by URL);
+    ValueError when the record is malformed."""
+    recorded = descriptor.get("topology")
+    if recorded is None:
+        return None
+    topology = Topology.from_dict(recorded)
+    if set(topology.nodes) != {str(n.get("name")) for n in descriptor.get("nodes") or ()}:
+        raise ValueError("topology: its nodes are not the descriptor's nodes")
+    return topology
 
 
 def problems(checks: list[Check]) -> list[str]:
@@ -205,9 +335,11 @@ def problems(checks: list[Check]) -> list[str]:
     return [f"{c.name}: {c.detail}" for c in checks if c.outcome == FAIL]
 
 
-def integrity(net: Adapter, nodes: list[NodeInfo], acked: list[dict]) -> dict:
+def integrity(
+    net: Adapter, nodes: list[NodeInfo], acked: list[dict], topology: Topology | None = None
+) -> dict:
     """Acknowledged uploads still present with their digest (one file list per node) and, for a
-    sample of them, found by a search from another node."""
+    sample of them, found by a search from another node (a neighbour, on a topology)."""
     held: dict[str, dict | None] = {}
     lost, corrupt, unsearchable, searched = [], [], [], 0
     by_name = {n.name: n for n in nodes}
@@ -222,8 +354,9 @@ def integrity(net: Adapter, nodes: list[NodeInfo], acked: list[dict]) -> dict:
             corrupt.append(item["name"])
         elif searched < MAX_SEARCHABLE_CHECKS and len(nodes) > 1:
             searched += 1
-            other = nodes[(nodes.index(node) + 1) % len(nodes)]
-            answer, _ = _call(net.search, other, item["name"], SEARCH_TTL)
+            other = searcher(nodes, node, topology)
+            ttl = search_ttl(topology, other.name, node.name)
+            answer, _ = _call(net.search, other, item["name"], ttl)
             if answer is None or not _found(answer.hits, node.name, item):
                 unsearchable.append(item["name"])
     return {
@@ -244,6 +377,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from . import BUILTIN, adapter_class
     from .launcher import Launcher
+    from .topology import DEFAULT as DEFAULT_TOPOLOGY
 
     p = argparse.ArgumentParser(
         prog="python -m networks.verify", description=__doc__.split("\n")[0]
@@ -256,7 +390,21 @@ def main(argv: list[str] | None = None) -> int:
         "--cluster", type=Path, help="a running network's descriptor (cluster.json): attach"
     )
     p.add_argument("--netns", action="store_true", help="one network namespace per node")
+    p.add_argument(
+        "--topology",
+        default=DEFAULT_TOPOLOGY,
+        metavar="SPEC",
+        help="links to start the nodes in: full (default), line, ring, random:d=4, "
+        "smallworld:k=4,p=0.1, twotier:ultra=U,leaf=3 (attached: the descriptor's)",
+    )
     p.add_argument("--seed", type=int, default=7, help="seed of the corpus (default 7)")
+    p.add_argument(
+        "--files-per-node",
+        type=int,
+        default=corpus.DEFAULT_FILES_PER_NODE,
+        metavar="N",
+        help=f"corpus files of each node started (default {corpus.DEFAULT_FILES_PER_NODE})",
+    )
     args = p.parse_args(argv)
     launcher = None
     try:
@@ -264,10 +412,20 @@ def main(argv: list[str] | None = None) -> int:
             descriptor = json.loads(args.cluster.read_text())
             spec = args.network or descriptor.get("network") or BUILTIN
             nodes = [NodeInfo.from_dict(n) for n in descriptor["nodes"]]
+            topology = descriptor_topology(descriptor)
         else:
             spec = args.network or BUILTIN
-            launcher = Launcher(spec, args.nodes, seed=args.seed, netns=args.netns)
+            launcher = Launcher(
+                spec,
+                args.nodes,
+                seed=args.seed,
+                netns=args.netns,
+                topology=args.topology,
+                files_per_node=args.files_per_node,
+            )
+            topology = launcher.topology
             print(f"networks.verify: starting {args.nodes} nodes of {spec}", flush=True)
+            print(f"networks.verify: topology {topology.summary()}", flush=True)
             launcher.start_all()
             nodes = launcher.node_infos()
         net = adapter_class(spec)(nodes)
@@ -277,7 +435,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"networks.verify: error: {exc}", file=sys.stderr)
         return 2
     try:
-        checks = conformance(net, nodes)
+        checks = conformance(net, nodes, topology=topology)
     finally:
         net.close()
         if launcher is not None:

@@ -14,8 +14,10 @@ import sys
 import time
 from pathlib import Path
 
+from networks.corpus import DEFAULT_FILES_PER_NODE
 from networks.definition import DEFAULT_NETWORK, MAX_NODES, NetworkDefinition  # noqa: F401 - API
 from networks.launcher import DESCRIPTOR, FIRST_HOST, Launcher, NodeProc  # noqa: F401 - API
+from networks.topology import DEFAULT as DEFAULT_TOPOLOGY
 
 from .config import ADMIN_TOKEN_ENV
 
@@ -43,7 +45,15 @@ def main(argv: list[str] | None = None) -> int:
         "--token", default=None, help=f"control/admin token (default ${ADMIN_TOKEN_ENV} or random)"
     )
     p.add_argument("--seed", type=int, default=7, help="corpus seed")
-    p.add_argument("--files", type=int, default=8, help="corpus files per node")
+    p.add_argument(
+        "--files-per-node",
+        "--files",
+        dest="files",
+        type=int,
+        default=DEFAULT_FILES_PER_NODE,
+        metavar="N",
+        help=f"corpus files of each node (default {DEFAULT_FILES_PER_NODE})",
+    )
     p.add_argument("--keep", action="store_true", help="keep the workdir on exit")
     p.add_argument(
         "--network",
@@ -54,10 +64,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--netns", action="store_true", help="each node in a network namespace of its own (root)"
     )
+    p.add_argument(
+        "--topology",
+        default=DEFAULT_TOPOLOGY,
+        metavar="SPEC",
+        help="who links to whom: full (default), line, ring, random:d=4, smallworld:k=4,p=0.1, "
+        "twotier:ultra=U,leaf=3 (seeded by --seed)",
+    )
     a = p.parse_args(argv)
-    nodes_ok = 1 <= a.nodes <= MAX_NODES
-    if not nodes_ok or not 0 <= a.control_port <= 65535 or not 0 <= a.files <= 1000:
-        p.error(f"--nodes must be 1..{MAX_NODES}, --control-port 0..65535, --files 0..1000")
+    nodes_ok = 1 <= a.nodes <= MAX_NODES  # and what the machine holds: the launcher checks
+    if not nodes_ok or not 0 <= a.control_port <= 65535:
+        p.error(f"--nodes must be 1..{MAX_NODES}, --control-port 0..65535")
     token = a.token or os.environ.get(ADMIN_TOKEN_ENV)
     try:
         cluster = Cluster(
@@ -70,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
             keep=a.keep,
             network=a.network,
             netns=a.netns,
+            topology=a.topology,
         )
     except (ValueError, OSError, RuntimeError) as exc:
         print(f"node.cluster: {exc}", file=sys.stderr)
@@ -87,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         print(f"descriptor {cluster.descriptor_path}", flush=True)
         print(f"control {cluster.control.url}", flush=True)
+        print(f"topology {cluster.topology.summary()}", flush=True)
         for node in cluster.nodes.values():
             print(f"{node.name} {node.http} grpc {node.grpc} pid {node.proc.pid}", flush=True)
         print("ready", flush=True)

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from networks import adapter_class
+from networks.adapter import NodeInfo
 from networks.launcher import Launcher
+from networks.topology import build
+from networks.verify import NOT_MEASURABLE, PASS, check_ttl_depth, conformance
 
 ROOT = Path(__file__).resolve().parent.parent
 CHECKS = ("up", "joined", "search", "ttl0", "download", "corpus", "index")
@@ -45,3 +50,51 @@ def test_attached_to_a_network_with_a_node_down_it_fails_naming_the_check():
         run = verify("--cluster", str(network.descriptor_path))
     assert run.returncode == 1, run.stdout + run.stderr
     assert "FAIL            up: n3 does not answer" in run.stdout
+
+
+@pytest.fixture(scope="module")
+def line_of_five():
+    """Five of our nodes joined in a line, n1 - n2 - n3 - n4 - n5 (stopped at the end)."""
+    with Launcher("builtin", 5, topology="line", files_per_node=2) as network:
+        yield network
+
+
+@pytest.mark.integration
+def test_on_a_line_each_node_bootstraps_to_its_earlier_neighbour_only(line_of_five):
+    descriptor = json.loads(line_of_five.descriptor_path.read_text())
+    names = ["n1", "n2", "n3", "n4", "n5"]
+    assert descriptor["topology"] == {
+        "spec": "line",
+        "nodes": names,
+        "edges": [[a, b] for a, b in zip(names, names[1:], strict=False)],
+    }
+    nodes = line_of_five.nodes
+    for before, node in zip([None, *names], names, strict=False):
+        argv = Path(f"/proc/{nodes[node].proc.pid}/cmdline").read_text().split("\0")
+        joined = [argv[i + 1] for i, a in enumerate(argv) if a == "--bootstrap"]
+        assert joined == ([nodes[before].http] if before else []), (node, argv)
+
+
+@pytest.mark.integration
+def test_on_a_line_a_search_with_ttl_k_finds_exactly_the_nodes_within_k_hops(line_of_five):
+    net = adapter_class("builtin")(line_of_five.node_infos())
+    try:
+        checks = {
+            c.name: c
+            for c in conformance(
+                net, line_of_five.node_infos(), index=False, topology=line_of_five.topology
+            )
+        }
+    finally:
+        net.close()
+    assert checks["search"].outcome == PASS, checks["search"].detail
+    assert checks["ttl_depth"].outcome == PASS, checks["ttl_depth"].detail
+    assert "TTL 1, 2, 3 from n1 on line" in checks["ttl_depth"].detail
+
+
+def test_the_depth_check_is_not_measurable_without_links_or_on_a_full_mesh():
+    nodes = [NodeInfo(n, files=({"name": f"alpha-{n}-000.txt"},)) for n in ("n1", "n2", "n3")]
+    full = build("full", [n.name for n in nodes])
+    assert check_ttl_depth(None, nodes, None).outcome == NOT_MEASURABLE
+    found = check_ttl_depth(None, nodes, full)
+    assert found.outcome == NOT_MEASURABLE and "a full mesh" in found.detail

@@ -1,0 +1,282 @@
+"""Scale benchmark: networks of our node the size of real ones, on a sparse topology.
+
+    python bench/scale_bench.py [--sizes 10,25,50,100] [--max 200] [--topology random:d=4]
+                                [--ttls 2,3,4] [--seconds 5] [--clients 8] [--idle-s 10]
+                                [--ready-timeout 180] [--json out.json]
+
+For a 3-node full mesh first (the baseline, in the same run), then each size on the topology:
+the time until the network is ready (every node up and seeing every other alive); the idle CPU
+of the whole network over ``--idle-s`` (psutil, % of one core); RSS, USS and PSS per node
+(``memory_full_info``); then, per TTL, a bounded closed loop of ``--clients`` searches spread
+over the nodes: searches/s and p95, the reach (share of the nodes within TTL hops of the origin,
+on the topology, that answered: answers carry ``nodes``; answers from beyond the TTL are counted
+apart), the peer messages per query against the bound 2E − (N − 1) of a query that reaches all,
+and peer messages per second, as a ratio to the 3-node network's (goal at 100 nodes: ≥ 0.5 ×).
+Prints a Markdown table. A size that does not get ready says "not ready in X s", and the larger
+ones are skipped (they would not either).
+
+Every loop is bounded in count and time; traffic goes only to 127.0.0.x; each network is
+stopped before the next starts, also on error or Ctrl-C.
+"""
+
+from gevent import monkey
+
+monkey.patch_all()  # the load generator's sockets are gevent's (bench/loadgen.py)
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+for _path in (ROOT, Path(__file__).resolve().parent):
+    if str(_path) not in sys.path:
+        sys.path.insert(0, str(_path))
+
+import gevent
+import psutil
+from loadgen import REQUEST_TIMEOUT_S, Conn, build_request, percentile
+
+from networks.launcher import Launcher
+from networks.reach import shared_term
+from networks.topology import Topology
+
+BASELINE_NODES = 3
+SIZES = (10, 25, 50, 100)
+FILES_PER_NODE = 4  # a small catalog: the bench measures the network, not the corpus
+MAX_SEARCHES_PER_CLIENT = 100_000
+MAX_ERRORS_PER_CLIENT = 50
+MB = 1024 * 1024
+RATIO_GOAL = 0.5  # peer messages/s at 100 nodes against the 3-node network's
+GOAL_NODES = 100
+
+
+def node_pids(net: Launcher) -> list[int]:
+    return [n.proc.pid for n in net.nodes.values() if n.proc is not None]
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU of these processes and their children so far."""
+    total = 0.0
+    for pid in pids:
+        try:
+            proc = psutil.Process(pid)
+            for p in [proc, *proc.children(recursive=True)]:
+                t = p.cpu_times()
+                total += t.user + t.system
+        except psutil.Error:
+            pass
+    return total
+
+
+def idle_cpu(net: Launcher, seconds: float) -> float:
+    """The whole network's CPU while nothing asks it anything, % of one core."""
+    pids = node_pids(net)
+    before, t0 = cpu_seconds(pids), time.perf_counter()
+    gevent.sleep(seconds)
+    return 100 * (cpu_seconds(pids) - before) / (time.perf_counter() - t0)
+
+
+def memory(net: Launcher) -> dict:
+    """Mean and largest RSS, USS and PSS of a node, MB."""
+    rows = []
+    for pid in node_pids(net):
+        try:
+            info = psutil.Process(pid).memory_full_info()
+        except psutil.Error:
+            continue
+        rows.append({k: getattr(info, k, 0) / MB for k in ("rss", "uss", "pss")})
+    out = {}
+    for key in ("rss", "uss", "pss"):
+        values = [r[key] for r in rows] or [float("nan")]
+        out[key] = round(sum(values) / len(values), 1)
+        out[key + "_max"] = round(max(values), 1)
+    return out
+
+
+def search_load(net: Launcher, topo: Topology, ttl: int, seconds: float, clients: int) -> dict:
+    """``clients`` closed loops of flooded searches, client i from node i mod N, for
+    ``seconds``: searches/s, p95, reach against the topology, messages per query."""
+    nodes = list(net.nodes.values())
+    term = shared_term(net.node_infos())
+    within = {n.name: topo.within(n.name, ttl) for n in nodes}
+    latencies: list[float] = []
+    seen = {"messages": 0, "max_messages": 0, "answers": 0, "reach": 0.0, "beyond": 0}
+    seen.update(errors=0, partial=0)
+    stop_at = time.perf_counter() + seconds
+
+    def client(index: int) -> None:
+        node = nodes[index % len(nodes)]
+        host, port = node.host, node.http_port
+        raw = build_request(host, port, f"/search?q={term}&ttl={ttl}")
+        conn, errors = Conn(host, port), 0
+        try:
+            for _ in range(MAX_SEARCHES_PER_CLIENT):
+                t0 = time.perf_counter()
+                if t0 >= stop_at or errors >= MAX_ERRORS_PER_CLIENT:
+                    break
+                try:
+                    status, body = conn.request(raw)
+                    answer = json.loads(body) if status == 200 else None
+                except (OSError, ValueError):
+                    answer = None
+                    conn.close()
+                if not isinstance(answer, dict):
+                    errors += 1
+                    seen["errors"] += 1
+                    continue
+                latencies.append(time.perf_counter() - t0)
+                answered = set(answer.get("nodes") or ())
+                near = within[node.name]
+                seen["answers"] += 1
+                seen["messages"] += int(answer.get("messages") or 0)
+                seen["max_messages"] = max(seen["max_messages"], int(answer.get("messages") or 0))
+                seen["reach"] += len(answered & near) / len(near)
+                seen["beyond"] += bool(answered - near)
+                seen["partial"] += bool(answer.get("partial"))
+        finally:
+            conn.close()
+
+    jobs = [gevent.spawn(client, i) for i in range(clients)]
+    gevent.joinall(jobs, timeout=seconds + REQUEST_TIMEOUT_S + 5)
+    gevent.killall(jobs, timeout=2)
+    done = max(1, seen["answers"])
+    lat = sorted(latencies)
+    return {
+        "ttl": ttl,
+        "searches_per_s": round(seen["answers"] / seconds, 1),
+        "p95_ms": round(percentile(lat, 95) * 1000, 1),
+        "reach": round(seen["reach"] / done, 3),
+        "beyond_ttl": seen["beyond"],
+        "partial": seen["partial"],
+        "errors": seen["errors"],
+        "messages_per_query": round(seen["messages"] / done, 1),
+        "max_messages": seen["max_messages"],
+        "bound": topo.flood_bound(),
+        "peer_messages_per_s": round(seen["messages"] / seconds, 1),
+    }
+
+
+def measure(size: int, spec: str, args) -> dict:
+    """One network: start it, time until ready, idle CPU, memory, the search loads."""
+    out: dict = {"nodes": size, "topology": spec}
+    started = time.perf_counter()
+    net = Launcher("builtin", size, topology=spec, seed=args.seed, files_per_node=FILES_PER_NODE)
+    out["summary"] = net.topology.summary()
+    try:
+        try:
+            net.start_all(args.ready_timeout)
+        except TimeoutError:
+            out["ready_s"] = None
+            out["not_ready"] = f"not ready in {args.ready_timeout:.0f} s"
+            return out
+        out["ready_s"] = round(time.perf_counter() - started, 1)
+        out["idle_cpu_pct"] = round(idle_cpu(net, args.idle_s), 1)
+        out["memory_mb"] = memory(net)
+        out["loads"] = [
+            search_load(net, net.topology, ttl, args.seconds, args.clients) for ttl in args.ttls
+        ]
+    finally:
+        net.close()
+    return out
+
+
+def ints(text: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(x) for x in text.split(",") if x.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a list of whole numbers: {text!r}") from None
+    if not values or any(v < 1 for v in values):
+        raise argparse.ArgumentTypeError(f"whole numbers of at least 1: {text!r}")
+    return values
+
+
+def table(results: list[dict]) -> str:
+    """The Markdown table: one row per network and TTL."""
+    base = {r["ttl"]: r["peer_messages_per_s"] for r in results[0].get("loads", [])}
+    head = (
+        "| nodes | topology | ready | idle CPU (network) | RSS / USS / PSS per node | TTL "
+        "| searches/s | p95 | reach | beyond TTL | msgs/query (max) | bound 2E−(N−1) "
+        "| peer msgs/s | × 3 nodes |"
+    )
+    lines = [head, "|" + "---|" * 14]
+    for r in results:
+        if r.get("ready_s") is None:
+            lines.append(f"| {r['nodes']} | {r['topology']} | {r.get('not_ready', 'skipped')} |")
+            continue
+        m = r["memory_mb"]
+        mem = f"{m['rss']:.0f} / {m['uss']:.0f} / {m['pss']:.0f} MB"
+        first = (
+            f"| {r['nodes']} | {r['topology']} | {r['ready_s']:.1f} s "
+            f"| {r['idle_cpu_pct']:.0f} % | {mem} "
+        )
+        for i, load in enumerate(r["loads"]):
+            lead = first if i == 0 else "| | | | | "
+            ratio = load["peer_messages_per_s"] / base[load["ttl"]] if base.get(load["ttl"]) else 0
+            lines.append(
+                f"{lead}| {load['ttl']} | {load['searches_per_s']:.0f} | {load['p95_ms']:.0f} ms "
+                f"| {load['reach']:.0%} | {load['beyond_ttl']} "
+                f"| {load['messages_per_query']:.0f} ({load['max_messages']}) | {load['bound']} "
+                f"| {load['peer_messages_per_s']:,.0f} | {ratio:.2f} × |"
+            )
+    return "\n".join(lines)
+
+
+def goal(results: list[dict]) -> str:
+    """The ratio goal's line: peer messages/s at ``GOAL_NODES`` against the 3-node network."""
+    at = next((r for r in results if r["nodes"] == GOAL_NODES), None)
+    if at is None:
+        return f"goal: not measured ({GOAL_NODES} nodes not in --sizes)"
+    if at.get("ready_s") is None:
+        return f"goal: missed, {GOAL_NODES} nodes {at.get('not_ready', 'skipped')}"
+    base = max(x["peer_messages_per_s"] for x in results[0]["loads"])
+    best = max(x["peer_messages_per_s"] for x in at["loads"])
+    ratio = best / base if base else 0.0
+    met = "met" if ratio >= RATIO_GOAL else "missed"
+    return (
+        f"goal: peer messages/s at {GOAL_NODES} nodes {ratio:.2f} × 3 nodes (≥ {RATIO_GOAL}): {met}"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python bench/scale_bench.py", description=__doc__)
+    p.add_argument("--sizes", type=ints, default=SIZES, help="network sizes (default 10,25,50,100)")
+    p.add_argument("--max", type=int, default=max(SIZES), help="largest size; 200 adds 200")
+    p.add_argument("--topology", default="random:d=4", help="topology (default random:d=4)")
+    p.add_argument("--ttls", type=ints, default=(2, 3, 4), help="TTLs to search with")
+    p.add_argument("--seconds", type=float, default=5.0, help="seconds of load per TTL")
+    p.add_argument("--clients", type=int, default=8, help="concurrent search clients")
+    p.add_argument("--idle-s", type=float, default=10.0, help="seconds of idle CPU measurement")
+    p.add_argument("--ready-timeout", type=float, default=180.0, help="seconds to get ready")
+    p.add_argument("--seed", type=int, default=7, help="topology and corpus seed")
+    p.add_argument("--json", type=Path, help="also write the results here")
+    args = p.parse_args(argv)
+    if not 1 <= args.clients <= 200 or not 0 < args.seconds <= 120 or not 0 < args.idle_s <= 120:
+        p.error("--clients 1..200, --seconds and --idle-s 0..120")
+    sizes = sorted({s for s in args.sizes if s <= args.max} | ({200} if args.max >= 200 else set()))
+    results = [measure(BASELINE_NODES, "full", args)]
+    print(f"baseline: {results[0]['summary']}", flush=True)
+    if results[0].get("ready_s") is None:
+        print(f"scale_bench: the 3-node baseline was {results[0]['not_ready']}", file=sys.stderr)
+        return 1
+    for size in sizes:
+        if any(r.get("ready_s") is None for r in results):
+            results.append({"nodes": size, "topology": args.topology, "not_ready": "skipped"})
+            continue
+        try:
+            results.append(measure(size, args.topology, args))
+        except ValueError as exc:  # the machine cannot hold it, or the topology cannot be built
+            results.append({"nodes": size, "topology": args.topology, "not_ready": str(exc)})
+        print(f"{size} nodes measured: {results[-1].get('summary', '')}", flush=True)
+    print()
+    print(table(results))
+    print()
+    print(goal(results))
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
