@@ -12,17 +12,24 @@ from __future__ import annotations
 import time
 
 from networks import verify
+from networks.topology import Topology
 from reports.thresholds import Thresholds
 
 SETTLE_TIMEOUT_S = 15.0
 SETTLE_POLL_S = 0.5
 
 
+def topology(state) -> Topology | None:
+    """The links the cluster's descriptor records (None: not recorded, e.g. nodes by URL)."""
+    return verify.descriptor_topology(state.descriptor)
+
+
 def steady_state(state, *, index: bool = True) -> list[str]:
     """Problems found (empty when the network passed every conformance check it can be asked)."""
     net = state.adapter()
     try:
-        return verify.problems(verify.conformance(net, state.nodes, index=index))
+        checks = verify.conformance(net, state.nodes, index=index, topology=topology(state))
+        return verify.problems(checks)
     finally:
         net.close()
 
@@ -52,6 +59,6 @@ def integrity(state) -> dict:
     """Acknowledged uploads still there with their digest, and (a sample) searchable."""
     net = state.adapter()
     try:
-        return verify.integrity(net, state.nodes, list(state.acked))  # a snapshot
+        return verify.integrity(net, state.nodes, list(state.acked), topology(state))  # a snapshot
     finally:
         net.close()
