@@ -16,7 +16,7 @@ from reports.context import build_context
 from reports.evidence import Evidence
 from reports.normalize import normalize_run
 from reports.recommend import recommend
-from reports.regression import load_baseline
+from reports.regression import check_setup, load_baseline, setup_of
 from reports.render import render_html, render_markdown
 from reports.results import (
     COMPLETE,
@@ -82,17 +82,25 @@ def build(results_dir: Path, run: dict[str, Any]) -> Verdict:
 
 
 def rerender(
-    results_dir: Path, thresholds_file: Path | None = None, baseline_dir: Path | None = None
+    results_dir: Path,
+    thresholds_file: Path | None = None,
+    baseline_dir: Path | None = None,
+    *,
+    any_setup: bool = False,
 ) -> Verdict:
     """Re-judge and re-render from the JSON files, optionally with thresholds from a file and
-    compared with a baseline run's results directory (stored into the run from then on)."""
+    compared with a baseline run's results directory (stored into the run from then on); a
+    baseline of another setup is a ``ValueError`` unless ``any_setup``."""
     results_dir = Path(results_dir)
     run = load_run(results_dir)
     if thresholds_file is not None:
         run["thresholds"] = {**(run.get("thresholds") or {}), **load_overrides(thresholds_file)}
     if baseline_dir is not None:
         min_samples = Thresholds.from_dict(run.get("thresholds")).min_samples
-        run["baseline"] = load_baseline(baseline_dir, min_samples)
+        base = load_baseline(baseline_dir, min_samples)
+        check_setup(base, setup_of(run.get("config"), run.get("status")), any_setup=any_setup)
+        run["baseline"] = base
+        run["config"] = {**(run.get("config") or {}), "baseline": base["source"]}
     return publish(results_dir, normalize_run(run))
 
 

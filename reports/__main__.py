@@ -1,8 +1,9 @@
-"""``python -m reports RESULTS_DIR [--thresholds FILE] [--baseline OLD_DIR]``: re-judge and
-re-render every report from the JSON.
+"""``python -m reports RESULTS_DIR [--thresholds FILE] [--baseline OLD [--baseline-any-setup]]``:
+re-judge and re-render every report from the JSON.
 
 Exit codes: the verdict's (0 READY, 1 NOT READY, 3 REGRESSION, 4 INCONCLUSIVE); 2 when the
-directory, the thresholds or the baseline could not be used (one line on stderr, no traceback).
+directory, the thresholds or the baseline could not be used, or the baseline is of another setup
+(one line on stderr, no traceback).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import sys
 from pathlib import Path
 
 from reports import rerender
+from reports.regression import ANY_SETUP
 from reports.results import ResultsError
 
 PROG = "python -m reports"
@@ -32,9 +34,16 @@ def main(argv: list[str] | None = None) -> int:
         type=Path,
         help="a previous run's results directory to compare with (REGRESSION beyond tolerance)",
     )
+    parser.add_argument(
+        ANY_SETUP,
+        action="store_true",
+        help="compare with a baseline of another setup anyway (every regression row says so)",
+    )
     args = parser.parse_args(argv)
     try:
-        verdict = rerender(args.results_dir, args.thresholds, args.baseline)
+        verdict = rerender(
+            args.results_dir, args.thresholds, args.baseline, any_setup=args.baseline_any_setup
+        )
     except (ResultsError, ValueError, OSError) as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return EXIT_UNUSABLE

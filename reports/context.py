@@ -15,6 +15,7 @@ from reports.charts import chart_data
 from reports.correctness import violations
 from reports.evidence import Evidence
 from reports.recommend import Recommendation
+from reports.regression import baseline_note
 from reports.rows import MS, OPS_S, PCT, SECONDS, fmt
 from reports.samples import by_op, max_concurrency, summarize
 from reports.series import fault_timings
@@ -192,6 +193,7 @@ def build_context(
         "key_numbers": key_numbers(ev, verdict),
         "results": results,
         "failed": [r.describe() for r in verdict.failed],
+        "baseline": baseline_note(ev),
         "windows": window_rows(ev, t0),
         "breakdown": breakdown(ev, violations(ev, thresholds)),
         "ops": op_rows(ev),

@@ -6,6 +6,11 @@ and stored in the new run, so a re-render compares the same numbers. Compared, p
 same name: each operation's p95 and the level's throughput; and the stress capacity. Beyond the
 tolerances the verdict is REGRESSION (exit code 3), naming the figure. Without a baseline these
 criteria produce no rows.
+
+A baseline must come from the same setup (``SETUP``: the network, its size and topology, the
+profile and the options that shape the load): the entry points refuse another one
+(``check_setup``) unless ``--baseline-any-setup`` is given, and then every regression row says
+it is cross-setup, so nobody reads it as like for like.
 """
 
 from __future__ import annotations
@@ -19,6 +24,21 @@ from reports.samples import OPERATIONS, latencies, percentile, select, throughpu
 from reports.thresholds import Thresholds
 
 PCT_SCALE = 100.0
+ANY_SETUP = "--baseline-any-setup"
+#: A full mesh: the topology of every run recorded before runs recorded one.
+FULL_MESH = "full"
+#: What a baseline must share with the run, as recorded in the run's config: (key, label).
+SETUP = (
+    ("network", "network"),
+    ("nodes", "nodes"),
+    ("topology", "topology"),
+    ("profile", "profile"),
+    ("levels", "levels"),
+    ("step_time", "step time"),
+    ("stress_start", "stress start"),
+    ("faults", "fault plan"),
+)
+UNRECORDED = "unrecorded"
 
 
 def baseline_summary(ev: Evidence, min_samples: int) -> dict[str, Any]:
@@ -40,13 +60,69 @@ def baseline_summary(ev: Evidence, min_samples: int) -> dict[str, Any]:
     return {"levels": levels, "capacity": ev.breaking_point.get("highest_held")}
 
 
+def setup_of(config: dict[str, Any] | None, status: dict[str, Any] | None) -> dict[str, Any]:
+    """A run's setup from its record; a fact it did not record is ``None`` (never a match)."""
+    config, status = config or {}, status or {}
+    found = {key: config.get(key) for key, _ in SETUP}
+    # What the run saw: runs recorded before the setup kept the --nodes option in the config.
+    found["nodes"] = status.get("nodes") or found["nodes"]
+    found["network"] = found["network"] or status.get("network")  # older runs: adapter's name
+    found["topology"] = found["topology"] or FULL_MESH
+    return found
+
+
+def _shown(value: Any) -> str:
+    return UNRECORDED if value is None else str(value) or "none"
+
+
+def setup_differences(was: dict[str, Any] | None, now: dict[str, Any]) -> list[str]:
+    """``["network tinyp2p vs builtin", …]`` (baseline vs this run); a fact either side did not
+    record differs too: nobody can tell it matches."""
+    if not was:
+        return ["the baseline's setup is not recorded"]
+    return [
+        f"{label} {_shown(was.get(key))} vs {_shown(now.get(key))}"
+        for key, label in SETUP
+        if was.get(key) is None or now.get(key) is None or was.get(key) != now.get(key)
+    ]
+
+
+def check_setup(base: dict[str, Any], setup: dict[str, Any], *, any_setup: bool) -> None:
+    """ValueError (one line) when the baseline is of another setup, unless ``any_setup``."""
+    differs = setup_differences(base.get("setup"), setup)
+    if differs and not any_setup:
+        raise ValueError(
+            f"--baseline {base.get('source')}: another setup (baseline vs this run): "
+            f"{', '.join(differs)}; {ANY_SETUP} compares anyway"
+        )
+
+
 def load_baseline(results_dir: Path | str, min_samples: int) -> dict[str, Any]:
-    """Summarise a previous run's results directory; ``ResultsError`` if it cannot be read."""
+    """Summarise a previous run's results directory; ``ResultsError`` if it cannot be read.
+    ``source`` is the folder resolved: ``results/latest`` points at the new run once it ends."""
     from reports.normalize import normalize_run
     from reports.results import load_run  # results imports evidence; keep this module light
 
-    ev = Evidence.from_run(normalize_run(load_run(Path(results_dir))))
-    return {"source": str(results_dir), **baseline_summary(ev, min_samples)}
+    folder = Path(results_dir).resolve()
+    run = normalize_run(load_run(folder))
+    ev = Evidence.from_run(run)
+    return {
+        "source": str(folder),
+        "setup": setup_of(run["config"], run["status"]),
+        **baseline_summary(ev, min_samples),
+    }
+
+
+def cross_setup(ev: Evidence) -> list[str]:
+    """How the baseline's setup differs from this run's (empty: like for like)."""
+    return setup_differences(ev.baseline.get("setup"), setup_of(ev.config, ev.status))
+
+
+def baseline_note(ev: Evidence) -> dict[str, str] | None:
+    """What the report says about the baseline: its folder, and whether it is another setup."""
+    if not ev.baseline:
+        return None
+    return {"source": str(ev.baseline.get("source", "")), "cross_setup": ", ".join(cross_setup(ev))}
 
 
 def _check(name: str, op: str, limit: float, unit: str) -> Check:
@@ -59,6 +135,8 @@ def regression(ev: Evidence, th: Thresholds) -> list[Result]:
         return []
     now = baseline_summary(ev, th.min_samples)
     source = ev.baseline.get("source", "baseline")
+    differs = cross_setup(ev)
+    mark = f"cross-setup ({', '.join(differs)}): " if differs else ""
     out: list[Result] = []
     # In this run's order (time, OPERATIONS): the stored baseline's keys come back sorted.
     for name, new in now["levels"].items():
@@ -77,18 +155,18 @@ def regression(ev: Evidence, th: Thresholds) -> list[Result]:
                 1,
             )
             check = _check("regression_p95", "<=", limit, MS)
-            detail = f"baseline {fmt(was['p95_ms'], MS)} ({source})"
+            detail = f"{mark}baseline {fmt(was['p95_ms'], MS)} ({source})"
             out.append(check.on(f"{name} · {op}", got["p95_ms"], got["n"], detail))
         if old.get("ops_per_s") and old.get("n", 0) >= th.min_samples:
             limit = round(old["ops_per_s"] * (1 - th.regress_throughput_pct / PCT_SCALE), 1)
             check = _check("regression_throughput", ">=", limit, OPS_S)
-            detail = f"baseline {fmt(old['ops_per_s'], OPS_S)}"
+            detail = f"{mark}baseline {fmt(old['ops_per_s'], OPS_S)}"
             out.append(check.on(name, new["ops_per_s"], new["n"], detail))
     was_held, held = ev.baseline.get("capacity"), now["capacity"]
     if was_held:
         limit = round(was_held * (1 - th.regress_capacity_pct / PCT_SCALE), 1)
         check = _check("regression_capacity", ">=", limit, COUNT)
-        detail = f"baseline held {was_held} users"
+        detail = f"{mark}baseline held {was_held} users"
         out.append(check.on("stress", None if held is None else float(held), 1, detail))
     return out
 
