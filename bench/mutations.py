@@ -100,7 +100,7 @@ DEFECTS: tuple[Defect, ...] = (
            "    self._set(member, SUSPECT, member.inc)",
            "failure detection off: a dead peer stays 'suspect' and keeps getting queries"),
     Defect("slow-detection", "config.py",
-           "SUSPICION_S = 0.5\nDEAD_AFTER_REFUSALS = 1",
+           "SUSPICION_S = 0.4\nDEAD_AFTER_REFUSALS = 1",
            "SUSPICION_S = 12.0\nDEAD_AFTER_REFUSALS = 60",
            "failure detection tuned for a WAN: dead after 12 s of suspicion or 60 refusals"),
     Defect("blocking-search", "api.py",

@@ -40,7 +40,8 @@ deadline is shorter: long enough to look like a cut link to a caller with a shor
 (probes 0.3 s, searches 1 s), bounded so no connection or thread is held for minutes."""
 
 # Membership and failure detection, SWIM-style (node/membership.py, node/detector.py). Each
-# period a node probes one member; a probe unanswered in PROBE_TIMEOUT_S is retried through
+# period (PROBE_INTERVAL_S times log10 of the members, at least 1: 0.2 s up to 10 nodes, 0.4 s at
+# 100) a node probes one member; a probe unanswered in PROBE_TIMEOUT_S is retried through
 # INDIRECT_PROBES other members; still nothing makes it suspect, and a suspect not refuted
 # within the suspicion timeout (SUSPICION_S times log10 of the members, at least 1) is dead. A
 # refused connection is proof the process is gone: dead at once. Detection at N members takes
@@ -48,8 +49,8 @@ deadline is shorter: long enough to look like a cut link to a caller with a shor
 PROBE_INTERVAL_S = 0.2
 PROBE_TIMEOUT_S = 0.3
 INDIRECT_PROBES = 3
-INDIRECT_TIMEOUT_S = 0.45  # a helper's own probe (PROBE_TIMEOUT_S) plus its way back
-SUSPICION_S = 0.5
+INDIRECT_TIMEOUT_S = 0.4  # a helper's own probe (PROBE_TIMEOUT_S) plus its way back
+SUSPICION_S = 0.4
 DEAD_AFTER_REFUSALS = 1
 DEAD_PROBE_INTERVAL_S = 0.5  # one dead member re-probed per interval, so a returning one is seen
 GOSSIP_INTERVAL_S = 0.1  # while there is news, it goes to GOSSIP_FANOUT random members

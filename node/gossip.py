@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import math
 
+from gevent.event import Event
+
 from .config import MAX_NEWS, RETRANSMIT_MULT
 
 
@@ -25,6 +27,7 @@ class News:
 
     def __init__(self) -> None:
         self._items: dict[str, list] = {}  # node_id -> [item, times sent]
+        self.waiting = Event()  # set while there is news: gossip sleeps on it, never polls
 
     def __len__(self) -> int:
         return len(self._items)
@@ -32,6 +35,7 @@ class News:
     def add(self, item: dict) -> None:
         """Queue ``item`` (a member's info with ``inc`` and ``state``), replacing older news."""
         self._items[item["node_id"]] = [item, 0]
+        self.waiting.set()
 
     def take(self, members: int, copies: int = 1) -> list[dict]:
         """Up to ``MAX_NEWS`` pieces for a message sent ``copies`` times; each piece counts as
@@ -44,6 +48,8 @@ class News:
             entry[1] += copies
             if entry[1] >= limit:
                 del self._items[node_id]
+        if not self._items:
+            self.waiting.clear()
         return [entry[0] for _, entry in picked]
 
     def about(self) -> list[str]:

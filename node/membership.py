@@ -85,15 +85,30 @@ def valid_item(item: object) -> bool:
     )
 
 
-def items(raw: object, limit: int) -> list[dict]:
-    """The well-formed members of a list from a peer, at most ``limit`` of them."""
-    return [i for i in raw[:limit] if valid_item(i)] if isinstance(raw, list) else []
+def items(raw: object, limit: int, known: dict[str, Member] | None = None) -> list[dict]:
+    """The well-formed members of a list from a peer, at most ``limit`` of them; one that
+    repeats a ``known`` member's info exactly skips the parsing (most news, every probe)."""
+    if not isinstance(raw, list):
+        return []
+    return [i for i in raw[:limit] if _same(i, known) or valid_item(i)]
 
 
-def suspicion_timeout(members: int) -> float:
-    """How long a suspect has to refute: longer in a larger network, where news of the
-    suspicion takes longer to reach it (memberlist's ``suspicionTimeout``)."""
-    return SUSPICION_S * max(1.0, math.log10(max(members, 1)))
+def _same(item: object, known: dict[str, Member] | None) -> bool:
+    member = known.get(item.get("node_id")) if known and isinstance(item, dict) else None
+    return (
+        member is not None
+        and (item.get("name"), item.get("http"), item.get("grpc"))
+        == (member.name, member.http, member.grpc)
+        and type(item.get("inc")) is int
+        and 0 <= item["inc"] < MAX_INC
+        and item.get("state") in STATES
+    )
+
+
+def scaled(base: float, members: int) -> float:
+    """``base`` times log10 of the network's size, at least once: how memberlist scales its
+    suspicion timeout (news takes log N rounds to reach everyone)."""
+    return base * max(1.0, math.log10(max(members, 1)))
 
 
 @dataclass
@@ -228,7 +243,7 @@ class Membership:
         self.news.add(member.item())
         self._cancel_timer(member.node_id)
         if state == SUSPECT:
-            timeout = suspicion_timeout(len(self.members) + 1)
+            timeout = scaled(SUSPICION_S, len(self.members) + 1)
             self._timers[member.node_id] = gevent.spawn_later(
                 timeout, self._suspicion_over, member.node_id, inc
             )
@@ -279,7 +294,7 @@ class Membership:
         """Take in a probe, an ack or gossip; the member who sent it (if it said who)."""
         sender = None
         me = message.get("self")
-        if valid_item(me) and me["state"] == ALIVE:
+        if items([me], 1, self.members) and me["state"] == ALIVE:
             sender = self.apply(me, first_hand=True)
         if sender is not None:
             sender.last_seen_wall = time.time()
@@ -289,7 +304,7 @@ class Membership:
         you = message.get("you")
         if isinstance(you, dict):
             self._heard_about_me(you.get("state"), you.get("inc"), sender)
-        for item in items(message.get("news"), MAX_NEWS):
+        for item in items(message.get("news"), MAX_NEWS, self.members):
             if item["node_id"] == self.me["node_id"]:
                 self._heard_about_me(item["state"], item["inc"], sender)
             else:
@@ -306,7 +321,7 @@ class Membership:
 
     def learn_all(self, raw: object, *, adopt: bool = False) -> None:
         """A member list (a join's answer, a resync): each member merged by the rules."""
-        for item in items(raw, MAX_MEMBERS):
+        for item in items(raw, MAX_MEMBERS, self.members):
             if item["node_id"] == self.me["node_id"]:
                 self._heard_about_me(item["state"], item["inc"], None)
             else:

@@ -26,7 +26,6 @@ from .config import (
     JOIN_GIVE_UP_S,
     JOIN_RETRY_S,
     LINK_TRIES,
-    NEIGHBOUR_CHECK_S,
     REPLACE_AFTER_S,
 )
 from .membership import ALIVE, DEAD, INFO_FIELDS, Member, Membership, valid_info
@@ -52,6 +51,8 @@ class Neighbours:
         self.save = save
         self.links: dict[str, dict] = {}  # node_id -> info, in the order they were linked
         self.target = 1  # neighbours the node wants alive: as many as it had after joining
+        self.owed = 0  # links refused at the join, still to be made with other members
+        self._owed_until = 0.0  # ... for this long (a full network has no room anywhere)
         membership.neighbours = self.links
         self._loops: list[gevent.Greenlet] = []
 
@@ -111,7 +112,6 @@ class Neighbours:
         urls = list(dict.fromkeys([*bootstrap, *remembered]))
         if urls:
             self._loops.append(gevent.spawn(self._join, urls, fresh=not self.links))
-        self._loops.append(gevent.spawn(self._keep_linked))
 
     def stop(self) -> None:
         gevent.killall(self._loops, block=False)
@@ -133,8 +133,9 @@ class Neighbours:
                 refused += not linked
             if pending:
                 gevent.sleep(JOIN_RETRY_S)
-        for _ in range(refused):
-            self._link_elsewhere()
+        self.owed, self._owed_until = refused, time.monotonic() + JOIN_GIVE_UP_S
+        while self.owed and self._link_elsewhere():
+            self.owed -= 1
         if fresh:
             self.target = max(1, len(self.links))
             self.save()
@@ -150,15 +151,7 @@ class Neighbours:
                 return True
         return False
 
-    # -- replacement ---------------------------------------------------------------------
-    def _keep_linked(self) -> None:
-        while True:
-            gevent.sleep(NEIGHBOUR_CHECK_S)
-            try:
-                self.replace_dead()
-            except Exception:
-                log.exception("neighbour check failed once")
-
+    # -- replacement (every NEIGHBOUR_CHECK_S, from the detector's loop) --------------------
     def wanted(self) -> int:
         """Alive neighbours this node wants: as many as it started with, and ``min_degree``
         where the network has that many other members alive."""
@@ -166,7 +159,12 @@ class Neighbours:
         return min(self.max_degree, max(self.target, min(self.min_degree, others)))
 
     def replace_dead(self) -> None:
-        """One new link when a neighbour has been dead a while and too few are left."""
+        """One new link when a neighbour has been dead a while and too few are left, or one
+        a join still owes (it knew no other member to go to yet)."""
+        if self.owed and time.monotonic() > self._owed_until:
+            self.owed = 0
+        if self.owed and self._link_elsewhere():
+            self.owed -= 1
         settled = time.monotonic() - REPLACE_AFTER_S
         found = (self.membership.members.get(node_id) for node_id in self.links)
         dead = [m for m in found if m is not None and m.state == DEAD and m.changed <= settled]

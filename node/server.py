@@ -21,7 +21,7 @@ from gevent.threadpool import ThreadPool
 from . import memory, wire
 from .api import build_app
 from .catalog import Catalog, FileRecord
-from .config import DOWNLOAD_DEADLINE_S, MAX_CONNECTIONS, NodeConfig
+from .config import DOWNLOAD_DEADLINE_S, MAX_CONNECTIONS, NEIGHBOUR_CHECK_S, NodeConfig
 from .detector import Detector
 from .flood import Flood
 from .grpcserver import GrpcServer
@@ -111,6 +111,7 @@ class Node:
             save=self._write_node_file,
         )
         self.neighbours.restore(read_node_file(config.data_dir / NODE_FILE))
+        self.detector.every(NEIGHBOUR_CHECK_S, self.neighbours.replace_dead)
         self.flood = Flood(self.me, self.catalog, self.neighbours, self.client)
         self.peer_ops = peer_ops(
             self.flood, self.membership, self.detector, self.neighbours, config.ttl_cap
@@ -190,7 +191,7 @@ class Node:
     # -- peer messages (node/wire.py) -----------------------------------------------------
     def serve_peer(self, sock) -> None:
         """One peer connection: frames answered by the peer operations (``node/peerops.py``)."""
-        wire.serve_connection(sock, self._peer_handlers, self.faults.drops)
+        wire.serve_connection(sock, self._peer_handlers, self.faults.drops, self.detector.closed)
 
     # -- lifecycle -----------------------------------------------------------------------
     def start(self) -> None:

@@ -79,11 +79,17 @@ Handler = Callable[[dict, str | None], tuple[int, dict]]
 
 
 def serve_connection(
-    sock: socket.socket, handlers: dict[str, Handler], drops: Callable[[str | None], bool]
+    sock: socket.socket,
+    handlers: dict[str, Handler],
+    drops: Callable[[str | None], bool],
+    closed: Callable[[str], None] = lambda sender: None,
 ) -> None:
-    """Answer frames on one peer connection until it closes, misbehaves or goes silent."""
+    """Answer frames on one peer connection until it closes, misbehaves or goes silent; then
+    ``closed(sender)`` with the last sender it named: a peer whose process died closes every
+    connection it had at once, a hint worth a probe (node/detector.py)."""
     sock.settimeout(PEER_IDLE_TIMEOUT_S)
     rfile = sock.makefile("rb")
+    sender = None
     try:
         if rfile.read(len(MAGIC)) != MAGIC:
             return
@@ -111,3 +117,5 @@ def serve_connection(
         return
     finally:
         rfile.close()
+        if sender is not None:
+            closed(sender)

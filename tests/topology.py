@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from networks.loopback import FIRST_HOST, claim
-from networks.procs import death_signal_prefix
+from networks.procs import death_signal_prefix, free_port
 from tests.http import call
 
 ROOT = Path(__file__).resolve().parent.parent
-START_TIMEOUT_S = 20.0
+START_TIMEOUT_S = 60.0
 
 
 @dataclass
@@ -54,33 +54,27 @@ class Graph:
         os.killpg(self.procs[name].pid, sig)
 
 
-def _start(graph: Graph, name: str, host: str, bootstrap: list[str], extra) -> None:
-    data = graph.root / name
+def _spawn(graph: Graph, name: str, host: str, port: int, bootstrap: list[str], extra) -> None:
+    graph.http[name] = f"http://{host}:{port}"
     cmd = [
-        sys.executable, "-m", "node", "--name", name, "--host", host, "--data-dir", str(data),
-        "--parent-pid", str(os.getpid()), *extra,
+        sys.executable, "-m", "node", "--name", name, "--host", host, "--http-port", str(port),
+        "--data-dir", str(graph.root / name), "--parent-pid", str(os.getpid()), *extra,
     ]  # fmt: skip
     for peer in bootstrap:
         cmd += ["--bootstrap", graph.http[peer]]
-    log = open(graph.root / f"{name}.log", "ab")  # noqa: SIM115 - the node's, closed below
-    with log:
+    with open(graph.root / f"{name}.log", "ab") as log:
         graph.procs[name] = subprocess.Popen(
             death_signal_prefix() + cmd, stdout=log, stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL, cwd=ROOT, process_group=0,
         )  # fmt: skip
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        try:
-            info = json.loads((data / "node.json").read_text())
-            if info.get("pid") == graph.procs[name].pid:
-                graph.http[name] = info["http"]
-                return
-        except (OSError, ValueError):
-            pass
-        if graph.procs[name].poll() is not None:
-            break
-        time.sleep(0.05)
-    raise RuntimeError(f"{name} did not start (log: {graph.root / name}.log)")
+
+
+def _started(graph: Graph, name: str) -> bool:
+    try:
+        info = json.loads((graph.root / name / "node.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return info.get("pid") == graph.procs[name].pid
 
 
 @contextmanager
@@ -89,14 +83,23 @@ def topology(
     bootstrap: Mapping[str, Sequence[str]],
     extra: Mapping[str, Sequence[str]] | None = None,
 ) -> Iterator[Graph]:
-    """Nodes started in ``bootstrap``'s order, each joining through the peers it lists;
-    ``extra``: more flags per node (``--max-degree 2``)."""
+    """Nodes started all at once, each joining through the peers ``bootstrap`` lists for it
+    (a node retries until its bootstrap peers are up); ``extra``: more flags per node
+    (``--max-degree 2``). Yields once every node has written its ``node.json``."""
     block = claim()
     graph = Graph(root)
+    taken: set[tuple[str, int]] = set()
     try:
         for i, (name, peers) in enumerate(bootstrap.items()):
             host = block.host(FIRST_HOST + i)
-            _start(graph, name, host, list(peers), (extra or {}).get(name, ()))
+            port = free_port(host, taken)
+            _spawn(graph, name, host, port, list(peers), (extra or {}).get(name, ()))
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while not all(_started(graph, name) for name in graph.procs):
+            failed = [n for n, proc in graph.procs.items() if proc.poll() is not None]
+            if failed or time.monotonic() > deadline:
+                raise RuntimeError(f"{failed or 'some'} did not start (logs in {root})")
+            time.sleep(0.05)
         yield graph
     finally:
         for proc in graph.procs.values():
