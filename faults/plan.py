@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from . import targets
 from .kinds import REGISTRY
 from .types import FaultSpec, Plan, PlanError
 
@@ -155,14 +156,20 @@ def fault_from_dict(index: int, raw: Any) -> FaultSpec:
 
 
 def target_field(value: Any, where: str) -> str | tuple[str, ...] | None:
-    """A node name, a selector ("one", "each", "minority", "all") or a list of node names."""
+    """A node name, a selector ("one", "each", "minority", "all"), a share of the nodes
+    ("10%") or a list of node names."""
+    if isinstance(value, str) and value.endswith("%") and targets.share(value) is None:
+        raise PlanError(f"{where}: {value!r} is not a share of the nodes (1%..100%, e.g. '10%')")
     if value is None or isinstance(value, str) and value:
         return value
     if isinstance(value, list) and value and all(isinstance(v, str) and v for v in value):
         if len(set(value)) != len(value):
             raise PlanError(f"{where}: a node is listed twice in {value!r}")
         return tuple(value)
-    raise PlanError(f"{where}: expected a node name, one/each/minority/all, or a list of names")
+    raise PlanError(
+        f"{where}: expected a node name, one/each/minority/all, a share like '10%', "
+        "or a list of names"
+    )
 
 
 def unknown_fields(raw: Mapping[str, Any], allowed: set[str] | frozenset[str], where: str) -> None:

@@ -6,13 +6,38 @@ every draw is testable and replayable from the seed alone.
 
 from __future__ import annotations
 
+import math
 import random
+import re
 from collections.abc import Mapping, Sequence
 
 Grudge = dict[str, list[str]]
 """node -> the peers it drops (both directions, as the admin API applies it)."""
 
 SELECTORS = ("one", "each", "minority", "all")
+#: A share of the nodes, ``"10%"``: at scale a plan names a fraction, not a count.
+SHARE = re.compile(r"^(\d{1,3}(?:\.\d{1,2})?)%$")
+#: The selector a share stands in for where a kind says which selectors it takes: a group.
+SHARE_LIKE = "minority"
+
+
+def share(spec: object) -> float | None:
+    """``"10%"`` -> 10.0; None when ``spec`` is not a share of 0 < p <= 100 percent."""
+    match = SHARE.match(spec) if isinstance(spec, str) else None
+    pct = float(match.group(1)) if match else 0.0
+    return pct if 0 < pct <= 100 else None
+
+
+def is_selector(spec: object) -> bool:
+    """A selector or a share, as opposed to node names."""
+    return isinstance(spec, str) and (spec in SELECTORS or share(spec) is not None)
+
+
+def fraction(nodes: Sequence[str], pct: float, rng: random.Random) -> list[str]:
+    """``pct`` percent of the nodes (rounded up, at least one), drawn from ``rng``."""
+    count = min(len(nodes), max(1, math.ceil(len(nodes) * pct / 100)))
+    chosen = set(rng.sample(list(nodes), count))
+    return [n for n in nodes if n in chosen]
 
 
 def pick_one(nodes: Sequence[str], rng: random.Random) -> str:
@@ -96,6 +121,8 @@ def select(spec: str | Sequence[str], nodes: Sequence[str], rng: random.Random) 
         return [minority(nodes, rng)]
     if spec == "all":
         return [list(nodes)]
+    if (pct := share(spec)) is not None:
+        return [fraction(nodes, pct, rng)]
     return [[spec]]
 
 

@@ -17,6 +17,20 @@ def test_pick_one_is_seeded() -> None:
     assert draws == again and set(draws) <= set(NODES) and len(set(draws)) > 1
 
 
+@pytest.mark.parametrize(("spec", "n", "size"), [("10%", 100, 10), ("10%", 5, 1), ("34%", 3, 2)])
+def test_a_share_of_the_nodes_rounds_up_and_is_seeded(spec: str, n: int, size: int) -> None:
+    nodes = [f"n{i + 1}" for i in range(n)]
+    [group] = targets.select(spec, nodes, random.Random(3))
+    assert len(group) == size and group == [x for x in nodes if x in group]
+    assert [group] == targets.select(spec, nodes, random.Random(3))
+    assert targets.is_selector(spec) and not targets.is_selector("n1")
+
+
+@pytest.mark.parametrize("spec", ["0%", "101%", "10", "%", "ten%", "1.234%"])
+def test_not_a_share(spec: str) -> None:
+    assert targets.share(spec) is None
+
+
 def test_each_keeps_cluster_order() -> None:
     assert targets.each(NODES) == NODES
 
