@@ -4,6 +4,10 @@ link made once, by the later node), all its neighbours on a restart; a network t
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from networks import join
@@ -11,6 +15,7 @@ from networks.definition import load_network
 from networks.topology import build
 from tests.test_networks_definition import MINIMAL, load_text
 
+ROOT = Path(__file__).resolve().parent.parent
 NAMES = [f"n{i + 1}" for i in range(6)]
 JOIN = 'join = { args = ["--peer", "{peer_http}"] }'
 
@@ -66,3 +71,19 @@ def test_earlier_and_first_keep_their_own_joins_and_run_only_as_full(tmp_path):
 
 def test_the_shipped_networks_join_by_topology():
     assert load_network("builtin").joins_by_topology
+
+
+@pytest.mark.parametrize("module", ["node.cluster", "networks.verify"])
+def test_a_bad_topology_is_one_line_and_exit_2_before_any_node_starts(module):
+    run = subprocess.run(
+        [sys.executable, "-m", module, "--nodes", "5", "--topology", "random:d=9"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
+    assert run.returncode == 2, run.stdout + run.stderr
+    assert run.stderr.strip().endswith(
+        "'random:d=9' on 5 nodes: d must be 2..4 (below the node count)"
+    )
+    assert len(run.stderr.strip().splitlines()) == 1 and "Traceback" not in run.stderr
