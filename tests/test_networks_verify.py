@@ -41,6 +41,7 @@ def test_a_healthy_network_passes_every_named_check(network):
     for name in CHECKS:
         assert f"pass            {name}:" in run.stdout, name
     assert "7 passed, 0 failed" in run.stdout
+    assert "not measurable  ttl_depth: a full mesh: every node is 1 hop away" in run.stdout
 
 
 @pytest.mark.integration
