@@ -9,10 +9,12 @@ import hashlib
 import itertools
 import random
 import uuid
+import weakref
 
 from locust import User, task
 
 from networks.adapter import FILES, INDEX, NODE_DOWNLOAD, Hit, SearchAnswer
+from networks.corpus import Term, search_terms
 from reports.correctness import hides_silent_peers
 
 from .client import NetworkClient, RequestFailed, Violation
@@ -27,6 +29,18 @@ CORRUPT, INCOMPLETE, PHANTOM, DUPLICATE = "corrupt", "incomplete", "phantom", "d
 #: Share of answered searches whose one random hit is checked on the node it names.
 HIT_CHECK_SHARE = 0.2
 THINK_TIME_S = (0.1, 0.5)
+_WORD_TERMS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def word_terms(run) -> dict[str, list[Term]]:
+    """The run's vocabulary words by kind with their seeded hits (networks/corpus.py, which
+    the checks read too), worked out once per run."""
+    if run not in _WORD_TERMS:
+        kinds: dict[str, list[Term]] = {}
+        for term in search_terms({n.name: n.files for n in run.nodes}, names=False):
+            kinds.setdefault(term.kind, []).append(term)
+        _WORD_TERMS[run] = kinds
+    return _WORD_TERMS[run]
 
 
 def is_file(hit: Hit, file: dict) -> bool:
@@ -141,7 +155,8 @@ class PeerUser(User):
 
 
 class SearchUser(PeerUser):
-    """Searches for corpus files by exact name (one owner) or by topic (every node)."""
+    """Searches for corpus files by exact name (its holders) or by a vocabulary word, narrow
+    (a few files) and broad (dozens to hundreds) alike."""
 
     weight = 5
 
@@ -152,10 +167,13 @@ class SearchUser(PeerUser):
             self.search(target["name"], expect=target)
 
     @task(1)
-    def search_by_topic(self) -> None:
-        target = self.corpus_file()
-        if target:
-            self.search(target["name"].split("-", 1)[0])
+    def search_by_word(self) -> None:
+        """A kind of word (rare, common, popular) at random, then one of its words: broad
+        searches as often as narrow ones, though the corpus holds far more rare words."""
+        kinds = word_terms(self.run)
+        if kinds:
+            term = self.rng.choice(kinds[self.rng.choice(sorted(kinds))])
+            self.search(term.text)
 
 
 class IndexUser(PeerUser):

@@ -120,7 +120,8 @@ def check_size(nodes: int, files_per_node: int) -> None:
         raise ValueError(f"--files-per-node must be 0..{MAX_FILES_PER_NODE}, not {files_per_node}")
     if nodes * files_per_node > MAX_CORPUS_FILES:
         raise ValueError(
-            f"{nodes} nodes x {files_per_node} files is more than {MAX_CORPUS_FILES} corpus files"
+            f"--files-per-node: {nodes} nodes x {files_per_node} files is more than "
+            f"{MAX_CORPUS_FILES} corpus files"
         )
 
 

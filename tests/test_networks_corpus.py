@@ -11,8 +11,11 @@ from collections import defaultdict
 
 import pytest
 
-from networks import corpus
+from networks import adapter_class, corpus
+from networks.launcher import Launcher
+from networks.verify import FAIL, PASS, check_corpus, corpus_sample
 from node.names import check_name
+from tests.http import call
 
 NODES = ["n1", "n2", "n3"]
 SAFE_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]*$")
@@ -119,3 +122,29 @@ def test_a_corpus_out_of_bounds_is_refused_with_one_line(nodes, files):
 def test_a_network_too_big_for_the_corpus_is_refused():
     with pytest.raises(ValueError, match="corpus files"):
         corpus.check_size(100, corpus.MAX_CORPUS_FILES // 100 + 1)
+
+
+@pytest.mark.integration
+def test_the_corpus_check_catches_a_changed_byte_and_a_missing_file(tmp_path):
+    with Launcher("builtin", 2, workdir=tmp_path, files_per_node=6) as network:
+        nodes = network.node_infos()
+        net = adapter_class("builtin")(nodes)
+        try:
+            intact = check_corpus(net, nodes)
+            assert intact.outcome == PASS and "every node intact" in intact.detail, intact.detail
+            n2 = network.nodes["n2"]
+            flipped, gone = corpus_sample(nodes[1])[:2]  # files the check downloads
+            path = n2.shared_dir / flipped["name"]
+            data = bytearray(path.read_bytes())
+            data[len(data) // 2] ^= 1
+            path.write_bytes(bytes(data))
+            assert call("POST", f"{n2.http}/files/rescan", {})[0] == 200
+            changed = check_corpus(net, nodes)
+            assert changed.outcome == FAIL and changed.detail.startswith("n2: "), changed.detail
+            assert f"{flipped['name']} from n2 has the wrong sha256" in changed.detail
+            (n2.shared_dir / gone["name"]).unlink()
+            assert call("POST", f"{n2.http}/files/rescan", {})[0] == 200
+            missing = check_corpus(net, nodes)
+            assert f"1 missing ({gone['name']})" in missing.detail, missing.detail
+        finally:
+            net.close()

@@ -3,6 +3,7 @@ stand-in for "any binary" (tests/networks/httpserver.toml: python -m http.server
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
@@ -149,3 +150,17 @@ def test_cluster_cli_starts_any_network_and_refuses_a_bad_one(tmp_path):
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0
     wait_gone(pids)
+
+
+def test_the_launcher_writes_each_nodes_catalog_and_its_manifest(tmp_path):
+    with Launcher(str(FAKE), 3, workdir=tmp_path, files_per_node=30, seed=5) as c:
+        descriptor = json.loads(c.descriptor_path.read_text())
+        assert descriptor["files_per_node"] == 30
+        holders: dict[tuple[str, str], set[str]] = {}
+        for entry in descriptor["nodes"]:
+            assert len(entry["files"]) >= 30
+            for f in entry["files"]:
+                data = (Path(entry["shared_dir"]) / f["name"]).read_bytes()
+                assert (len(data), hashlib.sha256(data).hexdigest()) == (f["size"], f["sha256"])
+                holders.setdefault((f["name"], f["sha256"]), set()).add(entry["name"])
+    assert sum(len(nodes) > 1 for nodes in holders.values()) == 3 * 3  # 10 % of 30, per node
