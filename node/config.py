@@ -21,7 +21,7 @@ MAX_SEARCH_DEADLINE_S = 10.0
 
 # Peer messages (node/wire.py, node/flood.py).
 MAX_FRAME = 1024 * 1024
-PEER_IDLE_TIMEOUT_S = 120.0  # a peer connection silent this long is closed (probes: every 0.2 s)
+PEER_IDLE_TIMEOUT_S = 120.0  # a peer connection silent this long is closed (probes: 2-4 a second)
 MAX_QUERY_ID = 64
 MAX_HOPS = 64
 MAX_BUDGET_MS = int(MAX_SEARCH_DEADLINE_S * 1000)  # a relay's budget never exceeds a search's
@@ -40,18 +40,19 @@ deadline is shorter: long enough to look like a cut link to a caller with a shor
 (probes 0.3 s, searches 1 s), bounded so no connection or thread is held for minutes."""
 
 # Membership and failure detection, SWIM-style (node/membership.py, node/detector.py). Each
-# period (PROBE_INTERVAL_S times log10 of the members, at least 1: 0.2 s up to 10 nodes, 0.4 s at
-# 100) a node probes one member; a probe unanswered in PROBE_TIMEOUT_S is retried through
+# period (PROBE_INTERVAL_S times log10 of the members, at least 1: 0.25 s up to 10 nodes, 0.5 s
+# at 100) a node probes one member; a probe unanswered in PROBE_TIMEOUT_S is retried through
 # INDIRECT_PROBES other members; still nothing makes it suspect, and a suspect not refuted
 # within the suspicion timeout (SUSPICION_S times log10 of the members, at least 1) is dead. A
 # refused connection is proof the process is gone: dead at once. Detection at N members takes
 # about one period to the first probe, the timeouts, then log(N) gossip rounds to reach everyone.
-PROBE_INTERVAL_S = 0.2
+PROBE_INTERVAL_S = 0.25
 PROBE_TIMEOUT_S = 0.3
 INDIRECT_PROBES = 3
 INDIRECT_TIMEOUT_S = 0.4  # a helper's own probe (PROBE_TIMEOUT_S) plus its way back
 SUSPICION_S = 0.4
 DEAD_AFTER_REFUSALS = 1
+MAX_SLOWDOWN = 8  # a starved node (its own timer late) stretches its timeouts up to this many times
 DEAD_PROBE_INTERVAL_S = 0.5  # one dead member re-probed per interval, so a returning one is seen
 GOSSIP_INTERVAL_S = 0.1  # while there is news, it goes to GOSSIP_FANOUT random members
 GOSSIP_FANOUT = 3

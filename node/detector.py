@@ -3,7 +3,7 @@
 Each protocol period the node probes one member, round-robin over a shuffled list, so every
 member is probed by someone about once a period and a node's cost does not grow with the
 network (heartbeating every peer did: 20 nodes burnt 187 % of a core); the period grows with
-log10 of the network (0.2 s up to 10 nodes, 0.4 s at 100), so 100 nodes fit two cores. A peer
+log10 of the network (0.25 s up to 10 nodes, 0.5 s at 100), so 100 nodes fit two cores. A peer
 connection that closes is a hint: the node that had it pings its sender at once, and a process
 that died (every connection of it closed by the kernel) is refused, dead within milliseconds.
 
@@ -35,6 +35,7 @@ from .config import (
     GOSSIP_INTERVAL_S,
     INDIRECT_PROBES,
     INDIRECT_TIMEOUT_S,
+    MAX_SLOWDOWN,
     PROBE_INTERVAL_S,
     PROBE_TIMEOUT_S,
     SYNC_INTERVAL_S,
@@ -58,6 +59,7 @@ class Detector:
         self._dead_order: list[str] = []
         self._loops: list[gevent.Greenlet] = []
         self._stopped = False
+        self._last_resync = -SYNC_INTERVAL_S
         self._chores: list[list] = []  # [period, work, next due]
         self.every(DEAD_PROBE_INTERVAL_S, self._probe_next_dead)
         self.every(SYNC_INTERVAL_S, self._sync)
@@ -78,15 +80,30 @@ class Detector:
         """One probe a period, and the chores that are due. One timer for everything: each
         wakeup of an idle node costs ~0.15 ms, and 100 nodes on 2 cores feel every one."""
         gevent.sleep(random.uniform(0, PROBE_INTERVAL_S))
+        due = time.monotonic()
         while True:
             started = time.monotonic()
+            self._feel(started - due)
             for chore in self._chores:
                 if started >= chore[2]:
                     chore[2] = started + chore[0]
                     gevent.spawn(self._safely, chore[1])
             self._safely(self._probe_next)
             period = scaled(PROBE_INTERVAL_S, len(self.membership.members) + 1)
-            gevent.sleep(max(0.0, period - (time.monotonic() - started)))
+            due = started + period * self.membership.slowdown
+            gevent.sleep(max(0.0, due - time.monotonic()))
+
+    def _feel(self, late: float) -> None:
+        """Lifeguard's local health: a node whose own timer fires late is starved (a machine
+        overloaded, a process just resumed), and its probes would time out on live members.
+        Each late tick stretches its period and timeouts one step more (at most
+        ``MAX_SLOWDOWN`` times), each punctual one takes a step back: an overloaded network
+        probes less and accuses less, instead of drowning in suspicions and refutations."""
+        members = self.membership
+        if late > PROBE_TIMEOUT_S / 2:
+            members.slowdown = min(MAX_SLOWDOWN, members.slowdown + 1)
+        elif members.slowdown > 1:
+            members.slowdown -= 1
 
     @staticmethod
     def _safely(work: Callable[[], None]) -> None:
@@ -101,6 +118,7 @@ class Detector:
     def ping(self, member: Member, timeout: float = PROBE_TIMEOUT_S) -> bool:
         """One direct probe: True if ``member`` answered (its answer taken in), else False;
         a refused connection counts towards proof that it is dead."""
+        timeout *= self.membership.slowdown
         started = time.monotonic()
         try:
             answer = self.client.call(
@@ -125,7 +143,10 @@ class Detector:
         helpers = random.sample(others, min(INDIRECT_PROBES, len(others)))
         body = {"target": member.node_id}
         answers = self.client.call_many(
-            [(h.http, h.name) for h in helpers], "ping_req", body, timeout=INDIRECT_TIMEOUT_S
+            [(h.http, h.name) for h in helpers],
+            "ping_req",
+            body,
+            timeout=INDIRECT_TIMEOUT_S * self.membership.slowdown,
         )
         if not any(isinstance(a, dict) and a.get("ok") is True for a in answers):
             self.membership.suspect(member)
@@ -186,7 +207,10 @@ class Detector:
             return
         message = self.membership.message_for(None, copies=len(targets))
         answers = self.client.call_many(
-            [(m.http, m.name) for m in targets], "ping", message, timeout=PROBE_TIMEOUT_S
+            [(m.http, m.name) for m in targets],
+            "ping",
+            message,
+            timeout=PROBE_TIMEOUT_S * self.membership.slowdown,
         )
         for member, answer in zip(targets, answers, strict=True):
             if isinstance(answer, dict):
@@ -210,5 +234,10 @@ class Detector:
 
     def resync(self, teller: Member) -> None:
         """This node was declared dead, so it was cut off: it takes the teller's view of the
-        members it holds dead (they may be alive; its verdicts were reached alone)."""
-        self.sync_with(teller, adopt=True)
+        members it holds dead (they may be alive; its verdicts were reached alone). At most once
+        per ``SYNC_INTERVAL_S``: an overloaded network must not answer accusations with floods
+        of whole member lists."""
+        now = time.monotonic()
+        if now - self._last_resync >= SYNC_INTERVAL_S:
+            self._last_resync = now
+            self.sync_with(teller, adopt=True)

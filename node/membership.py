@@ -164,6 +164,7 @@ class Membership:
         self.news = News()
         self.neighbours: Container[str] = frozenset()  # set by node/neighbours.py
         self.resync: Callable[[Member], None] = lambda member: None  # set by node/detector.py
+        self.slowdown = 1  # how starved this node is (node/detector.py): its timeouts stretch
         self._timers: dict[str, gevent.Greenlet] = {}
         self._unsaved: list[dict] = []
 
@@ -243,7 +244,7 @@ class Membership:
         self.news.add(member.item())
         self._cancel_timer(member.node_id)
         if state == SUSPECT:
-            timeout = scaled(SUSPICION_S, len(self.members) + 1)
+            timeout = scaled(SUSPICION_S, len(self.members) + 1) * self.slowdown
             self._timers[member.node_id] = gevent.spawn_later(
                 timeout, self._suspicion_over, member.node_id, inc
             )
