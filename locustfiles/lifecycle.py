@@ -85,7 +85,11 @@ def on_init(environment, **_) -> None:
         )
         try:
             cluster = Cluster(
-                options.nodes, seed=options.seed, network=options.network, netns=bool(netns)
+                options.nodes,
+                seed=options.seed,
+                network=options.network,
+                netns=bool(netns),
+                files_per_node=opts.files_per_node(options),
             ).start_all()
         except (OSError, RuntimeError, TimeoutError) as exc:
             die(f"the embedded cluster did not start: {exc}")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from networks.corpus import DEFAULT_FILES_PER_NODE
+
 PROFILES = ("quick", "full")
 
 
@@ -18,6 +20,9 @@ class Profile:
     stress_levels: tuple[int, ...]  # the ramp's first steps; it then doubles ...
     stress_max_users: int  # ... up to this, unless a step breaks or the run time ends first
     default_plan: str | None
+    #: Corpus files per node of the embedded network (networks/corpus.py): the quick catalog
+    #: is small files only; the full one has multi-MiB files and hundreds of hits per word.
+    files_per_node: int = DEFAULT_FILES_PER_NODE
 
 
 QUICK = Profile(
@@ -37,6 +42,7 @@ FULL = Profile(
     stress_levels=(50,),
     stress_max_users=3200,
     default_plan="phase4",
+    files_per_node=500,
 )
 LEVELS = (5, 10, 20, 25)
 
@@ -48,6 +54,11 @@ def profile(name: str | None) -> Profile:
     if name == "full":
         return FULL
     raise ValueError(f"--profile must be one of {', '.join(PROFILES)}, not {name!r}")
+
+
+def files_per_node(options) -> int:
+    """The embedded network's corpus files per node: ``--files-per-node``, else its profile's."""
+    return getattr(options, "files_per_node", 0) or profile(options.profile).files_per_node
 
 
 def int_list(text: str | None, default: tuple[int, ...]) -> tuple[int, ...]:
@@ -117,6 +128,13 @@ def add_options(parser) -> None:
         default="",
         help="fault plan file (TOML/JSON), a shipped plan (quick, phase4), or none; "
         "default: the profile's",
+    )
+    parser.add_argument(
+        "--files-per-node",
+        type=int,
+        default=0,
+        help="corpus files of each node of the embedded network (0: the profile's, "
+        f"{DEFAULT_FILES_PER_NODE} quick, {FULL.files_per_node} full)",
     )
     parser.add_argument("--levels", default=None, help="concurrency levels, e.g. 5,10,20,25")
     parser.add_argument("--step-time", type=float, default=0, help="seconds per level (0: profile)")

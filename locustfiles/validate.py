@@ -7,7 +7,7 @@ import math
 import socket
 
 import faults
-from networks import BUILTIN
+from networks import BUILTIN, corpus
 from networks.definition import load_network
 from node.cluster import MAX_NODES
 
@@ -92,6 +92,8 @@ def check_options(options, *, web_ui: bool) -> RunFolders:
     most = min(MAX_NODES, network.max_nodes)
     if not options.cluster and not 1 <= options.nodes <= most:
         raise ValueError(f"--nodes must be 1..{most} (a full mesh of more is not ready on 2 cores)")
+    if not options.cluster:
+        corpus.check_size(options.nodes, opts.files_per_node(options))
     check_seconds("--step-time", options.step_time, zero_ok=True)
     check_seconds("--stress-p95-ms", options.stress_p95_ms, zero_ok=False)
     try:
