@@ -6,8 +6,11 @@ from __future__ import annotations
 import hashlib
 import random
 import re
+import subprocess
+import sys
 import uuid
 from collections import defaultdict
+from pathlib import Path
 
 import pytest
 
@@ -17,6 +20,7 @@ from networks.verify import FAIL, PASS, check_corpus, corpus_sample
 from node.names import check_name
 from tests.http import call
 
+ROOT = Path(__file__).resolve().parent.parent
 NODES = ["n1", "n2", "n3"]
 SAFE_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]*$")
 
@@ -148,3 +152,18 @@ def test_the_corpus_check_catches_a_changed_byte_and_a_missing_file(tmp_path):
             assert f"1 missing ({gone['name']})" in missing.detail, missing.detail
         finally:
             net.close()
+
+
+@pytest.mark.parametrize("module", ["node.cluster", "networks.verify"])
+def test_a_bad_files_per_node_is_one_line_and_exit_2_before_any_node_starts(module):
+    most = corpus.MAX_FILES_PER_NODE
+    run = subprocess.run(
+        [sys.executable, "-m", module, "--files-per-node", str(most + 1)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
+    assert run.returncode == 2 and run.stdout == "", run.stdout + run.stderr
+    assert run.stderr.strip().endswith(f"--files-per-node must be 0..{most}, not {most + 1}")
+    assert len(run.stderr.strip().splitlines()) == 1
