@@ -6,38 +6,47 @@ Each criterion counts violations and compares the count with its threshold (``<=
 evidence behind the count is the population it was looked for in (``n``), and a population of
 zero is "insufficient", never a pass.
 
-The violations themselves are marked where they are seen: the Locust users put ``violation`` on
-a sample (``corrupt``, ``incomplete``, ``phantom``, ``duplicate``); the integrity check after the
-run counts acknowledged uploads lost, changed or unsearchable; the verification probes before
-and after the load list their problems in the run status.
+Search answers are judged by one checker against a model of the network (``reports.checker``):
+one row per class of wrong answer or hit. Downloads carry their ``violation`` (``corrupt``) from
+the Locust users, who checked the bytes; the integrity check after the run counts acknowledged
+uploads lost, changed or unsearchable; the verification probes before and after the load list
+their problems in the run status.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from reports.breakdown import Violation, spread
-from reports.evidence import Evidence
-from reports.rows import CORRECTNESS, COUNT, FAIL, PASS, Check, Result
+from reports.checker import (
+    BEYOND_TTL,
+    DEGRADED,
+    DUPLICATE,
+    MISSING,
+    PARTIAL_DURING_FAULT,
+    PHANTOM,
+    UNKNOWN,
+    WRONG_METADATA,
+    Checked,
+    check,
+    flood_bound,
+    full_flood_bound,
+)
+from reports.evidence import STRESS, Evidence
+from reports.rows import CORRECTNESS, COUNT, FAIL, PASS, PCT, Check, Result
 from reports.samples import Sample, select
 from reports.thresholds import Thresholds
 
-#: ``violation`` values a sample can carry, and the operations each is looked for in.
-CORRUPT, INCOMPLETE, PHANTOM, DUPLICATE = "corrupt", "incomplete", "phantom", "duplicate"
-LOOKED_FOR_IN = {
-    CORRUPT: ("download", "node_download"),
-    INCOMPLETE: ("search",),
-    PHANTOM: ("hit_check",),
-    DUPLICATE: ("search",),
-}
-#: The capability (``networks.adapter``) a violation can only be looked for with.
-NEEDS = {PHANTOM: "files"}
-#: The criterion that counts each marked violation, in table order.
-MARKED = {
-    "corrupt_data": CORRUPT,
-    "incomplete_answers": INCOMPLETE,
-    "phantom_hits": PHANTOM,
-    "duplicate_hits": DUPLICATE,
-}
+CORRUPT = "corrupt"
+#: The operations a corrupt download is looked for in (users mark the sample).
+CORRUPT_IN = ("download", "node_download")
+#: Capabilities (``networks.adapter``) some rows cannot be judged without.
+CHECKSUM, PARTIAL, MESSAGES = "checksum", "partial", "messages"
 EXAMPLES = 3
+RUN = "run"
+OUTSIDE_FAULTS, DURING_FAULTS = "outside faults", "during faults"
+#: Where a hit-level row judges the sha256 apart from size and owner.
+SHA_WINDOW = "run · sha256"
 
 
 def _count_check(name: str, limit: float | None) -> Check:
@@ -45,8 +54,8 @@ def _count_check(name: str, limit: float | None) -> Check:
 
 
 def marked(kind: str) -> Violation:
-    """Whether a sample shows violation ``kind``: marked so, on an operation it is looked for in."""
-    return lambda s: s.get("op") in LOOKED_FOR_IN[kind] and s.get("violation") == kind
+    """Whether a sample shows violation ``kind``, marked so by the users on a download."""
+    return lambda s: s.get("op") in CORRUPT_IN and s.get("violation") == kind
 
 
 def where(ev: Evidence, bad: list[Sample]) -> str:
@@ -56,67 +65,140 @@ def where(ev: Evidence, bad: list[Sample]) -> str:
     return f"{len(bad)}: {places}" if places else ""
 
 
-def _violations(ev: Evidence, th: Thresholds, name: str, limit: int) -> list[Result]:
-    """Samples marked with the violation ``name`` counts, among the operations where it is
-    looked for."""
-    kind, check = MARKED[name], _count_check(name, limit)
-    if kind in NEEDS and ev.lacks(NEEDS[kind]):
-        return check.not_measurable("run", f"it has no {NEEDS[kind]} view")
-    looked = select(ev.samples, op=LOOKED_FOR_IN[kind])
-    bad = [s for s in looked if marked(kind)(s)]
-    if not looked:
-        return check.missing("run", f"no {'/'.join(LOOKED_FOR_IN[kind])} samples to check")
-    examples = "; ".join(str(s["error"])[:120] for s in bad[:EXAMPLES] if s.get("error"))
-    detail = "; ".join(filter(None, (where(ev, bad), examples)))
-    return [check.on("run", float(len(bad)), len(looked), detail)]
-
-
 def corrupt_data(ev: Evidence, th: Thresholds) -> list[Result]:
     """Downloads whose bytes did not match the advertised sha256 when they reached a user.
 
     A node refusing a pull it could not verify (``POST /download`` answering 502) is the node
     doing its job; bytes a user received wrong, or a pull acknowledged with the wrong digest,
     are not."""
-    return _violations(ev, th, "corrupt_data", th.corrupt_max)
+    check_ = _count_check("corrupt_data", th.corrupt_max)
+    looked = select(ev.samples, op=CORRUPT_IN)
+    if not looked:
+        return check_.missing(RUN, f"no {'/'.join(CORRUPT_IN)} samples to check")
+    bad = [s for s in looked if marked(CORRUPT)(s)]
+    examples = "; ".join(str(s["error"])[:120] for s in bad[:EXAMPLES] if s.get("error"))
+    detail = "; ".join(filter(None, (where(ev, bad), examples)))
+    return [check_.on(RUN, float(len(bad)), len(looked), detail)]
 
 
-def incomplete_answers(ev: Evidence, th: Thresholds) -> list[Result]:
-    """Searches that claim to be complete and are not: a hit missing whose owner answered, or
-    was reachable, without ``partial``; or more peer messages than the nodes that answered can
-    account for (a peer was asked and never answered), without ``partial``."""
-    return _violations(ev, th, "incomplete_answers", th.incomplete_max)
+def _checked(ev: Evidence, check_: Check, window: str = RUN) -> Checked | list[Result]:
+    """The checker's judgement of the run, or the row saying why there is none."""
+    checked = check(ev)
+    if checked.model is None:
+        return check_.missing(window, "the run record lists no nodes and their files (no model)")
+    if not checked.answers:
+        return check_.missing(window, "no answered search recorded with its hits")
+    return checked
+
+
+def _detail(ev: Evidence, checked: Checked, bad: list[Sample], unknown: int = 0) -> str:
+    notes = "; ".join(checked.notes(bad, EXAMPLES))
+    unjudged = f"{unknown} answer(s) near a fault not judged (unknown)" if unknown else ""
+    return "; ".join(filter(None, (where(ev, bad), notes, unjudged)))
+
+
+def missing_hits(ev: Evidence, th: Thresholds) -> list[Result]:
+    """Answers that claim to be complete and are not: a required hit absent without
+    ``partial``, a file of a node that answered absent, or more peer messages than the nodes
+    that answered account for (a peer was asked and never answered), without ``partial``."""
+    check_ = _count_check("missing_hits", th.incomplete_max)
+    checked = _checked(ev, check_)
+    if isinstance(checked, list):
+        return checked
+    unknown = len(checked.with_class(UNKNOWN))
+    judged = len(checked.answers) - unknown
+    bad = checked.with_class(MISSING)
+    if not judged:
+        return check_.missing(RUN, f"all {unknown} answers were near a fault (unknown)")
+    return [check_.on(RUN, float(len(bad)), judged, _detail(ev, checked, bad, unknown))]
+
+
+def _hit_rows(ev: Evidence, name: str, cls: str, limit: int) -> list[Result]:
+    """Hits of class ``cls`` among every hit of every answered search."""
+    check_ = _count_check(name, limit)
+    checked = _checked(ev, check_)
+    if isinstance(checked, list):
+        return checked
+    hits = checked.hit_count()
+    if not hits:
+        return check_.missing(RUN, "no hits to check")
+    bad = [s for s in checked.answers if (j := checked.of(s)) and j.hits[cls]]
+    rows = [check_.on(RUN, float(checked.hits(cls)), hits, _detail(ev, checked, bad))]
+    if cls == WRONG_METADATA and ev.lacks(CHECKSUM):
+        rows += check_.not_measurable(SHA_WINDOW, "its hits carry no sha256")
+    return rows
+
+
+def beyond_ttl(ev: Evidence, th: Thresholds) -> list[Result]:
+    """Hits from a node farther than the TTL over any link there was, or said to be."""
+    return _hit_rows(ev, "beyond_ttl", BEYOND_TTL, th.beyond_ttl_max)
 
 
 def phantom_hits(ev: Evidence, th: Thresholds) -> list[Result]:
-    """Hits (a sample of them, checked on the node named) for a file that node does not hold."""
-    return _violations(ev, th, "phantom_hits", th.phantom_max)
+    """Hits for a file the node never held during the search (or that does not match)."""
+    return _hit_rows(ev, "phantom_hits", PHANTOM, th.phantom_max)
+
+
+def wrong_metadata(ev: Evidence, th: Thresholds) -> list[Result]:
+    """Hits advertising another size or sha256 than the file has, or an owner not a node."""
+    return _hit_rows(ev, "wrong_metadata", WRONG_METADATA, th.wrong_metadata_max)
 
 
 def duplicate_hits(ev: Evidence, th: Thresholds) -> list[Result]:
-    """Answers that list the same (node, file) more than once."""
-    return _violations(ev, th, "duplicate_hits", th.duplicate_max)
+    """The same (node, file) listed twice in one answer (each repeat counted)."""
+    return _hit_rows(ev, "duplicate_hits", DUPLICATE, th.duplicate_max)
 
 
-def full_flood_bound(nodes: int) -> int:
-    """Messages of one flooded query over a full mesh with dedupe: 2E - (N - 1), E = N(N-1)/2."""
-    edges = nodes * (nodes - 1) // 2
-    return max(0, 2 * edges - (nodes - 1))
+def _end(sample: Sample) -> float:
+    return sample["t"] + float(sample["latency_ms"]) / 1000
 
 
-def hides_silent_peers(messages: int | None, reached: int | None, partial: bool | None) -> bool:
-    """An answer that is not partial although a peer it asked never answered: among the k nodes
-    that answered, no flood costs more than (k-1)^2 messages (2E-(k-1) over a full mesh, less
-    over any other topology), so more messages went to peers outside them."""
-    if messages is None or reached is None or partial:
-        return False
-    return messages > full_flood_bound(reached)
+def _in_stress(ev: Evidence) -> Callable[[Sample], bool]:
+    spans = [(w["start"], w["end"]) for w in ev.of_kind(STRESS)]
+    return lambda s: any(a <= s["t"] < b for a, b in spans)
+
+
+def degraded_answers(ev: Evidence, th: Thresholds) -> list[Result]:
+    """Answers flagged ``partial`` although no fault was active and every node was up: the
+    share outside faults and stress, gated; during faults and in stress, reported."""
+    gated = Check("degraded_answers", "<=", th.degraded_pct, PCT, th.min_samples, "", CORRECTNESS)
+    if ev.lacks(PARTIAL):
+        return gated.not_measurable(OUTSIDE_FAULTS, "its answers never say they are partial")
+    checked = _checked(ev, gated, OUTSIDE_FAULTS)
+    if isinstance(checked, list):
+        return checked
+    stress, model = _in_stress(ev), checked.model
+    judged = [s for s in checked.answers if checked.of(s).answer != UNKNOWN]
+    during = {id(s) for s in judged if model.fault_during(s["t"], _end(s))}
+    faulty = [s for s in judged if id(s) in during]
+    calm = [s for s in judged if id(s) not in during and not stress(s)]
+    stressed = [s for s in judged if id(s) not in during and stress(s)]
+    reported = Check("degraded_answers", "<=", None, PCT, th.min_samples, "", CORRECTNESS)
+    rows = []
+    for check_, window, pool, cls in (
+        (gated, OUTSIDE_FAULTS, calm, DEGRADED),
+        (reported, STRESS, stressed, DEGRADED),
+        (reported, DURING_FAULTS, faulty, PARTIAL_DURING_FAULT),
+    ):
+        bad = checked.with_class(cls, pool)
+        value = 100.0 * len(bad) / len(pool) if pool else None
+        detail = f"{len(bad)} of {len(pool)} answers partial" + (
+            f"; {spread(ev, bad)}" if bad and check_ is gated else ""
+        )
+        if pool or check_ is gated:
+            rows.append(check_.on(window, value, len(pool), detail))
+    return rows
 
 
 def flood_limit(ev: Evidence, th: Thresholds) -> tuple[float, str]:
-    """The most messages one query may cost, and its basis: configured, or the full mesh's."""
+    """The most messages one query may cost, and its basis: configured, or the topology's."""
     if th.flood_messages_max is not None:
         return th.flood_messages_max, "configured"
-    return float(full_flood_bound(ev.node_count)), f"2E-(N-1), N={ev.node_count}"
+    model = check(ev).model
+    if model is None:
+        return float(full_flood_bound(ev.node_count)), f"2E-(N-1), N={ev.node_count}"
+    edges, nodes = model.topology.number_of_edges(), model.topology.number_of_nodes()
+    return float(flood_bound(edges, nodes)), f"2E-(N-1), E={edges}, N={nodes}"
 
 
 def counts_messages(sample: Sample) -> bool:
@@ -132,28 +214,40 @@ def over_flood(limit: float) -> Violation:
 def flood_cost(ev: Evidence, th: Thresholds) -> list[Result]:
     """The most peer messages one flooded query cost, against the topology's bound."""
     limit, basis = flood_limit(ev, th)
-    check = _count_check("flood_cost", limit)
-    if ev.lacks("messages"):
-        return check.not_measurable("run", "its answers do not count their messages")
+    check_ = _count_check("flood_cost", limit)
+    if ev.lacks(MESSAGES):
+        return check_.not_measurable(RUN, "its answers do not count their messages")
     counted = [s for s in ev.samples if counts_messages(s)]
     if not counted or ev.node_count < 1:
-        return check.missing("run", "no search answers that report their message count")
+        return check_.missing(RUN, "no search answers that report their message count")
     worst = max(s["messages"] for s in counted)
     over = [s for s in counted if over_flood(limit)(s)]
     detail = f"bound {basis}; {len(over)} answer(s) over it"
     detail = "; ".join(filter(None, (detail, where(ev, over))))
-    return [check.on("run", float(worst), len(counted), detail)]
+    return [check_.on(RUN, float(worst), len(counted), detail)]
+
+
+#: Each zero-tolerance row about answers, and the answer or hit class it counts.
+ANSWER_ROWS = {"missing_hits": MISSING}
+HIT_ROWS = {
+    "beyond_ttl": BEYOND_TTL,
+    "phantom_hits": PHANTOM,
+    "wrong_metadata": WRONG_METADATA,
+    "duplicate_hits": DUPLICATE,
+}
 
 
 def violations(ev: Evidence, th: Thresholds) -> dict[str, Violation]:
     """Each zero-tolerance row counted sample by sample, with its test of one sample, where
     the network can show it (reports.breakdown places them by window and node)."""
-    out = {
-        name: marked(kind)
-        for name, kind in MARKED.items()
-        if not (kind in NEEDS and ev.lacks(NEEDS[kind]))
-    }
-    if not ev.lacks("messages") and (th.flood_messages_max is not None or ev.node_count >= 1):
+    out = {"corrupt_data": marked(CORRUPT)}
+    checked = check(ev)
+    if checked.model is not None:
+        for name, cls in ANSWER_ROWS.items():
+            out[name] = lambda s, cls=cls: (j := checked.of(s)) is not None and j.answer == cls
+        for name, cls in HIT_ROWS.items():
+            out[name] = lambda s, cls=cls: (j := checked.of(s)) is not None and j.hits[cls] > 0
+    if not ev.lacks(MESSAGES) and (th.flood_messages_max is not None or ev.node_count >= 1):
         out["flood_cost"] = over_flood(flood_limit(ev, th)[0])
     return out
 
@@ -217,9 +311,12 @@ CRITERIA = (
     acked_writes,
     acked_searchable,
     corrupt_data,
-    incomplete_answers,
+    missing_hits,
+    beyond_ttl,
     phantom_hits,
+    wrong_metadata,
     duplicate_hits,
+    degraded_answers,
     flood_cost,
     final_verification,
 )

@@ -49,6 +49,16 @@ class Evidence:
     """How the run went (docs/contracts.md, "Run status"): interrupted, cut short, checks."""
     baseline: dict[str, Any] = field(default_factory=dict)
     """A previous run's figures to compare with (``reports.regression``), or empty."""
+    nodes: list[dict[str, Any]] = field(default_factory=list)
+    """The nodes as started, each with its seeded ``files`` (what the model knows they hold)."""
+    acked: list[dict[str, Any]] = field(default_factory=list)
+    """Acknowledged uploads: ``name``, ``sha256``, ``size``, ``node``, ``t`` (acknowledged at)."""
+    topology: dict[str, Any] = field(default_factory=dict)
+    """The links built: ``{"spec", "nodes", "edges"}``; empty = a full mesh over the nodes."""
+    network_match: str | None = None
+    """How the network matches a search term to a file name (``reports.model``)."""
+    memo: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    """Derived results computed once per evidence (the checker's classification)."""
 
     def __post_init__(self) -> None:
         self.samples = sorted(self.samples, key=lambda s: s["t"])
@@ -72,6 +82,10 @@ class Evidence:
             breaking_point=dict((run.get("concurrency") or {}).get("breaking_point") or {}),
             status=dict(run.get("status") or {}),
             baseline=dict(run.get("baseline") or {}),
+            nodes=list(run.get("nodes") or []),
+            acked=list(run.get("acked") or []),
+            topology=dict(run.get("topology") or {}),
+            network_match=run.get("network_match"),
         )
 
     def between(self, start: float, end: float) -> list[Sample]:

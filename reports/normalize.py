@@ -14,8 +14,17 @@ from typing import Any
 
 from reports.results import DROPPED, RUN_KEYS, STORED_KEYS
 
-LIST_KEYS = ("samples", "windows", "journal", "series")
-DICT_KEYS = ("config", "versions", "integrity", "thresholds", "plan", "status", "baseline")
+LIST_KEYS = ("samples", "windows", "journal", "series", "nodes", "acked")
+DICT_KEYS = (
+    "config",
+    "versions",
+    "integrity",
+    "thresholds",
+    "plan",
+    "status",
+    "baseline",
+    "topology",
+)
 
 
 def _number(value: Any) -> bool:

@@ -41,6 +41,10 @@ RUN_KEYS = (
     "thresholds",
     "status",
     "baseline",
+    "nodes",
+    "acked",
+    "topology",
+    "network_match",
 )
 #: Set by ``reports.normalize.normalize_run``: malformed samples/rows dropped (kept on re-render).
 DROPPED = "dropped"

@@ -12,12 +12,14 @@ crashes n2 for good with failover off, so the uploads it acknowledged are lost (
 from __future__ import annotations
 
 import argparse
+import hashlib
 import random
 import sys
 from pathlib import Path
 from typing import Any
 
-from reports.correctness import full_flood_bound
+from reports.checker import SHA_PREFIX, full_flood_bound
+from reports.regression import FULL_MESH
 from reports.samples import between, by_op, percentile, success_rate, summarize
 
 T0 = 1_700_000_000.0
@@ -53,10 +55,13 @@ OPS = (
 ACTS_ON = {"crash": "process", "partition": "network"}
 THINK_S = (0.1, 0.5)
 RESTART_S = 3.0
-#: Share of successful searches whose hit is checked on the node it names (``hit_check``).
-HIT_CHECK_SHARE = 0.2
-#: Share of searches looking for one known corpus file (the others search by topic).
-EXPECT_SHARE = 0.75
+#: Share of searches looking for one corpus file by name (the others search by topic).
+BY_NAME_SHARE = 0.75
+#: The seeded corpus: files per node, under shared topic words (``alpha-n1-000.txt``).
+TOPICS = ("alpha", "bravo", "charlie", "delta")
+FILES_PER_NODE = 8
+FILE_UNIT_BYTES = 4096
+SEARCH_TTL_MAX = 4
 FAILOVER_MS = 40.0
 STRESS_HELD_PCT, STRESS_P95_MS = 70.0, 2000.0
 SEARCHABLE_CHECKS = 200
@@ -89,12 +94,49 @@ def _out(wins: list[dict[str, Any]], t: float, broken: bool, kinds=("crash", "pa
     return out
 
 
-def _search_facts(rng: random.Random, alive: int, partial: bool) -> dict[str, Any]:
+def corpus(node: str) -> list[dict[str, Any]]:
+    """The files seeded on ``node``: name, size and sha256, the same for every seed."""
+    names = [f"{TOPICS[i % len(TOPICS)]}-{node}-{i:03d}.txt" for i in range(FILES_PER_NODE)]
+    return [
+        {
+            "name": name,
+            "size": FILE_UNIT_BYTES * (i + 1),
+            "sha256": hashlib.sha256(name.encode()).hexdigest(),
+        }
+        for i, name in enumerate(names)
+    ]
+
+
+def nodes() -> list[dict[str, Any]]:
+    """The nodes as the run record lists them, each with its seeded files."""
+    return [{"name": n, "files": corpus(n)} for n in NODES]
+
+
+def answer(term: str, origin: str, ttl: int, out: set[str]) -> dict[str, Any]:
+    """What a correct full mesh answers: every matching file on every node not out, with the
+    hops it is at; partial when a node is out."""
+    up = [n for n in NODES if n not in out]
+    hits = [
+        [n, f["name"], f["size"], f["sha256"][:SHA_PREFIX], int(n != origin)]
+        for n in up
+        for f in corpus(n)
+        if term.lower() in f["name"].lower()
+    ]
     return {
-        "messages": full_flood_bound(alive),
-        "partial": partial,
-        "expects_hit": rng.random() < EXPECT_SHARE,
+        "term": term,
+        "ttl": ttl,
+        "hits": hits,
+        "reached": up,
+        "partial": bool(out),
+        "messages": full_flood_bound(len(up)),
     }
+
+
+def _search_facts(rng: random.Random, origin: str, out: set[str]) -> dict[str, Any]:
+    """A search by a corpus file's name or by a topic word, with a TTL drawn as users do."""
+    file = rng.choice(corpus(rng.choice(NODES)))
+    term = file["name"] if rng.random() < BY_NAME_SHARE else file["name"].split("-", 1)[0]
+    return answer(term, origin, rng.randint(1, SEARCH_TTL_MAX), out)
 
 
 def _request(
@@ -131,33 +173,17 @@ def _request(
         "failover": node != home,
         "users": w["users"],
     }
-    if op == "search":
-        sample.update(_search_facts(rng, len(NODES) - len(out), bool(out)))
+    if op == "search" and ok:
+        sample.update(_search_facts(rng, node, out))
+    if op == "index":
+        sample["name"] = f"idx-synthetic-{user}-{round(t * 1000)}.bin"
     return sample
 
 
-def _derived(rng: random.Random, sample: dict[str, Any], out: set[str]) -> list[dict[str, Any]]:
-    """Measurements inside or about a request: a download's first byte, a search hit checked."""
-    if not sample["ok"]:
-        return []
-    if sample["op"] == "download":
+def _derived(sample: dict[str, Any]) -> list[dict[str, Any]]:
+    """Measurements inside a request: a download's first byte."""
+    if sample["ok"] and sample["op"] == "download":
         return [{**sample, "op": "download_ttfb", "latency_ms": round(sample["latency_ms"] / 4, 2)}]
-    if sample["op"] == "search" and rng.random() < HIT_CHECK_SHARE:
-        owner = rng.choice([n for n in NODES if n not in out])
-        t = round(sample["t"] + sample["latency_ms"] / 1000, 4)
-        lat = round(rng.lognormvariate(0, 0.3) * 8.0, 2)
-        keep = ("proto", "ok", "error", "users", "home")
-        return [
-            {
-                **{k: sample[k] for k in keep},
-                "t": t,
-                "op": "hit_check",
-                "node": owner,
-                "latency_ms": lat,
-                "bytes": 0,
-                "failover": False,
-            }
-        ]
     return []
 
 
@@ -170,7 +196,7 @@ def _samples(
         t = w["start"] + rng.uniform(0, 0.5)
         while t < w["end"]:
             sample = _request(rng, wins, w, user, t, broken)
-            extra = _derived(rng, sample, _out(wins, t, broken))
+            extra = _derived(sample)
             out += [sample, *extra]
             t = max(s["t"] + s["latency_ms"] / 1000 for s in (sample, *extra))
             if t < w.get("burst_start", w["end"]):
@@ -273,16 +299,30 @@ def _fault_results(
     return out
 
 
+def acked(samples: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The uploads the network acknowledged, as the users record them (with the time)."""
+    return [
+        {
+            "name": s["name"],
+            "sha256": hashlib.sha256(s["name"].encode()).hexdigest(),
+            "size": FILE_UNIT_BYTES,
+            "node": s["node"],
+            "t": round(s["t"] + s["latency_ms"] / 1000, 4),
+        }
+        for s in samples
+        if s["op"] == "index" and s["ok"]
+    ]
+
+
 def _integrity(samples: list[dict[str, Any]], broken: bool) -> dict[str, Any]:
     """Acknowledged uploads checked after the run: those n2 acknowledged are gone if it is."""
-    acked = [s for s in samples if s["op"] == "index" and s["ok"]]
-    names = [f"idx-synthetic-{i}.bin" for i in range(len(acked))]
-    lost = [n for n, s in zip(names, acked, strict=True) if broken and s["node"] == "n2"]
+    uploads = acked(samples)
+    lost = [a["name"] for a in uploads if broken and a["node"] == "n2"]
     return {
-        "acked_uploads": len(acked),
+        "acked_uploads": len(uploads),
         "lost": len(lost),
         "corrupt": 0,
-        "searchable_checked": min(SEARCHABLE_CHECKS, len(acked) - len(lost)),
+        "searchable_checked": min(SEARCHABLE_CHECKS, len(uploads) - len(lost)),
         "unsearchable": 0,
         "download_sha256_mismatches": 0,
         "examples": lost[:10],
@@ -320,6 +360,22 @@ def run_status(broken: bool = False) -> dict[str, Any]:
     }
 
 
+def setup(scale: float = 1.0) -> dict[str, Any]:
+    """The run's setup as the Locust suite records it (``reports.regression.SETUP``)."""
+    levels = [w for w in TIMELINE if w[1] == "level"]
+    stress = [w[4] for w in TIMELINE if w[1] == "stress"]
+    return {
+        "network": "builtin",
+        "nodes": len(NODES),
+        "topology": FULL_MESH,
+        "profile": "synthetic",
+        "levels": ",".join(str(w[4]) for w in levels),
+        "step_time": round((levels[0][3] - levels[0][2]) * scale, 3),
+        "stress_start": str(stress[0]),
+        "faults": "synthetic",
+    }
+
+
 def synthetic_run(seed: int = 7, *, broken: bool = False, scale: float = 1.0) -> dict[str, Any]:
     """A complete ``run`` dict; ``broken`` crashes n2 for good (no restart, no failover)."""
     rng = random.Random(seed)
@@ -329,7 +385,7 @@ def synthetic_run(seed: int = 7, *, broken: bool = False, scale: float = 1.0) ->
         (s for w in stages for s in _samples(rng, wins, w, broken)), key=lambda s: s["t"]
     )
     return {
-        "config": {"profile": "synthetic", "failover": not broken, "nodes": len(NODES)},
+        "config": {"failover": not broken, **setup(scale)},
         "versions": {"peerload": "0.1.0", "locust": "2.47", "python": "3.11"},
         "seed": seed,
         "plan": {"version": 1, "seed": seed, "fault": [{"id": "crash-each", "kind": "crash"}]},
@@ -342,6 +398,8 @@ def synthetic_run(seed: int = 7, *, broken: bool = False, scale: float = 1.0) ->
         "fault_results": _fault_results(rng, wins, samples, broken),
         "thresholds": None,
         "status": run_status(broken),
+        "nodes": nodes(),
+        "acked": acked(samples),
     }
 
 

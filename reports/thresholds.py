@@ -34,12 +34,19 @@ class Thresholds:
     unsearchable_max: int = 0
     #: Downloads whose bytes reached a user not matching the advertised sha256, at most.
     corrupt_max: int = 0
-    #: Search answers missing a hit whose owner was reachable, without saying ``partial``.
+    #: Search answers missing a required hit without saying ``partial`` (``missing_hits``).
     incomplete_max: int = 0
-    #: Hits for a file their node does not hold (a sample of hits is checked), at most.
+    #: Hits for a file their node did not hold during the search, at most.
     phantom_max: int = 0
-    #: Answers listing the same (node, file) twice, at most.
+    #: Hits listing the same (node, file) a second time in one answer, at most.
     duplicate_max: int = 0
+    #: Hits from a node farther than the TTL asked (or saying so), at most.
+    beyond_ttl_max: int = 0
+    #: Hits advertising another size or sha256 than the file has, or no node as owner, at most.
+    wrong_metadata_max: int = 0
+    #: Answers flagged partial while no fault was active and every node was up (outside the
+    #: stress ramp), percent of those answers, at most.
+    degraded_pct: float = 1.0
     #: Peer messages per flooded query, at most; ``None`` = the full-flood bound 2E - (N - 1).
     flood_messages_max: float | None = None
 

@@ -114,7 +114,7 @@ def test_a_failure_in_an_ended_window_is_not_ready_at_once():
     so_far = at(broken, 171)
     assert so_far.verdict.label == NOT_READY
     assert so_far.reason.startswith(
-        "So far NOT READY on 5 of 9 windows: single_node_failure 60.8% < 85% in window "
+        "So far NOT READY on 5 of 9 windows: single_node_failure 61.8% < 85% in window "
         "fault:crash-each:n1"
     )
 

@@ -1,0 +1,241 @@
+"""One checker for every search answer: each answer and each hit classified against the model.
+
+Instead of a check per known bug, every answer is compared with what the model (``reports.model``)
+says the network held and could reach when it was asked. From the origin, the TTL and the time:
+
+- **required** hits: files matching the term, certainly there before the search began
+  (acknowledged at least ``ACK_SLACK_S`` earlier), on nodes within TTL hops over links and nodes
+  up for the whole search; and every such file of a node the answer says answered (``reached``);
+- **allowed** hits: files matching the term that existed at some moment of the search, on nodes
+  within TTL hops over any link that existed during it; a name put on a node but never
+  acknowledged is *unknown*, never phantom.
+
+An answer is ``complete``, ``missing`` (a required hit absent and the answer not partial, or a
+hit of a node that answered absent, or more peer messages than the nodes that answered account
+for), ``degraded`` (partial while no fault was active), ``partial_during_fault``, ``unknown``
+(near a fault's start or the network's recovery, or asked on a node a fault affected), or carries
+a wrong hit: ``beyond_ttl``, ``phantom``, ``wrong_metadata``, ``duplicate`` — each counted hit
+by hit too. Unknown is never a pass: it is left out of the population a row judges, and said.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import networkx as nx
+
+from reports.evidence import Evidence
+from reports.model import ACK_SLACK_S, Model
+from reports.samples import Sample
+
+COMPLETE, MISSING, DEGRADED, PARTIAL_DURING_FAULT, UNKNOWN = (
+    "complete",
+    "missing",
+    "degraded",
+    "partial_during_fault",
+    "unknown",
+)
+OK, BEYOND_TTL, PHANTOM, WRONG_METADATA, DUPLICATE = (
+    "ok",
+    "beyond_ttl",
+    "phantom",
+    "wrong_metadata",
+    "duplicate",
+)
+#: Hit classes that are a wrong answer whenever they happen, the worst first: an answer with
+#: one of them takes the worst one's class.
+WRONG_HITS = (WRONG_METADATA, PHANTOM, BEYOND_TTL, DUPLICATE)
+HIT_CLASSES = (OK, UNKNOWN, *WRONG_HITS)
+ANSWER_CLASSES = (COMPLETE, MISSING, DEGRADED, PARTIAL_DURING_FAULT, UNKNOWN, *WRONG_HITS)
+#: Hex characters of a hit's sha256 a sample keeps: enough to tell a wrong digest.
+SHA_PREFIX = 16
+#: Fields of a compact hit in a sample (``[node, name, size, sha256 prefix, hops]``).
+HIT_FIELDS = ("node", "name", "size", "sha256", "hops")
+MEMO_KEY = "checker"
+
+
+def compact_hit(hit: Any) -> list[Any]:
+    """A search hit as a sample keeps it: ``[node, name, size, sha256[:16] or None, hops]``."""
+    sha = hit.sha256[:SHA_PREFIX] if isinstance(hit.sha256, str) else None
+    return [hit.node, hit.name, hit.size, sha, hit.hops]
+
+
+def full_flood_bound(nodes: int) -> int:
+    """Messages of one flooded query over a full mesh with dedupe: 2E - (N - 1), E = N(N-1)/2."""
+    return flood_bound(nodes * (nodes - 1) // 2, nodes)
+
+
+def flood_bound(edges: int, nodes: int) -> int:
+    """Messages of one flooded query reaching ``nodes`` over ``edges`` links with dedupe: every
+    link carries a copy each way except the N - 1 a copy first arrived by: 2E - (N - 1)."""
+    return max(0, 2 * edges - (nodes - 1))
+
+
+def hides_silent_peers(
+    messages: int | None, reached: Sequence[str] | None, partial: bool | None, graph: nx.Graph
+) -> bool:
+    """An answer that is not partial although a peer it asked never answered: among the nodes
+    that answered no flood costs more than 2E - (k - 1) over the links between them, so more
+    messages went to peers outside them."""
+    if messages is None or reached is None or partial:
+        return False
+    among = graph.subgraph(reached)
+    return messages > flood_bound(among.number_of_edges(), len(set(reached)))
+
+
+@dataclass(frozen=True)
+class Judged:
+    """One answer's class, its hits by class, and the first problem found (for a detail)."""
+
+    answer: str
+    hits: Counter[str]
+    note: str = ""
+
+
+def judge_answer(
+    model: Model,
+    origin: str,
+    term: str,
+    ttl: int,
+    t0: float,
+    t1: float,
+    hits: Iterable[Sequence[Any]],
+    reached: Sequence[str] | None = None,
+    partial: bool | None = None,
+    messages: int | None = None,
+) -> Judged:
+    """Classify the answer ``origin`` gave for ``term`` with ``ttl``, asked over ``[t0, t1]``."""
+    near = model.hops(origin, t0, t1, required=False)
+    classes: list[str] = []
+    notes: list[str] = []
+    present: set[tuple[str, str]] = set()
+    for hit in hits:
+        cls, note = _judge_hit(model, term, ttl, t1, near, present, *hit[: len(HIT_FIELDS)])
+        present.add((hit[0], hit[1]))
+        classes.append(cls)
+        notes += [note] if note else []
+    counted = Counter(classes)
+    wrong = next((c for c in WRONG_HITS if counted[c]), None)
+    if wrong:
+        return Judged(wrong, counted, notes[0])
+    if origin in model.out_during(t0, t1) or model.near_boundary(t0, t1):
+        return Judged(UNKNOWN, counted)
+    lacking = _missing(model, origin, term, ttl, t0, t1, present, reached, partial)
+    if not lacking and hides_silent_peers(messages, reached, partial, model.topology):
+        lacking = [f"{messages} messages but {len(reached or ())} node(s) answered, not partial"]
+    if lacking:
+        return Judged(MISSING, counted, f"from {origin}: {lacking[0]}")
+    if partial:
+        return Judged(PARTIAL_DURING_FAULT if model.fault_during(t0, t1) else DEGRADED, counted)
+    return Judged(COMPLETE, counted)
+
+
+def _judge_hit(model, term, ttl, t1, near, present, node, name, size, sha, hops) -> tuple:
+    """One hit's class and, when wrong, why."""
+    if (node, name) in present:
+        return DUPLICATE, f"{name} on {node} twice"
+    if node not in model.nodes:
+        return WRONG_METADATA, f"{name} on {node}, which is not a node of the network"
+    held = model.held(node, name)
+    if not model.match(term, name):
+        return PHANTOM, f"{name} on {node} does not match {term!r}"
+    if held is None or held.maybe > t1 + ACK_SLACK_S:
+        if model.unsure_since(node, name) <= t1 + ACK_SLACK_S:
+            return UNKNOWN, ""
+        return PHANTOM, f"{node} did not hold {name} during the search"
+    if near.get(node, math.inf) > ttl or (isinstance(hops, int) and hops > ttl):
+        return BEYOND_TTL, f"{name} from {node}, {hops} hop(s) away, with TTL {ttl}"
+    if size is not None and held.size is not None and size != held.size:
+        return WRONG_METADATA, f"{name} on {node} said to be {size} bytes, holds {held.size}"
+    if sha is not None and held.sha256 and not held.sha256.startswith(sha):
+        return WRONG_METADATA, f"{name} on {node} advertised with another sha256"
+    return OK, ""
+
+
+def _missing(model, origin, term, ttl, t0, t1, present, reached, partial) -> list[str]:
+    """Required hits absent: on nodes that answered always; the rest unless ``partial``."""
+    up = model.hops(origin, t0, t1, required=True)
+    answered = set(reached or ())
+    return [
+        f"{f.node}'s {f.name} missing"
+        for f in model.matching(term)
+        if f.since <= t0 - ACK_SLACK_S
+        and (f.node, f.name) not in present
+        and (f.node in answered or (not partial and up.get(f.node, math.inf) <= ttl))
+    ]
+
+
+def is_answer(sample: Sample) -> bool:
+    """A search the network answered, recorded with what was asked and what came back."""
+    return (
+        sample.get("op") == "search"
+        and bool(sample.get("ok"))
+        and isinstance(sample.get("hits"), list)
+        and isinstance(sample.get("term"), str)
+        and isinstance(sample.get("ttl"), int)
+        and isinstance(sample.get("node"), str)
+    )
+
+
+@dataclass
+class Checked:
+    """Every answered search of a run, judged; ``model`` None when the run has none."""
+
+    model: Model | None
+    answers: list[Sample] = field(default_factory=list)
+    judged: dict[int, Judged] = field(default_factory=dict)
+
+    def of(self, sample: Sample) -> Judged | None:
+        """The judgement of one sample (None: not an answer the checker judged)."""
+        return self.judged.get(id(sample))
+
+    def with_class(self, cls: str, samples: Iterable[Sample] | None = None) -> list[Sample]:
+        """Answers of class ``cls`` (among ``samples``, or all)."""
+        pool = self.answers if samples is None else samples
+        return [s for s in pool if (j := self.of(s)) is not None and j.answer == cls]
+
+    def hits(self, cls: str, samples: Iterable[Sample] | None = None) -> int:
+        """Hits of class ``cls`` (in ``samples``, or all answers)."""
+        pool = self.answers if samples is None else samples
+        return sum(j.hits[cls] for s in pool if (j := self.of(s)) is not None)
+
+    def hit_count(self, samples: Iterable[Sample] | None = None) -> int:
+        pool = self.answers if samples is None else samples
+        return sum(sum(j.hits.values()) for s in pool if (j := self.of(s)) is not None)
+
+    def notes(self, samples: Iterable[Sample], limit: int) -> list[str]:
+        """The first ``limit`` problems of these samples, as the checker said them."""
+        found = [j.note for s in samples if (j := self.of(s)) is not None and j.note]
+        return found[:limit]
+
+
+def check(ev: Evidence) -> Checked:
+    """Judge every answered search of the run (once per evidence; criteria and tables share it)."""
+    if MEMO_KEY not in ev.memo:
+        ev.memo[MEMO_KEY] = _check(ev)
+    return ev.memo[MEMO_KEY]
+
+
+def _check(ev: Evidence) -> Checked:
+    model = Model.from_evidence(ev)
+    if model is None:
+        return Checked(None)
+    out = Checked(model, [s for s in ev.samples if is_answer(s)])
+    for s in out.answers:
+        out.judged[id(s)] = judge_answer(
+            model,
+            s["node"],
+            s["term"],
+            s["ttl"],
+            s["t"],
+            s["t"] + float(s["latency_ms"]) / 1000,
+            s["hits"],
+            s.get("reached"),
+            s.get("partial"),
+            s.get("messages"),
+        )
+    return out

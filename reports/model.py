@@ -1,0 +1,247 @@
+"""The model a search answer is judged against: what each node held when, who was up, which
+links existed, as the run record shows them (Jepsen's model, for a file-sharing network).
+
+Built from raw facts only, so ``python -m reports DIR`` rebuilds it exactly:
+
+- **files**: each node's seeded corpus (``run["nodes"][*]["files"]``), every acknowledged
+  upload with the time it was acknowledged (``run["acked"]``), every pull a node acknowledged
+  (``node_download`` samples); an upload or pull never acknowledged (failed, or cut off) may or
+  may not have landed: its name is *unsure* from the moment it was attempted;
+- **liveness**: each fault window takes its target out (down, frozen or cut off) from its start
+  until the network was whole again (the heal plus the faults side's ``recovered_s``), widened
+  by a slack; a fault on no single node takes every node out;
+- **links**: ``run["topology"]`` (``{"spec", "nodes", "edges"}``), else a full mesh, plus any
+  links the monitor rows saw (``links``); a partition cuts its target's links while it lasts.
+
+A file matches a term as the network matches (``run["network_match"]``): by default, as our node
+does, a case-insensitive substring of the name.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import networkx as nx
+
+from reports.evidence import FAULT, Evidence
+
+#: A file is certain to be on its node only once acknowledged this long before a search starts
+#: (clocks of distributed workers, the time an acknowledgement travels).
+ACK_SLACK_S = 1.0
+#: Around a fault's start and the network's recovery the network may be in either state.
+BOUNDARY_SLACK_S = 1.0
+#: Hops of a node no link reaches.
+UNREACHABLE = math.inf
+#: How a network matches a search term to a file name (``run["network_match"]``).
+MATCH_RULES: dict[str, Callable[[str, str], bool]] = {
+    "substring": lambda term, name: term.lower() in name.lower(),
+    "exact": lambda term, name: term == name,
+    "prefix": lambda term, name: name.lower().startswith(term.lower()),
+}
+DEFAULT_MATCH = "substring"
+#: Sample ops that put a named file on a node.
+PUTS_FILES = ("index", "node_download")
+
+#: (node, name) -> the earliest attempt to put ``name`` there, never acknowledged; node None:
+#: it may be on any node.
+Unsure = dict[tuple[str | None, str], float]
+
+
+@dataclass(frozen=True)
+class Held:
+    """A file on a node: certainly there from ``since``, possibly from ``maybe``."""
+
+    node: str
+    name: str
+    size: int | None
+    sha256: str | None
+    since: float
+    maybe: float
+
+
+@dataclass(frozen=True)
+class Outage:
+    """Nodes out of the network (down, frozen or cut off) from ``start`` until ``back``; the
+    fault itself (a partition's cut) lasted until ``end``."""
+
+    start: float
+    end: float
+    back: float
+    nodes: frozenset[str]
+    takes_down: bool
+    cuts_links: bool
+
+
+@dataclass
+class Model:
+    """What the network held and how it was connected over the run."""
+
+    nodes: tuple[str, ...]
+    files: dict[tuple[str, str], Held]
+    unsure: Unsure
+    topology: nx.Graph
+    seen: nx.Graph
+    outages: list[Outage]
+    match: Callable[[str, str], bool]
+    _matching: dict[str, list[Held]] = field(default_factory=dict)
+
+    def matching(self, term: str) -> list[Held]:
+        """Every file any node ever held whose name matches ``term`` (computed once a term)."""
+        if term not in self._matching:
+            self._matching[term] = [f for f in self.files.values() if self.match(term, f.name)]
+        return self._matching[term]
+
+    def held(self, node: str, name: str) -> Held | None:
+        return self.files.get((node, name))
+
+    def unsure_since(self, node: str, name: str) -> float:
+        """From when ``name`` may be on ``node`` without the model knowing (inf: never)."""
+        return min(self.unsure.get((node, name), math.inf), self.unsure.get((None, name), math.inf))
+
+    def out_during(self, t0: float, t1: float) -> set[str]:
+        """Nodes out at any moment of ``[t0, t1]``, boundaries widened by the slack."""
+        return {
+            n
+            for o in self.outages
+            if o.takes_down and o.start - BOUNDARY_SLACK_S <= t1 and t0 <= o.back + BOUNDARY_SLACK_S
+            for n in o.nodes
+        }
+
+    def fault_during(self, t0: float, t1: float) -> bool:
+        """Whether any fault (or the recovery after it) overlaps ``[t0, t1]``, with the slack."""
+        return any(
+            o.start - BOUNDARY_SLACK_S <= t1 and t0 <= o.back + BOUNDARY_SLACK_S
+            for o in self.outages
+        )
+
+    def near_boundary(self, t0: float, t1: float) -> bool:
+        """Whether ``[t0, t1]`` comes within the slack of a fault's start or of the recovery."""
+        return any(
+            b - BOUNDARY_SLACK_S <= t1 and t0 <= b + BOUNDARY_SLACK_S
+            for o in self.outages
+            for b in (o.start, o.back)
+        )
+
+    def hops(self, origin: str, t0: float, t1: float, *, required: bool) -> dict[str, float]:
+        """Fewest hops from ``origin`` to each node over the links of ``[t0, t1]``: with
+        ``required``, only over links and nodes up for the whole of it; else over any link that
+        existed at some moment of it (a link cut for the whole search does not)."""
+        if required:
+            out = frozenset(self.out_during(t0, t1))
+            cut: frozenset[frozenset[str]] = frozenset()
+        else:
+            out = frozenset()
+            cut = frozenset(
+                frozenset((a, b))
+                for o in self.outages
+                if o.cuts_links
+                and o.start + BOUNDARY_SLACK_S <= t0
+                and t1 <= o.end - BOUNDARY_SLACK_S
+                for a in o.nodes
+                for b in self.nodes
+                if a != b
+            )
+        return _distances(self, origin, out, cut, not required)
+
+    @classmethod
+    def from_evidence(cls, ev: Evidence) -> Model | None:
+        """The model of a run; None when its record names no nodes (recorded before the model)."""
+        nodes = tuple(str(n["name"]) for n in ev.nodes if isinstance(n, dict) and "name" in n)
+        if not nodes:
+            return None
+        files, unsure = _files(ev, nodes)
+        topology = _topology(ev.topology, nodes)
+        seen = nx.Graph(topology)
+        for row in ev.series:
+            seen.add_edges_from(tuple(e) for e in row.get("links") or () if len(e) == 2)
+        match = MATCH_RULES.get(ev.network_match or DEFAULT_MATCH, MATCH_RULES[DEFAULT_MATCH])
+        return cls(nodes, files, unsure, topology, seen, _outages(ev, nodes), match)
+
+
+def _distances(
+    model: Model, origin: str, out: frozenset[str], cut: frozenset, seen: bool
+) -> dict[str, float]:
+    key = (origin, out, cut, seen)
+    memo = model.__dict__.setdefault("_hops", {})
+    if key not in memo:
+        graph = nx.Graph(model.seen if seen else model.topology)
+        graph.add_nodes_from(model.nodes)
+        graph.remove_nodes_from(out - {origin})
+        graph.remove_edges_from(tuple(e) for e in cut if len(e) == 2)
+        lengths = nx.single_source_shortest_path_length(graph, origin) if origin in graph else {}
+        memo[key] = {n: float(lengths.get(n, UNREACHABLE)) for n in model.nodes}
+    return memo[key]
+
+
+def _topology(spec: dict[str, Any], nodes: tuple[str, ...]) -> nx.Graph:
+    """The links built; a full mesh when the run record does not say."""
+    graph = nx.Graph()
+    graph.add_nodes_from(nodes)
+    edges = spec.get("edges") if isinstance(spec, dict) else None
+    if isinstance(edges, list):
+        graph.add_edges_from(tuple(e) for e in edges if isinstance(e, list | tuple) and len(e) == 2)
+    else:
+        graph.add_edges_from((a, b) for i, a in enumerate(nodes) for b in nodes[i + 1 :])
+    return graph
+
+
+def _files(ev: Evidence, nodes: tuple[str, ...]) -> tuple[dict[tuple[str, str], Held], Unsure]:
+    """Corpus, acknowledged uploads and pulls; the names attempted but never acknowledged."""
+    files: dict[tuple[str, str], Held] = {}
+    corpus: dict[str, dict] = {}
+    for node in ev.nodes:
+        for f in node.get("files") or ():
+            files[(node["name"], f["name"])] = Held(
+                node["name"], f["name"], f.get("size"), f.get("sha256"), -math.inf, -math.inf
+            )
+            corpus.setdefault(f["name"], f)
+    attempts = [s for s in ev.samples if s.get("op") in PUTS_FILES and s.get("name")]
+    started: dict[str, float] = {}
+    for s in attempts:
+        started[s["name"]] = min(s["t"], started.get(s["name"], math.inf))
+    acked = {}
+    for a in ev.acked:
+        t = float(a.get("t", -math.inf))
+        maybe = min(started.get(a["name"], t - ACK_SLACK_S), t)
+        acked[a["name"]] = Held(a["node"], a["name"], a.get("size"), a.get("sha256"), t, maybe)
+    files.update({(h.node, h.name): h for h in acked.values()})
+    unsure: dict[tuple[str | None, str], float] = {}
+    for s in attempts:
+        name, end = s["name"], s["t"] + s["latency_ms"] / 1000
+        pulled = s["op"] == "node_download" and s.get("ok") and s.get("node") in nodes
+        if pulled and name in corpus:
+            f, key = corpus[name], (s["node"], name)
+            if key not in files or files[key].since > end:
+                files[key] = Held(s["node"], name, f.get("size"), f.get("sha256"), end, s["t"])
+        elif not (s["op"] == "index" and name in acked):
+            # Never acknowledged: it may have landed where it was sent (anywhere, after a
+            # failover: the node that did not answer in time may have kept it).
+            where = None if s.get("failover") or not s.get("node") else s["node"]
+            unsure[(where, name)] = min(s["t"], unsure.get((where, name), math.inf))
+    return files, unsure
+
+
+def _back(ev: Evidence, window: dict[str, Any]) -> float:
+    """When the network was whole again after a fault: the heal plus the faults side's
+    ``recovered_s``; never, if it did not recover; the recovery window's end when unmeasured."""
+    result = ev.fault_result(window) or {}
+    if "recovered_s" in result or "recovered" in result:
+        recovered = result.get("recovered_s")
+        return math.inf if recovered is None else window["end"] + float(recovered)
+    after = ev.recovery_window(window)
+    return after["end"] if after else window["end"]
+
+
+def _outages(ev: Evidence, nodes: Iterable[str]) -> list[Outage]:
+    everyone = frozenset(nodes)
+    out = []
+    for w in ev.of_kind(FAULT):
+        target = w.get("target")
+        hit = frozenset({target}) if target in everyone else everyone
+        cuts = w.get("acts_on") == "network" and w.get("takes_down", True) is not False
+        takes_down = w.get("takes_down", True) is not False
+        out.append(Outage(w["start"], w["end"], _back(ev, w), hit, takes_down, cuts))
+    return out
