@@ -45,6 +45,7 @@ FULL = Profile(
     files_per_node=500,
 )
 LEVELS = (5, 10, 20, 25)
+NO_PLAN = "none"
 
 
 def profile(name: str | None) -> Profile:
@@ -59,6 +60,11 @@ def profile(name: str | None) -> Profile:
 def files_per_node(options) -> int:
     """The embedded network's corpus files per node: ``--files-per-node``, else its profile's."""
     return getattr(options, "files_per_node", 0) or profile(options.profile).files_per_node
+
+
+def plan_spec(options) -> str:
+    """The fault plan a run asks for: ``--fault-plan``, else its profile's; ``NO_PLAN``."""
+    return options.fault_plan or profile(options.profile).default_plan or NO_PLAN
 
 
 def int_list(text: str | None, default: tuple[int, ...]) -> tuple[int, ...]:
@@ -155,7 +161,14 @@ def add_options(parser) -> None:
         "--baseline",
         default="",
         help="a previous run's results folder: slower or smaller beyond the tolerances is a "
-        "REGRESSION verdict (exit code 3)",
+        "REGRESSION verdict (exit code 3); it must be of this run's setup (network, nodes, "
+        "profile, levels, step time, stress, fault plan)",
+    )
+    parser.add_argument(
+        "--baseline-any-setup",
+        action="store_true",
+        default=False,
+        help="compare with a baseline of another setup anyway (every regression row says so)",
     )
     parser.add_argument(
         "--threshold",

@@ -14,9 +14,10 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import reports
+from networks import BUILTIN
 from networks.adapter import INDEX, NODE_DOWNLOAD
 from networks.definition import load_network
-from reports.regression import load_baseline
+from reports.regression import FULL_MESH, check_setup, load_baseline
 from reports.results import ResultsError
 from reports.samples import OPERATIONS
 from reports.thresholds import Thresholds, load_overrides
@@ -24,6 +25,7 @@ from reports.verdict import EXIT_CODES, INCONCLUSIVE
 
 from . import options as opts
 from .results import concurrency_results
+from .runstate import parse_cluster
 
 VERSIONED = ("peerload", "locust", "grpcio", "gevent", "bottle", "psutil")
 
@@ -53,14 +55,45 @@ def resolved_thresholds(options) -> Thresholds:
     return Thresholds.from_dict(thresholds(options))
 
 
+def run_setup(options, descriptor: dict | None = None) -> dict:
+    """What a baseline must share with this run (``reports.regression.SETUP``), known before
+    anything starts. ``descriptor``: the cluster's; None for the embedded one the options ask."""
+    profile = opts.profile(options.profile)
+    faults = opts.plan_spec(options)
+    if descriptor is None:
+        network, nodes = options.network, options.nodes
+    else:
+        network, nodes = descriptor.get("network"), len(descriptor["nodes"])
+        if not (descriptor.get("control") and descriptor.get("token")):
+            faults = opts.NO_PLAN  # nothing to break it with: the run goes without faults
+    stress = opts.int_list(options.stress_levels, profile.stress_levels)
+    return {
+        "network": load_network(network or BUILTIN).name,
+        "nodes": nodes,
+        "topology": FULL_MESH,  # every run is a full mesh today
+        "profile": options.profile or opts.PROFILES[0],
+        "levels": ",".join(map(str, opts.int_list(options.levels, opts.LEVELS))),
+        "step_time": options.step_time or profile.level_s,
+        "stress_start": ",".join(map(str, stress)),
+        "faults": faults,
+    }
+
+
 def baseline(options) -> dict | None:
-    """``--baseline DIR``: a previous run's figures (ValueError if the folder is unusable)."""
+    """``--baseline DIR``: a previous run's figures; ValueError if the folder is unusable, or
+    of another setup without ``--baseline-any-setup``."""
     if not getattr(options, "baseline", ""):
         return None
     try:
-        return load_baseline(options.baseline, resolved_thresholds(options).min_samples)
+        base = load_baseline(options.baseline, resolved_thresholds(options).min_samples)
     except (ResultsError, OSError) as exc:
         raise ValueError(f"--baseline: {exc}") from None
+    try:  # the cluster's network and size; a bad one fails here as it would at the start
+        setup = run_setup(options, parse_cluster(options.cluster) if options.cluster else None)
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"--cluster: {exc}") from None
+    check_setup(base, setup, any_setup=getattr(options, "baseline_any_setup", False))
+    return base
 
 
 def operations(capabilities) -> list[str]:
@@ -107,6 +140,7 @@ CONFIG_KEYS = (
     "run_time",
     "processes",
     "baseline",
+    "baseline_any_setup",
 )
 
 
@@ -115,6 +149,9 @@ def run_record(state, options, *, live: bool = False) -> dict:
     UI's criteria so far."""
     config = {k: getattr(options, k, None) for k in CONFIG_KEYS}
     config.update(getattr(state, "config_used", None) or {})
+    config.update(run_setup(options, state.descriptor))
+    if getattr(state, "baseline", None):
+        config["baseline"] = state.baseline["source"]  # resolved: never results/latest
     return {
         "config": {k: ("" if v is None else v) for k, v in config.items()},
         "versions": versions(),

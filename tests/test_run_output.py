@@ -14,13 +14,14 @@ from pathlib import Path
 
 import pytest
 
-from locustfiles import console, validate
+import reports
+from locustfiles import console, record, validate
 from locustfiles import options as opts
 from locustfiles.outcome import NO_RUN, final_lines
-from locustfiles.record import exit_code
 from locustfiles.resultsdir import LATEST, RunFolders, check_explicit, new_run_folder
 from locustfiles.runstate import RunState
 from node.cluster import MAX_NODES
+from reports.synthetic import synthetic_run
 from tests.locust_run import (
     cluster_workdir,
     locust_cmd,
@@ -130,6 +131,72 @@ def test_nodes_do_not_count_against_a_given_cluster():
     validate.check_options(options(nodes=500, cluster="http://127.0.0.1:1"), web_ui=False)
 
 
+# -- --baseline: a previous run of the same setup ----------------------------------------------
+def baseline_folder(folder: Path, **changes) -> Path:
+    """A results folder recorded with the setup of ``options()``, with ``changes``."""
+    run = synthetic_run(seed=3, scale=0.4)
+    run["config"].update(record.run_setup(options()) | changes)
+    run["status"]["nodes"] = run["config"]["nodes"]  # what the run saw
+    reports.build(folder, run)
+    return folder
+
+
+def test_a_baseline_of_another_setup_is_refused_before_anything_starts(tmp_path):
+    other = baseline_folder(tmp_path / "tiny", network="tinyp2p", nodes=5)
+    with pytest.raises(ValueError) as refused:
+        validate.check_options(options(baseline=str(other)), web_ui=False)
+    assert str(refused.value) == (
+        f"--baseline {other}: another setup (baseline vs this run): network tinyp2p vs builtin, "
+        "nodes 5 vs 3; --baseline-any-setup compares anyway"
+    )
+    validate.check_options(options(baseline=str(other), baseline_any_setup=True), web_ui=False)
+
+
+@pytest.mark.parametrize(
+    ("change", "differs"),
+    [
+        ({"levels": "5,10"}, "levels 5,10,20,25 vs 5,10"),
+        ({"step_time": 2.0}, "step time 6 vs 2.0"),
+        ({"stress_levels": ""}, "stress start 40 vs none"),
+        ({"fault_plan": "none"}, "fault plan quick vs none"),
+        (
+            {"profile": "full"},
+            "profile quick vs full, step time 6 vs 30, stress start 40 vs 50, "
+            "fault plan quick vs phase4",
+        ),
+        (
+            {"cluster": "http://127.0.0.1:1,http://127.0.0.1:2"},
+            "nodes 3 vs 2, fault plan quick vs none",
+        ),
+    ],
+)
+def test_the_options_that_shape_the_load_are_part_of_the_setup(tmp_path, change, differs):
+    same = baseline_folder(tmp_path / "same")
+    assert record.baseline(options(baseline=str(same)))["source"] == str(same)
+    with pytest.raises(ValueError, match=f"another setup \\(baseline vs this run\\): {differs};"):
+        record.baseline(options(baseline=str(same), **change))
+
+
+def test_the_run_records_its_setup_and_the_baseline_folder_resolved(tmp_path):
+    baseline_folder(tmp_path / "2026-01-01T00-00-00")
+    (tmp_path / LATEST).symlink_to("2026-01-01T00-00-00")  # after the run: the run itself
+    given = options(baseline=str(tmp_path / LATEST), cluster="http://127.0.0.1:1")
+    state = RunState({"nodes": [{"name": "n1", "http": "http://127.0.0.1:1"}]})
+    with pytest.raises(ValueError, match="nodes 3 vs 1, fault plan quick vs none"):
+        record.baseline(given)
+    given.baseline_any_setup = True
+    state.baseline = record.baseline(given)
+    config = record.run_record(state, given, live=True)["config"]
+    assert config["baseline"] == str((tmp_path / "2026-01-01T00-00-00").resolve())
+    assert config["baseline_any_setup"] is True
+    assert {k: config[k] for k in ("network", "nodes", "topology", "faults")} == {
+        "network": "builtin",
+        "nodes": 1,
+        "topology": "full",
+        "faults": "none",  # bare URLs: no control API, no faults
+    }
+
+
 def test_a_taken_web_port_is_refused_before_anything_starts():
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
@@ -158,7 +225,7 @@ def test_the_final_lines_end_with_the_verdict(tmp_path):
     state = RunState({"nodes": [{"name": "n1", "http": "http://127.0.0.1:1"}]})
     assert final_lines(state) == [NO_RUN]  # a web-UI session that never ran load
     state.results_dir = tmp_path
-    assert final_lines(state)[-1] == exit_code(state)[1]
+    assert final_lines(state)[-1] == record.exit_code(state)[1]
 
 
 # -- real Locust runs -------------------------------------------------------------------------
@@ -193,6 +260,20 @@ def test_bad_options_exit_2_with_one_line_and_no_cluster(tmp_path, args, message
     assert len(ours) == 1 and message in ours[0], run.stderr
     assert "cluster" not in run.stdout and "Traceback" not in run.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["full"]  # nothing written
+
+
+@pytest.mark.integration
+def test_a_baseline_of_another_setup_exits_2_before_the_cluster_starts(tmp_path):
+    other = baseline_folder(tmp_path / "tiny", network="tinyp2p", nodes=5)
+    run = run_locust(tmp_path, "--baseline", str(other), stderr=subprocess.PIPE)
+    ours = [line for line in run.stderr.splitlines() if line.startswith("peerload:")]
+    assert run.returncode == 2, run.stdout + run.stderr
+    assert ours == [
+        f"peerload: error: --baseline {other}: another setup (baseline vs this run): network "
+        "tinyp2p vs builtin, nodes 5 vs 3; --baseline-any-setup compares anyway"
+    ], run.stderr
+    assert "cluster" not in run.stdout and "Traceback" not in run.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tiny"]  # nothing else written
 
 
 @pytest.mark.integration
