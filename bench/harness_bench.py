@@ -29,9 +29,10 @@ from geventhttpclient import HTTPClient
 from locust import constant, events, task
 from locust.env import Environment
 
+from locustfiles.client import search_facts
 from locustfiles.runstate import RunState
 from locustfiles.samples import SampleRecorder
-from locustfiles.users import PeerUser, check_search
+from locustfiles.users import PeerUser
 from networks.adapter import Hit
 from networks.builtin import GRPC_OPTIONS
 from node import memory
@@ -49,7 +50,7 @@ class SearchBench(PeerUser):
 
     @task
     def search(self):
-        check = check_search(None, self.run.reachable)
+        check = lambda node, answer: search_facts(SEARCH_TERM, SEARCH_TTL, answer)  # noqa: E731
         search = lambda node: self.net.search(node, SEARCH_TERM, SEARCH_TTL)  # noqa: E731
         self.client.call("search", search, check, self.run.reachable)
 

@@ -4,8 +4,9 @@ A user behaves like a client with a local peer: it talks to its home node and, w
 does not answer and failover is on, to the next live one. Every call goes through the network's
 adapter (``networks``), so the same users load any network. The sample records which node
 served (``node``), the user's home (``home``) and whether failover was needed, so a report can
-tell "the network served it" from "that node served it"; a wrong answer is marked with its
-``violation`` (``reports.correctness``).
+tell "the network served it" from "that node served it". A search records what was asked and
+what came back, raw (``search_facts``): ``reports.checker`` judges the answer after the run; a
+download whose bytes do not match is marked with its ``violation`` here, where the bytes are.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from networks.adapter import Adapter, Hit, NodeInfo, Refused, Unavailable
+from networks.adapter import Adapter, Hit, NodeInfo, Refused, SearchAnswer, Unavailable
+from reports.checker import compact_hit
 
 RETRY_HOME_AFTER_S = 3.0
 DOWNLOAD_DEADLINE_S = 20.0
@@ -27,12 +29,23 @@ class RequestFailed(Exception):
 
 class Violation(RequestFailed):
     """The node answered wrongly in a way no success rate may average away: the sample is
-    marked with ``kind`` (``reports.correctness``: corrupt, incomplete, phantom, duplicate)."""
+    marked with ``kind`` (``reports.correctness``: corrupt)."""
 
-    def __init__(self, kind: str, message: str, facts: dict | None = None) -> None:
+    def __init__(self, kind: str, message: str) -> None:
         super().__init__(message)
         self.kind = kind
-        self.facts = facts or {}
+
+
+def search_facts(term: str, ttl: int, answer: SearchAnswer) -> dict:
+    """What a search asked and what came back, compact (``reports.checker`` judges it)."""
+    return {
+        "term": term,
+        "ttl": ttl,
+        "hits": [compact_hit(hit) for hit in answer.hits],
+        "reached": list(answer.reached) if answer.reached is not None else None,
+        "partial": answer.partial,
+        "messages": answer.messages,
+    }
 
 
 class NetworkClient:
@@ -69,17 +82,18 @@ class NetworkClient:
         reachable,
         *,
         avoid: str | None = None,
-        only: NodeInfo | None = None,
+        facts: dict | None = None,
     ) -> tuple[NodeInfo, Any] | None:
         """Run ``action(node)`` on the user's node (failing over while nodes do not answer);
         ``check(node, result)`` raises RequestFailed when the answer is wrong and may return
         facts for the sample. ``avoid``: a node that must not serve it (the owner, for a pull);
-        ``only``: exactly this node, no failover. ``(node, result)``, or None when it failed."""
+        ``facts``: recorded whatever happens (the file an upload names). ``(node, result)``, or
+        None when it failed."""
         started_wall, started = time.time(), time.perf_counter()
         error: Exception | None = Unavailable("no node to ask")
-        result, served, failover, facts = None, None, False, {}
-        candidates = [only] if only is not None else self._candidates(reachable, avoid)
-        for attempt, node in enumerate(candidates):
+        result, served, failover = None, None, False
+        facts = dict(facts or {})
+        for attempt, node in enumerate(self._candidates(reachable, avoid)):
             try:
                 result = action(node)
             except Unavailable as exc:  # refused, reset, timeout: try the next node
@@ -90,12 +104,12 @@ class NetworkClient:
                 break
             served, failover = node, attempt > 0
             try:
-                facts = check(node, result) or {}
+                facts.update(check(node, result) or {})
                 error = None
             except RequestFailed as exc:
-                error, facts = exc, getattr(exc, "facts", {})
+                error = exc
             break
-        if served is not None and served is not self.current and only is None:
+        if served is not None and served is not self.current:
             self.current, self._left_home_at = served, time.monotonic()
         self._record(op, started_wall, started, 0, error, served, failover, facts)
         return None if error else (served, result)

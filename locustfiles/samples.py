@@ -26,9 +26,11 @@ DRAIN_TIMEOUT_S = 5.0  # a live worker answers in well under a second
 DRAIN_POLL_S = 0.05
 MAX_ERROR_CHARS = 200
 REPORT_LAG_S = 3.5  # workers report every 3 s: their samples arrive up to this late
-#: Facts a request may add to its sample: the correctness violation it showed, and for a search
-#: the peer messages it cost, whether it said ``partial``, whether a hit was expected.
-SAMPLE_FACTS = ("violation", "messages", "partial", "expects_hit")
+#: Facts a request may add to its sample, raw, for ``reports.checker`` to judge: a download's
+#: ``violation`` (corrupt bytes); a search's ``term`` and ``ttl`` and its answer (``hits`` as
+#: compact lists, ``reached``, ``partial``, ``messages``); the file ``name`` an upload or a pull
+#: put on its node.
+SAMPLE_FACTS = ("violation", "term", "ttl", "hits", "reached", "partial", "messages", "name")
 
 
 def sample_from_request(

@@ -8,39 +8,25 @@ from __future__ import annotations
 import hashlib
 import itertools
 import random
+import time
 import uuid
-import weakref
 
 from locust import User, task
 
-from networks.adapter import FILES, INDEX, NODE_DOWNLOAD, Hit, SearchAnswer
-from networks.corpus import Term, search_terms
-from reports.correctness import hides_silent_peers
+from networks.adapter import INDEX, NODE_DOWNLOAD, Hit
 
-from .client import NetworkClient, RequestFailed, Violation
+from .client import NetworkClient, RequestFailed, Violation, search_facts
 from .runstate import run_state
 
 INDEX_MIN_BYTES = 1024
 INDEX_MAX_BYTES = 64 * 1024
-SEARCH_TTL = 3
+#: Each search draws its TTL from 1..this, so the TTL matters on sparse topologies.
+SEARCH_TTL_MAX = 4
 RUN_TAG = uuid.uuid4().hex[:8]
-#: Violation kinds (``reports.correctness`` counts them).
-CORRUPT, INCOMPLETE, PHANTOM, DUPLICATE = "corrupt", "incomplete", "phantom", "duplicate"
-#: Share of answered searches whose one random hit is checked on the node it names.
-HIT_CHECK_SHARE = 0.2
+CORRUPT = "corrupt"  # the violation a download's bytes can show (``reports.correctness``)
+#: Share of searches for one corpus file by its exact name (the others: its topic word).
+BY_NAME_SHARE = 0.75
 THINK_TIME_S = (0.1, 0.5)
-_WORD_TERMS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-def word_terms(run) -> dict[str, list[Term]]:
-    """The run's vocabulary words by kind with their seeded hits (networks/corpus.py, which
-    the checks read too), worked out once per run."""
-    if run not in _WORD_TERMS:
-        kinds: dict[str, list[Term]] = {}
-        for term in search_terms({n.name: n.files for n in run.nodes}, names=False):
-            kinds.setdefault(term.kind, []).append(term)
-        _WORD_TERMS[run] = kinds
-    return _WORD_TERMS[run]
 
 
 def is_file(hit: Hit, file: dict) -> bool:
@@ -49,57 +35,6 @@ def is_file(hit: Hit, file: dict) -> bool:
     if hit.sha256 is not None:
         return hit.sha256 == file["sha256"]
     return (hit.node, hit.name) == (file["node"], file["name"])
-
-
-def check_search(expect: dict | None, reachable):
-    """A checker for a search answer; ``expect``: a corpus file that must be found when its
-    owner is reachable. Wrong answers are violations (``reports.correctness``), not just
-    failures: the same (node, file) twice, or a hit missing while its owner answered or was
-    reachable and the answer does not say ``partial``."""
-
-    def check(node, answer: SearchAnswer) -> dict:
-        facts = {
-            "messages": answer.messages,
-            "partial": answer.partial,
-            "expects_hit": expect is not None,
-        }
-        reached = len(answer.reached) if answer.reached is not None else None
-        if hides_silent_peers(answer.messages, reached, answer.partial):
-            raise Violation(
-                INCOMPLETE,
-                f"{node.name}: {answer.messages} messages but {reached} node(s) answered, "
-                "and the answer is not partial",
-                facts,
-            )
-        seen: set[tuple] = set()
-        for hit in answer.hits:
-            if (hit.node, hit.name) in seen:
-                raise Violation(DUPLICATE, f"{node.name}: {hit.name} on {hit.node} twice", facts)
-            seen.add((hit.node, hit.name))
-        if expect is None or any(is_file(hit, expect) for hit in answer.hits):
-            return facts
-        owner, name = expect["node"], expect["name"]
-        if answer.reached is not None and owner in answer.reached:
-            raise Violation(INCOMPLETE, f"{owner} answered but its file {name} is missing", facts)
-        # A partition cuts both ways: from an isolated node, nothing else is expected.
-        if reachable(owner) and reachable(node.name) and not answer.partial:
-            raise Violation(INCOMPLETE, f"missed {name} on reachable node {owner}", facts)
-        return facts
-
-    return check
-
-
-def check_hit(hit: Hit):
-    """A checker for ``Adapter.holds`` on the node a hit named: it must hold that file."""
-
-    def check(node, holding: tuple[bool, str | None]) -> None:
-        found, held = holding
-        if not found:
-            raise Violation(PHANTOM, f"{node.name} does not hold {hit.name} it was listed with")
-        if None not in (held, hit.sha256) and held != hit.sha256:
-            raise Violation(PHANTOM, f"{node.name} holds {hit.name} with another sha256")
-
-    return check
 
 
 class PeerUser(User):
@@ -132,48 +67,37 @@ class PeerUser(User):
         files = [{**f, "node": n.name} for n in self.run.nodes for f in n.files]
         return self.rng.choice(files) if files else None
 
-    def search(self, term: str, expect: dict | None = None):
-        found = self.client.call(
+    def search_term(self) -> tuple[str, dict] | None:
+        """What to search for, chosen in one place: a corpus file by its exact name, or its
+        topic word (every node holds files under it); and the file it was drawn from."""
+        target = self.corpus_file()
+        if target is None:
+            return None
+        by_name = self.rng.random() < BY_NAME_SHARE
+        return (target["name"] if by_name else target["name"].split("-", 1)[0]), target
+
+    def search(self, term: str):
+        """One search with a TTL drawn from 1..SEARCH_TTL_MAX. The answer is recorded raw and
+        judged by ``reports.checker`` after the run: an answered search is a success here."""
+        ttl = self.rng.randint(1, SEARCH_TTL_MAX)
+        return self.client.call(
             "search",
-            lambda node: self.net.search(node, term, SEARCH_TTL),
-            check_search(expect, self.run.reachable),
+            lambda node: self.net.search(node, term, ttl),
+            lambda node, answer: search_facts(term, ttl, answer),
             self.run.reachable,
         )
-        hits = found[1].hits if found else ()
-        if hits and self.net.has(FILES) and self.rng.random() < HIT_CHECK_SHARE:
-            self.check_hit(self.rng.choice(hits))
-        return found
-
-    def check_hit(self, hit: Hit) -> None:
-        """Ask the node a hit names whether it holds the file (phantom hits). Recorded as
-        ``hit_check``, a measurement the reports do not count as load."""
-        owner = self.run.node(hit.node)
-        if owner is None or not self.run.reachable(owner.name):
-            return
-        holds = lambda node: self.net.holds(node, hit.name)  # noqa: E731
-        self.client.call("hit_check", holds, check_hit(hit), self.run.reachable, only=owner)
 
 
 class SearchUser(PeerUser):
-    """Searches for corpus files by exact name (its holders) or by a vocabulary word, narrow
-    (a few files) and broad (dozens to hundreds) alike."""
+    """Searches the corpus by exact file name (one owner) or by topic (every node)."""
 
     weight = 5
 
-    @task(3)
-    def search_by_name(self) -> None:
-        target = self.corpus_file()
-        if target:
-            self.search(target["name"], expect=target)
-
-    @task(1)
-    def search_by_word(self) -> None:
-        """A kind of word (rare, common, popular) at random, then one of its words: broad
-        searches as often as narrow ones, though the corpus holds far more rare words."""
-        kinds = word_terms(self.run)
-        if kinds:
-            term = self.rng.choice(kinds[self.rng.choice(sorted(kinds))])
-            self.search(term.text)
+    @task
+    def search_corpus(self) -> None:
+        chosen = self.search_term()
+        if chosen:
+            self.search(chosen[0])
 
 
 class IndexUser(PeerUser):
@@ -194,11 +118,21 @@ class IndexUser(PeerUser):
                 raise RequestFailed(f"{node.name} acknowledged {name} as {acknowledged}")
 
         done = self.client.call(
-            "index", lambda node: self.net.index(node, name, data), check, self.run.reachable
+            "index",
+            lambda node: self.net.index(node, name, data),
+            check,
+            self.run.reachable,
+            facts={"name": name},
         )
         if done:
             self.run.recorder.ack(
-                {"name": name, "sha256": sha, "size": len(data), "node": done[0].name}
+                {
+                    "name": name,
+                    "sha256": sha,
+                    "size": len(data),
+                    "node": done[0].name,
+                    "t": time.time(),  # acknowledged: from now on the model requires it
+                }
             )
 
 
@@ -210,7 +144,7 @@ class DownloadUser(PeerUser):
     @task(3)
     def download(self) -> None:
         target = self.corpus_file()
-        found = target and self.search(target["name"], expect=target)
+        found = target and self.search(target["name"])
         if not found:
             return
         hits = [h for h in found[1].hits if is_file(h, target) and self.run.node(h.node)]
@@ -238,4 +172,5 @@ class DownloadUser(PeerUser):
             check,
             self.run.reachable,
             avoid=target["node"],  # a node asked to pull from itself is the harness's mistake
+            facts={"name": target["name"]},  # the node holds it from now on (reports.model)
         )

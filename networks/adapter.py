@@ -157,13 +157,6 @@ class Adapter:
         """The files ``node`` holds: name -> sha256 (None when it does not say)."""
         raise NotImplementedError
 
-    def holds(self, node: NodeInfo, name: str) -> tuple[bool, str | None]:
-        """Whether ``node`` holds ``name``, and its sha256 (None when it does not say). By
-        default from ``files``; a network that can look up one file should, since this is asked
-        for a share of all searches."""
-        files = self.files(node)
-        return name in files, files.get(name)
-
     def close(self) -> None:
         """Release connections."""
 

@@ -133,10 +133,6 @@ class BuiltinAdapter(Adapter):
         answer = self.request(node, "GET", "/files")
         return {f["name"]: f.get("sha256") for f in answer.get("files", []) if "name" in f}
 
-    def holds(self, node: NodeInfo, name: str) -> tuple[bool, str | None]:
-        answer = self.request(node, "GET", f"/files/{urllib.parse.quote(name)}", ok=(200, 404))
-        return "sha256" in answer, answer.get("sha256")
-
     def download(self, node: NodeInfo, hit: Hit, timeout: float) -> Iterator[bytes]:
         address = hit.source or node.grpc
         if address not in self._channels:

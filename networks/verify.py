@@ -34,6 +34,11 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
+# The one checker of search answers: conformance judges its answers as the run judges its own.
+from reports.checker import COMPLETE, compact_hit, judge_answer
+from reports.evidence import Evidence
+from reports.model import Model
+
 from . import corpus
 from .adapter import (
     ALIVE,
@@ -103,6 +108,41 @@ def _found(hits: tuple[Hit, ...], holder: str, file: dict) -> bool:
     )
 
 
+def answer_model(net: Adapter, nodes: list[NodeInfo], topology: Topology | None) -> Model:
+    """What conformance answers are judged against (``reports.model``): each node's file list
+    where the network gives one (after a run it holds uploads and pulled copies too), else its
+    seeded corpus; the links of ``topology``, else a full mesh."""
+    listed = []
+    for node in nodes:
+        held = _call(net.files, node)[0] if net.has(FILES) else None
+        seeded = {f["name"]: f for f in node.files}
+        files = list(node.files)
+        if held is not None:
+            files = [
+                {"name": name, "sha256": sha, "size": seeded.get(name, {}).get("size")}
+                for name, sha in held.items()
+            ]
+        listed.append({"name": node.name, "files": files})
+    model = Model.from_evidence(Evidence(nodes=listed, topology=_links(topology)))
+    assert model is not None  # nodes listed: there is a model
+    return model
+
+
+def _links(topology: Topology | None) -> dict:
+    return topology.to_dict() if topology is not None else {}
+
+
+def wrong_answer(model: Model, node: NodeInfo, term: str, ttl: int, answer) -> str | None:
+    """What the checker (``reports.checker``) finds wrong with a quiet network's answer."""
+    hits = [compact_hit(h) for h in answer.hits]
+    judged = judge_answer(
+        model, node.name, term, ttl, 0.0, 0.0, hits, answer.reached, answer.partial, answer.messages
+    )
+    if judged.answer == COMPLETE:
+        return None
+    return f"answer {judged.answer}" + (f" ({judged.note})" if judged.note else "")
+
+
 def check_up(net: Adapter, nodes: list[NodeInfo]) -> Check:
     down = [n.name for n in nodes if _call(net.health, n)[1]]
     detail = f"{', '.join(down)} {'does' if len(down) == 1 else 'do'} not answer" if down else ""
@@ -126,7 +166,7 @@ def check_search(net: Adapter, nodes: list[NodeInfo], topology: Topology | None 
     to ``MAX_TTL`` hops on the topology), and every node within it answering."""
     if not any(n.files for n in nodes) or len(nodes) < 2:
         return Check("search", NOT_MEASURABLE, "needs 2 nodes and a seeded corpus")
-    problems = []
+    problems, model = [], answer_model(net, nodes, topology)
     for node in nodes:
         other = _other(nodes, node, topology)
         if other is None or other is node:
@@ -141,6 +181,8 @@ def check_search(net: Adapter, nodes: list[NodeInfo], topology: Topology | None 
             problems.append(f"from {node.name}, {other.name}'s {file['name']} not found")
         elif answer.reached is not None and not near <= set(answer.reached):
             problems.append(f"from {node.name} reached {len(answer.reached)} of {len(near)}")
+        elif wrong := wrong_answer(model, node, file["name"], ttl, answer):
+            problems.append(f"from {node.name}: {wrong}")
     detail = "; ".join(problems) or "each node finds a file only another node holds"
     return Check("search", FAIL if problems else PASS, detail)
 
