@@ -28,6 +28,7 @@ from typing import Any
 
 import networkx as nx
 
+from reports.breakdown import OUTSIDE, WHOLE_RUN, attribute
 from reports.evidence import Evidence
 from reports.model import ACK_SLACK_S, Model
 from reports.samples import Sample
@@ -239,3 +240,42 @@ def _check(ev: Evidence) -> Checked:
             s.get("messages"),
         )
     return out
+
+
+def table(ev: Evidence) -> dict[str, Any]:
+    """The answer-checker table of the reports and the JSON: answers and hits by class, per
+    origin node and over all; and the windows (``reports.breakdown``) where an answer was not
+    complete. Empty ``rows`` when there was nothing to judge."""
+    checked = check(ev)
+    owner = attribute(ev)
+    per: dict[tuple[str, str], Counter[str]] = {}
+    for s in checked.answers:
+        j = checked.of(s)
+        counts = Counter({f"answers:{j.answer}": 1, **{f"hits:{c}": n for c, n in j.hits.items()}})
+        for key in ((WHOLE_RUN, s["node"]), (WHOLE_RUN, "all"), (owner.get(id(s), OUTSIDE), "")):
+            per.setdefault(key, Counter()).update(counts)
+    order = {w["name"]: i for i, w in enumerate(ev.windows)}
+    windows = sorted(
+        (k for k, c in per.items() if k[1] == "" and _not_complete(c)),
+        key=lambda k: order.get(k[0], len(order)),
+    )
+    nodes = sorted(k for k in per if k[0] == WHOLE_RUN and k[1] != "all")
+    keys = nodes + ([(WHOLE_RUN, "all")] if len(nodes) > 1 else []) + windows
+    return {
+        "judged": checked.model is not None,
+        "answer_classes": list(ANSWER_CLASSES),
+        "hit_classes": list(HIT_CLASSES),
+        "rows": [
+            {
+                "window": window,
+                "origin": node or "–",
+                "answers": [per[(window, node)][f"answers:{c}"] for c in ANSWER_CLASSES],
+                "hits": [per[(window, node)][f"hits:{c}"] for c in HIT_CLASSES],
+            }
+            for window, node in keys
+        ],
+    }
+
+
+def _not_complete(counts: Counter[str]) -> bool:
+    return any(counts[f"answers:{c}"] for c in ANSWER_CLASSES if c != COMPLETE)

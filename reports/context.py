@@ -12,6 +12,7 @@ from typing import Any
 
 from reports.breakdown import breakdown
 from reports.charts import chart_data
+from reports.checker import table as checker_table
 from reports.correctness import violations
 from reports.evidence import Evidence
 from reports.recommend import Recommendation
@@ -196,6 +197,7 @@ def build_context(
         "baseline": baseline_note(ev),
         "windows": window_rows(ev, t0),
         "breakdown": breakdown(ev, violations(ev, thresholds)),
+        "checker": checker_table(ev),
         "ops": op_rows(ev),
         "faults": fault_rows(ev, t0),
         "journal": journal_summary(ev.journal),

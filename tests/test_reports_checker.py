@@ -1,0 +1,217 @@
+"""reports.model and reports.checker: every answer and every hit judged against the model."""
+
+from __future__ import annotations
+
+import reports
+from networks.adapter import Hit, NodeInfo, SearchAnswer
+from networks.verify import answer_model, wrong_answer
+from reports.checker import (
+    BEYOND_TTL,
+    COMPLETE,
+    DEGRADED,
+    DUPLICATE,
+    MISSING,
+    OK,
+    PARTIAL_DURING_FAULT,
+    PHANTOM,
+    UNKNOWN,
+    WRONG_METADATA,
+    check,
+)
+from reports.correctness import degraded_answers, wrong_metadata
+from reports.evidence import Evidence
+from reports.rows import FAIL, PASS, REPORTED
+from reports.synthetic import synthetic_run
+from reports.thresholds import Thresholds
+from tests.fixtures import fault_result, fault_win, req, status
+
+TH = Thresholds()
+NAMES = ("n1", "n2", "n3", "n4")
+SIZE = 100
+
+
+def files(node: str, count: int = 1) -> list[dict]:
+    return [
+        {"name": f"alpha-{node}-{i:03d}.txt", "size": SIZE, "sha256": f"{i:02d}" * 32}
+        for i in range(count)
+    ]
+
+
+def hit(node: str, i: int = 0, *, size: int = SIZE, hops: int = 1, sha: bool = True) -> list:
+    return [node, f"alpha-{node}-{i:03d}.txt", size, f"{i:02d}" * 8 if sha else None, hops]
+
+
+def search(t: float, hits: list, *, origin: str = "n1", ttl: int = 3, **answer) -> dict:
+    facts = {"term": "alpha", "ttl": ttl, "hits": hits, "partial": False, **answer}
+    return {**req(t, **facts), "node": origin}
+
+
+def every(origin: str = "n1", nodes=NAMES) -> list:
+    return [hit(n, hops=int(n != origin)) for n in nodes]
+
+
+def evidence(samples: list[dict], nodes=None, **run) -> Evidence:
+    held = nodes or [{"name": n, "files": files(n)} for n in NAMES]
+    return Evidence(samples=samples, nodes=held, status=status(nodes=len(held)), **run)
+
+
+def judged(sample: dict, **run):
+    ev = evidence([sample], **run)
+    return check(ev).of(ev.samples[0])
+
+
+def test_a_right_answer_is_complete():
+    j = judged(search(10, every()))
+    assert j.answer == COMPLETE and j.hits == {OK: 4}
+
+
+def test_a_hit_advertising_the_wrong_size_is_wrong_metadata():
+    j = judged(search(10, [*every()[:3], hit("n4", size=SIZE + 1)]))
+    assert j.answer == WRONG_METADATA and j.hits[WRONG_METADATA] == 1
+    assert "said to be 101 bytes, holds 100" in j.note
+
+
+def test_a_hit_with_another_digest_or_owner_is_wrong_metadata():
+    other_sha = [*every()[:3], ["n4", "alpha-n4-000.txt", SIZE, "ff" * 8, 1]]
+    assert judged(search(10, other_sha)).answer == WRONG_METADATA
+    no_node = [*every(), ["n9", "alpha-n9-000.txt", SIZE, None, 1]]
+    assert "not a node of the network" in judged(search(10, no_node)).note
+
+
+def test_a_hit_from_three_hops_away_with_ttl_2_is_beyond_ttl():
+    edges = [["n1", "n2"], ["n2", "n3"], ["n3", "n4"]]
+    line = {"spec": "line", "nodes": list(NAMES), "edges": edges}
+    near = [hit("n1", hops=0), hit("n2", hops=1), hit("n3", hops=2)]
+    assert judged(search(10, near, ttl=2), topology=line).answer == COMPLETE
+    j = judged(search(10, [*near, hit("n4", hops=3)], ttl=2), topology=line)
+    assert j.answer == BEYOND_TTL and j.hits == {OK: 3, BEYOND_TTL: 1}
+    # a hop count over the TTL is beyond it too, whatever the links
+    assert judged(search(10, [*every()[:3], hit("n4", hops=4)], ttl=2)).answer == BEYOND_TTL
+
+
+def test_a_node_returning_2_of_its_10_matching_files_is_missing():
+    nodes = [{"name": "n1", "files": files("n1")}, {"name": "n2", "files": files("n2", 10)}]
+    some = [hit("n1", hops=0), hit("n2", 0), hit("n2", 1)]
+    j = judged(search(10, some, reached=["n1", "n2"]), nodes=nodes)
+    assert j.answer == MISSING and "n2's alpha-n2-002.txt missing" in j.note
+    # said partial, a node that did not answer may be missing; one that answered may not
+    assert judged(search(10, some[:1], partial=True), nodes=nodes).answer == DEGRADED
+    assert judged(search(10, some, partial=True, reached=["n1", "n2"]), nodes=nodes).answer == (
+        MISSING
+    )
+
+
+def test_more_messages_than_the_nodes_that_answered_explain_is_missing():
+    j = judged(search(10, every(), reached=list(NAMES), messages=10))
+    assert j.answer == MISSING and "not partial" in j.note  # 4 nodes: at most 9
+    assert judged(search(10, every(), reached=list(NAMES), messages=9)).answer == COMPLETE
+
+
+def crash(start: float = 20, end: float = 30, recovered_s: float = 2.0) -> dict:
+    window = fault_win("n3", start, end)
+    return {"windows": [window], "fault_results": [fault_result(window, recovered_s=recovered_s)]}
+
+
+def test_a_search_overlapping_a_crash_start_is_unknown_not_pass_nor_fail():
+    samples = [search(19.5, every()), search(21.5, every())]
+    ev = evidence(samples, **crash())
+    checked = check(ev)
+    assert [checked.of(s).answer for s in ev.samples] == [UNKNOWN, COMPLETE]
+    later = check(evidence([search(25, every()[:2] + every()[3:], partial=True)], **crash()))
+    assert later.of(later.answers[0]).answer == PARTIAL_DURING_FAULT  # n3 down: not required
+    # ... until the network was whole again: the heal plus recovered_s, and the slack
+    back = check(evidence([search(31.5, every()[:2] + every()[3:])], **crash()))
+    assert back.of(back.answers[0]).answer == UNKNOWN
+    whole = check(evidence([search(34, every()[:2] + every()[3:])], **crash()))
+    assert whole.of(whole.answers[0]).answer == MISSING
+
+
+def test_an_answer_from_a_node_a_fault_affected_is_unknown():
+    ev = evidence([search(25, [hit("n3", hops=0)], origin="n3")], **crash())
+    assert check(ev).of(ev.samples[0]).answer == UNKNOWN
+
+
+def upload(name: str, t: float, lat_ms: float, *, ok: bool = True) -> dict:
+    return {**req(t, op="index", ok=ok, lat=lat_ms, name=name), "node": "n2"}
+
+
+def test_a_file_uploaded_during_the_search_is_allowed_not_phantom():
+    new = ["n2", "alpha-new.bin", 10, None, 1]
+    acked = [{"name": "alpha-new.bin", "node": "n2", "size": 10, "sha256": "ab" * 32, "t": 10.5}]
+    samples = [upload("alpha-new.bin", 10.0, 500), search(10.2, [*every(), new])]
+    ev = evidence(samples, acked=acked)
+    j = check(ev).of(ev.samples[1])
+    assert j.answer == COMPLETE and j.hits == {OK: 5}
+    # a search that ended well before the upload began never saw it: a phantom
+    early = evidence([search(2, [*every(), new]), *samples], acked=acked)
+    assert check(early).of(early.samples[0]).answer == PHANTOM
+    # ... and a search that began long after the ack must list it
+    late = evidence([*samples, search(20, every())], acked=acked)
+    assert check(late).of(late.samples[-1]).answer == MISSING
+
+
+def test_an_upload_never_acknowledged_makes_its_name_unknown_never_phantom():
+    new = ["n2", "alpha-lost.bin", 10, None, 1]
+    ev = evidence([upload("alpha-lost.bin", 5, 2000, ok=False), search(12, [*every(), new])])
+    j = check(ev).of(ev.samples[1])
+    assert j.answer == COMPLETE and j.hits == {OK: 4, UNKNOWN: 1}
+
+
+def test_a_file_listed_twice_is_a_duplicate():
+    j = judged(search(10, [*every(), hit("n2")]))
+    assert j.answer == DUPLICATE and j.hits[DUPLICATE] == 1 and "twice" in j.note
+
+
+def test_a_network_without_sha256_cannot_be_judged_on_it():
+    no_sha = status(capabilities=["search", "download", "index", "partial", "messages"])
+    ev = evidence([search(10, [hit(n, sha=False, hops=int(n != "n1")) for n in NAMES])])
+    ev.status = no_sha
+    rows = wrong_metadata(ev, TH)
+    assert [(r.window, r.verdict) for r in rows] == [("run", PASS), ("run · sha256", REPORTED)]
+    assert "not measurable on this network" in rows[1].detail
+
+
+def test_every_answer_partial_without_a_fault_is_degraded_and_not_ready():
+    run = synthetic_run(scale=0.4, seed=3)
+    assert reports.judge(run).label == "READY"
+    for s in run["samples"]:
+        if "hits" in s:
+            s["partial"] = True
+    verdict = reports.judge(run)
+    assert verdict.label == "NOT READY" and "degraded_answers" in verdict.reason
+    row = next(r for r in verdict.results if r.name == "degraded_answers")
+    assert row.window == "outside faults" and row.verdict == FAIL and row.value == 100.0
+
+
+def test_degraded_share_is_gated_at_one_percent_outside_faults_only():
+    calm = [search(i, every()) for i in range(200)]
+    calm[0] = search(0, every(), partial=True)
+    ev = evidence(calm)
+    assert degraded_answers(ev, TH)[0].verdict == PASS  # 0.5 %
+    calm[1] = search(1, every(), partial=True)
+    calm[2] = search(2, every(), partial=True)
+    assert degraded_answers(evidence(calm), TH)[0].verdict == FAIL  # 1.5 %
+
+
+def test_the_report_has_the_checker_table_and_re_renders_it_byte_for_byte(tmp_path):
+    run = synthetic_run(scale=0.4, seed=3)
+    reports.build(tmp_path, run)
+    text = (tmp_path / reports.MARKDOWN).read_text()
+    assert "## Search answers judged against the model" in text
+    before = text.encode()
+    reports.rerender(tmp_path)
+    assert (tmp_path / reports.MARKDOWN).read_bytes() == before
+
+
+def test_conformance_judges_its_answers_with_the_same_checker():
+    nodes = [NodeInfo(n, files=tuple(files(n))) for n in NAMES[:3]]
+
+    class Listing:  # what answer_model asks of an adapter
+        def has(self, capability: str) -> bool:
+            return False
+
+    model = answer_model(Listing(), nodes, None)
+    right = SearchAnswer(tuple(Hit(*h[:2], "00" * 32, SIZE, h[4]) for h in every(nodes=NAMES[:3])))
+    assert wrong_answer(model, nodes[0], "alpha", 2, right) is None
+    phantom = SearchAnswer((*right.hits, Hit("n2", "alpha-n2-777.txt", None, SIZE, 1)))
+    assert "phantom" in wrong_answer(model, nodes[0], "alpha", 2, phantom)
