@@ -20,6 +20,10 @@ class Profile:
     stress_levels: tuple[int, ...]  # the ramp's first steps; it then doubles ...
     stress_max_users: int  # ... up to this, unless a step breaks or the run time ends first
     default_plan: str | None
+    #: The embedded network's links (networks/topology.py). The quick profile is meant to run
+    #: where the TTL matters (``--topology ring --nodes 5``) once such a run is seen READY and
+    #: under 2 minutes on a quiet 2-core machine; until then both profiles are a full mesh.
+    topology: str = "full"
     #: Corpus files per node of the embedded network (networks/corpus.py): the quick catalog
     #: is small files only; the full one has multi-MiB files and hundreds of hits per word.
     files_per_node: int = DEFAULT_FILES_PER_NODE
@@ -55,6 +59,11 @@ def profile(name: str | None) -> Profile:
     if name == "full":
         return FULL
     raise ValueError(f"--profile must be one of {', '.join(PROFILES)}, not {name!r}")
+
+
+def topology_spec(options) -> str:
+    """The embedded network's topology: ``--topology``, else its profile's."""
+    return getattr(options, "topology", "") or profile(options.profile).topology
 
 
 def files_per_node(options) -> int:
@@ -100,6 +109,12 @@ def add_options(parser) -> None:
         help="cluster descriptor file or comma-separated node URLs; empty: start an embedded one",
     )
     parser.add_argument("--nodes", type=int, default=3, help="embedded cluster size")
+    parser.add_argument(
+        "--topology",
+        default="",
+        help="the embedded network's links: full, line, ring, random:d=4, smallworld:k=4,p=0.1, "
+        "twotier:ultra=U,leaf=3 (seeded by --seed); default: the profile's (full)",
+    )
     parser.add_argument(
         "--network",
         default="builtin",

@@ -62,15 +62,17 @@ def run_setup(options, descriptor: dict | None = None) -> dict:
     faults = opts.plan_spec(options)
     if descriptor is None:
         network, nodes = options.network, options.nodes
+        topology = opts.topology_spec(options)
     else:
         network, nodes = descriptor.get("network"), len(descriptor["nodes"])
+        topology = (descriptor.get("topology") or {}).get("spec") or FULL_MESH
         if not (descriptor.get("control") and descriptor.get("token")):
             faults = opts.NO_PLAN  # nothing to break it with: the run goes without faults
     stress = opts.int_list(options.stress_levels, profile.stress_levels)
     return {
         "network": load_network(network or BUILTIN).name,
         "nodes": nodes,
-        "topology": FULL_MESH,  # every run is a full mesh today
+        "topology": topology,
         "profile": options.profile or opts.PROFILES[0],
         "levels": ",".join(map(str, opts.int_list(options.levels, opts.LEVELS))),
         "step_time": options.step_time or profile.level_s,
@@ -167,7 +169,13 @@ def run_record(state, options, *, live: bool = False) -> dict:
         "fault_results": state.fault_results or [],
         "thresholds": thresholds(options),
         "status": status(state, live=live),
+        # the links the nodes were joined in ({"spec", "nodes", "edges"}); None: not recorded
+        "topology": state.descriptor.get("topology"),
         "baseline": getattr(state, "baseline", None),
+        # what the checker's model knows the nodes held (reports.model): the seeded files and
+        # every acknowledged upload with the time it was acknowledged
+        "nodes": [{"name": n.name, "files": list(n.files)} for n in state.nodes],
+        "acked": list(state.acked),
     }
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from networks import adapter_class
 from networks.adapter import Adapter, NodeInfo
+from networks.verify import descriptor_topology
 
 
 def parse_cluster(spec: str) -> dict:
@@ -32,6 +33,10 @@ def parse_cluster(spec: str) -> dict:
             isinstance(node.get(k), str) and node.get(k) for k in ("name", "http")
         ):
             raise ValueError(f"{spec}: nodes[{i}] needs a name and an http URL")
+    try:
+        descriptor_topology(data)
+    except ValueError as exc:
+        raise ValueError(f"{spec}: {exc}") from None
     return data
 
 
@@ -58,6 +63,7 @@ class RunState:
     integrity: dict | None = None
     final_problems: list[str] | None = None  # the steady-state probe after it; None: not run
     verdict: object = None
+    ending: bool = False  # the end of the run is being judged (Locust may fire test_stop twice)
     node_view: list[dict] = field(default_factory=list)
     fault_stage_listeners: list = field(default_factory=list)
     stopped_reason: str | None = None
