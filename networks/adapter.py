@@ -19,6 +19,7 @@ criteria that need them then report "not measurable on this network", never a si
 
 from __future__ import annotations
 
+import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,14 +30,21 @@ INDEX = "index"  # make a new file available on a node (upload, or drop + re-ind
 DOWNLOAD = "download"  # stream a file's bytes from the node holding it
 NODE_DOWNLOAD = "node_download"  # ask a node to fetch a file from another node
 PEERS = "peers"  # a node's view of its peers (alive / suspect / dead): failure detection
+#: A node lists its peers without saying whether they are alive (each ``listed``): membership
+#: is judged, failure detection is not measurable. A network declares this or ``peers``.
+MEMBERS = "members"
 PARTIAL = "partial"  # search answers say when some peers did not answer
 MESSAGES = "messages"  # search answers say how many peer messages the query cost
 CHECKSUM = "checksum"  # hits (or the stream) carry the file's sha256
 FILES = "files"  # a node lists the files it holds (name -> sha256)
-ALL = frozenset({SEARCH, INDEX, DOWNLOAD, NODE_DOWNLOAD, PEERS, PARTIAL, MESSAGES, CHECKSUM, FILES})
+ALL = frozenset(
+    {SEARCH, INDEX, DOWNLOAD, NODE_DOWNLOAD, PEERS, MEMBERS, PARTIAL, MESSAGES, CHECKSUM, FILES}
+)
 
-#: Peer states a ``peers`` view uses.
-ALIVE, SUSPECT, DEAD = "alive", "suspect", "dead"
+#: Peer states a ``peers`` view uses; ``listed``: "listed, liveness unknown" (a ``members`` view).
+ALIVE, SUSPECT, DEAD, LISTED = "alive", "suspect", "dead", "listed"
+#: States in which a node counts as seeing a peer (membership, the ``joined`` check).
+SEES = frozenset({ALIVE, LISTED})
 
 
 class Unavailable(Exception):
@@ -87,6 +95,8 @@ class NodeInfo:
 class Hit:
     """One search result: which node holds which file, and how to fetch it."""
 
+    #: The holder's peerload node name (``n1``...), never the network's own id for it: an
+    #: adapter whose network names nodes by address maps it with ``Adapter.node_for``.
     node: str
     name: str
     sha256: str | None = None  # None when the network's answers carry no checksum
@@ -150,7 +160,9 @@ class Adapter:
         raise NotImplementedError
 
     def peers(self, node: NodeInfo) -> dict[str, str]:
-        """``node``'s view of its peers: peer name -> ``alive`` / ``suspect`` / ``dead``."""
+        """``node``'s view of its peers: peer name -> ``alive`` / ``suspect`` / ``dead`` (the
+        ``peers`` capability), or ``listed`` for each peer it lists without knowing whether it
+        is alive (``members``); a peer it does not know may be left out."""
         raise NotImplementedError
 
     def files(self, node: NodeInfo) -> dict[str, str | None]:
@@ -172,3 +184,43 @@ class Adapter:
     def node(self, name: str) -> NodeInfo:
         """The node called ``name``; ``KeyError`` if the network has none."""
         return self.nodes[name]
+
+    def node_for(self, address: str) -> str | None:
+        """The name of the node at ``address`` (``http://127.0.0.1:8001``, ``127.0.0.1:50051``,
+        a node name), for a network whose answers name nodes by address: ``Hit.node`` must be a
+        peerload node name. By default matched by host:port against each known node's http and
+        grpc addresses and its declared ports; None when no node is there. Override it for a
+        network whose nodes answer with ids of their own."""
+        if address in self.nodes:
+            return address
+        wanted = _endpoint(address)
+        for node in self.nodes.values():
+            if wanted in node_endpoints(node):
+                return node.name
+        return None
+
+
+def _endpoint(address: str) -> str:
+    """``host:port`` of an address with or without a scheme and path; lower case."""
+    text = address.strip()
+    if "://" not in text:
+        text = "//" + text
+    try:
+        parts = urllib.parse.urlsplit(text)
+        port = parts.port
+    except ValueError:
+        return text.lower()
+    host = (parts.hostname or "").lower()
+    if ":" in host:  # IPv6
+        host = f"[{host}]"
+    return f"{host}:{port}" if port else host
+
+
+def node_endpoints(node: NodeInfo) -> set[str]:
+    """Every ``host:port`` at which ``node`` is reached: its http and grpc addresses and each
+    port the launcher gave it (``extra["ports"]``) on its host."""
+    found = {_endpoint(a) for a in (node.http, node.grpc) if a}
+    ports = node.extra.get("ports")
+    if isinstance(ports, dict):
+        found |= {_endpoint(f"{node.host}:{p}") for p in ports.values()}
+    return found

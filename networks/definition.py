@@ -7,12 +7,15 @@ the key before any process starts. The launcher (networks/launcher.py) only rend
 
 ``load_network(spec)`` takes the name of a shipped network (``builtin`` is peerload's own node,
 ``networks/builtin.toml``), a TOML file's path, or ``module:Class`` (an adapter class whose module
-carries a ``DEFINITION``: TOML text, a dict, or a path relative to the module).
+carries a ``DEFINITION``: TOML text, a dict, or a path relative to the module; the class asked
+for is the adapter, whatever the definition names). A definition's folder is importable, for its
+adapter and its nodes (networks/imports.py).
 """
 
 from __future__ import annotations
 
-import importlib
+import dataclasses
+import os
 import re
 import sys
 import tomllib
@@ -24,7 +27,16 @@ from typing import Any
 from . import capacity, loopback
 from .adapter import Adapter
 from .hints import parse_hints
+from .imports import import_adapter
 from .tables import choice, get, keys, seconds, str_list
+from .templates import (
+    NODE_PLACEHOLDERS,
+    PEER_PREFIX,
+    RUN_PLACEHOLDERS,
+    check_known,
+    peer_values,
+    render,
+)
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_NETWORK = "builtin"
@@ -34,18 +46,13 @@ DEFAULT_READY_TIMEOUT_S = 30.0
 #: usually less, and checked against it (networks/capacity.py).
 MAX_NODES = loopback.HOSTS
 DEFAULT_STOP_TIMEOUT_S = 10.0
+PYTHONPATH = "PYTHONPATH"
 BOOTSTRAP = "{bootstrap}"  # a command element replaced by join.args, once per peer
-PEER_PREFIX = "peer_"
 JOIN_TOPOLOGY = "topology"
 JOIN_PEERS = (JOIN_TOPOLOGY, "earlier", "first")
 JOIN_ON = ("peer", "self")
 HTTP_METHODS = ("GET", "POST", "PUT")
 STOP_SIGNALS = ("SIGTERM", "SIGINT", "SIGQUIT", "SIGHUP", "SIGKILL")
-#: Known to every template: the run's facts, and braces for a literal ``{word}``.
-RUN_PLACEHOLDERS = ("python", "here", "workdir", "token", "parent_pid", "lbrace", "rbrace")
-#: Known per node (plus ``<port>_port`` for each declared port).
-NODE_PLACEHOLDERS = ("name", "index", "host", "data_dir")
-PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 NAME_RE = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
 PORT_RE = re.compile(r"^[a-z][a-z0-9]{0,15}$")
 
@@ -60,7 +67,8 @@ class FileTemplate:
 
 @dataclass(frozen=True)
 class JoinCall:
-    """An HTTP call made after a node is up, once per peer it joins (``on`` the peer or self)."""
+    """An HTTP call made after a node is up: a join, once per peer it joins (``on`` the peer or
+    self), or one of ``node.after_start`` (always ``on`` self, once per start)."""
 
     method: str
     path: str
@@ -89,6 +97,8 @@ class NodeSpec:
     join_args: tuple[str, ...] = ()
     join_peers: str = JOIN_TOPOLOGY
     join_call: JoinCall | None = None
+    #: Calls on the node itself once it answers, every start, before it counts as ready.
+    after_start: tuple[JoinCall, ...] = ()
     stop_signal: str = "SIGTERM"
     stop_timeout_s: float = DEFAULT_STOP_TIMEOUT_S
 
@@ -124,7 +134,7 @@ class NetworkDefinition:
     @property
     def adapter_class(self) -> type[Adapter]:
         """The adapter class (imported and checked at load already)."""
-        return import_adapter(self.adapter)
+        return import_adapter(self.adapter, self.here)
 
     # -- rendering ---------------------------------------------------------------------
     def node_values(self, run: Mapping[str, Any], node: Mapping[str, Any]) -> dict[str, str]:
@@ -154,7 +164,12 @@ class NetworkDefinition:
         return (self.here / render(self.node.cwd, values, "node.cwd")).resolve()
 
     def env(self, values: Mapping[str, str]) -> dict[str, str]:
-        return {k: render(v, values, f"node.env.{k}") for k, v in self.node.env.items()}
+        """``node.env`` rendered, and ``PYTHONPATH`` ending with the definition's folder (after
+        ``node.env``'s or the launcher's own), so a node can import modules beside it."""
+        env = {k: render(v, values, f"node.env.{k}") for k, v in self.node.env.items()}
+        path = env.get(PYTHONPATH, os.environ.get(PYTHONPATH, ""))
+        env[PYTHONPATH] = os.pathsep.join(p for p in (path, str(self.here)) if p)
+        return env
 
     def files(self, values: Mapping[str, str]) -> list[tuple[Path, str]]:
         """(path, text) of each per-node file; a path must land in the node's data dir."""
@@ -180,22 +195,15 @@ class NetworkDefinition:
         path = render(call.path, both, "node.join.after_start.path")
         return call.method, url + path, render(call.body, both, "node.join.after_start.body")
 
-
-def peer_values(peer: Mapping[str, str]) -> dict[str, str]:
-    """A peer's node values under ``peer_`` names (``{peer_http}``, ``{peer_name}``...)."""
-    return {PEER_PREFIX + k: v for k, v in peer.items()}
-
-
-def render(template: str, values: Mapping[str, str], where: str) -> str:
-    """Replace each ``{placeholder}``; any other brace is left as it is (JSON, YAML)."""
-
-    def one(match: re.Match) -> str:
-        try:
-            return values[match.group(1)]
-        except KeyError:
-            raise ValueError(f"{where}: unknown placeholder {match.group(0)}") from None
-
-    return PLACEHOLDER.sub(one, template)
+    def self_requests(self, values: Mapping[str, str]) -> list[tuple[str, str, str]]:
+        """(method, url, body) of each ``node.after_start`` call, in order."""
+        out = []
+        for i, call in enumerate(self.node.after_start):
+            where = f"node.after_start[{i}]"
+            url = f"http://{values['host']}:{values[call.port + '_port']}"
+            path = render(call.path, values, f"{where}.path")
+            out.append((call.method, url + path, render(call.body, values, f"{where}.body")))
+        return out
 
 
 # -- loading ---------------------------------------------------------------------------
@@ -229,8 +237,8 @@ def _load_module(spec: str) -> NetworkDefinition:
     module = sys.modules[cls.__module__]
     here = Path(module.__file__ or ".").resolve().parent
     raw = getattr(module, "DEFINITION", None)
-    if isinstance(raw, Path):
-        return load_file(here / raw, spec=spec)
+    if isinstance(raw, Path):  # the class asked for, whatever adapter the file names
+        return dataclasses.replace(load_file(here / raw, spec=spec), adapter=spec)
     if isinstance(raw, str):
         try:
             data = tomllib.loads(raw)
@@ -240,34 +248,22 @@ def _load_module(spec: str) -> NetworkDefinition:
         data = dict(raw)
     else:
         raise ValueError(f"{spec}: module {module.__name__} has no DEFINITION (TOML, dict or Path)")
-    data.setdefault("adapter", spec)
+    data["adapter"] = spec  # the class asked for, whatever adapter DEFINITION names
     return parse(data, spec=spec, here=here, source=spec)
-
-
-def import_adapter(ref: str) -> type[Adapter]:
-    """``module:Class`` -> the class, which must subclass ``networks.adapter.Adapter``."""
-    module_name, _, class_name = ref.partition(":")
-    if not module_name or not class_name:
-        raise ValueError(f"adapter {ref!r}: expected 'module:Class'")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise ValueError(f"adapter {ref!r}: cannot import {module_name} ({exc})") from None
-    cls = getattr(module, class_name, None)
-    if not (isinstance(cls, type) and issubclass(cls, Adapter)):
-        raise ValueError(f"adapter {ref!r}: {class_name} is not a networks.adapter.Adapter class")
-    return cls
 
 
 TOP_KEYS = {"name", "adapter", "description", "max_nodes", "memory_mb", "node", "hints"}
 MAX_MEMORY_MB = 64 * 1024
 NODE_KEYS = {
     "command", "cwd", "env", "files", "ports", "per_node_address", "shared_dir", "http", "grpc",
-    "ready", "join", "stop_signal", "stop_timeout_s",
+    "ready", "join", "after_start", "stop_signal", "stop_timeout_s",
 }  # fmt: skip
 READY_KEYS = {"http_get", "tcp", "port", "timeout_s"}
 JOIN_KEYS = {"args", "peers", "after_start"}
 CALL_KEYS = {"method", "path", "body", "on", "port"}
+SELF_CALL_KEYS = CALL_KEYS - {"on"}
+#: The most ``node.after_start`` calls: a few setup steps, not a script.
+MAX_AFTER_START = 16
 FILE_KEYS = {"path", "template"}
 
 
@@ -285,7 +281,7 @@ def _parse(data: Mapping[str, Any], *, spec: str, here: Path) -> NetworkDefiniti
     if not NAME_RE.match(name):
         raise ValueError(f"name: {name!r} must be lower case letters, digits, - or _ (1..40)")
     adapter = get(data, "adapter", str, "")
-    import_adapter(adapter)
+    import_adapter(adapter, here)
     node = get(data, "node", dict, "")
     keys(node, NODE_KEYS, "node.")
     max_nodes = get(data, "max_nodes", int, "", MAX_NODES)
@@ -352,7 +348,16 @@ def _node_spec(node: Mapping[str, Any]) -> NodeSpec:
     if BOOTSTRAP in command and not join_args:
         raise ValueError(f"node.command: {BOOTSTRAP!r} needs node.join.args")
     join_peers = choice(join, "peers", JOIN_PEERS, "node.join.")
-    call = _join_call(join, ports)
+    call = get(join, "after_start", dict, "node.join.", None)
+    call = None if call is None else _call(call, ports, "node.join.after_start.", CALL_KEYS)
+    after_start = get(node, "after_start", list, "node.", [])
+    if len(after_start) > MAX_AFTER_START:
+        raise ValueError(f"node.after_start: at most {MAX_AFTER_START} calls")
+    own = []
+    for i, table in enumerate(after_start):
+        if not isinstance(table, dict):
+            raise ValueError(f"node.after_start[{i}]: must be a table")
+        own.append(_call(table, ports, f"node.after_start[{i}].", SELF_CALL_KEYS, "self"))
     return NodeSpec(
         command=tuple(command),
         cwd=get(node, "cwd", str, "node.", "{here}"),
@@ -370,17 +375,17 @@ def _node_spec(node: Mapping[str, Any]) -> NodeSpec:
         join_args=tuple(join_args),
         join_peers=join_peers,
         join_call=call,
+        after_start=tuple(own),
         stop_signal=choice(node, "stop_signal", STOP_SIGNALS, "node."),
         stop_timeout_s=seconds(node, "stop_timeout_s", "node.", DEFAULT_STOP_TIMEOUT_S),
     )
 
 
-def _join_call(join: Mapping[str, Any], ports: tuple[str, ...]) -> JoinCall | None:
-    call = get(join, "after_start", dict, "node.join.", None)
-    if call is None:
-        return None
-    where = "node.join.after_start."
-    keys(call, CALL_KEYS, where)
+def _call(
+    call: Mapping[str, Any], ports: tuple[str, ...], where: str, allowed: set[str], on: str = ""
+) -> JoinCall:
+    """One HTTP call table (``node.join.after_start``, or one of ``node.after_start``)."""
+    keys(call, allowed, where)
     method = choice(call, "method", HTTP_METHODS, where, "POST")
     path = get(call, "path", str, where)
     if not path.startswith("/"):
@@ -389,35 +394,32 @@ def _join_call(join: Mapping[str, Any], ports: tuple[str, ...]) -> JoinCall | No
     if port not in ports:
         raise ValueError(f"{where}port: {port!r} is not in node.ports {list(ports)}")
     body = get(call, "body", str, where, "")
-    return JoinCall(method, path, body, choice(call, "on", JOIN_ON, where), port)
+    return JoinCall(method, path, body, on or choice(call, "on", JOIN_ON, where), port)
 
 
 def _check_templates(spec: NodeSpec) -> None:
     """Every template names only placeholders that exist where it is rendered."""
     base = set(RUN_PLACEHOLDERS) | set(NODE_PLACEHOLDERS) | {f"{p}_port" for p in spec.ports}
-    _known(spec.shared_dir, base, "node.shared_dir")
+    check_known(spec.shared_dir, base, "node.shared_dir")
     base.add("shared_dir")
-    _known(spec.http, base, "node.http")
-    _known(spec.grpc, base, "node.grpc")
+    check_known(spec.http, base, "node.http")
+    check_known(spec.grpc, base, "node.grpc")
     full = base | {"http", "grpc"}
     peer = full | {PEER_PREFIX + k for k in full}
     for item in spec.command:
         if item != BOOTSTRAP:
-            _known(item, full, "node.command")
-    _known(spec.cwd, full, "node.cwd")
+            check_known(item, full, "node.command")
+    check_known(spec.cwd, full, "node.cwd")
     for key, value in spec.env.items():
-        _known(value, full, f"node.env.{key}")
+        check_known(value, full, f"node.env.{key}")
     for i, f in enumerate(spec.files):
-        _known(f.path, full, f"node.files[{i}].path")
-        _known(f.template, full, f"node.files[{i}].template")
+        check_known(f.path, full, f"node.files[{i}].path")
+        check_known(f.template, full, f"node.files[{i}].template")
     for arg in spec.join_args:
-        _known(arg, peer, "node.join.args")
+        check_known(arg, peer, "node.join.args")
     if spec.join_call is not None:
-        _known(spec.join_call.path, peer, "node.join.after_start.path")
-        _known(spec.join_call.body, peer, "node.join.after_start.body")
-
-
-def _known(template: str, names: set[str], where: str) -> None:
-    for found in PLACEHOLDER.findall(template):
-        if found not in names:
-            raise ValueError(f"{where}: unknown placeholder {{{found}}}")
+        check_known(spec.join_call.path, peer, "node.join.after_start.path")
+        check_known(spec.join_call.body, peer, "node.join.after_start.body")
+    for i, call in enumerate(spec.after_start):
+        check_known(call.path, full, f"node.after_start[{i}].path")
+        check_known(call.body, full, f"node.after_start[{i}].body")

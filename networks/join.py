@@ -62,18 +62,29 @@ def call_peers(
         request = network.join_request(values, peer)
         if request is None:
             return
-        method, url, body = request
-        while True:
-            try:
-                call(method, url, body)
-                break
-            except urllib.error.HTTPError as exc:
-                if exc.code < 500 or time.monotonic() > deadline:
-                    raise RuntimeError(f"{values['name']} join {method} {url}: {exc}") from None
-            except OSError as exc:
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"{values['name']} join {method} {url}: {exc}") from None
-            time.sleep(POLL_S)
+        call_until(*request, deadline, f"{values['name']} join")
+
+
+def call_self(network: NetworkDefinition, values: Mapping[str, str], deadline: float) -> None:
+    """The definition's ``node.after_start`` calls on the node itself, in order, each retried
+    like a join: part of the node's start, so it is ready only once they answered."""
+    for method, url, body in network.self_requests(values):
+        call_until(method, url, body, deadline, f"{values['name']} after_start")
+
+
+def call_until(method: str, url: str, body: str, deadline: float, what: str) -> bytes:
+    """``call`` retried while it gets no answer or a 5xx, until ``deadline`` (monotonic);
+    RuntimeError naming ``what`` and the call then, or at once on a 4xx."""
+    while True:
+        try:
+            return call(method, url, body)
+        except urllib.error.HTTPError as exc:
+            if exc.code < 500 or time.monotonic() > deadline:
+                raise RuntimeError(f"{what} {method} {url}: {exc}") from None
+        except OSError as exc:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{what} {method} {url}: {exc}") from None
+        time.sleep(POLL_S)
 
 
 def call(method: str, url: str, body: str) -> bytes:

@@ -328,6 +328,8 @@ class Launcher:
         node.state = "running"
 
     def _await_ready(self, node: NodeProc, timeout: float) -> None:
+        """Until the definition's readiness check passes, then its ``node.after_start`` calls on
+        the node itself (an index to build, say): ready includes them."""
         deadline = time.monotonic() + timeout
         while not self._probe(node):
             if node.proc.poll() is not None:
@@ -337,6 +339,7 @@ class Launcher:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"node {node.name} did not start within {timeout:.0f}s")
             time.sleep(POLL_S)
+        join.call_self(self.network, node.values, deadline)
 
     def _probe(self, node: NodeProc) -> bool:
         """The definition's readiness check, once; a JSON answer's ``node_id`` is kept."""

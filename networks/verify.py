@@ -41,11 +41,13 @@ from reports.model import Model
 
 from . import corpus
 from .adapter import (
-    ALIVE,
     DOWNLOAD,
     FILES,
     INDEX,
+    LISTED,
+    MEMBERS,
     PEERS,
+    SEES,
     Adapter,
     Hit,
     NodeInfo,
@@ -150,15 +152,21 @@ def check_up(net: Adapter, nodes: list[NodeInfo]) -> Check:
 
 
 def check_joined(net: Adapter, nodes: list[NodeInfo]) -> Check:
-    if not net.has(PEERS):
+    """Every node sees every other: alive, or listed (``members``: liveness unknown)."""
+    if not (net.has(PEERS) or net.has(MEMBERS)):
         return Check("joined", NOT_MEASURABLE, "the network has no peers view")
+    seen = "alive" if net.has(PEERS) else LISTED
     gaps = []
     for node in nodes:
         view, why = _call(net.peers, node)
-        missing = [n.name for n in nodes if n is not node and (view or {}).get(n.name) != ALIVE]
+        missing = [n.name for n in nodes if n is not node and (view or {}).get(n.name) not in SEES]
         if why or missing:
-            gaps.append(f"{node.name} {why or 'does not see ' + ', '.join(missing) + ' alive'}")
-    return Check("joined", FAIL if gaps else PASS, "; ".join(gaps) or "every node sees all alive")
+            gaps.append(f"{node.name} {why or 'does not see ' + ', '.join(missing) + ' ' + seen}")
+    if gaps:
+        return Check("joined", FAIL, "; ".join(gaps))
+    if net.has(PEERS):
+        return Check("joined", PASS, "every node sees all alive")
+    return Check("joined", PASS, "every node lists all; unverified: whether they are alive")
 
 
 def check_search(net: Adapter, nodes: list[NodeInfo], topology: Topology | None = None) -> Check:

@@ -100,7 +100,10 @@ def failure_detection(ev: Evidence, th: Thresholds) -> list[Result]:
     """Every survivor marked the target dead (both sides, for a partition) in time."""
     check = _timed("failure_detection", th.detect_s, "target marked dead by every survivor")
     if ev.lacks("peers"):
-        return check.not_measurable("faults", "it does not show a node's view of its peers")
+        why = "it does not show a node's view of its peers"
+        if not ev.lacks("members"):
+            why = "its nodes list their peers without saying whether they are alive"
+        return check.not_measurable("faults", why)
     down = {w["name"] for w in ev.of_kind(FAULT) if takes_down(w)}
     timings = [ft for ft in fault_timings(ev) if ft.window in down]
     if not timings:

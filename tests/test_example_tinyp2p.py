@@ -29,6 +29,7 @@ from tests.http import call
 
 ROOT = Path(__file__).resolve().parent.parent
 UP_TIMEOUT_S = 10.0
+LOGIN_TIMEOUT_S = 10.0
 STOP_TIMEOUT_S = 5.0
 MULTI_CHUNK = 200 * 1024 + 7  # several 64 KiB pieces and a short last one
 
@@ -48,7 +49,9 @@ class Network:
         self.info: dict[str, pl.NodeInfo] = {}
 
     def start(self, name: str, *peers: str) -> pl.NodeInfo:
-        """Start ``name``, logging in to ``peers`` (node names), and wait for its status."""
+        """Start ``name``, logging in to ``peers`` (node names), and wait until its logins are
+        done: it answers its status before they are, so wait until it and every running node
+        list each other (a login chain makes a full mesh)."""
         port, grpc_port, data = free_port(), free_port(), self.root / name
         argv = [sys.executable, "-m", "examples.tinyp2p", "--name", name, "--port", str(port)]
         argv += ["--grpc-port", str(grpc_port), "--data-dir", str(data)]
@@ -63,7 +66,14 @@ class Network:
         )  # fmt: skip
         self.info[name] = node
         wait_for(lambda: self.up(name), UP_TIMEOUT_S, interval=0.05)
+        if peers:
+            wait_for(lambda: self.meshed(name), LOGIN_TIMEOUT_S, interval=0.05)
         return node
+
+    def meshed(self, name: str) -> bool:
+        """``name`` and every other running node list each other."""
+        others = {n for n, p in self.procs.items() if n != name and p.poll() is None}
+        return self.neighbours(name) >= others and all(name in self.neighbours(o) for o in others)
 
     def up(self, name: str) -> bool:
         assert self.procs[name].poll() is None, (self.root / f"{name}.log").read_text()
@@ -243,3 +253,27 @@ def test_a_killed_node_is_dropped_and_sigterm_exits_cleanly(net, adapter):
     assert every.peers(every.node("n1")) == {
         "n2": pl.ALIVE, "n3": pl.ALIVE, "n4": pl.DEAD, "n5": pl.DEAD
     }  # fmt: skip
+
+
+class ListedAdapter(TinyAdapter):
+    """tinyp2p said honestly as a membership list without liveness: each peer ``listed``."""
+
+    capabilities = (TinyAdapter.capabilities - {pl.PEERS}) | {pl.MEMBERS}
+
+    def peers(self, node: pl.NodeInfo) -> dict[str, str]:
+        return {p["name"]: pl.LISTED for p in self._call(node, "neighbours")["neighbours"]}
+
+
+@pytest.mark.integration
+def test_a_membership_list_without_liveness_is_judged_as_listed(net):
+    from networks.verify import FAIL, PASS, check_joined
+
+    three = [net.info[n] for n in ("n1", "n2", "n3")]
+    listed = ListedAdapter(three)
+    joined = check_joined(listed, three)
+    assert (joined.outcome, joined.detail) == (
+        PASS, "every node lists all; unverified: whether they are alive"
+    )  # fmt: skip
+    stranger = pl.NodeInfo("n9", f"http://127.0.0.1:{free_port()}")
+    joined = check_joined(ListedAdapter([*three, stranger]), [*three[:1], stranger])
+    assert joined.outcome == FAIL and "n1 does not see n9 listed" in joined.detail

@@ -3,6 +3,7 @@ mistake is one ValueError line naming its key; templates render as documented.""
 
 from __future__ import annotations
 
+import os
 import sys
 import textwrap
 import types
@@ -58,7 +59,7 @@ def test_a_file_renders_files_env_and_urls():
     [(path, text)] = d.files(values)
     assert path == Path("/w/n3/config.json")
     assert text == '{"name": "n3", "port": 9000, "shared": "/w/n3/files"}'  # JSON braces kept
-    assert d.env(values) == {"NODE_NAME": "n3"}
+    assert d.env(values) == {"NODE_NAME": "n3", "PYTHONPATH": _pythonpath(FAKE.parent)}
     peer = d.node_values(RUN, {**node(1), "http_port": 8000})
     assert d.join_request(values, peer) == ("GET", "http://127.0.0.1:8000/?joined-by=n3", "")
 
@@ -266,3 +267,108 @@ def test_the_example_network_definition_loads():
     d = load_network(str(HERE.parent / "examples" / "tinyp2p" / "network.toml"))
     assert d.name == "tinyp2p" and d.adapter_class.__name__ == "TinyAdapter"
     assert d.cwd(d.node_values(RUN, {**node(), "http_port": 1, "grpc_port": 2})) == HERE.parent
+
+
+def _pythonpath(folder: Path) -> str:
+    """The launcher's own PYTHONPATH, then the definition's folder."""
+    import os
+
+    return os.pathsep.join(p for p in (os.environ.get("PYTHONPATH", ""), str(folder)) if p)
+
+
+ADAPTER_BESIDE = """
+import networks.adapter as pl
+
+class XAdapter(pl.Adapter):
+    name = "x"
+
+class XPeersAdapter(XAdapter):
+    capabilities = frozenset({pl.MEMBERS})
+"""
+
+
+def test_an_adapter_beside_the_definition_imports_by_module_or_file(tmp_path, monkeypatch):
+    monkeypatch.setattr(sys, "path", list(sys.path))  # the folder is appended for this test only
+    (tmp_path / "x_beside.py").write_text(ADAPTER_BESIDE)
+    by_module = load_text(
+        MINIMAL.replace("networks.adapter:Adapter", "x_beside:XAdapter"), tmp_path
+    )
+    assert by_module.adapter_class.__name__ == "XAdapter"
+    assert sys.path[-1] == str(tmp_path)  # after everything: node.py there never shadows ours
+    values = by_module.node_values(RUN, {**node(), "http_port": 1, "grpc_port": 2})
+    assert by_module.env(values)["PYTHONPATH"].split(os.pathsep)[-1] == str(tmp_path)
+
+    sub = tmp_path / "impl"
+    sub.mkdir()
+    (sub / "x_file_adapter.py").write_text(ADAPTER_BESIDE)
+    spec = "impl/x_file_adapter.py:XPeersAdapter"
+    by_file = load_text(MINIMAL.replace("networks.adapter:Adapter", spec), tmp_path)
+    assert by_file.adapter_class.capabilities == {"members"}
+    monkeypatch.delitem(sys.modules, "x_file_adapter")
+    monkeypatch.delitem(sys.modules, "x_beside")
+
+
+@pytest.mark.parametrize(
+    ("adapter", "message"),
+    [
+        ("x_nowhere:X", r"cannot import x_nowhere \(searched .*\): No module named 'x_nowhere'"),
+        ("absent.py:X", r"no such file .*absent.py"),
+        ("raises.py:X", r"importing raises.py failed: ZeroDivisionError"),
+    ],
+)
+def test_an_adapter_that_does_not_import_is_one_line(tmp_path, monkeypatch, adapter, message):
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    (tmp_path / "raises.py").write_text("1 / 0\n")
+    with pytest.raises(ValueError, match=message) as caught:
+        load_text(MINIMAL.replace("networks.adapter:Adapter", adapter), tmp_path)
+    assert "\n" not in str(caught.value)
+
+
+def test_module_class_is_honoured_when_the_module_names_a_definition_file(tmp_path, monkeypatch):
+    monkeypatch.setattr(sys, "path", [*sys.path, str(tmp_path)])
+    (tmp_path / "net.toml").write_text(
+        MINIMAL.replace("networks.adapter:Adapter", "x_two:XAdapter")
+    )
+    (tmp_path / "x_two.py").write_text(
+        ADAPTER_BESIDE + 'DEFINITION = __import__("pathlib").Path("net.toml")\n'
+    )
+    try:
+        assert load_network("x_two:XPeersAdapter").adapter_class.__name__ == "XPeersAdapter"
+        assert load_network("x_two:XAdapter").adapter_class.__name__ == "XAdapter"
+    finally:
+        sys.modules.pop("x_two", None)
+
+
+def test_env_placeholders_and_paths_beside_the_definition(tmp_path, monkeypatch):
+    monkeypatch.setenv("XNET_VENV", "/opt/xnet/.venv")
+    text = MINIMAL.replace('"run"', '"{env:XNET_VENV}/bin/python", "{here}/server.py"')
+    d = load_text(text, tmp_path)
+    values = d.node_values(RUN, {**node(), "http_port": 1, "grpc_port": 2})
+    assert d.command(values, [])[:2] == ["/opt/xnet/.venv/bin/python", f"{tmp_path}/server.py"]
+    monkeypatch.delenv("XNET_VENV")
+    with pytest.raises(
+        ValueError, match=r"node.command: \{env:XNET_VENV\}: environment variable not set$"
+    ):
+        load_text(text, tmp_path)
+
+
+def test_after_start_calls_on_the_node_itself(tmp_path):
+    text = MINIMAL.replace(
+        "[node]",
+        '[node]\nafter_start = [{ method = "POST", path = "/indexar?n={name}" }, '
+        '{ path = "/warm", body = \'{"host": "{host}"}\', port = "grpc" }]',
+    )
+    d = load_text(text, tmp_path)
+    values = d.node_values(RUN, {**node(2), "http_port": 5, "grpc_port": 6})
+    assert d.self_requests(values) == [
+        ("POST", "http://127.0.0.1:5/indexar?n=n2", ""),
+        ("POST", "http://127.0.0.1:6/warm", '{"host": "127.0.0.1"}'),
+    ]
+    for bad, message in [
+        ('after_start = [{ path = "/x", on = "peer" }]', r"node.after_start\[0\].on: unknown key"),
+        ('after_start = [{ path = "x" }]', r"node.after_start\[0\].path: must start with /"),
+        ('after_start = [{ path = "/{peer_http}" }]', r"unknown placeholder \{peer_http\}"),
+        ('after_start = ["/x"]', r"node.after_start\[0\]: must be a table"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            load_text(MINIMAL.replace("[node]", "[node]\n" + bad), tmp_path)

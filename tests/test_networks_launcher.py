@@ -164,3 +164,41 @@ def test_the_launcher_writes_each_nodes_catalog_and_its_manifest(tmp_path):
                 assert (len(data), hashlib.sha256(data).hexdigest()) == (f["size"], f["sha256"])
                 holders.setdefault((f["name"], f["sha256"]), set()).add(entry["name"])
     assert sum(len(nodes) > 1 for nodes in holders.values()) == 3 * 3  # 10 % of 30, per node
+
+
+BESIDE_SERVER = """
+import runpy
+runpy.run_module("http.server", run_name="__main__", alter_sys=True)
+"""
+
+
+def _beside(tmp_path: Path, extra: str) -> Path:
+    """The stand-in network run as a module beside its definition (cwd elsewhere: it imports
+    only through the PYTHONPATH the launcher gives), with ``extra`` added to ``[node]``."""
+    (tmp_path / "beside_server.py").write_text(BESIDE_SERVER)
+    text = FAKE.read_text().replace('"-m", "http.server"', '"-m", "beside_server"')
+    path = tmp_path / "net.toml"
+    path.write_text(text.replace("[node]\n", f"[node]\n{extra}\n", 1))
+    return path
+
+
+def test_after_start_calls_run_on_every_node_before_it_counts_as_ready(tmp_path):
+    definition = _beside(tmp_path, 'after_start = [{ method = "GET", path = "/?built-by={name}" }]')
+    with Launcher(str(definition), 2, workdir=tmp_path / "w", files_per_node=1) as c:
+        for name in ("n1", "n2"):  # n1 too: it joins nobody, yet is set up
+            log = (tmp_path / "w" / f"{name}.log").read_text()
+            assert f"GET /?built-by={name} " in log, log
+        c.kill("n2")
+        c.start("n2")  # a restart is a start: the calls run again
+        log = (tmp_path / "w" / "n2.log").read_text()
+        assert log.count("GET /?built-by=n2 ") == 2, log
+
+
+def test_a_refused_after_start_call_fails_the_start_naming_it(tmp_path):
+    definition = _beside(tmp_path, 'after_start = [{ method = "GET", path = "/absent-{name}" }]')
+    launcher = Launcher(str(definition), 2, workdir=tmp_path / "w", files_per_node=1)
+    with pytest.raises(
+        RuntimeError, match=r"^n1 after_start GET http://.*/absent-n1: HTTP Error 404"
+    ):
+        launcher.start_all()
+    assert all(n.proc is None or n.proc.poll() is not None for n in launcher.nodes.values())
