@@ -29,7 +29,7 @@ def req(
     **facts,
 ) -> dict:
     """One raw sample as the Locust suite records it (docs/contracts.md); ``facts`` adds the
-    optional fields (``violation``, ``messages``, ``partial``, ``expects_hit``, ...)."""
+    optional fields (``violation``, ``term``, ``ttl``, ``hits``, ``partial``, ...)."""
     return {
         "t": t,
         "op": op,
