@@ -19,7 +19,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .backends import BackendError, DescriptorError, load_descriptor
+from .backends import BackendChoice, BackendError, DescriptorError, choose_backend, load_descriptor
+from .fit import Fit, fit_for
 from .journal import Journal, read_journal, step_records
 from .kinds import KINDS, KindFacts, Manual, kind_facts, manual_kinds
 from .plan import load_plan, parse_duration, parse_plan
@@ -33,9 +34,11 @@ __all__ = [
     "FAILED",
     "INTERRUPTED",
     "KINDS",
+    "BackendChoice",
     "BackendError",
     "DescriptorError",
     "FaultSpec",
+    "Fit",
     "Journal",
     "KindFacts",
     "Manual",
@@ -45,6 +48,8 @@ __all__ = [
     "Runner",
     "Step",
     "Timeline",
+    "choose_backend",
+    "fit_for",
     "kind_facts",
     "load_descriptor",
     "load_plan",

@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from .backends import ClusterContext, ControlClient, NetworkBackend, select_backend
+from .backends import BackendChoice, ClusterContext, ControlClient, NetworkBackend, select_backend
 from .events import Events
 from .journal import ERROR, OK, PLAN, RUN, STEP, Journal, step_record
 from .kinds import REGISTRY, kind_facts, manual_kinds
@@ -72,7 +72,7 @@ class Runner:
         timeline: Timeline,
         descriptor: Mapping[str, Any],
         *,
-        backend: str | None = None,
+        backend: str | BackendChoice | None = None,
         network: NetworkBackend | None = None,
         journal: Journal | None = None,
         t0: float | None = None,

@@ -86,10 +86,12 @@ class FaultStage:
         self.notify = notify  # called when the set of unreachable nodes changes
         self.results_dir = results_dir
         self.timeline = None
+        self.fit: faults.Fit | None = None  # the backend said at the start, and used
         if spec:
             plan = faults.load_plan(plan_path(spec))
             self.timeline = faults.resolve(plan, [n.name for n in state.nodes], seed=seed)
             state.plan = self.timeline.to_dict()
+            self.fit = faults.fit_for(self.timeline, state.descriptor)
         self.runner = None
         self._manual = None
         self._manual_ids = itertools.count(1)
@@ -114,6 +116,7 @@ class FaultStage:
         runner = faults.Runner(
             timeline,
             self.state.descriptor,
+            backend=self.fit.backend if self.fit else None,
             journal=faults.Journal(self.results_dir / JOURNAL_FILE),
             t0=t0,
         )
@@ -128,7 +131,7 @@ class FaultStage:
         self.started_wall = wall_time
         self.runner = self._runner(self.timeline, time.monotonic())
         self.runner.start()
-        console.say(f"fault stage started ({self.runner.backend_reason})")
+        console.say(f"fault stage started ({self.runner.network.name} backend)")
 
     # -- by hand -------------------------------------------------------------------------
     def act(self, action: str, node: str) -> dict:

@@ -17,6 +17,7 @@ from locust import events
 from locust.runners import STATE_INIT, STATE_MISSING, STATE_STOPPED, MasterRunner, WorkerRunner
 from locust.util.timespan import parse_timespan
 
+from faults import BackendError
 from reports.samples import between, select, summarize
 
 from . import console, outcome, resultsdir
@@ -175,7 +176,7 @@ def _prepare_faults(environment, options, state) -> None:
             notify=lambda: share_liveness(environment, state),
             thresholds=resolved_thresholds(options),
         )
-    except (OSError, ValueError) as exc:  # PlanError is a ValueError
+    except (OSError, ValueError, BackendError) as exc:  # PlanError is a ValueError
         die(f"--fault-plan: {exc}")
     environment.peerload_faults = stage
     environment.peerload_fault_seconds = stage.seconds
@@ -187,6 +188,8 @@ def _prepare_faults(environment, options, state) -> None:
             f"{stage.timeline.end_s:.1f}s; fault stage {stage.seconds:.1f}s with {TAIL_S:.0f}s "
             "of load after it for the last recovery"
         )
+        for line in stage.fit.lines():  # the backend the runner will use, said once
+            say(line)
 
 
 def _configure_shape(environment, options) -> None:

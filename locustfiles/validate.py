@@ -7,7 +7,9 @@ import math
 import socket
 
 import faults
+from faults.backends import AUTO, NETNS
 from networks import BUILTIN, corpus
+from networks import netns as namespaces
 from networks.definition import load_network
 from node.cluster import MAX_NODES
 
@@ -34,8 +36,10 @@ def check_plan(spec: str | None) -> None:
             f"--fault-plan {spec!r}: no such plan file; shipped plans: {shipped}, or {NO_PLAN}"
         )
     try:
-        faults.load_plan(path)
-    except ValueError as exc:  # PlanError
+        plan = faults.load_plan(path)
+        if plan.backend != AUTO:  # a backend asked for by name must work here
+            faults.choose_backend(plan.backend)
+    except (ValueError, faults.BackendError) as exc:  # PlanError is a ValueError
         raise ValueError(f"--fault-plan: {exc}") from None
 
 
@@ -49,16 +53,25 @@ def check_network(spec: str):
 
 def needs_netns(options) -> str | None:
     """Why the embedded network must run one namespace per node, or None: asked for, or the
-    plan partitions nodes that share one address (nftables cannot tell them apart)."""
+    plan partitions nodes that share one address and the netns backend will cut them (nftables
+    tells nodes apart by address). Where it cannot work here the nodes start as they are, and
+    the fault backend's line at the start says which backend the faults use and what it
+    cannot apply (faults.fit): never a namespace per node for a backend that does not use it."""
     if options.netns:
         return "--netns"
     spec = options.fault_plan or opts.profile(options.profile).default_plan
     if not spec or spec == NO_PLAN or check_network(options.network).node.per_node_address:
         return None
     plan = faults.load_plan(plan_path(spec))
-    if any(f.kind == "partition" for f in plan.faults):
-        return "the plan partitions nodes that share one address: one namespace per node"
-    return None
+    if not any(f.kind == "partition" for f in plan.faults):
+        return None
+    try:
+        netns_cuts = faults.choose_backend(plan.backend).name == NETNS
+    except faults.BackendError:  # check_plan said so already; the fault stage says it again
+        return None
+    if not (netns_cuts and namespaces.available()[0]):
+        return None
+    return "one network namespace per node: the plan partitions nodes that share one address"
 
 
 def check_seconds(name: str, value: float, *, zero_ok: bool) -> None:

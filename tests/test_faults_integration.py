@@ -19,6 +19,7 @@ import pytest
 
 from faults import Journal, Runner, parse_plan, read_journal, resolve, step_records
 from faults.backends import ControlClient, netns
+from faults.httpjson import HttpError, request_json
 from faults.types import Step
 from tests import probes
 
@@ -188,3 +189,51 @@ def test_ctrl_c_mid_partition_leaves_the_cluster_healed(healthy: Any, tmp_path: 
     assert "Traceback" not in err
     assert all(control.fault_state(n)["drop"] == [] for n in ("n1", "n2", "n3"))
     assert probes.time_until_all_alive(descriptor, since=time.monotonic(), timeout=RECOVER_S)
+
+
+TINY = "examples/tinyp2p/network.toml"
+TINY_PLAN = """
+version = 1
+backend = "control"
+[[fault]]
+id = "isolate"
+kind = "partition"
+target = "n2"
+at = "0s"
+duration = "0.5s"
+[[fault]]
+id = "crash"
+kind = "crash"
+target = "n1"
+at = "0.6s"
+duration = "0.5s"
+"""
+
+
+def test_the_control_backend_cannot_partition_tinyp2p_and_the_journal_says_so() -> None:
+    """The example network does not serve peerload's /admin API: its partition with the
+    control backend is a journaled error, nothing is sent to the nodes, and a crash (through
+    the launcher) still happens."""
+    pytest.importorskip("aiohttp", reason="the example network needs the 'examples' extra")
+    cluster_mod = pytest.importorskip("node.cluster")
+    with cluster_mod.Cluster(nodes=3, network=TINY) as c:
+        descriptor = c.descriptor
+        node = descriptor["nodes"][1]["http"]
+        with pytest.raises(HttpError) as refused:  # not ours: it would answer 404
+            request_json("POST", f"{node}/admin/partition", {"drop": ["n1"]})
+        assert refused.value.status == 404
+        timeline = resolve(parse_plan(TINY_PLAN), [n["name"] for n in descriptor["nodes"]])
+        runner = Runner(timeline, descriptor)
+        assert runner.network.name == "control"
+        result = runner.run()
+    records = step_records(runner.journal.records)
+    assert [(r["fault_id"], r["phase"], r["outcome"]) for r in records] == [
+        ("isolate", "start", "error"),
+        ("isolate", "end", "ok"),  # nothing to heal: nothing was sent
+        ("crash", "start", "ok"),
+        ("crash", "end", "ok"),
+    ]
+    assert result.errors == [
+        f"isolate:n2 start: NoAdminApi: the {ROOT / TINY} network does not serve peerload's node "
+        "/admin API, which a partition with the control backend needs"
+    ]

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from faults.backends import BackendError, ControlClient, netns, select_backend
+from faults.backends import BackendError, ControlClient, choose_backend, netns, select_backend
 from faults.backends.control import ControlNetwork
 from networks import loopback
 
@@ -85,6 +85,25 @@ def test_select_backend_says_what_and_why(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setattr(netns, "available", lambda d: (True, "root, nft"))
     network, why = select_backend("auto", DESCRIPTOR, control)
     assert network.name == "netns" and why == "netns: auto picked it (root, nft)"
+
+
+def test_a_choice_made_before_the_run_is_the_backend_the_run_gets(monkeypatch):
+    monkeypatch.setattr(netns, "available", lambda d=None: (False, "no nft binary on PATH"))
+    chosen = choose_backend("auto")  # before the cluster exists: the machine alone
+    assert (chosen.name, chosen.reason) == (
+        "control",
+        "control: auto picked it (netns not available: no nft binary on PATH)",
+    )
+    monkeypatch.setattr(netns, "available", lambda d=None: (True, "root, nft"))  # not asked again
+    network, why = select_backend(chosen, DESCRIPTOR, ControlClient(DESCRIPTOR))
+    assert network.name == "control" and why == chosen.reason
+
+
+def test_nodes_sharing_an_address_are_named():
+    shared = {**DESCRIPTOR, "nodes": [dict(n, host="127.0.0.1") for n in DESCRIPTOR["nodes"]]}
+    assert netns.address_clash(shared) == "n1, n2, n3 share 127.0.0.1"
+    bare = {**DESCRIPTOR, "nodes": [{"name": "n1", "http": "http://x"}]}
+    assert netns.address_clash(bare) == "the cluster descriptor gives no host address per node"
 
 
 # -- real packets --------------------------------------------------------------------------

@@ -2,7 +2,9 @@
 
 Processes (crash, stop, pause) always go through the control API; links (partition) go through
 the chosen network backend: ``control`` (the nodes drop peers themselves, portable) or ``netns``
-(nftables drops packets, Linux). ``auto`` prefers netns where it works and says why it chose.
+(nftables drops packets, Linux). ``auto`` prefers netns where it works and says why it chose;
+``choose_backend`` makes that choice without building anything, so a run can say it before it
+starts and then use exactly the backend it said.
 """
 
 from __future__ import annotations
@@ -14,12 +16,16 @@ from typing import Any, Protocol
 from . import netns
 from .control import ControlClient, ControlNetwork, DescriptorError, load_descriptor
 
+CONTROL, NETNS, AUTO = ControlNetwork.name, netns.NetnsNetwork.name, "auto"
+
 __all__ = [
+    "BackendChoice",
     "BackendError",
     "ClusterContext",
     "ControlClient",
     "DescriptorError",
     "NetworkBackend",
+    "choose_backend",
     "load_descriptor",
     "select_backend",
 ]
@@ -51,19 +57,43 @@ class ClusterContext:
     heal_faults: Callable[..., list[str]] = field(default=_no_faults)
 
 
-def select_backend(
-    choice: str, descriptor: Mapping[str, Any], control: ControlClient
-) -> tuple[NetworkBackend, str]:
-    """The network backend for ``choice`` (control | netns | auto) and a one-line reason."""
-    if choice == "control":
-        return ControlNetwork(control), "control: requested (partitions through the admin API)"
+@dataclass(frozen=True)
+class BackendChoice:
+    """Which backend a plan's ``backend`` (control | netns | auto) comes to here, and why."""
+
+    name: str
+    why: str
+    """``requested (…)`` or ``auto picked it (…)``."""
+
+    @property
+    def reason(self) -> str:
+        """One line: ``control: auto picked it (netns not available: no nft binary …)``."""
+        return f"{self.name}: {self.why}"
+
+
+def choose_backend(choice: str, descriptor: Mapping[str, Any] | None = None) -> BackendChoice:
+    """The backend ``choice`` comes to (BackendError if it cannot work here). Without a
+    descriptor (before the cluster exists) netns is judged on the machine alone."""
+    if choice == CONTROL:
+        return BackendChoice(CONTROL, "requested (partitions through the admin API)")
+    if choice not in (NETNS, AUTO):
+        raise BackendError(f"unknown backend {choice!r} (control, netns or auto)")
     ok, why = netns.available(descriptor)
-    if choice == "netns":
+    if choice == NETNS:
         if not ok:
             raise BackendError(f"netns backend not available: {why}")
-        return netns.NetnsNetwork(descriptor), f"netns: requested ({why})"
-    if choice != "auto":
-        raise BackendError(f"unknown backend {choice!r} (control, netns or auto)")
+        return BackendChoice(NETNS, f"requested ({why})")
     if ok:
-        return netns.NetnsNetwork(descriptor), f"netns: auto picked it ({why})"
-    return ControlNetwork(control), f"control: auto picked it (netns not available: {why})"
+        return BackendChoice(NETNS, f"auto picked it ({why})")
+    return BackendChoice(CONTROL, f"auto picked it (netns not available: {why})")
+
+
+def select_backend(
+    choice: str | BackendChoice, descriptor: Mapping[str, Any], control: ControlClient
+) -> tuple[NetworkBackend, str]:
+    """The network backend for ``choice`` (control | netns | auto, or a choice already made)
+    and a one-line reason."""
+    chosen = choice if isinstance(choice, BackendChoice) else choose_backend(choice, descriptor)
+    if chosen.name == NETNS:
+        return netns.NetnsNetwork(descriptor), chosen.reason
+    return ControlNetwork(control), chosen.reason

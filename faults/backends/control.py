@@ -2,7 +2,9 @@
 
 Both take the descriptor's token as ``Authorization: Bearer``. Partitions here are made by the
 nodes themselves (each drops the named peers, both directions); that works anywhere the cluster
-runs, at the cost of being a simulation rather than real packet loss.
+runs, at the cost of being a simulation rather than real packet loss. Only peerload's own node
+serves that admin API: on any other network (the descriptor's ``network``) an admin call is
+refused here, saying why, and never sent to a node that would answer 404 or something else.
 """
 
 from __future__ import annotations
@@ -17,11 +19,26 @@ from ..httpjson import DEFAULT_TIMEOUT_S, HttpError, request_json
 START_TIMEOUT_S = 60.0  # /start returns once the node answers /health
 STOP_TIMEOUT_S = 30.0  # /stop waits for the process to exit
 CONFLICT = 409
+#: The descriptor ``network`` values whose nodes serve peerload's /admin API: peerload's own node
+#: (``networks.BUILTIN``; a descriptor without ``network`` was written before other networks).
+ADMIN_API_NETWORKS = frozenset({None, "builtin"})
 ALREADY_THERE = {"start": "already running", "resume": "not paused"}
 
 
 class DescriptorError(ValueError):
     """A cluster descriptor that cannot be used."""
+
+
+class NoAdminApi(HttpError):
+    """The network's nodes do not serve peerload's /admin API: the call was not made."""
+
+
+def admin_api_missing(descriptor: Mapping[str, Any]) -> str | None:
+    """Why the nodes of this descriptor cannot be asked through /admin, or None if they can."""
+    network = descriptor.get("network")
+    if network in ADMIN_API_NETWORKS:
+        return None
+    return f"the {network} network does not serve peerload's node /admin API"
 
 
 def load_descriptor(path: str | Path) -> dict[str, Any]:
@@ -75,6 +92,7 @@ class ControlClient:
         self.token = str(descriptor["token"])
         self.nodes = {n["name"]: dict(n) for n in descriptor["nodes"]}
         self.timeout = timeout
+        self.no_admin_api = admin_api_missing(descriptor)
 
     def node_names(self) -> list[str]:
         return list(self.nodes)
@@ -110,13 +128,20 @@ class ControlClient:
                 f"{source}: the cluster does not answer ({exc}); is node.cluster still running?"
             ) from None
 
+    def require_admin_api(self, what: str) -> None:
+        """NoAdminApi naming ``what`` needed it, unless the nodes serve peerload's /admin API."""
+        if self.no_admin_api:
+            raise NoAdminApi(f"{self.no_admin_api}, which {what} needs")
+
     def admin(self, name: str, what: str, body: Any = None) -> dict[str, Any]:
         """POST to a node's /admin/WHAT (partition, latency, heal)."""
+        self.require_admin_api(what)
         url = f"{self.nodes[name]['http'].rstrip('/')}/admin/{what}"
         return request_json("POST", url, body, token=self.token, timeout=self.timeout)
 
     def fault_state(self, name: str) -> dict[str, Any]:
         """GET a node's /admin/faults -> {"drop": [...], "latency_ms": N}."""
+        self.require_admin_api("faults")
         url = f"{self.nodes[name]['http'].rstrip('/')}/admin/faults"
         return request_json("GET", url, token=self.token, timeout=self.timeout)
 
@@ -129,13 +154,20 @@ class ControlNetwork:
     def __init__(self, control: ControlClient) -> None:
         self.control = control
 
+    def _require_admin_api(self) -> None:
+        self.control.require_admin_api(f"a partition with the {self.name} backend")
+
     def partition(self, key: str, grudge: Mapping[str, Sequence[str]]) -> dict[str, Any]:
+        self._require_admin_api()
+
         def cut(node: str) -> Any:
             return self.control.admin(node, "partition", {"drop": list(grudge[node])})
 
         return {"backend": self.name, "nodes": each_node(list(grudge), cut)}
 
     def heal_partition(self, key: str, grudge: Mapping[str, Sequence[str]]) -> dict[str, Any]:
+        self._require_admin_api()
+
         def mend(node: str) -> Any:
             return self.control.admin(node, "partition", {"drop": []})
 

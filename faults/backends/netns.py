@@ -45,6 +45,18 @@ def node_hosts(descriptor: Mapping[str, Any]) -> dict[str, str] | None:
     return hosts
 
 
+def address_clash(descriptor: Mapping[str, Any]) -> str:
+    """Why ``node_hosts`` found no address per node, in words (``n1, n2 share 127.0.0.1``)."""
+    nodes = descriptor.get("nodes", [])
+    if not nodes or any(n.get("host") is None for n in nodes):
+        return "the cluster descriptor gives no host address per node"
+    by_host: dict[str, list[str]] = {}
+    for n in nodes:
+        by_host.setdefault(n["host"], []).append(n["name"])
+    shared = {host: names for host, names in by_host.items() if len(names) > 1}
+    return "; ".join(f"{', '.join(names)} share {host}" for host, names in shared.items())
+
+
 def nft(script: str) -> None:
     """Run an nft script atomically (``nft -f -``)."""
     try:
@@ -101,13 +113,14 @@ def available(descriptor: Mapping[str, Any] | None = None) -> tuple[bool, str]:
     if path is None:
         return False, f"no nft binary on PATH ({INSTALL_HINT})"
     if descriptor is not None and node_hosts(descriptor) is None:
-        return False, "the cluster descriptor gives no distinct per-node host address"
+        return False, f"nftables cannot tell the nodes apart ({address_clash(descriptor)})"
     trial = f"{TABLE_PREFIX}probe_{os.getpid()}"
     try:
         nft(f"add table inet {trial}\ndelete table inet {trial}\n")
     except NetnsError as exc:
         return False, f"a trial nftables table was refused ({exc})"
-    return True, f"root, {path}, per-node loopback addresses, trial table accepted"
+    addresses = "" if descriptor is None else ", an address per node"
+    return True, f"root, {path}{addresses}, trial table accepted"
 
 
 class NetnsNetwork:

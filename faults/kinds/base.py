@@ -4,7 +4,7 @@ A kind is a small class (Jepsen's nemesis shape): class methods validate and res
 entries (pure, no cluster needed); an instance, bound to a running cluster, injects and
 recovers. The bookkeeping lives here, once: a second start of an active fault is refused, a
 heal with nothing to heal says so, and a fault whose start failed half-way stays active so the
-final heal still undoes whatever part of it took effect.
+final heal still undoes whatever part of it took effect (one refused before it acted does not).
 
 A kind also states its facts (``KindFacts``: does it take its target out of service, is it a
 Cluster-page button, how it heals, its parameters), so that the runner, the journal, the load
@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from .. import targets
-from ..backends.control import each_node
+from ..backends.control import NoAdminApi, each_node
 from ..types import FaultSpec, PlanError, Resolved, Step
 
 if TYPE_CHECKING:
@@ -102,6 +102,12 @@ class FaultKind:
         return KindFacts(**{f.name: getattr(cls, f.name) for f in fields(KindFacts)})
 
     @classmethod
+    def needs_admin_api(cls, backend: str) -> bool:
+        """Whether it acts through peerload's node /admin API with ``backend`` (control |
+        netns): on a network whose nodes do not serve it, it cannot be applied (faults.fit)."""
+        return False
+
+    @classmethod
     def manual_params(cls, target: str, nodes: Sequence[str]) -> dict[str, Any]:
         """The parameters its Cluster-page button applies to ``target`` (none by default)."""
         return {}
@@ -155,7 +161,11 @@ class FaultKind:
         if step.key in self.active:
             raise FaultStateError(f"{step.key} is already active; heal it first")
         self.active[step.key] = step
-        return self.inject(step)
+        try:
+            return self.inject(step)
+        except NoAdminApi:  # refused before anything was sent: nothing took effect to undo
+            del self.active[step.key]
+            raise
 
     def heal(self, step: Step) -> dict[str, Any]:
         """Undo the fault started as ``step.key``; says so when there is nothing to heal."""

@@ -30,6 +30,11 @@ class Latency(FaultKind):
                 f" (got {ms!r})"
             )
 
+    @classmethod
+    def needs_admin_api(cls, backend: str) -> bool:
+        """Set in the node, whatever the backend (no tc netem here)."""
+        return True
+
     def inject(self, step: Step) -> dict[str, Any]:
         return self.set_latency(step, step.params["ms"])
 
@@ -37,6 +42,8 @@ class Latency(FaultKind):
         return self.set_latency(step, 0)
 
     def set_latency(self, step: Step, ms: int) -> dict[str, Any]:
+        self.ctx.control.require_admin_api(self.name)
+
         def apply(node: str) -> Any:
             return self.ctx.control.admin(node, "latency", {"ms": ms})
 

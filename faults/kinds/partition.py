@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .. import targets
+from ..backends.control import ControlNetwork
 from ..types import FaultSpec, PlanError, Resolved, Step
 from .base import NETWORK, FaultKind, Manual
 
@@ -57,6 +58,11 @@ class Partition(FaultKind):
                 raise PlanError(f"{where}: expected a list of node names")
             if node in drops:
                 raise PlanError(f"{where}: a node cannot be partitioned from itself")
+
+    @classmethod
+    def needs_admin_api(cls, backend: str) -> bool:
+        """The control backend has the nodes drop their peers themselves; netns needs no node."""
+        return backend == ControlNetwork.name
 
     @classmethod
     def manual_params(cls, target: str, nodes: Sequence[str]) -> dict[str, Any]:
