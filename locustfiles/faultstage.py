@@ -268,26 +268,28 @@ class FaultStage:
             return False
         return verify.check_joined(net, nodes).outcome != verify.FAIL
 
-    def stop(self) -> None:
-        """Stop the plan (healing whatever is active) and finish the measurements."""
+    def stop(self, *, watch: bool = True) -> None:
+        """Stop the plan (healing whatever is active) and finish the measurements; without
+        ``watch`` (an interrupted run, which must end within seconds) recovery is not waited
+        for: the probes record what they saw so far."""
         if self.runner is not None:
             self.runner.stop(wait=60)
         if self._manual is not None:
             self._manual.heal_now()
         self.state.journal[:] = self.journal_records()
-        watch = self.thresholds.recovery_watch_s()
+        wait_s = self.thresholds.recovery_watch_s() if watch else 0.0
         # Healed on schedule, and its probe has not recorded how long it watched yet.
         recovering = [
             f["key"]
             for f in self.faults
             if f["end"] and not f.get("healed_by") and f["recovery_watched_s"] is None
         ]
-        if recovering:
+        if recovering and wait_s:
             console.say(
-                f"waiting up to {watch:.0f} s after the heal for the network to recover from "
+                f"waiting up to {wait_s:.0f} s after the heal for the network to recover from "
                 + ", ".join(recovering)
             )
-        gevent.joinall(self._probes, timeout=watch + PROBE_SLACK_S)
+            gevent.joinall(self._probes, timeout=wait_s + PROBE_SLACK_S)
         # A probe still polling proves only what it saw so far: ended, it records that.
         gevent.killall(self._probes, timeout=PROBE_KILL_S)
 

@@ -34,6 +34,7 @@ from .validate import check_options, needs_netns
 from .verify import integrity, settled_state, steady_state
 
 HEALTHY = "every node up, each finds another node's file, TTL 0 local, downloads verify"
+ENDING_WAIT_S, ENDING_POLL_S = 120.0, 0.05  # bounds a second test_stop's wait for the first
 THREADPOOL_SIZE = 512  # > users with a gRPC call in flight (FIELD-NOTES)
 
 # The run's folder is resolved before anything writes into it: first of the test_start listeners.
@@ -90,13 +91,14 @@ def on_init(environment, **_) -> None:
                 seed=options.seed,
                 network=options.network,
                 netns=bool(netns),
+                topology=opts.topology_spec(options),
                 files_per_node=opts.files_per_node(options),
             ).start_all()
         except (OSError, RuntimeError, TimeoutError) as exc:
             die(f"the embedded cluster did not start: {exc}")
         environment.peerload_cluster = cluster
         descriptor = cluster.descriptor
-        say(f"cluster ready: {cluster.descriptor_path}")
+        say(f"cluster ready: {cluster.descriptor_path}; topology {cluster.topology.summary()}")
     try:
         _set_up_run(environment, options, descriptor)
     except SystemExit:  # a bad plan or option: the cluster we started goes too
@@ -116,7 +118,7 @@ def _set_up_run(environment, options, descriptor: dict) -> None:
         die(str(exc))
     state.burst_listeners.append(lambda: share_liveness(environment, state))
     environment.peerload = state
-    _note_interrupts(state)
+    _note_interrupts(environment, state)
     # Workers get this with the spawn message (Locust forwards custom options).
     public = {"nodes": descriptor["nodes"], "network": descriptor.get("network")}
     setattr(options, DESCRIPTOR_OPTION, json.dumps(public))
@@ -137,21 +139,35 @@ def _set_up_run(environment, options, descriptor: dict) -> None:
         say(f"cluster page {ui}{BASE}; latest report {ui}{REPORT_PATH} once a run ends")
 
 
-def _note_interrupts(state) -> None:
+def _note_interrupts(environment, state) -> None:
     """Ctrl-C reaches the whole process group, embedded nodes included, and Locust stops the
     run only after that: remember it happened, so the end of the run neither checks nodes the
-    interrupt took down nor blames the network for it (the run is INCONCLUSIVE)."""
+    interrupt took down nor blames the network for it (the run is INCONCLUSIVE).
+
+    SIGTERM (what a CI timeout sends) ends the run the same way. Locust installs its own
+    SIGTERM handler only after a headless shape run has finished, so without this one a SIGTERM
+    mid-run killed the process: no verdict, no report, nodes and temp folders left behind."""
     previous = signal.getsignal(signal.SIGINT)
 
+    def running() -> bool:
+        return state.initial_problems is not None and state.verdict is None
+
     def on_sigint(signum, frame) -> None:
-        if state.initial_problems is not None and state.verdict is None:  # a run is going
+        if running():
             state.interrupted = "Ctrl-C (SIGINT) while the run was going"
         if callable(previous):
             previous(signum, frame)
         else:
             raise KeyboardInterrupt
 
+    def on_sigterm() -> None:
+        if running():
+            state.interrupted = "SIGTERM while the run was going"
+        say("SIGTERM: ending the run (faults healed, nodes stopped, the report written)")
+        environment.runner.quit()  # test_stop judges the run; Locust then exits with its code
+
     signal.signal(signal.SIGINT, on_sigint)
+    gevent.signal_handler(signal.SIGTERM, on_sigterm)
 
 
 def _prepare_faults(environment, options, state) -> None:
@@ -261,12 +277,17 @@ def on_test_start(environment, **_) -> None:
     if getattr(environment, "peerload_faults", None) is not None:
         environment.peerload_faults.reset()
     problems = state.initial_problems = steady_state(state)
-    if problems:
+    if problems and environment.parsed_options.keep_going:
+        # Every stage runs anyway and is judged: a team sees all its problems in one run.
+        say("initial network verification FAILED: " + "; ".join(problems))
+        say("--keep-going: running every stage anyway (the verdict cannot be READY)")
+    elif problems:
         state.stopped_reason = "network not healthy before the run: " + "; ".join(problems)
-        say(state.stopped_reason)
+        say(state.stopped_reason + " (--keep-going runs every stage anyway)")
         gevent.spawn_later(0.1, environment.runner.quit)
         return
-    say(f"initial network verification passed: {HEALTHY}")
+    else:
+        say(f"initial network verification passed: {HEALTHY}")
     environment.peerload_monitor = Monitor(environment, state)
     environment.peerload_monitor.start()
 
@@ -276,6 +297,20 @@ def on_test_stop(environment, **_) -> None:
     state = getattr(environment, "peerload", None)
     if is_worker(environment) or state is None or state.results_dir is None:
         return  # no run started (Locust fires test_stop at quit all the same): nothing to write
+    if state.ending:  # a quit while the end is judged (SIGTERM) stops the runner once more:
+        deadline = time.monotonic() + ENDING_WAIT_S  # Locust must not exit before the verdict
+        while state.ending and time.monotonic() < deadline:
+            gevent.sleep(ENDING_POLL_S)
+        return
+    state.ending = True
+    try:
+        _end_run(environment, state)
+    finally:
+        state.ending = False
+
+
+def _end_run(environment, state) -> None:
+    """Stop the load and the faults, check the network, judge the run and write its files."""
     shape = environment.shape_class
     if shape is not None and hasattr(shape, "stop"):
         shape.stop()
@@ -319,7 +354,7 @@ def _finish_faults(environment, state, results_dir: Path) -> None:
     stage = getattr(environment, "peerload_faults", None)
     if stage is None:
         return
-    stage.stop()
+    stage.stop(watch=not state.interrupted)
     if not stage.faults:
         return
     levels = [w for w in state.windows if w["kind"] == "level"]
