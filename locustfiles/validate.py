@@ -8,10 +8,9 @@ import socket
 
 import faults
 from faults.backends import AUTO, NETNS
-from networks import BUILTIN, corpus
+from networks import BUILTIN, corpus, join
 from networks import netns as namespaces
 from networks.definition import load_network
-from node.cluster import MAX_NODES
 
 from . import options as opts
 from .faultstage import SHIPPED_PLANS, plan_path
@@ -49,6 +48,21 @@ def check_network(spec: str):
         return load_network(spec or BUILTIN)
     except ValueError as exc:
         raise ValueError(f"--network: {exc}") from None
+
+
+def check_size_and_topology(options, network) -> None:
+    """The embedded network fits this machine and can be joined in ``--topology``; a running
+    cluster's links are its descriptor's, so ``--topology`` goes with an embedded one only."""
+    if options.cluster:
+        if getattr(options, "topology", ""):
+            raise ValueError("--topology: for the embedded network; a --cluster has its own")
+        return
+    network.check_size(options.nodes)
+    names = [f"n{i + 1}" for i in range(options.nodes)]
+    try:
+        join.topology_for(network, opts.topology_spec(options), names, options.seed)
+    except ValueError as exc:
+        raise ValueError(f"--topology: {exc}") from None
 
 
 def needs_netns(options) -> str | None:
@@ -102,9 +116,7 @@ def check_options(options, *, web_ui: bool) -> RunFolders:
     (nothing created yet) when all are good."""
     profile = opts.profile(options.profile)
     network = check_network(options.network)
-    most = min(MAX_NODES, network.max_nodes)
-    if not options.cluster and not 1 <= options.nodes <= most:
-        raise ValueError(f"--nodes must be 1..{most} (a full mesh of more is not ready on 2 cores)")
+    check_size_and_topology(options, network)
     if not options.cluster:
         corpus.check_size(options.nodes, opts.files_per_node(options))
     check_seconds("--step-time", options.step_time, zero_ok=True)
