@@ -169,6 +169,12 @@ BAD_PLANS = [
         one_fault(kind="partition", target="minority"),
         'fault[0].target: "minority" is not allowed for partition',
     ),
+    (
+        one_fault(kind="partition", target="10%"),
+        'fault[0].target: "10%" is not allowed for partition',
+    ),
+    (one_fault(target="150%"), "fault[0].target: '150%' is not a share of the nodes"),
+    (one_fault(target="0%"), "fault[0].target: '0%' is not a share of the nodes"),
     (one_fault(kind="stress", target="n1"), "fault[0].target: a stress window is cluster-wide"),
     (one_fault(kind="heal", duration="5s"), "fault[0].duration: a heal fault takes no duration"),
     (

@@ -192,3 +192,12 @@ def test_dry_run_format_lists_every_step() -> None:
     text = resolve(plan(CRASH_EACH, ISOLATE), THREE).format()
     assert "seed 11, 3 nodes (n1, n2, n3)" in text and text.count("\n") == 1 + 8
     assert "grudge=" in text
+
+
+def test_a_share_of_a_large_network_is_drawn_from_the_seed_and_guarded() -> None:
+    nodes = [f"n{i + 1}" for i in range(40)]
+    p = plan('id="a"\nkind="crash"\ntarget="10%"\nat=1\nduration=5')
+    steps = resolve(p, nodes).steps
+    assert len(steps[0].nodes) == 4 and resolve(p, nodes).steps == steps
+    with pytest.raises(PlanError, match="a majority must stay up"):
+        resolve(plan('id="a"\nkind="pause"\ntarget="60%"\nat=1\nduration=5'), nodes)

@@ -117,7 +117,9 @@ class FaultKind:
     def validate(cls, fault: FaultSpec) -> None:
         """Check the kind-specific fields; raise PlanError naming the field."""
         spec = fault.target
-        if isinstance(spec, str) and spec in targets.SELECTORS and spec not in cls.selectors:
+        if targets.share(spec) is not None and targets.SHARE_LIKE in cls.selectors:
+            return
+        if targets.is_selector(spec) and spec not in cls.selectors:
             allowed = ", ".join(cls.selectors) or "none"
             raise PlanError(
                 f'{fault.where}.target: "{spec}" is not allowed for {cls.name} '
@@ -128,7 +130,7 @@ class FaultKind:
     def named_nodes(cls, fault: FaultSpec) -> list[tuple[str, str]]:
         """(field, node name) for every node the plan names, checked against the cluster."""
         spec = fault.target
-        if spec is None or isinstance(spec, str) and spec in targets.SELECTORS:
+        if spec is None or targets.is_selector(spec):
             return []
         names = [spec] if isinstance(spec, str) else list(spec)
         return [(f"{fault.where}.target", n) for n in names]
