@@ -145,6 +145,13 @@ def add_options(parser) -> None:
         "--failover", choices=("on", "off"), default="on", help="users fail over to a live node"
     )
     parser.add_argument(
+        "--keep-going",
+        action="store_true",
+        default=False,
+        help="run every stage even when the initial verification fails, and judge everything "
+        "(default: the run stops before any load and the report leads with what failed)",
+    )
+    parser.add_argument(
         "--fault-plan",
         default="",
         help="fault plan file (TOML/JSON), a shipped plan (quick, phase4), or none; "

@@ -143,6 +143,7 @@ CONFIG_KEYS = (
     "processes",
     "baseline",
     "baseline_any_setup",
+    "keep_going",
 )
 
 

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 from networks.hints import CPU_BOUND, DATA_INTEGRITY, LATENCY_GROWS, PROTOCOL_STALLED, SLOW_RECOVERY
+from networks.verify import MEANING
 from reports.cpu import CpuUse
 from reports.evidence import LEVEL, STRESS, Evidence
 from reports.resilience import single_node_windows
@@ -280,10 +281,41 @@ def failover_errors_during_crashes(ev: Evidence, results: list[Result], th: Thre
     ]
 
 
+def stopped_before_load(ev: Evidence) -> bool:
+    """The initial verification failed and the run stopped there (no ``--keep-going``)."""
+    return bool(ev.status.get("initial_problems")) and not ev.config.get("keep_going")
+
+
+def conformance_failed(ev: Evidence, results: list[Result], th: Thresholds):
+    """The network failed its conformance checks before the load: say what each failure means,
+    and that the empty rows after it are for want of a run, not the network's numbers."""
+    problems = ev.status.get("initial_problems") or []
+    if not problems:
+        return []
+    names = list(dict.fromkeys(p.partition(":")[0] for p in problems))
+    meaning = " ".join(f"{n}: {MEANING[n]}." for n in names if n in MEANING)
+    if stopped_before_load(ev):
+        title = "The network failed its conformance checks: the run stopped before any load"
+        then = (
+            "No load, fault or stress stage ran, so their rows have no evidence (not a pass). "
+            "Fix these first (python -m networks.verify runs the same checks in seconds), or "
+            "run with --keep-going to have every stage run and judged anyway."
+        )
+    else:
+        title = "The network failed its conformance checks before the load (--keep-going)"
+        then = "Every stage ran anyway; the rows below judge it as it is. Fix these first."
+    return [
+        Recommendation(
+            "conformance_failed", HIGH, title, "; ".join(problems), f"{meaning} {then}".strip()
+        )
+    ]
+
+
 def insufficient_samples(ev: Evidence, results: list[Result], th: Thresholds):
-    """Some checks could not be judged: too few requests in their windows."""
+    """Some checks could not be judged: too few requests in their windows (not said when the
+    run stopped before any load: that is the conformance failure's, not the windows')."""
     thin = [r for r in results if r.verdict == INSUFFICIENT]
-    if not thin:
+    if not thin or stopped_before_load(ev):
         return []
     listed = ", ".join(f"{r.name}@{r.window} (n={r.n})" for r in thin[:8])
     listed += f", +{len(thin) - 8} more" if len(thin) > 8 else ""
@@ -356,6 +388,7 @@ def faults_not_applied(ev: Evidence, results: list[Result], th: Thresholds):
 
 #: Every rule, in reading order within a severity.
 RULES: tuple[Rule, ...] = (
+    conformance_failed,
     faults_not_applied,
     failover_errors_during_crashes,
     integrity_problems,

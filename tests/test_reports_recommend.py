@@ -134,3 +134,40 @@ def test_the_run_record_carries_the_hints_and_a_re_render_gives_the_same_advice(
     reports.rerender(tmp_path)  # python -m reports DIR: from the JSON alone
     again = json.loads((tmp_path / "phase4_complete_results.json").read_text())
     assert again["recommendations"] == saved["recommendations"]
+
+
+# -- a failed initial verification ------------------------------------------------------------
+
+CONFORMANCE = ["joined: n2 does not see n1 alive", "ttl1: TTL 1 from n1: hits from n3 (2 hops)"]
+
+
+def stopped_run(tmp_path: Path, **config) -> list[dict]:
+    """A run whose initial verification failed: six requests, nothing else ran."""
+    run = {
+        "windows": [win("verify", "verify", 0, 1)],
+        "samples": [req(t / 6) for t in range(6)],
+        "config": config,
+        "status": {**run_status(), **TINYP2P, "initial_problems": CONFORMANCE},
+    }
+    reports.build(tmp_path, run)
+    return json.loads((tmp_path / "phase4_complete_results.json").read_text())["recommendations"]
+
+
+def test_a_failed_verification_leads_with_what_failed_and_what_it_means(tmp_path):
+    first, *rest = stopped_run(tmp_path)
+    assert first["rule"] == "conformance_failed" and first["severity"] == "high"
+    assert first["title"].endswith("the run stopped before any load")
+    assert first["evidence"] == "; ".join(CONFORMANCE)
+    assert "joined: nodes do not see each other" in first["action"]
+    assert "ttl1: TTL 1 does not reach exactly the node's neighbours" in first["action"]
+    assert "--keep-going" in first["action"]
+    # the thin windows are the stop's doing: no advice to lengthen them or raise users
+    assert all(r["rule"] != "insufficient_samples" for r in rest)
+    report = (tmp_path / "PHASE4_FINAL_REPORT.md").read_text()
+    assert "failed its conformance checks" in report and "Lengthen these windows" not in report
+
+
+def test_with_keep_going_the_failure_still_leads_and_every_window_is_judged(tmp_path):
+    first, *rest = stopped_run(tmp_path, keep_going=True)
+    assert first["rule"] == "conformance_failed" and "--keep-going" in first["title"]
+    assert "insufficient_samples" in {r["rule"] for r in rest}
