@@ -68,26 +68,6 @@ MAX_SEARCHABLE_CHECKS = 200
 CORPUS_SAMPLE_FILES = 16
 CORPUS_SAMPLE_BYTES = 4 * 1024 * 1024
 PASS, FAIL, NOT_MEASURABLE = "pass", "FAIL", "not measurable"
-#: What a failed check means for the network, for a reader who has not read the check.
-MEANING = {
-    "up": "a node does not answer its health call: it did not start, it crashed, or the "
-    "definition's ready path or ports are wrong",
-    "joined": "nodes do not see each other: joining (node.join in the definition) or "
-    "membership does not work, so searches cannot reach every node",
-    "search": "a search does not find another node's file: queries are not forwarded, or "
-    "answers are lost or wrong on the way back",
-    "ttl0": "a TTL 0 search left the node it was asked on: the TTL is not honoured",
-    "ttl1": "TTL 1 does not reach exactly the node's neighbours: the TTL is off by one",
-    "ttl_depth": "TTL k does not reach exactly the nodes within k hops: the TTL or the hop "
-    "count is off",
-    "download": "a file does not download with the bytes it was given",
-    "corpus": "a node lost or changed files it was given",
-    "index": "a new file is not found from another node: adding files or searching them is broken",
-    "flow": "the download-share-search flow breaks: a node does not serve (or others do not "
-    "find) a file it downloaded",
-    "concurrent": "searches at once from one node get wrong answers: state shared between "
-    "queries (a dedupe cache, a pool, a lock) breaks under concurrency",
-}
 
 
 @dataclass(frozen=True)
@@ -194,7 +174,7 @@ def check_search(net: Adapter, nodes: list[NodeInfo], topology: Topology | None 
     to ``MAX_TTL`` hops on the topology), and every node within it answering."""
     if not any(n.files for n in nodes) or len(nodes) < 2:
         return Check("search", NOT_MEASURABLE, "needs 2 nodes and a seeded corpus")
-    problems, model = [], answer_model(net, nodes, topology)
+    problems, model, unsaid = [], answer_model(net, nodes, topology), False
     for node in nodes:
         other = _other(nodes, node, topology)
         if other is None or other is node:
@@ -211,7 +191,10 @@ def check_search(net: Adapter, nodes: list[NodeInfo], topology: Topology | None 
             problems.append(f"from {node.name} reached {len(answer.reached)} of {len(near)}")
         elif wrong := wrong_answer(model, node, file["name"], ttl, answer):
             problems.append(f"from {node.name}: {wrong}")
+        unsaid = unsaid or (answer is not None and answer.reached is None)
     detail = "; ".join(problems) or "each node finds a file only another node holds"
+    if unsaid and not problems:
+        detail += "; unverified: which nodes answered (the network does not say)"
     return Check("search", FAIL if problems else PASS, detail)
 
 
@@ -247,15 +230,23 @@ def check_ttl_depth(net: Adapter, nodes: list[NodeInfo], topology: Topology | No
     depths = [k for k in TTL_DEPTHS if k == 1 or k - 1 < max(hops.values())]
     problems = []
     for ttl in depths:
-        answer, why = _call(net.search, origin, term, ttl)
-        wrong = why or depth_problems(answer.hits, answer.reached, hops, seeded, ttl)
-        if wrong:
-            problems.append(f"TTL {ttl} from {origin.name}: {wrong}")
+        if wrong := ttl_problem(net, origin, term, ttl, hops, seeded):
+            problems.append(wrong)
     detail = "; ".join(problems) or (
         f"TTL {', '.join(map(str, depths))} from {origin.name} on {topology.spec}: "
         "hits from exactly the nodes within TTL hops"
     )
     return Check(name, FAIL if problems else PASS, detail)
+
+
+def ttl_problem(
+    net: Adapter, origin: NodeInfo, term: str, ttl: int, hops: dict[str, int], seeded: set[str]
+) -> str | None:
+    """What a TTL-``ttl`` search for ``term`` from ``origin`` got wrong (None: nothing): hits
+    from beyond the TTL, fewer hops than the links allow, seeded nodes within it missing."""
+    answer, why = _call(net.search, origin, term, ttl)
+    wrong = why or depth_problems(answer.hits, answer.reached, hops, seeded, ttl)
+    return f"TTL {ttl} from {origin.name}: {wrong}" if wrong else None
 
 
 def download_problem(net: Adapter, node: NodeInfo, file: dict) -> str | None:
@@ -348,22 +339,46 @@ def check_index(
     owner = nodes[-1]
     near = within(topology, owner.name, MAX_TTL)
     searcher = next(n for n in nodes if n is not owner and n.name in near)
-    ttl = search_ttl(topology, searcher.name, owner.name)
-    name = f"conformance-{uuid.uuid4().hex[:12]}.bin"
-    data = uuid.uuid4().bytes * (INDEX_BYTES // 16)
-    file = {"name": name, "sha256": hashlib.sha256(data).hexdigest()}
-    _, why = _call(net.index, owner, name, data)
+    file, data = new_file()
+    acked, why = _call(net.index, owner, file["name"], data)
     if why:
-        return Check("index", FAIL, f"adding {name} to {owner.name} failed: {why}")
+        return Check("index", FAIL, f"adding {file['name']} to {owner.name} failed: {why}")
+    if acked not in (None, file["sha256"]):
+        return Check("index", FAIL, f"{owner.name} acknowledged {file['name']} with another sha256")
+    if not found_soon(net, searcher, owner, file, topology, wait_s):
+        detail = f"{file['name']}, new on {owner.name}, not found from {searcher.name}"
+        return Check("index", FAIL, detail)
+    unverified = "; unverified: the digest it stored (none acknowledged)" if acked is None else ""
+    return Check(
+        "index", PASS, f"a file new on {owner.name} found from {searcher.name}{unverified}"
+    )
+
+
+def new_file() -> tuple[dict, bytes]:
+    """A file no node holds and no user searches for: ``{"name", "sha256", "size"}``, bytes."""
+    data = uuid.uuid4().bytes * (INDEX_BYTES // 16)
+    name = f"conformance-{uuid.uuid4().hex[:12]}.bin"
+    return {"name": name, "sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}, data
+
+
+def found_soon(
+    net: Adapter,
+    searcher: NodeInfo,
+    holder: NodeInfo,
+    file: dict,
+    topology: Topology | None,
+    wait_s: float = INDEX_WAIT_S,
+) -> bool:
+    """Whether a search from ``searcher`` finds ``file`` on ``holder`` within ``wait_s``
+    (asked again every ``POLL_S``: a network may index in the background)."""
+    ttl = search_ttl(topology, searcher.name, holder.name)
     deadline = time.monotonic() + wait_s
     while True:
-        answer, _ = _call(net.search, searcher, name, ttl)
-        if answer is not None and _found(answer.hits, owner.name, file):
-            return Check("index", PASS, f"a file new on {owner.name} found from {searcher.name}")
+        answer, _ = _call(net.search, searcher, file["name"], ttl)
+        if answer is not None and _found(answer.hits, holder.name, file):
+            return True
         if time.monotonic() >= deadline:
-            return Check(
-                "index", FAIL, f"{name}, new on {owner.name}, not found from {searcher.name}"
-            )
+            return False
         time.sleep(POLL_S)
 
 
@@ -374,17 +389,22 @@ def conformance(
     index: bool = True,
     topology: Topology | None = None,
 ) -> list[Check]:
-    """Every check, in order; past a node that is down, only ``up`` is meaningful.
-    ``topology``: the links the nodes were joined in (None: unknown, ``ttl_depth`` cannot
-    tell, and the search check assumes every node is within ``SEARCH_TTL``)."""
+    """Every check, in order; past a node that is down, only ``up`` is meaningful. Without
+    ``index`` (the final verification) nothing is added to the nodes: no ``index``, no
+    ``flow``. ``topology``: the links the nodes were joined in (None: unknown, ``ttl_depth``
+    cannot tell, and the search check assumes every node is within ``SEARCH_TTL``)."""
+    from .deepchecks import check_concurrent, check_flow, check_ttl1
+
     up = check_up(net, nodes)
     if up.outcome == FAIL:
         return [up]
     checks = [up, check_joined(net, nodes), check_search(net, nodes, topology)]
-    checks += [check_ttl0(net, nodes), check_ttl_depth(net, nodes, topology)]
+    checks += [check_ttl0(net, nodes), check_ttl1(net, nodes, topology)]
+    checks += [check_ttl_depth(net, nodes, topology)]
     checks += [check_download(net, nodes), check_corpus(net, nodes)]
     if index:
-        checks.append(check_index(net, nodes, topology))
+        checks += [check_index(net, nodes, topology), check_flow(net, nodes, topology)]
+    checks.append(check_concurrent(net, nodes, topology))
     return checks
 
 

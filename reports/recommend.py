@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 from networks.hints import CPU_BOUND, DATA_INTEGRITY, LATENCY_GROWS, PROTOCOL_STALLED, SLOW_RECOVERY
-from networks.verify import MEANING
+from networks.meaning import MEANING
 from reports.cpu import CpuUse
 from reports.evidence import LEVEL, STRESS, Evidence
 from reports.resilience import single_node_windows

@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from networks import adapter_class
-from networks.adapter import NodeInfo
+from networks.adapter import Hit, NodeInfo
+from networks.builtin import BuiltinAdapter
 from networks.launcher import Launcher
 from networks.topology import build
-from networks.verify import NOT_MEASURABLE, PASS, check_ttl_depth, conformance
+from networks.verify import FAIL, NOT_MEASURABLE, PASS, check_ttl_depth, conformance
 
 ROOT = Path(__file__).resolve().parent.parent
-CHECKS = ("up", "joined", "search", "ttl0", "download", "corpus", "index")
+CHECKS = ("up", "joined", "search", "ttl0", "ttl1", "download", "corpus", "index", "concurrent")
 
 
 def verify(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
@@ -32,16 +35,25 @@ def test_a_bad_network_is_one_line_and_exit_2():
 
 
 @pytest.mark.integration
-@pytest.mark.parametrize("network", ["builtin", "examples/tinyp2p/network.toml"])
-def test_a_healthy_network_passes_every_named_check(network):
+@pytest.mark.parametrize(
+    ("network", "passed"), [("builtin", 10), ("examples/tinyp2p/network.toml", 9)]
+)
+def test_a_healthy_network_passes_every_named_check(network, passed):
     if "tinyp2p" in network:
         pytest.importorskip("aiohttp", reason="the example network needs the 'examples' extra")
     run = verify("--network", network)
     assert run.returncode == 0, run.stdout + run.stderr
     for name in CHECKS:
         assert f"pass            {name}:" in run.stdout, name
-    assert "7 passed, 0 failed" in run.stdout
+    assert f"{passed} passed, 0 failed" in run.stdout
     assert "not measurable  ttl_depth: a full mesh: every node is 1 hop away" in run.stdout
+    # a full mesh cannot show a TTL 1 that goes on: the check says so
+    assert "unverified: that it stops after one hop (no node is 2 hops away)" in run.stdout
+    if passed == 10:  # our node downloads from another node: the Phase 3 flow is checked
+        assert "pass            flow: n2 downloaded a file from n1, serves it intact," in run.stdout
+    else:  # tinyp2p cannot be asked to: said, never a pass; and what it does not say is named
+        assert "not measurable  flow: the network cannot be asked to download from" in run.stdout
+        assert "unverified: the hits' sha256 (the network gives none)" in run.stdout
 
 
 @pytest.mark.integration
@@ -99,3 +111,63 @@ def test_the_depth_check_is_not_measurable_without_links_or_on_a_full_mesh():
     assert check_ttl_depth(None, nodes, None).outcome == NOT_MEASURABLE
     found = check_ttl_depth(None, nodes, full)
     assert found.outcome == NOT_MEASURABLE and "a full mesh" in found.detail
+
+
+class OffByOne(BuiltinAdapter):
+    """A network whose TTL is off by one: it forwards one hop further than asked."""
+
+    def search(self, node, term, ttl):
+        return super().search(node, term, ttl + 1)
+
+
+class SharedBuffer(BuiltinAdapter):
+    """A network whose node answers from one buffer shared by every query in flight: alone
+    each answer is right, at once they get each other's hits."""
+
+    last: list = []
+
+    def search(self, node, term, ttl):
+        SharedBuffer.last = [super().search(node, term, ttl)]
+        time.sleep(0.05)
+        return SharedBuffer.last[0]
+
+
+class DownloadsAside(BuiltinAdapter):
+    """A network that stores a download where it neither serves nor indexes it."""
+
+    def node_download(self, node, name, sha256, source):
+        hit = Hit(source.name, name, sha256, None, 1, source.grpc)
+        data = b"".join(self.download(source, hit, 5))
+        Path(node.data_dir, "downloads").mkdir(exist_ok=True)
+        Path(node.data_dir, "downloads", name).write_bytes(data)
+        return hashlib.sha256(data).hexdigest()
+
+
+def _checks(network, cls=BuiltinAdapter, *names):
+    net = cls(network.node_infos())
+    try:
+        found = {
+            c.name: c for c in conformance(net, network.node_infos(), topology=network.topology)
+        }
+        return [found[n] for n in names]
+    finally:
+        net.close()
+
+
+@pytest.mark.integration
+def test_on_a_line_ttl1_flow_and_concurrent_pass_and_catch_what_they_are_about(line_of_five):
+    ttl1, flow, concurrent = _checks(line_of_five, BuiltinAdapter, "ttl1", "flow", "concurrent")
+    assert ttl1.outcome == PASS and ttl1.detail == "TTL 1 from n1 found exactly its 1 neighbours"
+    assert flow.outcome == PASS and "n3 finds it there" in flow.detail, flow.detail
+    assert concurrent.outcome == PASS, concurrent.detail
+
+    (ttl1,) = _checks(line_of_five, OffByOne, "ttl1")
+    assert ttl1.outcome == FAIL and ttl1.detail.startswith("TTL 1 from n1: hits from beyond TTL")
+
+    (flow,) = _checks(line_of_five, DownloadsAside, "flow")
+    assert flow.outcome == FAIL and "from n2 failed: n2: NOT_FOUND" in flow.detail, flow.detail
+
+    (concurrent,) = _checks(line_of_five, SharedBuffer, "concurrent")
+    assert concurrent.outcome == FAIL and " of 50 searches at once from n1 wrong" in (
+        concurrent.detail
+    ), concurrent.detail

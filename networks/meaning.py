@@ -1,0 +1,28 @@
+"""What a failed conformance check (networks/verify.py, networks/deepchecks.py) means for the
+network, in words for a reader who has not read the check: the report leads with them when the
+initial verification fails (reports/recommend.py). A module of its own, importing nothing, so
+the report can name them without importing the checks.
+"""
+
+from __future__ import annotations
+
+#: Check name -> what its failure means.
+MEANING = {
+    "up": "a node does not answer its health call: it did not start, it crashed, or the "
+    "definition's ready path or ports are wrong",
+    "joined": "nodes do not see each other: joining (node.join in the definition) or "
+    "membership does not work, so searches cannot reach every node",
+    "search": "a search does not find another node's file: queries are not forwarded, or "
+    "answers are lost or wrong on the way back",
+    "ttl0": "a TTL 0 search left the node it was asked on: the TTL is not honoured",
+    "ttl1": "TTL 1 does not reach exactly the node's neighbours: the TTL is off by one",
+    "ttl_depth": "TTL k does not reach exactly the nodes within k hops: the TTL or the hop "
+    "count is off",
+    "download": "a file does not download with the bytes it was given",
+    "corpus": "a node lost or changed files it was given",
+    "index": "a new file is not found from another node: adding files or searching them is broken",
+    "flow": "the download-share-search flow breaks: a node does not serve (or others do not "
+    "find) a file it downloaded",
+    "concurrent": "searches at once from one node get wrong answers: state shared between "
+    "queries (a dedupe cache, a pool, a lock) breaks under concurrency",
+}
