@@ -20,6 +20,7 @@ from reports.samples import between, percentile
 
 from . import console
 from .cpumeter import GeneratorCpu, MachineCpu, ProcessCpu
+from .memmeter import ProcessMemory
 from .samples import REPORT_LAG_S
 
 INTERVAL_S = 2.0
@@ -49,6 +50,9 @@ class Monitor:
         self.out = out  # None: our console stream (stderr with --json)
         self._procs: dict[int, psutil.Process] = {}
         self._node_cpu = ProcessCpu()
+        self._memory = ProcessMemory(len(state.nodes))
+        self._more: dict[int, dict] = {}  # pid -> this tick's USS, FDs, threads
+        self._ticks = 0
         self._prime()
         self._greenlet = None
         self._adapter = None  # made on first use, in the process that probes
@@ -100,14 +104,19 @@ class Monitor:
         return self._adapter
 
     def _resources(self, pid: int | None) -> tuple[float | None, float | None]:
+        """CPU % and RSS MB of a node's process (None: not measured); the rest of its
+        resources (USS, file descriptors, threads) are kept for this tick's row."""
         if not pid:
             return None, None
         try:
             proc = self._procs.get(pid) or self._procs.setdefault(pid, psutil.Process(pid))
-            return self._node_cpu.read(pid), proc.memory_info().rss / 2**20
+            cpu = self._node_cpu.read(pid)
+            memory = self._memory.read(proc, self._ticks)
         except (psutil.Error, OSError):
             self._procs.pop(pid, None)
             return None, None
+        self._more[pid] = memory
+        return cpu, memory.get("rss_mb")
 
     @property
     def running(self) -> bool:
@@ -130,12 +139,15 @@ class Monitor:
     def tick(self) -> dict:
         now = time.time()
         jobs = self._probe_all()
-        cpu, rss, rtt, alive, views = {}, {}, {}, set(), {}
+        cpu, rss, rtt, alive, views, more = {}, {}, {}, set(), {}, {}
+        self._ticks += 1
+        self._more.clear()
         for name, job in jobs.items():
             health, peers = job.value if job.successful() and job.value else (None, None)
             if health:
                 alive.add(name)
                 cpu[name], rss[name] = self._resources(health.get("pid"))
+                more[name] = self._more.get(health.get("pid"), {})
             if peers is not None:  # how this node sees the network (during faults too)
                 views[name] = peers
             for peer, ms in self._net().rtt_ms.get(name, {}).items():
@@ -146,6 +158,8 @@ class Monitor:
         self.state.node_view = self._node_view(jobs, cpu, rss)
         share_liveness(self.environment, self.state)
         row["views"] = views
+        for key in ProcessMemory.KEYS:  # per node, like cpu and rss_mb (docs/contracts.md)
+            row[key] = {n: m[key] for n, m in sorted(more.items()) if m.get(key) is not None}
         self.state.series.append(row)
         print(self.format(row), file=self.out or console.out(), flush=True)
         return row

@@ -1,5 +1,6 @@
-"""The Phase 4 load shape: levels 5 -> 10 -> 20 -> 25, a fault stage under steady load, then a
-stress ramp that doubles the users until a step breaks, the ramp's cap, or the run time.
+"""The Phase 4 load shape: a few idle seconds (the nodes' idle CPU), levels 5 -> 10 -> 20 -> 25,
+a fault stage under steady load, then a stress ramp that doubles the users until a step breaks,
+the ramp's cap, or the run time.
 
 Locust does not enforce ``--run-time`` when a shape is used, so the shape ends itself there.
 Every stage becomes a window (start, end, users) that the verdict is judged over. The second
@@ -23,23 +24,34 @@ from .samples import REPORT_LAG_S
 #: Share of a level spent in its burst (the last part of the step).
 BURST_SHARE = 0.5
 STRESS_GROWTH = 2  # the ramp doubles the users after the listed steps
+#: Seconds with no users before the first level: two monitor rows of the nodes' idle CPU
+#: (``idle_cpu``, reports/resources.py).
+IDLE_S = 5.0
 RUN_TIME_REACHED, STOPPED, ALL_DONE = "run time reached", "stopped", "all stages done"
 
 
 @dataclass(frozen=True)
 class Stage:
     name: str
-    kind: str  # level | faults | stress
+    kind: str  # idle | level | faults | stress
     users: int
     duration: float
 
 
 def build_stages(
-    levels, level_s, fault_users, fault_s, stress_levels, stress_s, stress_max_users: int = 0
+    levels,
+    level_s,
+    fault_users,
+    fault_s,
+    stress_levels,
+    stress_s,
+    stress_max_users: int = 0,
+    idle_s: float = IDLE_S,
 ) -> list[Stage]:
-    """The run's stages; the stress ramp goes on from its last listed step, doubling, up to
-    ``stress_max_users``."""
-    stages = [Stage(f"level-{u}", "level", u, level_s) for u in levels]
+    """The run's stages: the idle window, the levels, the fault stage, the stress ramp (which
+    goes on from its last listed step, doubling, up to ``stress_max_users``)."""
+    stages = [Stage("idle", "idle", 0, idle_s)] if idle_s > 0 else []
+    stages += [Stage(f"level-{u}", "level", u, level_s) for u in levels]
     if fault_s > 0:
         stages.append(Stage("faults", "faults", fault_users, fault_s))
     ramp = list(stress_levels)

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from reports import correctness, harness, regression, resilience
+from reports import correctness, harness, regression, resilience, resources, scaling
 from reports.evidence import FAULT, LOAD_KINDS, RECOVERY, STEADY_KINDS, STRESS, Evidence
 from reports.rows import COUNT, MS, OPS_S, PCT, REPORTED, Check, Result
 from reports.samples import (
@@ -201,6 +201,8 @@ CRITERIA: tuple[Criterion, ...] = (
     mean_response,
     p95_response,
     availability,
+    *scaling.CRITERIA,
+    *resources.CRITERIA,
     *resilience.CRITERIA,
     stress_success,
     capacity,
@@ -248,6 +250,10 @@ WAITS_FOR: dict[str, tuple[str, ...]] = {
     "availability": tuple(kind for kind in LOAD_KINDS if kind != STRESS),
     **dict.fromkeys(("single_node_failure", "fault_schedule", "faults_applied"), (FAULT, RECOVERY)),
     **dict.fromkeys(("stress_success", "capacity", "regression_capacity"), (STRESS,)),
+    **dict.fromkeys(("memory_growth", "fd_growth"), (AFTER_RUN,)),
+    **dict.fromkeys(("regression_cpu", "regression_memory"), STEADY_KINDS),
+    "scalability": STEADY_KINDS,
+    "idle_cpu": (resources.IDLE,),
 }
 #: Criteria that judge the best of several windows and name it: a later window may do better.
 BEST_OF = frozenset({"simultaneous_ops", "throughput"})

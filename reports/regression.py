@@ -3,7 +3,8 @@
 Absolute thresholds let a network that got ten times slower stay READY. Given a previous run's
 results directory (``--baseline DIR``), its figures are summarised once (``baseline_summary``)
 and stored in the new run, so a re-render compares the same numbers. Compared, per level of the
-same name: each operation's p95 and the level's throughput; and the stress capacity. Beyond the
+same name: each operation's p95 and the level's throughput; the stress capacity; and each
+node's CPU per 1,000 operations and memory over the levels (reports/resources.py). Beyond the
 tolerances the verdict is REGRESSION (exit code 3), naming the figure. Without a baseline these
 criteria produce no rows.
 
@@ -18,6 +19,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from reports import resources
 from reports.evidence import STEADY_KINDS, Evidence
 from reports.rows import COUNT, MS, OPS_S, REGRESSION, Check, Result, fmt
 from reports.samples import OPERATIONS, latencies, percentile, select, throughput
@@ -57,7 +59,11 @@ def baseline_summary(ev: Evidence, min_samples: int) -> dict[str, Any]:
             "n": len(reqs),
             "ops": ops,
         }
-    return {"levels": levels, "capacity": ev.breaking_point.get("highest_held")}
+    return {
+        "levels": levels,
+        "capacity": ev.breaking_point.get("highest_held"),
+        "resources": resources.baseline_figures(ev),
+    }
 
 
 def setup_of(config: dict[str, Any] | None, status: dict[str, Any] | None) -> dict[str, Any]:
@@ -168,7 +174,7 @@ def regression(ev: Evidence, th: Thresholds) -> list[Result]:
         check = _check("regression_capacity", ">=", limit, COUNT)
         detail = f"{mark}baseline held {was_held} users"
         out.append(check.on("stress", None if held is None else float(held), 1, detail))
-    return out
+    return out + resources.regression_rows(ev, th, mark)
 
 
 CRITERIA = (regression,)

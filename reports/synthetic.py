@@ -26,6 +26,7 @@ T0 = 1_700_000_000.0
 NODES = ("n1", "n2", "n3")
 #: (name, kind, start offset s, end offset s, users, fault_id, fault_kind, target)
 TIMELINE: tuple[tuple[Any, ...], ...] = (
+    ("idle", "idle", -6, 0, 0, None, None, None),
     ("level-5", "level", 0, 30, 5, None, None, None),
     ("level-10", "level", 30, 60, 10, None, None, None),
     ("level-20", "level", 60, 90, 20, None, None, None),
@@ -204,8 +205,41 @@ def _samples(
     return out
 
 
-def _series(rng: random.Random, wins: list[dict[str, Any]], broken: bool) -> list[dict[str, Any]]:
+def _handles(alive: list[str], second: float) -> dict[str, Any]:
+    """A healthy node's USS (flat after its first minute), FDs and threads: no rng draw, so
+    the rest of the run stays as it was."""
+    return {
+        "uss_mb": {n: round(28 + min(second, 60) * 0.05, 1) for n in alive},
+        "fds": {n: 40 + int(second) % 3 for n in alive},
+        "threads": {n: 12 for n in alive},
+    }
+
+
+def _idle_rows(wins: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The monitor's rows in the idle window before the first level (no users)."""
+    idle = [w for w in wins if w["kind"] == "idle"]
     rows = []
+    for w in idle:
+        for t in range(int(w["start"]) + 1, int(w["end"]) + 1):
+            rows.append(
+                {
+                    "t": float(t),
+                    "users": 0,
+                    "nodes_alive": len(NODES),
+                    "nodes_total": len(NODES),
+                    "cpu": dict.fromkeys(NODES, 1.5),
+                    "rss_mb": dict.fromkeys(NODES, 60.0),
+                    **_handles(list(NODES), 0),
+                    "rtt_ms": {},
+                    "generator_cpu": 2.0,
+                    "faults_active": [],
+                }
+            )
+    return rows
+
+
+def _series(rng: random.Random, wins: list[dict[str, Any]], broken: bool) -> list[dict[str, Any]]:
+    rows = _idle_rows(wins)
     for second in range(int(wins[-1]["end"] - T0)):
         t = T0 + second
         down = _out(wins, t, broken, kinds=("crash",))  # a partitioned node still answers
@@ -222,6 +256,7 @@ def _series(rng: random.Random, wins: list[dict[str, Any]], broken: bool) -> lis
                     n: round(min(99.0, 10 + users * 2.2 + rng.uniform(-3, 3)), 1) for n in alive
                 },
                 "rss_mb": {n: round(60 + second * 0.05, 1) for n in alive},
+                **_handles(alive, second),
                 "rtt_ms": {
                     f"{a}->{b}": round(rng.uniform(0.2, 1.5), 3)
                     for a in alive

@@ -71,6 +71,20 @@ class Thresholds:
     #: p95 above which a stress step counts as broken, ms.
     stress_p95_ms: float = 2000.0
 
+    # -- resources and scaling (reports/resources.py, reports/scaling.py) --------------------
+    #: A node's CPU with no users (the idle window), percent of one core, at most.
+    idle_cpu_pct: float = 10.0
+    #: Memory growth after warm-up, MB per 1,000 operations the node served, at most ...
+    memory_kops_max_mb: float = 2.0
+    #: ... unless it grew by no more than this in all, MB (heap plateaus and noise).
+    memory_growth_min_mb: float = 24.0
+    #: Open file descriptors grown after warm-up per 1,000 operations served, at most ...
+    fd_kops_max: float = 10.0
+    #: ... unless they grew by no more than this many in all.
+    fd_growth_min: float = 64.0
+    #: Contention of each operation (the Universal Scalability Law's sigma), at most.
+    usl_sigma_max: float = 0.5
+
     # -- faults -----------------------------------------------------------------------------
     #: Search success during each single-node fault, percent, strictly above.
     failover_pct: float = 85.0
@@ -98,6 +112,12 @@ class Thresholds:
     regress_throughput_pct: float = 30.0
     #: Capacity (highest stress step held), percent below the baseline's, at most.
     regress_capacity_pct: float = 30.0
+    #: A node's CPU per 1,000 operations, percent above the baseline's, at most.
+    regress_cpu_pct: float = 50.0
+    #: A node's memory over the levels, percent above the baseline's, at most ...
+    regress_memory_pct: float = 30.0
+    #: ... unless it grew by no more than this many MB.
+    regress_memory_slack_mb: float = 10.0
 
     #: Whether an "insufficient" criterion blocks READY (no evidence is not a pass).
     insufficient_fails: bool = True

@@ -109,3 +109,18 @@ def test_the_generator_is_this_process_and_its_forks_not_the_nodes_it_started(bu
         fork.join()
     assert pids[0] == multiprocessing.current_process().pid
     assert fork.pid in pids and busy_process.pid not in pids
+
+
+def test_a_process_memory_and_handles_are_read_with_uss_in_turn():
+    import psutil
+
+    from locustfiles.memmeter import USS_NODES_PER_ROW, ProcessMemory
+
+    proc = psutil.Process()
+    every_row = ProcessMemory(3).read(proc, 0)
+    assert every_row["rss_mb"] > every_row["uss_mb"] > 1  # USS: this process's own pages
+    assert every_row["fds"] >= 3 and every_row["threads"] >= 1
+    many = ProcessMemory(USS_NODES_PER_ROW * 4)  # 40 nodes: each node's USS every 4th row
+    assert many.every == 4
+    read = [many.read(proc, row)["uss_mb"] is not None for row in range(8)]
+    assert sum(read) == 2

@@ -63,9 +63,9 @@ def test_a_healthy_run_is_never_not_ready_so_far(healthy):
 
 
 def test_so_far_names_the_windows_judged_and_those_still_to_come(healthy):
-    so_far = at(healthy, 125)  # the four levels have ended, the fault stage is on
-    assert so_far.ended == ("level-5", "level-10", "level-20", "level-25")
-    assert so_far.reason.startswith("So far READY on 4 of 9 windows: all ")
+    so_far = at(healthy, 125)  # the idle window and the four levels have ended, faults are on
+    assert so_far.ended == ("idle", "level-5", "level-10", "level-20", "level-25")
+    assert so_far.reason.startswith("So far READY on 5 of 10 windows: all ")
     assert so_far.reason.endswith(
         "; still to come: fault:crash-each:n1, fault:crash-each:n2, fault:isolate:n3, stress, "
         "after run"
@@ -79,7 +79,7 @@ def test_so_far_names_the_windows_judged_and_those_still_to_come(healthy):
 
 
 def test_nothing_is_judged_before_a_window_ends(healthy):
-    so_far = at(healthy, 10)
+    so_far = at(healthy, -3)  # in the idle window before the first level
     assert so_far.ended == () and so_far.verdict.label == READY
     assert so_far.reason.startswith("So far nothing judged: no window has ended yet; still to")
 
@@ -114,7 +114,7 @@ def test_a_failure_in_an_ended_window_is_not_ready_at_once():
     so_far = at(broken, 171)
     assert so_far.verdict.label == NOT_READY
     assert so_far.reason.startswith(
-        "So far NOT READY on 5 of 9 windows: single_node_failure 61.8% < 85% in window "
+        "So far NOT READY on 6 of 10 windows: single_node_failure 61.8% < 85% in window "
         "fault:crash-each:n1"
     )
 

@@ -130,6 +130,7 @@ def test_baseline_summary_and_load_baseline(tmp_path):
             }
         },
         "capacity": 30,
+        "resources": {},  # no monitor rows: no node's CPU or memory to compare
     }
     run["config"] = SETUP
     reports.build(tmp_path, run)
