@@ -88,14 +88,19 @@ def rerender(
     baseline_dir: Path | None = None,
     *,
     any_setup: bool = False,
+    overrides: dict[str, Any] | None = None,
 ) -> Verdict:
-    """Re-judge and re-render from the JSON files, optionally with thresholds from a file and
-    compared with a baseline run's results directory (stored into the run from then on); a
-    baseline of another setup is a ``ValueError`` unless ``any_setup``."""
+    """Re-judge and re-render from the JSON files, optionally with thresholds from a file, then
+    ``overrides`` (``--threshold``), and compared with a baseline run's results directory
+    (stored into the run from then on); a baseline of another setup is a ``ValueError`` unless
+    ``any_setup``. Thresholds are checked before any file is written."""
     results_dir = Path(results_dir)
     run = load_run(results_dir)
     if thresholds_file is not None:
         run["thresholds"] = {**(run.get("thresholds") or {}), **load_overrides(thresholds_file)}
+    if overrides:
+        run["thresholds"] = {**(run.get("thresholds") or {}), **overrides}
+    Thresholds.from_dict(run.get("thresholds"))  # a bad name or value: one line, no file
     if baseline_dir is not None:
         min_samples = Thresholds.from_dict(run.get("thresholds")).min_samples
         base = load_baseline(baseline_dir, min_samples)

@@ -1,5 +1,5 @@
-"""``python -m reports RESULTS_DIR [--thresholds FILE] [--baseline OLD [--baseline-any-setup]]``:
-re-judge and re-render every report from the JSON.
+"""``python -m reports RESULTS_DIR [--thresholds FILE] [--threshold NAME=VALUE,...] [--baseline OLD
+[--baseline-any-setup]]``: re-judge and re-render every report from the JSON.
 
 Exit codes: the verdict's (0 READY, 1 NOT READY, 3 REGRESSION, 4 INCONCLUSIVE); 2 when the
 directory, the thresholds or the baseline could not be used, or the baseline is of another setup
@@ -12,6 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from locustfiles.options import threshold_overrides
 from reports import rerender
 from reports.regression import ANY_SETUP
 from reports.results import ResultsError
@@ -23,11 +24,18 @@ EXIT_UNUSABLE = 2
 def main(argv: list[str] | None = None) -> int:
     """Parse arguments, re-render, print the verdict line; return the exit code."""
     parser = argparse.ArgumentParser(
-        prog=PROG, description="Re-render the Phase 4 reports from a results directory."
+        prog=PROG,
+        description="Re-render the Phase 4 reports from a results directory.",
+        allow_abbrev=False,  # --threshold must never be taken for --thresholds
     )
     parser.add_argument("results_dir", type=Path, help="directory holding the JSON results")
     parser.add_argument(
         "--thresholds", type=Path, help="TOML or JSON file overriding the stored thresholds"
+    )
+    parser.add_argument(
+        "--threshold",
+        default="",
+        help="threshold overrides, e.g. success_pct=90,p95_ms=800 (after --thresholds)",
     )
     parser.add_argument(
         "--baseline",
@@ -42,7 +50,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         verdict = rerender(
-            args.results_dir, args.thresholds, args.baseline, any_setup=args.baseline_any_setup
+            args.results_dir,
+            args.thresholds,
+            args.baseline,
+            any_setup=args.baseline_any_setup,
+            overrides=threshold_overrides(args.threshold),
         )
     except (ResultsError, ValueError, OSError) as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)

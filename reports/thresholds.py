@@ -8,12 +8,18 @@ Unknown names are refused so a typo never silently keeps a default.
 from __future__ import annotations
 
 import json
+import math
 import tomllib
 from dataclasses import Field, asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
 CONCURRENCY_BASES = ("inflight", "users")
+#: Thresholds that are a share of something, percent: 0..100. Every other number is >= 0 (a
+#: percent of one core, or a percent increase over a baseline, may pass 100).
+SHARES_PCT = frozenset(
+    {"success_pct", "availability_pct", "stress_pct", "failover_pct", "degraded_pct"}
+)
 #: Recovery is watched this long past the ``recovery_s`` gate (a near miss shows its time) ...
 RECOVERY_WATCH_MARGIN_S = 5.0
 #: ... and this long when there is no gate ("any automatic recovery passes").
@@ -187,9 +193,19 @@ def _coerce(field: Field, value: Any) -> Any:
     if isinstance(default, str):
         return str(value)
     try:
-        return int(value) if isinstance(default, int) else float(value)
+        number = int(value) if isinstance(default, int) else float(value)
     except (TypeError, ValueError):
         raise ValueError(f"threshold {name}: expected a number, got {value!r}") from None
+    return _in_range(name, number)
+
+
+def _in_range(name: str, number: float) -> float:
+    """A share is 0..100 percent; any other threshold is a finite number >= 0."""
+    high = 100 if name in SHARES_PCT else math.inf
+    if not (0 <= number <= high and math.isfinite(number)):
+        bounds = "0..100 (percent)" if name in SHARES_PCT else "a number >= 0"
+        raise ValueError(f"threshold {name}: must be {bounds}, got {number:g}")
+    return number
 
 
 def load_overrides(path: Path | str) -> dict[str, Any]:

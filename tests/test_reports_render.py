@@ -217,3 +217,21 @@ def test_an_interrupted_run_with_an_open_window_still_reports(tmp_path):
     assert stored["end"] >= stored["start"]
     assert any(r.window == stored["name"] for r in verdict.results)
     assert "Failover is off" in (tmp_path / MARKDOWN).read_text()
+
+
+def test_cli_threshold_overrides_are_their_own_option_and_range_checked(broken, tmp_path, capsys):
+    out, _ = broken
+    before = (out / COMPLETE).read_bytes()
+    for bad, said in [
+        ("success_pct=150", "threshold success_pct: must be 0..100 (percent), got 150"),
+        ("success_pct=-5", "threshold success_pct: must be 0..100 (percent), got -5"),
+        ("p95_ms=-1", "threshold p95_ms: must be a number >= 0, got -1"),
+        ("nosuch=1", "unknown threshold(s): nosuch"),
+    ]:
+        assert cli_main([str(out), "--threshold", bad]) == 2
+        err = capsys.readouterr().err
+        assert err == f"python -m reports: error: {said}\n"
+    assert (out / COMPLETE).read_bytes() == before  # nothing written, not half-written
+    assert cli_main([str(out), "--threshold", "p95_ms=100"]) == 1
+    stored = json.loads((out / COMPLETE).read_text())
+    assert stored["thresholds_resolved"]["p95_ms"] == 100.0
