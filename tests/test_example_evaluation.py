@@ -25,8 +25,9 @@ SHORT = ("--levels", "5,25", "--step-time", "3", "--stress-levels", "", "--fault
 pytest.importorskip("aiohttp", reason="the example network needs the 'examples' extra")
 _ok, _why = netns.available()
 _nft_ok, _nft_why = nft_backend.available()
-if not (_ok and _nft_ok):
-    pytest.skip(f"no namespace partitions here: {_why or _nft_why}", allow_module_level=True)
+if not (_ok and _nft_ok):  # name the missing part: each says why even when it is available
+    _missing = _nft_why if _ok else _why
+    pytest.skip(f"no namespace partitions here: {_missing}", allow_module_level=True)
 
 
 def tiny_processes(workdir) -> list[str]:
