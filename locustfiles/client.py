@@ -16,8 +16,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from gevent import GreenletExit
+
 from networks.adapter import Adapter, Hit, NodeInfo, Refused, SearchAnswer, Unavailable
 from reports.checker import compact_hit
+from reports.samples import UNFINISHED
 
 RETRY_HOME_AFTER_S = 3.0
 DOWNLOAD_DEADLINE_S = 20.0
@@ -99,6 +102,12 @@ class NetworkClient:
             except Unavailable as exc:  # refused, reset, timeout: try the next node
                 error = exc
                 continue
+            except GreenletExit:  # the user is stopped mid-call: the node may still do it
+                if "name" in facts:  # a write the model must count as maybe done
+                    stopped = RequestFailed("the user was stopped mid-call")
+                    at, again, facts = started_wall, attempt > 0, {**facts, "of": op}
+                    self._record(UNFINISHED, at, started, 0, stopped, node, again, facts)
+                raise
             except Refused as exc:
                 error, served = RequestFailed(str(exc)), node
                 break

@@ -30,7 +30,7 @@ REPORT_LAG_S = 3.5  # workers report every 3 s: their samples arrive up to this 
 #: ``violation`` (corrupt bytes); a search's ``term`` and ``ttl`` and its answer (``hits`` as
 #: compact lists, ``reached``, ``partial``, ``messages``); the file ``name`` an upload or a pull
 #: put on its node.
-SAMPLE_FACTS = ("violation", "term", "ttl", "hits", "reached", "partial", "messages", "name")
+SAMPLE_FACTS = ("violation", "term", "ttl", "hits", "reached", "partial", "messages", "name", "of")
 
 
 def sample_from_request(

@@ -198,7 +198,13 @@ def _files(ev: Evidence, nodes: tuple[str, ...]) -> tuple[dict[tuple[str, str], 
                 node["name"], f["name"], f.get("size"), f.get("sha256"), -math.inf, -math.inf
             )
             corpus.setdefault(f["name"], f)
-    attempts = [s for s in ev.samples if s.get("op") in PUTS_FILES and s.get("name")]
+    # An ``unfinished`` sample is a write whose user was stopped mid-call (client.py): the node
+    # may have done it all the same.
+    attempts = [
+        s
+        for s in ev.samples
+        if (s.get("op") in PUTS_FILES or s.get("of") in PUTS_FILES) and s.get("name")
+    ]
     started: dict[str, float] = {}
     for s in attempts:
         started[s["name"]] = min(s["t"], started.get(s["name"], math.inf))
@@ -216,6 +222,8 @@ def _files(ev: Evidence, nodes: tuple[str, ...]) -> tuple[dict[tuple[str, str], 
             f, key = corpus[name], (s["node"], name)
             if key not in files or files[key].since > end:
                 files[key] = Held(s["node"], name, f.get("size"), f.get("sha256"), end, s["t"])
+            if s.get("failover"):  # the node that did not answer in time may have pulled it too
+                unsure[(None, name)] = min(s["t"], unsure.get((None, name), math.inf))
         elif not (s["op"] == "index" and name in acked):
             # Never acknowledged: it may have landed where it was sent (anywhere, after a
             # failover: the node that did not answer in time may have kept it).

@@ -17,10 +17,11 @@ from typing import Any
 
 Sample = dict[str, Any]
 
-#: Ops that measure part of another request (time to first byte of a download) or check an
-#: answer (``hit_check``: does the node a hit named hold the file?): charted and judged on their
-#: own, but not counted as load in rates and throughput.
-DERIVED_OPS = frozenset({"download_ttfb", "hit_check"})
+#: Ops that measure part of another request (time to first byte of a download) or record a
+#: write the harness cut short (``unfinished``: a user stopped mid-call, whose node may have done
+#: it all the same; the model reads it): not counted as load in rates and throughput.
+UNFINISHED = "unfinished"
+DERIVED_OPS = frozenset({"download_ttfb", UNFINISHED})
 #: The operations the Phase 4 users run, each judged and compared on its own.
 OPERATIONS = ("search", "index", "download_ttfb", "download", "node_download")
 #: Ops that are a part of another request: never counted as a second operation in flight.

@@ -21,6 +21,7 @@ from reports.checker import (
 from reports.correctness import degraded_answers, wrong_metadata
 from reports.evidence import Evidence
 from reports.rows import FAIL, PASS, REPORTED
+from reports.samples import UNFINISHED
 from reports.synthetic import synthetic_run
 from reports.thresholds import Thresholds
 from tests.fixtures import fault_result, fault_win, req, status
@@ -155,6 +156,18 @@ def test_an_upload_never_acknowledged_makes_its_name_unknown_never_phantom():
     ev = evidence([upload("alpha-lost.bin", 5, 2000, ok=False), search(12, [*every(), new])])
     j = check(ev).of(ev.samples[1])
     assert j.answer == COMPLETE and j.hits == {OK: 4, UNKNOWN: 1}
+
+
+def test_a_pull_cut_short_by_the_harness_makes_its_name_unknown_never_phantom():
+    # A level lowering its users stops them mid-call (locustfiles/client.py records the write
+    # as ``unfinished``): the node may have finished the pull, so its hits are unknown.
+    pulled = ["n2", "alpha-n3-000.txt", SIZE, "00" * 8, 1]
+    cut = {**req(5, op=UNFINISHED, ok=False, lat=30, name="alpha-n3-000.txt"), "node": "n2"}
+    ev = evidence([{**cut, "of": "node_download"}, search(12, [*every(), pulled])])
+    assert check(ev).of(ev.samples[1]).hits == {OK: 4, UNKNOWN: 1}
+    # without that record the same hit is a phantom: n2 never held the file
+    bare = evidence([search(12, [*every(), pulled])])
+    assert check(bare).of(bare.samples[0]).answer == PHANTOM
 
 
 def test_a_file_listed_twice_is_a_duplicate():
