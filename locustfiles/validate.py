@@ -42,6 +42,21 @@ def check_plan(spec: str | None) -> None:
         raise ValueError(f"--fault-plan: {exc}") from None
 
 
+def check_plan_fits(spec: str | None, nodes: int) -> None:
+    """The plan resolves on the embedded network's nodes (its targets, the majority rule), so
+    a plan a small network cannot take is refused before the network starts."""
+    if not spec or spec == NO_PLAN:
+        return
+    names = [f"n{i + 1}" for i in range(nodes)]
+    try:
+        faults.resolve(faults.load_plan(plan_path(spec)), names)
+    except ValueError as exc:  # PlanError
+        size = f"{nodes} node{'s' * (nodes != 1)}"
+        raise ValueError(
+            f"--fault-plan {spec}: not for {size}: {exc}; use more --nodes or --fault-plan none"
+        ) from None
+
+
 def check_network(spec: str):
     """The network definition (``--network``), loaded and checked whole."""
     try:
@@ -132,6 +147,8 @@ def check_options(options, *, web_ui: bool) -> RunFolders:
     except ValueError as exc:
         raise ValueError(f"--stress-levels: {exc}") from None
     check_plan(options.fault_plan or profile.default_plan)
+    if not options.cluster:
+        check_plan_fits(options.fault_plan or profile.default_plan, options.nodes)
     thresholds(options)
     baseline(options)  # a --baseline folder that cannot be read fails here, not after the start
     run_folders = RunFolders(options.results_dir, options.overwrite)

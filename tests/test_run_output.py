@@ -119,6 +119,12 @@ def test_good_options_pass_and_create_nothing(tmp_path, monkeypatch):
         ({"topology": "random:d=4"}, "--topology: topology 'random:d=4' on 3 nodes: d must be"),
         ({"topology": "ring", "cluster": "http://127.0.0.1:1"}, "--topology: for the embedded"),
         ({"fault_plan": "nosuch"}, "no such plan file; shipped plans: phase4, quick, or none"),
+        (
+            {"nodes": 2},
+            "--fault-plan quick: not for 2 nodes: fault[0].target: at 2s it would take down n2 "
+            "(1 of 2 nodes); a majority must stay up",
+        ),
+        ({"nodes": 2}, "; use more --nodes or --fault-plan none"),
         ({"profile": "slow"}, "--profile must be one of"),
         ({"threshold": "nosuch=1"}, "unknown threshold"),
         ({"baseline": "/nonexistent/run"}, "--baseline: "),
@@ -132,6 +138,10 @@ def test_a_bad_option_is_one_line(change, message):
 
 def test_nodes_do_not_count_against_a_given_cluster():
     validate.check_options(options(nodes=500, cluster="http://127.0.0.1:1"), web_ui=False)
+
+
+def test_a_network_too_small_for_the_plan_runs_without_one():
+    validate.check_options(options(nodes=2, fault_plan="none"), web_ui=False)
 
 
 # -- --baseline: a previous run of the same setup ----------------------------------------------
@@ -251,6 +261,7 @@ def run_locust(cwd: Path, *args: str, stdout=subprocess.PIPE, stderr=subprocess.
         (("--fault-plan", "nosuch"), "shipped plans: phase4, quick"),
         (("--levels", "5,x"), "--levels: not a comma-separated list"),
         (("--nodes", str(MAX_NODES + 1)), f"--nodes must be 1..{MAX_NODES}"),
+        (("--nodes", "2"), "not for 2 nodes: fault[0].target"),
         (("--results-dir", "full"), "--results-dir full is not empty"),
     ],
 )
