@@ -18,9 +18,10 @@ from locust.runners import STATE_INIT, STATE_MISSING, STATE_STOPPED, MasterRunne
 from locust.util.timespan import parse_timespan
 
 from faults import BackendError
+from networks.readiness import NotReady
 from reports.samples import between, select, summarize
 
-from . import console, outcome, resultsdir
+from . import console, notready, outcome, resultsdir
 from . import options as opts
 from .console import die, say
 from .faultstage import RESULTS_FILE, TAIL_S, FaultStage
@@ -93,12 +94,18 @@ def on_init(environment, **_) -> None:
                 netns=bool(netns),
                 topology=opts.topology_spec(options),
                 files_per_node=opts.files_per_node(options),
-            ).start_all()
+            )
+            cluster.start_all()
+        except NotReady as exc:  # judged, not refused: NOT READY, report and logs (notready.py)
+            notready.judge_unready(environment, options, cluster, exc)
         except (OSError, RuntimeError, TimeoutError) as exc:
             die(f"the embedded cluster did not start: {exc}")
         environment.peerload_cluster = cluster
+        environment.events.test_stop.add_listener(notready.keep_logs)  # after on_test_stop
         descriptor = cluster.descriptor
         say(f"cluster ready: {cluster.descriptor_path}; topology {cluster.topology.summary()}")
+        if cluster.join_gaps:
+            say(f"not joined: {'; '.join(cluster.join_gaps)} (the joined check judges it)")
     try:
         _set_up_run(environment, options, descriptor)
     except SystemExit:  # a bad plan or option: the cluster we started goes too

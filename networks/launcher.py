@@ -36,8 +36,8 @@ from pathlib import Path
 
 from node.control import ControlServer
 
-from . import capacity, corpus, join, loopback
-from .adapter import ALIVE, PEERS, NodeInfo
+from . import capacity, corpus, join, loopback, readiness
+from .adapter import MEMBERS, PEERS, NodeInfo
 from .definition import NetworkDefinition, load_network
 from .procs import RUNNING, NodeProc, free_port, killpg, popen
 from .topology import DEFAULT as DEFAULT_TOPOLOGY
@@ -98,6 +98,9 @@ class Launcher:
             host = self.block.host(first_host + i) if self.block else SHARED_HOST
             self.nodes[name] = NodeProc(name, i + 1, host, self.workdir / name)
         self.control: ControlServer | None = None
+        #: What each node sees, when the nodes had not all joined when the start ended (empty:
+        #: they had, or the network shows no peers). Judged by the ``joined`` check, not here.
+        self.join_gaps: list[str] = []
         self._lock = threading.RLock()
         self._spawner = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="spawner")
         self._pid = os.getpid()
@@ -131,7 +134,15 @@ class Launcher:
             self.control = ControlServer(self, "127.0.0.1", self.control_port)
             self.control.start()
             self.write_descriptor()
-            self.wait_ready(timeout)
+            self.join_gaps = self.wait_joined(timeout)
+        except TimeoutError as exc:  # up but never ready: judged (a node that exits says why)
+            try:
+                views = self.views()
+            except Exception:  # noqa: BLE001 - a start that failed early has no views to give
+                views = []
+            logs = readiness.read_logs(self.workdir, self.nodes)
+            self.close()
+            raise readiness.NotReady(str(exc), views, logs) from exc
         except BaseException:
             self.close()
             raise
@@ -203,31 +214,53 @@ class Launcher:
 
     def wait_ready(self, timeout: float | None = None) -> None:
         """Until every running node is ready and, where the network shows its peers, sees every
-        other running node alive."""
+        other running node; TimeoutError saying what each node sees."""
         timeout = timeout or self.network.node.ready_timeout_s
-        deadline = time.monotonic() + timeout
-        cls = self.network.adapter_class
-        adapter = cls(self.node_infos()) if PEERS in cls.capabilities else None
-        try:
-            while time.monotonic() < deadline:
-                running = [n for n in self.nodes.values() if n.state == "running"]
-                if all(self._probe(n) for n in running) and (
-                    adapter is None or all(self._joined(adapter, n, running) for n in running)
-                ):
-                    return
-                time.sleep(POLL_S)
-        finally:
-            if adapter is not None:
-                adapter.close()
-        raise TimeoutError(f"cluster not ready within {timeout:.0f}s (logs in {self.workdir})")
+        gaps = self.wait_joined(timeout)
+        if gaps:
+            raise TimeoutError(f"cluster not ready within {timeout:.0f}s: {'; '.join(gaps)}")
 
-    @staticmethod
-    def _joined(adapter, node: NodeProc, running: list[NodeProc]) -> bool:
+    def wait_joined(self, timeout: float) -> list[str]:
+        """Wait (at most ``timeout``) until every running node answers its ready probe and, where
+        the network shows its peers, sees every other running node. Empty when they do; else
+        what each node sees (``n3 sees only itself``), for the ``joined`` check to judge."""
+        deadline = time.monotonic() + timeout
+        while True:
+            running = [n for n in self.nodes.values() if n.state == "running"]
+            unready = [n.name for n in running if not self._probe(n)]
+            late = time.monotonic() >= deadline
+            views = self._views(running) if late or not unready else {}
+            names = [n.name for n in running]
+            if not unready and all(readiness.joined(n, v, names) for n, (v, _) in views.items()):
+                return []
+            if late:
+                up = {n: view for n, view in views.items() if n not in unready}
+                lines = [readiness.describe(n, v, why) for n, (v, why) in up.items()]
+                return lines + [f"{n} does not answer its ready probe" for n in unready]
+            time.sleep(POLL_S)
+
+    def views(self) -> list[str]:
+        """What each node sees now, one line each (``n1 sees n1, n2``)."""
+        running = [n for n in self.nodes.values() if n.state == "running"]
+        return [readiness.describe(n, v, why) for n, (v, why) in self._views(running).items()]
+
+    def _views(self, nodes: list[NodeProc]) -> dict[str, tuple[dict | None, str]]:
+        """Each node's view of its peers and why there is none (empty for a network that shows
+        no peers: then a node sees whatever it needs)."""
+        cls = self.network.adapter_class
+        if not ({PEERS, MEMBERS} & set(cls.capabilities)):
+            return {}
+        adapter = cls(self.node_infos())
+        out = {}
         try:
-            view = adapter.peers(adapter.node(node.name))
-        except Exception:  # noqa: BLE001 - not answering (yet) is "not joined"
-            return False
-        return all(view.get(o.name) == ALIVE for o in running if o is not node)
+            for node in nodes:
+                try:
+                    out[node.name] = (adapter.peers(adapter.node(node.name)), "")
+                except Exception as exc:  # noqa: BLE001 - not answering is what it says
+                    out[node.name] = (None, str(exc) or type(exc).__name__)
+        finally:
+            adapter.close()
+        return out
 
     # -- control actions (also served by the control API) ---------------------------------
     def status(self) -> list[dict]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import sys
 import time
 from pathlib import Path
@@ -22,6 +23,7 @@ from networks.topology import DEFAULT as DEFAULT_TOPOLOGY
 from .config import ADMIN_TOKEN_ENV
 
 STOP_POLL_S = 0.2  # how soon the CLI notices Ctrl-C or SIGTERM
+CONTROL_HOST = "127.0.0.1"  # where the launcher serves the control API
 
 
 class Cluster(Launcher):
@@ -32,6 +34,22 @@ class Cluster(Launcher):
         self, nodes: int = 3, *, network: NetworkDefinition | str = DEFAULT_NETWORK, **options
     ) -> None:
         super().__init__(network, nodes, **options)
+
+
+def check_control_port(port: int) -> None:
+    """A taken ``--control-port`` is found before any node starts (the control API is served
+    only once every node is up): ValueError naming the option and the port."""
+    if not port:
+        return
+    try:
+        with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((CONTROL_HOST, port))
+    except OSError as exc:
+        why = exc.strerror or exc
+        raise ValueError(
+            f"--control-port {port}: cannot listen on {CONTROL_HOST}:{port} ({why})"
+        ) from None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -77,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
         p.error(f"--nodes must be 1..{MAX_NODES}, --control-port 0..65535")
     token = a.token or os.environ.get(ADMIN_TOKEN_ENV)
     try:
+        check_control_port(a.control_port)
         cluster = Cluster(
             a.nodes,
             workdir=a.workdir,
@@ -108,6 +127,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"topology {cluster.topology.summary()}", flush=True)
         for node in cluster.nodes.values():
             print(f"{node.name} {node.http} grpc {node.grpc} pid {node.proc.pid}", flush=True)
+        if cluster.join_gaps:  # every node answers, but they did not all find each other
+            print(f"not joined: {'; '.join(cluster.join_gaps)}", flush=True)
         print("ready", flush=True)
         while not stopping:
             time.sleep(STOP_POLL_S)
