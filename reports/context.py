@@ -24,7 +24,10 @@ from reports.thresholds import Thresholds
 from reports.verdict import Verdict
 
 TITLE = "peerload — Phase 4 readiness report"
-VERDICT_MARK = {"pass": "✅ pass", "fail": "❌ fail", "insufficient": "⚠️ insufficient"}
+#: Words, not emoji: a browser without an emoji font (Debian's Chromium) drew empty boxes.
+VERDICT_MARK = {"pass": "pass", "fail": "FAIL", "insufficient": "insufficient"}
+#: What a blank setting meant: the profile's choice (the plan its source, when one ran).
+DEFAULT_SETTING = "(the profile's)"
 
 
 def when(epoch_s: float) -> str:
@@ -44,6 +47,29 @@ def scalar_rows(data: dict[str, Any] | None) -> list[dict[str, str]]:
         text = value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
         rows.append({"key": str(key), "value": text})
     return rows
+
+
+def config_rows(run: dict[str, Any]) -> list[dict[str, str]]:
+    """The run's settings, each once: the seed from the config (or the run), a blank setting as
+    the default it took, the fault plan as the plan that ran."""
+    config = dict(run.get("config") or {})
+    if "seed" not in config and run.get("seed") is not None:
+        config["seed"] = run["seed"]
+    plan = run.get("plan") if isinstance(run.get("plan"), dict) else {}
+    if config.get("fault_plan") == "":
+        name = plan.get("source") or plan.get("name") or ""
+        config["fault_plan"] = f"{name} {DEFAULT_SETTING}".strip() if plan else "none"
+    blank = {k: DEFAULT_SETTING for k, v in config.items() if v == ""}
+    return scalar_rows({**config, **blank})
+
+
+def integrity_rows(integrity: dict[str, Any]) -> list[dict[str, str]]:
+    """The integrity counters; a list (the examples) as names, or "none"."""
+    shown = {
+        k: ", ".join(map(str, v)) or "none" if isinstance(v, list) else v
+        for k, v in integrity.items()
+    }
+    return scalar_rows(shown)
 
 
 def stat_cells(s: dict[str, Any]) -> dict[str, Any]:
@@ -201,9 +227,9 @@ def build_context(
         "ops": op_rows(ev),
         "faults": fault_rows(ev, t0),
         "journal": journal_summary(ev.journal),
-        "integrity": scalar_rows(ev.integrity),
+        "integrity": integrity_rows(ev.integrity),
         "recommendations": [r.to_dict() for r in recommendations],
-        "config": scalar_rows(run.get("config")),
+        "config": config_rows(run),
         "versions": scalar_rows(run.get("versions")),
         "seed": "–" if run.get("seed") is None else str(run["seed"]),
         "thresholds": scalar_rows(thresholds.to_dict()),

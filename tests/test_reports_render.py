@@ -235,3 +235,23 @@ def test_cli_threshold_overrides_are_their_own_option_and_range_checked(broken, 
     assert cli_main([str(out), "--threshold", "p95_ms=100"]) == 1
     stored = json.loads((out / COMPLETE).read_text())
     assert stored["thresholds_resolved"]["p95_ms"] == 100.0
+
+
+def test_config_and_integrity_tables_say_each_setting_once_and_in_words(tmp_path):
+    run = synthetic_run(scale=SCALE, seed=3)
+    run["config"] = {"seed": 3, "fault_plan": "", "levels": "", "nodes": 3}
+    run["integrity"] = {"acked_uploads": 4, "lost": 0, "examples": []}
+    reports.build(tmp_path, run)
+    text = (tmp_path / MARKDOWN).read_text()
+    html = (tmp_path / HTML).read_text()
+    assert text.count("| seed | 3 |") == 1 and html.count("<th>seed</th>") == 1
+    run["plan"]["source"] = "quick"
+    assert "| fault_plan | (the profile's) |" in text  # a plan ran; its source unrecorded
+    reports.build(tmp_path, run)
+    text = (tmp_path / MARKDOWN).read_text()
+    assert "| fault_plan | quick (the profile's) |" in text
+    assert "| levels | (the profile's) |" in text
+    assert "| examples | none |" in text and "| examples | [] |" not in text
+    for emoji in ("✅", "❌", "⚠️"):  # no emoji font in Debian's Chromium: empty boxes
+        assert emoji not in text and emoji not in html
+    assert "| pass |" in text
