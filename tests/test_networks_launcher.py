@@ -202,3 +202,26 @@ def test_a_refused_after_start_call_fails_the_start_naming_it(tmp_path):
     ):
         launcher.start_all()
     assert all(n.proc is None or n.proc.poll() is not None for n in launcher.nodes.values())
+
+
+def test_a_taken_control_port_is_one_line_before_any_node_starts(tmp_path):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        run = subprocess.run(
+            [sys.executable, "-m", "node.cluster", "--nodes", "2", "--files", "1"]
+            + ["--control-port", str(port), "--workdir", str(tmp_path / "w")],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            timeout=60,
+        )
+    assert run.returncode == 2 and run.stdout == "", run.stdout + run.stderr
+    assert run.stderr == (
+        f"node.cluster: --control-port {port}: cannot listen on 127.0.0.1:{port} "
+        "(Address already in use)\n"
+    )
+    assert not (tmp_path / "w").exists()  # no node started, no folder left
