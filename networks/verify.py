@@ -55,6 +55,7 @@ from .adapter import (
     Unavailable,
 )
 from .reach import MAX_TTL, depth_problems, search_ttl, searcher, shared_term, within
+from .readiness import describe
 from .topology import Topology
 
 DOWNLOAD_TIMEOUT_S = 5.0
@@ -161,7 +162,8 @@ def check_joined(net: Adapter, nodes: list[NodeInfo]) -> Check:
         view, why = _call(net.peers, node)
         missing = [n.name for n in nodes if n is not node and (view or {}).get(n.name) not in SEES]
         if why or missing:
-            gaps.append(f"{node.name} {why or 'does not see ' + ', '.join(missing) + ' ' + seen}")
+            what = f"does not see {', '.join(missing)} {seen} ({describe(node.name, view)})"
+            gaps.append(f"{node.name} {why or what}")
     if gaps:
         return Check("joined", FAIL, "; ".join(gaps))
     if net.has(PEERS):
