@@ -109,8 +109,10 @@ def test_a_node_that_exits_at_start_is_reported_and_nothing_stays(tmp_path):
 
 SCRIPT = """
 import sys, time
+from pathlib import Path
 from networks.launcher import Launcher
-c = Launcher(sys.argv[1], 2, files_per_node=1).start_all()
+# its folder under the test's tmp_path: a SIGKILLed launcher cannot remove a temp dir of its own
+c = Launcher(sys.argv[1], 2, workdir=Path(sys.argv[2]), files_per_node=1).start_all()
 c.kill("n2"); c.start("n2")   # a restart: spawned again, still dies with us
 print(" ".join(str(n.proc.pid) for n in c.nodes.values()), flush=True)
 time.sleep(60)
@@ -122,7 +124,10 @@ def test_nodes_die_with_a_sigkilled_launcher(tmp_path):
     script.write_text(textwrap.dedent(SCRIPT))
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen(
-        [sys.executable, str(script), str(FAKE)], stdout=subprocess.PIPE, text=True, env=env
+        [sys.executable, str(script), str(FAKE), str(tmp_path / "w")],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
     )
     try:
         pids = [int(p) for p in proc.stdout.readline().split()]
