@@ -13,6 +13,7 @@ from typing import Any
 from reports.breakdown import node_of
 from reports.evidence import FAULT, FAULT_STAGE, LEVEL, STRESS, Evidence
 from reports.samples import Sample, latencies, percentile
+from reports.scaling import curves, usl
 from reports.series import per_node, values
 
 #: At most this many buckets on the sample-derived charts, whatever the run length.
@@ -24,6 +25,9 @@ STAGE_KINDS = (LEVEL, FAULT_STAGE, STRESS)
 #: Drawn with the nodes' CPU: the load generator's (percent of one core, like theirs) and the
 #: whole machine's (percent of all its cores, on an axis of its own).
 HOST_CPU = {"generator": "generator_cpu_total", "machine": "machine_cpu"}
+
+#: The scaling chart's fitted curve: this many points, up to this times the highest N measured.
+USL_CHART_STEPS, USL_CHART_REACH = 40, 1.5
 
 Column = list[float | None]
 
@@ -129,7 +133,32 @@ def per_node_columns(ev: Evidence, t0: float, key: str) -> dict[str, Any]:
     }
 
 
-def chart_data(ev: Evidence, t0: float) -> dict[str, Any]:
+def scaling_chart(ev: Evidence, min_samples: int) -> list[dict[str, Any]]:
+    """Per operation with a fit: its measured (N, X) points and the fitted USL curve over one
+    x axis (N in flight), for a chart each (reports/scaling.py)."""
+    out = []
+    for op, curve in curves(ev, min_samples).items():
+        model, points = curve["fit"], curve["points"]
+        if model is None:
+            continue
+        top = max(p["n"] for p in points) * USL_CHART_REACH
+        grid = [top * i / USL_CHART_STEPS for i in range(1, USL_CHART_STEPS + 1)]
+        xs = sorted({*grid, *(p["n"] for p in points)})
+        measured = {p["n"]: p["x"] for p in points}
+        fitted = [usl(x, model["lambda"], model["sigma"], model["kappa"]) for x in xs]
+        out.append(
+            {
+                "op": op,
+                "x": [_r(x) for x in xs],
+                "measured": [_r(measured.get(x)) for x in xs],
+                "fit": [_r(y) for y in fitted],
+                "label": f"σ={model['sigma']:.3f} κ={model['kappa']:.5f}",
+            }
+        )
+    return out
+
+
+def chart_data(ev: Evidence, t0: float, min_samples: int = 1) -> dict[str, Any]:
     """Everything the HTML report's charts draw, as plain JSON-able data."""
     perf = performance(ev, t0)
     return {
@@ -143,5 +172,9 @@ def chart_data(ev: Evidence, t0: float) -> dict[str, Any]:
             name: [_r(v) for v in values(ev.series, key)] for name, key in HOST_CPU.items()
         },
         "rss": per_node_columns(ev, t0, "rss_mb"),
+        "uss": per_node_columns(ev, t0, "uss_mb"),
+        "fds": per_node_columns(ev, t0, "fds"),
+        "threads": per_node_columns(ev, t0, "threads"),
+        "scaling": scaling_chart(ev, min_samples),
         "rtt": per_node_columns(ev, t0, "rtt_ms"),
     }

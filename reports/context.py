@@ -241,7 +241,7 @@ def build_context(
             for key, count in sorted((run.get("dropped") or {}).items())
             if count
         ],
-        "chart": chart_data(ev, t0),
+        "chart": chart_data(ev, t0, thresholds.min_samples),
     }
 
 
