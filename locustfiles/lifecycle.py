@@ -230,6 +230,7 @@ def _configure_shape(environment, options) -> None:
     if isinstance(run_time, str):
         run_time = parse_timespan(run_time)
     fault_s = getattr(environment, "peerload_fault_seconds", 0)
+    fault_s = opts.fault_stage_s(profile, fault_s, run_time, len(levels) * level_s)  # a soak's
     stages = build_stages(
         levels,
         level_s,

@@ -6,7 +6,13 @@ from dataclasses import dataclass
 
 from networks.corpus import DEFAULT_FILES_PER_NODE
 
-PROFILES = ("quick", "full")
+PROFILES = ("quick", "full", "soak")
+#: Seconds with no users before the first level: two monitor rows of the nodes' idle CPU
+#: (``idle_cpu``, reports/resources.py).
+IDLE_S = 5.0
+#: A soak's fault stage ends this long before ``-t``, so the run ends its stages itself (a run
+#: stopped by the clock inside a stage is cut short).
+SOAK_MARGIN_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -27,6 +33,10 @@ class Profile:
     #: Corpus files per node of the embedded network (networks/corpus.py): the quick catalog
     #: is small files only; the full one has multi-MiB files and hundreds of hits per word.
     files_per_node: int = DEFAULT_FILES_PER_NODE
+    #: A soak: the fault stage (steady load at ``fault_users``, the plan's faults at its start)
+    #: lasts what ``-t`` leaves after the idle window, the levels and the stress step, this long
+    #: without ``-t``; 0: as long as the plan. The profile that catches slow leaks.
+    soak_s: float = 0.0
 
 
 QUICK = Profile(
@@ -48,6 +58,17 @@ FULL = Profile(
     default_plan="phase4",
     files_per_node=500,
 )
+SOAK = Profile(
+    verify_s=10,
+    level_s=30,
+    fault_users=10,
+    stress_s=20,
+    stress_levels=(40,),
+    stress_max_users=40,
+    default_plan="phase4",
+    files_per_node=500,
+    soak_s=20 * 60.0,
+)
 LEVELS = (5, 10, 20, 25)
 NO_PLAN = "none"
 
@@ -58,7 +79,21 @@ def profile(name: str | None) -> Profile:
         return QUICK
     if name == "full":
         return FULL
+    if name == "soak":
+        return SOAK
     raise ValueError(f"--profile must be one of {', '.join(PROFILES)}, not {name!r}")
+
+
+def fault_stage_s(prof: Profile, plan_s: float, run_time: float | None, levels_s: float) -> float:
+    """The fault stage's length: the plan's; a soak's what ``run_time`` leaves after the idle
+    window, ``levels_s`` of levels and its stress steps (``soak_s`` without one), never less
+    than the plan's."""
+    if not prof.soak_s:
+        return plan_s
+    if not run_time:
+        return max(plan_s, prof.soak_s)
+    stress_s = prof.stress_s * len(prof.stress_levels)
+    return max(plan_s, run_time - IDLE_S - levels_s - stress_s - SOAK_MARGIN_S)
 
 
 def topology_spec(options) -> str:
@@ -128,7 +163,7 @@ def add_options(parser) -> None:
         help="start each node in its own network namespace (automatic for partitions when "
         "the network's nodes share one address)",
     )
-    # --profile quick|full is Locust's own --profile option (a free-form run label), read here.
+    # --profile quick|full|soak is Locust's own --profile option (a free-form run label), read here.
     parser.add_argument(
         "--results-dir",
         default="",

@@ -19,14 +19,12 @@ from locust import LoadTestShape
 from reports.samples import between, percentile, requests, success_rate
 from reports.thresholds import Thresholds
 
+from .options import IDLE_S
 from .samples import REPORT_LAG_S
 
 #: Share of a level spent in its burst (the last part of the step).
 BURST_SHARE = 0.5
 STRESS_GROWTH = 2  # the ramp doubles the users after the listed steps
-#: Seconds with no users before the first level: two monitor rows of the nodes' idle CPU
-#: (``idle_cpu``, reports/resources.py).
-IDLE_S = 5.0
 RUN_TIME_REACHED, STOPPED, ALL_DONE = "run time reached", "stopped", "all stages done"
 
 
