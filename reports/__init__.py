@@ -125,7 +125,7 @@ def publish(results_dir: Path, run: dict[str, Any]) -> Verdict:
         "answer_checker": checker_table(ev),
     }
     write_json(results_dir / COMPLETE, complete_results(run, judged))
-    write_json(results_dir / PERFORMANCE, performance_report(ev))
+    write_json(results_dir / PERFORMANCE, performance_report(ev, thresholds.min_samples))
     context = build_context(run, ev, verdict, recommendations, thresholds)
     atomic_write_text(results_dir / MARKDOWN, render_markdown(context))
     atomic_write_text(results_dir / HTML, render_html(context))

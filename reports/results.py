@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from reports.evidence import Evidence
+from reports.resources import figures as resource_figures
 from reports.samples import summarize, summarize_ops
+from reports.scaling import curves
 from reports.series import resources
 
 COMPLETE = "phase4_complete_results.json"
@@ -153,8 +155,9 @@ def complete_results(run: dict[str, Any], extra: dict[str, Any]) -> dict[str, An
     return {"schema": SCHEMA_VERSION, "samples_file": SAMPLES, "run": stored, **extra}
 
 
-def performance_report(ev: Evidence) -> dict[str, Any]:
-    """``performance_report.json``: percentiles per op and window, resources, RTT, the series."""
+def performance_report(ev: Evidence, min_samples: int = 1) -> dict[str, Any]:
+    """``performance_report.json``: percentiles per op and window, resources (per node: idle
+    CPU, CPU per 1,000 ops, memory, growth), the scaling curves, RTT, the series."""
     per_window = {}
     for w in ev.windows:
         span = w["end"] - w["start"]
@@ -167,7 +170,12 @@ def performance_report(ev: Evidence) -> dict[str, Any]:
         "schema": SCHEMA_VERSION,
         "overall": summarize_ops(ev.samples, span),
         "windows": per_window,
-        "resources": {"cpu_pct": res["cpu"], "rss_mb": res["rss_mb"]},
+        "resources": {
+            "cpu_pct": res["cpu"],
+            "rss_mb": res["rss_mb"],
+            "per_node": resource_figures(ev),
+        },
+        "scaling": curves(ev, min_samples),
         "rtt_ms": res["rtt_ms"],
         "series": ev.series,
     }
