@@ -37,6 +37,7 @@ def shifted(run: dict, delta: float) -> dict:
         "windows": [move(w, "start", "end", "burst_start") for w in run["windows"]],
         "samples": [move(s, "t") for s in run["samples"]],
         "series": [move(r, "t") for r in run["series"]],
+        "acked": [move(a, "t") for a in run["acked"]],
     }
 
 
@@ -49,11 +50,14 @@ def main() -> int:
     shape = Phase4Shape()
     shape.configure(build_stages((5, 10, 20, 25), 12, 10, 44, (30, 40), 8), None, Thresholds())
     environment.shape_class = shape
-    state = RunState({"nodes": [{"name": n, "http": NO_NODE_URL} for n in NODES]})
+    # the nodes with the files they were seeded with: the checker judges hits against them
+    held = {n["name"]: n["files"] for n in run["nodes"]}
+    state = RunState({"nodes": [{"name": n, "http": NO_NODE_URL, "files": held[n]} for n in NODES]})
     now = time.time()
     state.windows = [w for w in run["windows"] if w["end"] <= now]
     state.samples = [s for s in run["samples"] if s["t"] < now]
     state.series = [r for r in run["series"] if r["t"] < now]
+    state.acked = [a for a in run["acked"] if a["t"] < now]
     state.initial_problems = []
     view = ClusterView(environment, state)
     out = {"scale": SCALE, "seed": SEED, "mid_run": view.snapshot()}
