@@ -42,7 +42,7 @@ def tiny_processes(workdir) -> list[str]:
 def test_the_quick_profile_judges_the_example_network_honestly(tmp_path):
     run = run_headless(tmp_path, "--network", str(NETWORK), *SHORT, timeout=300)
     output = run.stdout + run.stderr
-    assert "one namespace per node" in output, output[-3000:]  # chosen for the partition
+    assert "one network namespace per node" in output, output[-3000:]  # for the partition
     complete = json.loads((tmp_path / "phase4_complete_results.json").read_text())
     verdict, rows = complete["verdict"], complete["criteria"]
     # The run itself went through: every stage, every fault applied and healed.
