@@ -27,6 +27,7 @@ from typing import Any
 import networkx as nx
 
 from reports.evidence import FAULT, Evidence
+from reports.faultsteps import failed_steps
 
 #: A file is certain to be on its node only once acknowledged this long before a search starts
 #: (clocks of distributed workers, the time an acknowledgement travels).
@@ -73,6 +74,9 @@ class Outage:
     nodes: frozenset[str]
     takes_down: bool
     cuts_links: bool
+    #: A step of the fault failed or was not applied (reports/faultsteps.py): what it did to
+    #: the network is not known, so every answer while it lasted is unknown, never judged.
+    unsure: bool = False
 
 
 @dataclass
@@ -123,6 +127,9 @@ class Model:
             b - BOUNDARY_SLACK_S <= t1 and t0 <= b + BOUNDARY_SLACK_S
             for o in self.outages
             for b in (o.start, o.back)
+        ) or any(
+            o.unsure and o.start - BOUNDARY_SLACK_S <= t1 and t0 <= o.back + BOUNDARY_SLACK_S
+            for o in self.outages
         )
 
     def hops(self, origin: str, t0: float, t1: float, *, required: bool) -> dict[str, float]:
@@ -245,11 +252,14 @@ def _back(ev: Evidence, window: dict[str, Any]) -> float:
 
 def _outages(ev: Evidence, nodes: Iterable[str]) -> list[Outage]:
     everyone = frozenset(nodes)
+    failed = {step.key for step in failed_steps(ev.journal)}
     out = []
     for w in ev.of_kind(FAULT):
         target = w.get("target")
         hit = frozenset({target}) if target in everyone else everyone
+        unsure = f"{w.get('fault_id')}:{target}" in failed
         cuts = w.get("acts_on") == "network" and w.get("takes_down", True) is not False
         takes_down = w.get("takes_down", True) is not False
-        out.append(Outage(w["start"], w["end"], _back(ev, w), hit, takes_down, cuts))
+        back = _back(ev, w)
+        out.append(Outage(w["start"], w["end"], back, hit, takes_down, cuts and not unsure, unsure))
     return out

@@ -132,6 +132,19 @@ def test_an_answer_from_a_node_a_fault_affected_is_unknown():
     assert check(ev).of(ev.samples[0]).answer == UNKNOWN
 
 
+def test_a_partition_that_was_never_applied_makes_its_answers_unknown_not_beyond_ttl():
+    # The backend could not cut n3 off (its start step failed): n3 still answered. Assuming the
+    # cut anyway would call its hits beyond the TTL; nothing is known about that window.
+    window = fault_win("n3", 20, 30, kind="partition", acts_on="network")
+    run = {"windows": [window], "fault_results": [fault_result(window, recovered_s=0.5)]}
+    failed = {"record": "step", "phase": "start", "fault_id": "partition", "target": "n3"}
+    journal = [{**failed, "outcome": "error", "error": "NoAdminApi: no /admin API"}]
+    applied = check(evidence([search(25, every())], **run))
+    assert applied.of(applied.answers[0]).answer == BEYOND_TTL  # cut off, yet it answered
+    never = check(evidence([search(25, every())], journal=journal, **run))
+    assert never.of(never.answers[0]).answer == UNKNOWN
+
+
 def upload(name: str, t: float, lat_ms: float, *, ok: bool = True) -> dict:
     return {**req(t, op="index", ok=ok, lat=lat_ms, name=name), "node": "n2"}
 
