@@ -63,9 +63,11 @@ def run_setup(options, descriptor: dict | None = None) -> dict:
     if descriptor is None:
         network, nodes = options.network, options.nodes
         topology = opts.topology_spec(options)
+        catalog = opts.files_per_node(options)
     else:
         network, nodes = descriptor.get("network"), len(descriptor["nodes"])
         topology = (descriptor.get("topology") or {}).get("spec") or FULL_MESH
+        catalog = descriptor.get("files_per_node")  # a cluster given as URLs: unrecorded
         if not (descriptor.get("control") and descriptor.get("token")):
             faults = opts.NO_PLAN  # nothing to break it with: the run goes without faults
     stress = opts.int_list(options.stress_levels, profile.stress_levels)
@@ -78,6 +80,7 @@ def run_setup(options, descriptor: dict | None = None) -> dict:
         "step_time": options.step_time or profile.level_s,
         "stress_start": ",".join(map(str, stress)),
         "faults": faults,
+        "files_per_node": catalog,
     }
 
 

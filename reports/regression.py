@@ -39,6 +39,7 @@ SETUP = (
     ("step_time", "step time"),
     ("stress_start", "stress start"),
     ("faults", "fault plan"),
+    ("files_per_node", "files per node"),
 )
 UNRECORDED = "unrecorded"
 

@@ -408,6 +408,7 @@ def setup(scale: float = 1.0) -> dict[str, Any]:
         "step_time": round((levels[0][3] - levels[0][2]) * scale, 3),
         "stress_start": str(stress[0]),
         "faults": "synthetic",
+        "files_per_node": FILES_PER_NODE,
     }
 
 

@@ -175,12 +175,13 @@ def test_a_baseline_of_another_setup_is_refused_before_anything_starts(tmp_path)
         (
             {"profile": "full"},
             "profile quick vs full, step time 6 vs 30, stress start 40 vs 50, "
-            "fault plan quick vs phase4",
+            "fault plan quick vs phase4, files per node 80 vs 500",
         ),
         (
             {"cluster": "http://127.0.0.1:1,http://127.0.0.1:2"},
-            "nodes 3 vs 2, fault plan quick vs none",
+            "nodes 3 vs 2, fault plan quick vs none, files per node 80 vs unrecorded",
         ),
+        ({"files_per_node": 200}, "files per node 80 vs 200"),
     ],
 )
 def test_the_options_that_shape_the_load_are_part_of_the_setup(tmp_path, change, differs):
