@@ -82,6 +82,9 @@ class RunState:
         self.nodes = [NodeInfo.from_dict(n) for n in self.descriptor["nodes"]]
         self.alive = {n.name for n in self.nodes}
         self.adapter_class = adapter_class(self.descriptor.get("network"))
+        #: Every seeded file with its node, listed once: users draw one on most tasks, and a
+        #: real catalog has thousands (the nodes never change during a run).
+        self.corpus = [{**f, "node": n.name} for n in self.nodes for f in n.files]
 
     def adapter(self) -> Adapter:
         """A new adapter for this network (one per caller: it keeps its own connections)."""

@@ -64,8 +64,7 @@ class PeerUser(User):
         self.client.close()
 
     def corpus_file(self) -> dict | None:
-        files = [{**f, "node": n.name} for n in self.run.nodes for f in n.files]
-        return self.rng.choice(files) if files else None
+        return self.rng.choice(self.run.corpus) if self.run.corpus else None
 
     def search_term(self) -> tuple[str, dict] | None:
         """What to search for, chosen in one place: a corpus file by its exact name, or its
