@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from networks.corpus import DEFAULT_FILES_PER_NODE
 
@@ -58,17 +58,8 @@ FULL = Profile(
     default_plan="phase4",
     files_per_node=500,
 )
-SOAK = Profile(
-    verify_s=10,
-    level_s=30,
-    fault_users=10,
-    stress_s=20,
-    stress_levels=(40,),
-    stress_max_users=40,
-    default_plan="phase4",
-    files_per_node=500,
-    soak_s=20 * 60.0,
-)
+#: The full profile's stages with a long steady fault stage, ended by one stress step.
+SOAK = replace(FULL, stress_levels=(40,), stress_max_users=40, soak_s=20 * 60.0)
 LEVELS = (5, 10, 20, 25)
 NO_PLAN = "none"
 

@@ -17,8 +17,6 @@ from .faultstage import SHIPPED_PLANS, plan_path
 from .record import baseline, thresholds
 from .resultsdir import RunFolders
 
-NO_PLAN = "none"
-
 
 def shipped_plans() -> list[str]:
     return sorted(p.stem for p in SHIPPED_PLANS.glob("*.toml"))
@@ -26,13 +24,13 @@ def shipped_plans() -> list[str]:
 
 def check_plan(spec: str | None) -> None:
     """The plan exists and is valid (it is resolved against the nodes later)."""
-    if not spec or spec == NO_PLAN:
+    if not spec or spec == opts.NO_PLAN:
         return
     path = plan_path(spec)
     if not path.is_file():
         shipped = ", ".join(shipped_plans())
         raise ValueError(
-            f"--fault-plan {spec!r}: no such plan file; shipped plans: {shipped}, or {NO_PLAN}"
+            f"--fault-plan {spec!r}: no such plan file; shipped plans: {shipped}, or {opts.NO_PLAN}"
         )
     try:
         plan = faults.load_plan(path)
@@ -45,7 +43,7 @@ def check_plan(spec: str | None) -> None:
 def check_plan_fits(spec: str | None, nodes: int) -> None:
     """The plan resolves on the embedded network's nodes (its targets, the majority rule), so
     a plan a small network cannot take is refused before the network starts."""
-    if not spec or spec == NO_PLAN:
+    if not spec or spec == opts.NO_PLAN:
         return
     names = [f"n{i + 1}" for i in range(nodes)]
     try:
@@ -89,7 +87,7 @@ def needs_netns(options) -> str | None:
     if options.netns:
         return "--netns"
     spec = options.fault_plan or opts.profile(options.profile).default_plan
-    if not spec or spec == NO_PLAN or check_network(options.network).node.per_node_address:
+    if not spec or spec == opts.NO_PLAN or check_network(options.network).node.per_node_address:
         return None
     plan = faults.load_plan(plan_path(spec))
     if not any(f.kind == "partition" for f in plan.faults):

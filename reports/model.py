@@ -27,7 +27,7 @@ from typing import Any
 import networkx as nx
 
 from reports.evidence import FAULT, Evidence
-from reports.faultsteps import failed_steps
+from reports.faultsteps import failed_steps, of_fault
 
 #: A file is certain to be on its node only once acknowledged this long before a search starts
 #: (clocks of distributed workers, the time an acknowledgement travels).
@@ -252,12 +252,12 @@ def _back(ev: Evidence, window: dict[str, Any]) -> float:
 
 def _outages(ev: Evidence, nodes: Iterable[str]) -> list[Outage]:
     everyone = frozenset(nodes)
-    failed = {step.key for step in failed_steps(ev.journal)}
+    failed = failed_steps(ev.journal)
     out = []
     for w in ev.of_kind(FAULT):
         target = w.get("target")
         hit = frozenset({target}) if target in everyone else everyone
-        unsure = f"{w.get('fault_id')}:{target}" in failed
+        unsure = bool(of_fault(failed, w.get("fault_id"), target))
         cuts = w.get("acts_on") == "network" and w.get("takes_down", True) is not False
         takes_down = w.get("takes_down", True) is not False
         back = _back(ev, w)
