@@ -24,7 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -220,12 +220,27 @@ def run_one(
 ) -> dict:
     """One quick-profile run on a patched copy (``locust_args`` added to Locust's command
     line); a table row (verdict, exit code, checks)."""
-    name = defect.name if defect else UNMODIFIED
-    tmp = Path(tempfile.mkdtemp(prefix=f"peerload-mut-{name}-"))
-    row: dict = {"defect": name, "description": defect.description if defect else "unmodified"}
-    row.update(expected=READY if defect is None else NOT_READY, tmp=str(tmp), problems=[])
+    if defect is None:
+        return run_copy(UNMODIFIED, "unmodified", None, timeout, keep, locust_args)
+    patch = lambda root: apply(defect, root)  # noqa: E731
+    return run_copy(defect.name, defect.description, patch, timeout, keep, locust_args)
+
+
+def run_copy(
+    name: str,
+    description: str,
+    mutate: Callable[[Path], None] | None,
+    timeout: float,
+    keep: bool,
+    locust_args: tuple[str, ...] = (),
+) -> dict:
+    """One run on a fresh copy of the project that ``mutate(root)`` changed (None: the
+    unmodified copy, expected READY); a table row. Also the runner of bench/mutants.py."""
+    tmp = Path(tempfile.mkdtemp(prefix=f"peerload-mut-{name[:40]}-"))
+    row: dict = {"defect": name, "description": description}
+    row.update(expected=READY if mutate is None else NOT_READY, tmp=str(tmp), problems=[])
     try:
-        _run(defect, tmp, timeout, row, locust_args)
+        _run(mutate, tmp, timeout, row, locust_args)
     finally:
         with _uninterrupted():
             _reap(tmp, 0)  # after an error or Ctrl-C too; a normal run reported them
@@ -235,7 +250,7 @@ def run_one(
 
 
 def _run(
-    defect: Defect | None,
+    mutate: Callable[[Path], None] | None,
     tmp: Path,
     timeout: float,
     row: dict,
@@ -243,8 +258,8 @@ def _run(
 ) -> None:
     root, results, log_path = tmp / "repo", tmp / "results", tmp / "locust.log"
     copy_tree(root)
-    if defect is not None:
-        apply(defect, root)
+    if mutate is not None:
+        mutate(root)
     cmd = [sys.executable, "-m", "locust", "-f", str(root / "locustfiles" / "phase4.py")]
     cmd += ["--headless", "--results-dir", str(results), *locust_args]
     env = {**os.environ, "TMPDIR": str(tmp)}  # the embedded cluster's workdir lands in tmp
@@ -288,7 +303,7 @@ def _run(
     row["failed"] = [f"{c.get('name')} @ {c.get('window')}" for c in failed]
     if row["label"] is None:
         row["problems"].append(f"no verdict in {results / RESULTS_JSON}")
-    row["outcome"] = _outcome(defect is None, row)
+    row["outcome"] = _outcome(mutate is None, row)
 
 
 def _outcome(unmodified: bool, row: dict) -> str:

@@ -1,0 +1,319 @@
+"""Mechanical mutants of the node, made by cosmic-ray, each judged by a Phase 4 run.
+
+    python bench/mutants.py [--sample 100] [--seed 1] [--out DIR] [--timeout 300]
+                            [--fresh] [--list] [-- LOCUST ARGS]
+
+1. cosmic-ray (its core operators) enumerates every mutant of the node's search and flooding,
+   membership, failure detection, catalog and transfer modules into a session database in
+   cosmic-ray's own format (``cr-report DIR/session.sqlite`` reads it).
+2. A seeded sample of ``--sample`` mutants is drawn; the rest are marked skipped. The unmodified
+   copy runs first and must be READY, or nothing else runs.
+3. Each mutant gets a fresh copy of the project, the mutation applied to the copy by cosmic-ray's
+   own applier (never the working tree), and the quick profile run there
+   (``bench/mutations.run_copy``; Locust arguments after ``--`` are added). NOT READY kills it;
+   any other label but READY (INCONCLUSIVE, REGRESSION) is counted apart; READY: it survived; no
+   verdict (the harness failed, or the time ran out) is an error, counted as neither.
+4. ``DIR/mutants.json`` holds every row; ``DIR/mutants.md`` the score by module and each
+   survivor with its diff. A second run with the same ``--out`` resumes where the first stopped.
+
+Equivalent mutants (no input can tell them from the original) are decided by reading each
+survivor's diff against the code; the ones found are listed in ``bench/mutants_equivalent.toml``
+with the reason, matched by module, operator and the changed line, and left out of the score.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import json
+import random
+import signal
+import subprocess
+import sys
+import tomllib
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+from cosmic_ray.commands.init import init as cr_init
+from cosmic_ray.mutating import apply_mutation
+from cosmic_ray.plugins import get_operator
+from cosmic_ray.work_db import WorkDB
+from cosmic_ray.work_item import TestOutcome, WorkerOutcome, WorkItem, WorkResult
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.mutations import READY, REPO, UNMODIFIED, run_copy  # noqa: E402
+
+#: The node's code the sample is drawn from: search and flooding, membership, failure
+#: detection, the catalog and the gRPC transfer.
+MODULES = (
+    "node/flood.py",
+    "node/membership.py",
+    "node/detector.py",
+    "node/catalog.py",
+    "node/transfer.py",
+)
+DEFAULT_SAMPLE = 100
+DEFAULT_SEED = 1
+DEFAULT_TIMEOUT_S = 300.0
+DEFAULT_OUT = REPO / "bench" / "results" / "mutants"
+EQUIVALENT_FILE = REPO / "bench" / "mutants_equivalent.toml"
+SESSION = "session.sqlite"
+NOT_READY = "NOT READY"
+#: The share of non-equivalent mutants the issue asks to be judged NOT READY.
+GOAL = 0.80
+
+
+@dataclass(frozen=True)
+class Equivalent:
+    """A survivor read and found equivalent: same module, operator and changed line."""
+
+    module: str
+    operator: str
+    line: str
+    mutated: str
+    why: str
+
+
+def equivalents(path: Path = EQUIVALENT_FILE) -> list[Equivalent]:
+    """The equivalent mutants decided so far (none when the file is absent)."""
+    if not path.is_file():
+        return []
+    return [Equivalent(**e) for e in tomllib.loads(path.read_text()).get("equivalent", [])]
+
+
+def changed_lines(diff: str) -> tuple[str, str]:
+    """The first removed and first added line of a unified diff, stripped."""
+    minus = next((x[1:].strip() for x in diff.splitlines() if x.startswith("-")
+                  and not x.startswith("---")), "")  # fmt: skip
+    plus = next((x[1:].strip() for x in diff.splitlines() if x.startswith("+")
+                 and not x.startswith("+++")), "")  # fmt: skip
+    return minus, plus
+
+
+def is_equivalent(row: dict, known: list[Equivalent]) -> str:
+    """The reason a row's mutant is equivalent, or ''."""
+    minus, plus = changed_lines(row["diff"])
+    for e in known:
+        if (e.module, e.operator, e.line, e.mutated) == (row["module"], row["operator"], minus,
+                                                         plus):  # fmt: skip
+            return e.why
+    return ""
+
+
+def _spec(item: WorkItem):
+    (mutation,) = item.mutations
+    return mutation
+
+
+def module_of(spec) -> str:
+    """The mutated module's path in the project ("node/flood.py")."""
+    return str(Path(spec.module_path).resolve().relative_to(REPO))
+
+
+def _operator(spec):
+    return get_operator(spec.operator_name)(**spec.operator_args)
+
+
+def mutated_source(item: WorkItem, root: Path) -> tuple[str, str | None]:
+    """``item``'s mutation applied to ``root``'s copy of its module: (original, mutated)."""
+    spec = _spec(item)
+    path = root / module_of(spec)
+    if path.resolve().is_relative_to((REPO / "node").resolve()):
+        raise RuntimeError(f"refusing to mutate the working tree: {path}")
+    return apply_mutation(path, _operator(spec), spec.occurrence)
+
+
+def diff_of(item: WorkItem, original: str, mutated: str | None) -> str:
+    """The unified diff a mutant makes (empty when it applied nothing)."""
+    if mutated is None:
+        return ""
+    name = module_of(_spec(item))
+    lines = difflib.unified_diff(
+        original.splitlines(keepends=True), mutated.splitlines(keepends=True), name, name, n=1
+    )
+    return "".join(lines)
+
+
+def open_session(out: Path, sample: int, seed: int, fresh: bool) -> WorkDB:
+    """The session database: created (every mutant, then a seeded sample left pending, the rest
+    skipped), or reopened to resume."""
+    path = out / SESSION
+    if fresh and path.exists():
+        path.unlink()
+    existed = path.exists()
+    db = WorkDB(str(path), WorkDB.Mode.open if existed else WorkDB.Mode.create)
+    if existed:
+        return db
+    cr_init([REPO / m for m in MODULES], db, {})
+    items = sorted(db.work_items, key=lambda i: (module_of(_spec(i)), i.job_id))
+    keep = {i.job_id for i in random.Random(seed).sample(items, min(sample, len(items)))}
+    skipped = [i.job_id for i in items if i.job_id not in keep]
+    db.set_multiple_results(skipped, WorkResult(worker_outcome=WorkerOutcome.SKIPPED))
+    return db
+
+
+def judge(item: WorkItem, timeout: float, locust_args: tuple[str, ...]) -> dict:
+    """One mutant's run: a row with its module, line, operator, diff, verdict and outcome."""
+    spec = _spec(item)
+    sources: dict[str, str | None] = {}
+
+    def mutate(root: Path) -> None:
+        sources["original"], sources["mutated"] = mutated_source(item, root)
+
+    where = f"{module_of(spec)}:{spec.start_pos[0]}"
+    row = run_copy(item.job_id, f"{where} {spec.operator_name}", mutate, timeout, False,
+                   locust_args)  # fmt: skip
+    row.update(module=module_of(spec), line_no=spec.start_pos[0], function=spec.definition_name,
+               operator=spec.operator_name, occurrence=spec.occurrence)  # fmt: skip
+    row["diff"] = diff_of(item, sources.get("original", ""), sources.get("mutated"))
+    row["mutant_outcome"] = outcome(row)
+    return row
+
+
+def outcome(row: dict) -> str:
+    """killed (NOT READY) / flagged (another label but READY) / survived / error."""
+    if not row["diff"]:
+        return "error"  # the mutation did not apply: nothing was judged
+    if row["label"] is None or row["problems"]:
+        return "error"
+    if row["label"] == NOT_READY:
+        return "killed"
+    return "survived" if row["label"] == READY else "flagged"
+
+
+def record(db: WorkDB, row: dict) -> None:
+    """The row in cosmic-ray's terms: killed = anything but READY; error = incompetent."""
+    test = {"survived": TestOutcome.SURVIVED, "error": TestOutcome.INCOMPETENT}.get(
+        row["mutant_outcome"], TestOutcome.KILLED
+    )
+    output = f"{row['label']} exit {row['exit_code']}: {row['peerload_line']}"
+    db.set_result(row["defect"], WorkResult(worker_outcome=WorkerOutcome.NORMAL, output=output,
+                                             test_outcome=test, diff=row["diff"]))  # fmt: skip
+
+
+def score(rows: list[dict], known: list[Equivalent]) -> dict:
+    """Counts over the judged rows: killed, flagged, survived, equivalent, error, and the score
+    (killed / non-equivalent judged)."""
+    counts = Counter()
+    for r in rows:
+        if r["mutant_outcome"] == "survived" and (why := is_equivalent(r, known)):
+            r["equivalent"] = why
+            counts["equivalent"] += 1
+        else:
+            counts[r["mutant_outcome"]] += 1
+    judged = counts["killed"] + counts["flagged"] + counts["survived"]
+    return {**counts, "judged": judged, "score": counts["killed"] / judged if judged else None}
+
+
+def markdown(rows: list[dict], known: list[Equivalent], header: str) -> str:
+    """The report: the score overall and by module, then every survivor with its diff."""
+    overall = score(rows, known)
+    out = [header, "", "| module | sampled | NOT READY | other label | READY (survived) | "
+           "equivalent | error | score |", "|---|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+    for module in [*MODULES, None]:
+        mine = [r for r in rows if module is None or r["module"] == module]
+        s = overall if module is None else score(mine, known)
+        pct = "-" if s["score"] is None else f"{s['score']:.0%}"
+        cells = (module or "**all**", len(mine), s["killed"], s["flagged"], s["survived"],
+                 s["equivalent"], s["error"], pct)  # fmt: skip
+        out.append("| " + " | ".join(map(str, cells)) + " |")
+    for title, kind in (("Survivors", "survived"), ("Other labels", "flagged"),
+                        ("Errors", "error")):  # fmt: skip
+        chosen = [r for r in rows if r["mutant_outcome"] == kind]
+        if chosen:
+            out += ["", f"## {title}", ""]
+        for r in chosen:
+            tag = f" — equivalent: {r['equivalent']}" if r.get("equivalent") else ""
+            extra = f" ({r['label']}; {'; '.join(r['problems'])})" if kind != "survived" else ""
+            out += [f"- `{r['module']}:{r['line_no']}` {r['function']} {r['operator']}"
+                    f"{extra}{tag}", "", "```diff", r["diff"].rstrip(), "```"]  # fmt: skip
+    return "\n".join(out) + "\n"
+
+
+def _commit() -> str:
+    try:
+        rev = ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"]
+        return subprocess.run(rev, capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # SIGTERM stops like Ctrl-C: the run in flight is cleaned up
+
+
+def main(argv: list[str] | None = None) -> int:
+    """0 when the score reaches the goal, 1 when it does not, 2 on bad options or a baseline
+    that is not READY."""
+    argv = sys.argv[1:] if argv is None else argv
+    locust_args: tuple[str, ...] = ()
+    if "--" in argv:
+        cut = argv.index("--")
+        argv, locust_args = argv[:cut], tuple(argv[cut + 1 :])
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--sample", type=int, default=DEFAULT_SAMPLE, help="mutants to judge")
+    p.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed of the sample")
+    p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="session, JSON and report")
+    p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S, help="seconds per run")
+    p.add_argument("--fresh", action="store_true", help="start over instead of resuming")
+    p.add_argument("--list", action="store_true", help="list the sample and exit")
+    a = p.parse_args(argv)
+    if a.sample < 1 or a.timeout <= 0:
+        p.error("--sample and --timeout must be positive")
+    a.out.mkdir(parents=True, exist_ok=True)
+    rows_path = a.out / "mutants.json"
+    db = open_session(a.out, a.sample, a.seed, a.fresh)
+    pending = sorted(db.pending_work_items, key=lambda i: (module_of(_spec(i)), i.job_id))
+    saved = json.loads(rows_path.read_text()) if rows_path.is_file() and not a.fresh else {}
+    rows: list[dict] = saved.get("rows", [])
+    if a.list:
+        for i in pending:
+            s = _spec(i)
+            print(f"{module_of(s)}:{s.start_pos[0]} {s.definition_name} {s.operator_name}")
+        return 0
+    total = len(pending) + len(rows)
+    print(f"mutants: {db.num_work_items} enumerated by cosmic-ray over {len(MODULES)} modules; "
+          f"{total} sampled (seed {a.seed}), {len(rows)} already judged", flush=True)  # fmt: skip
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        if not saved:
+            print("[baseline] unmodified ...", flush=True)
+            base = run_copy(UNMODIFIED, "unmodified", None, a.timeout, False, locust_args)
+            print(f"    {base['label']}, {base['seconds']} s", flush=True)
+            if base["outcome"] != "ok":
+                print(f"mutants: the unmodified node is not READY ({base['outcome']}): "
+                      "nothing to judge against", file=sys.stderr)  # fmt: skip
+                return 2
+            saved = {"commit": _commit(), "baseline": base, "locust_args": list(locust_args)}
+        for n, item in enumerate(pending, len(rows) + 1):
+            s = _spec(item)
+            print(f"[{n}/{total}] {module_of(s)}:{s.start_pos[0]} {s.operator_name} ...",
+                  flush=True)  # fmt: skip
+            row = judge(item, a.timeout, locust_args)
+            record(db, row)
+            rows.append(row)
+            rows_path.write_text(json.dumps({**saved, "rows": rows}, indent=1))
+            print(f"    {row['mutant_outcome']}: {row['label']}, {row['seconds']} s", flush=True)
+    except KeyboardInterrupt:
+        print("interrupted: the run in flight was stopped; run again to resume", file=sys.stderr)
+        return 130
+    finally:
+        db.close()
+    known = equivalents()
+    s = score(rows, known)
+    args = " ".join(saved["locust_args"]) or "(the quick profile)"
+    header = (
+        f"# Mutants of the node judged by peerload (commit {saved['commit']})\n\n"
+        f"{len(rows)} of {total} sampled mutants judged, seed {a.seed}, Locust args: {args}"
+    )
+    (a.out / "mutants.md").write_text(markdown(rows, known, header))
+    pct = "n/a" if s["score"] is None else f"{s['score']:.0%}"
+    print(f"mutants: {s['killed']} of {s['judged']} non-equivalent mutants NOT READY ({pct}); "
+          f"{s['flagged']} other labels, {s['survived']} READY, {s['equivalent']} equivalent, "
+          f"{s['error']} errors; report {a.out / 'mutants.md'}")  # fmt: skip
+    return 0 if s["score"] is not None and s["score"] >= GOAL else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
