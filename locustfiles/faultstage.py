@@ -5,8 +5,8 @@ Faults started by hand from the web UI's Cluster page go through a second runner
 journal, hooks and windows, so they are judged like scheduled ones.
 Each fault opens a window, and so does the recovery after it; while a fault is active its
 target is "unreachable", so users do not count a file on it as missed. Per fault we measure the
-time until the survivors mark the target dead, the time until the cluster is back to N/N alive,
-and the time until search success and p95 are back to the baseline.
+time until the survivors mark the target dead, the time until the cluster is back to N/N alive
+(the time until searches are as good as before is reports/service.py's).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import gevent
 import faults
 from networks import verify
 from networks.adapter import DEAD, PEERS, Refused, Unavailable
-from reports.samples import between, percentile, summarize_ops
+from reports.samples import between, summarize_ops
 from reports.thresholds import Thresholds
 
 from . import console
@@ -35,10 +35,6 @@ PROBE_SLACK_S = 10.0  # a probe's last poll may wait on a node that does not ans
 POLL_S = 0.1
 JOURNAL_FILE = "fault_journal.jsonl"
 RESULTS_FILE = "fault_tolerance_results.json"
-SERVICE_BUCKET_S = 1.0
-SERVICE_SUCCESS_SLACK_PCT = 5.0
-SERVICE_P95_FACTOR = 1.5
-SERVICE_P95_SLACK_MS = 20.0
 
 
 def buttons() -> list[dict]:
@@ -347,7 +343,7 @@ class FaultStage:
                 )
         return out
 
-    def results(self, baseline: dict | None) -> list[dict]:
+    def results(self) -> list[dict]:
         """Per fault: requests during it by operation, detection and recovery times."""
         out = []
         for f in self.faults:
@@ -357,8 +353,6 @@ class FaultStage:
                 op: {k: summary[k] for k in ("n", "success_pct", "p95_ms")}
                 for op, summary in summarize_ops(samples, end - f["start"]).items()
             }
-            search = ops.get("search", {})
-            cut_off = bool(f.get("healed_by"))
             out.append(
                 {
                     "fault_id": f["fault_id"],
@@ -371,33 +365,8 @@ class FaultStage:
                     **({"detected_s": f["detected_s"]} if "detected_s" in f else {}),
                     "recovered_s": f["recovered_s"],
                     "recovery_watched_s": f["recovery_watched_s"],
-                    "service_recovered_s": None
-                    if cut_off
-                    else self.service_recovery(end, baseline),
-                    "service_measured": bool(baseline) and not cut_off,
-                    "kept_serving": (search.get("success_pct") or 0) > self.thresholds.failover_pct,
                     "recovered": f["recovered_s"] is not None,
                     "healed_by": f.get("healed_by", "schedule"),
                 }
             )
         return out
-
-    def service_recovery(self, healed: float, baseline: dict | None) -> float | None:
-        """Seconds after ``healed`` until a 1 s bucket of searches is back to the baseline's
-        success rate (less 5 points) and p95 (x1.5 + 20 ms); None if never in the run."""
-        if not baseline or baseline.get("success_pct") is None:
-            return None
-        searches = [s for s in self.state.samples if s["op"] == "search" and s["t"] >= healed]
-        last = max((s["t"] for s in searches), default=healed)
-        t = healed
-        while t < last:
-            bucket = between(searches, t, t + SERVICE_BUCKET_S)
-            if bucket:
-                ok = sum(s["ok"] for s in bucket) / len(bucket) * 100
-                p95 = percentile([s["latency_ms"] for s in bucket], 95)
-                if ok >= baseline["success_pct"] - SERVICE_SUCCESS_SLACK_PCT and p95 <= (
-                    (baseline["p95_ms"] or 0) * SERVICE_P95_FACTOR + SERVICE_P95_SLACK_MS
-                ):
-                    return round(t - healed, 3)
-            t += SERVICE_BUCKET_S
-        return None

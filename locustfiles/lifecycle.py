@@ -19,7 +19,7 @@ from locust.util.timespan import parse_timespan
 
 from faults import BackendError
 from networks.readiness import NotReady
-from reports.samples import between, select, summarize
+from reports import service
 
 from . import console, notready, outcome, resultsdir
 from . import options as opts
@@ -366,19 +366,16 @@ def _finish_faults(environment, state, results_dir: Path) -> None:
     if not stage.faults:
         return
     levels = [w for w in state.windows if w["kind"] == "level"]
-    before = None
-    if levels:
-        w = levels[-1]
-        searches = select(between(state.samples, w["start"], w["end"]), op="search")
-        before = summarize(searches, w["end"] - w["start"])
+    before = service.search_baseline(state.samples, levels)
     state.fault_windows = stage.windows()
-    state.fault_results = stage.results(before)
+    state.fault_results = stage.results()
     for f in state.fault_results:
         search = f["requests"].get("search", {}).get("success_pct")
+        _, back = service.after_heal(state.samples, before, f["window"]["end"], f["healed_by"])
         say(
             f"fault {f['fault_id']} on {f['target']}: detected in {seconds(f['detected_s'])}, "
             f"back to N/N in {seconds(f['recovered_s'])}, service back in "
-            f"{seconds(f['service_recovered_s'])}, search success during it "
+            f"{seconds(back)}, search success during it "
             f"{'-' if search is None else f'{search:.1f}%'}"
         )
 

@@ -11,7 +11,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from reports.evidence import FAULT, Evidence, Window
+from reports import service
+from reports.evidence import FAULT, LEVEL, Evidence, Window
 from reports.samples import mean, percentile
 
 Row = dict[str, Any]
@@ -27,7 +28,8 @@ class FaultTiming:
     /health is not a node the others have noticed). ``recovered_s`` counts from
     ``measured_from`` (the fault's end, or the end of a fault window enclosing it: nothing can be
     whole before that). ``recovered`` is ``None`` when there is no evidence either way;
-    ``service_s`` is the time until search success was back to the baseline's.
+    ``service_s`` is the time until search success was back to the last level's
+    (``reports.service``).
     """
 
     window: str
@@ -92,7 +94,7 @@ def fault_timing(ev: Evidence, window: Window) -> FaultTiming:
     source = "monitor" if during or after else "none"
     entry = ev.fault_result(window) or {}
     detected = entry.get("detected_s")
-    service = entry.get("service_recovered_s")
+    service_measured, service = _service(ev, window, entry)
     if entry:
         if "recovered_s" in entry or "recovered" in entry:
             recovered_s = entry.get("recovered_s")
@@ -113,10 +115,22 @@ def fault_timing(ev: Evidence, window: Window) -> FaultTiming:
         source=source,
         rows=len(after),
         detection_measured="detected_s" in entry,
-        service_s=None if service is None else float(service),
-        service_measured=bool(entry.get("service_measured")),
+        service_s=service,
+        service_measured=service_measured,
         watched_s=entry.get("recovery_watched_s") if source == "fault_results" else None,
     )
+
+
+def _service(ev: Evidence, window: Window, entry: dict) -> tuple[bool, float | None]:
+    """``reports.service.after_heal`` for ``window``; not measurable without a faults-side
+    entry (no heal was run)."""
+    if not entry:
+        return False, None
+    if "service_baseline" not in ev.memo:
+        ev.memo["service_baseline"] = service.search_baseline(ev.requests, ev.of_kind(LEVEL))
+    baseline = ev.memo["service_baseline"]
+    healed_by = entry.get("healed_by", service.SCHEDULED)
+    return service.after_heal(ev.requests, baseline, window["end"], healed_by)
 
 
 def fault_timings(ev: Evidence) -> list[FaultTiming]:

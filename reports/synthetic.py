@@ -302,14 +302,12 @@ def _brief(summary: dict[str, Any]) -> dict[str, Any]:
 def _fault_results(
     rng: random.Random, wins: list[dict[str, Any]], samples: list[dict[str, Any]], broken: bool
 ) -> list[dict[str, Any]]:
-    """The faults side's measurements: detection from the nodes' own views, recovery, and
-    the time until searches were back to the last level's success."""
+    """The faults side's measurements: detection from the nodes' own views and recovery."""
     out = []
     for w in (w for w in wins if w["kind"] == "fault"):
         never = broken and w["target"] == "n2"
         restart = RESTART_S if w["fault_kind"] == "crash" else 0.0
         recovered_s = None if never else round(restart + rng.uniform(0.3, 1.5), 2)
-        service_s = None if never else round(recovered_s + rng.uniform(0.2, 1.0), 2)
         reqs = between(samples, w["start"], w["end"])
         span = w["end"] - w["start"]
         ops = {op: _brief(summarize(group, span)) for op, group in by_op(reqs).items()}
@@ -324,9 +322,6 @@ def _fault_results(
                 "requests": ops,
                 "detected_s": round(rng.uniform(0.6, 2.2), 2),
                 "recovered_s": recovered_s,
-                "service_recovered_s": service_s,
-                "service_measured": True,
-                "kept_serving": (ops.get("search", {}).get("success_pct") or 0) > 85.0,
                 "recovered": recovered_s is not None,
                 "healed_by": "schedule",
             }

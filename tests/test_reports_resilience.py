@@ -179,16 +179,35 @@ def test_recovery_without_evidence_is_insufficient():
 # -- service recovery ------------------------------------------------------------------------
 
 
-def service(seconds, measured: bool = True, th: Thresholds = TH):
-    entry = {"service_recovered_s": seconds, "service_measured": measured}
-    return judged(service_recovery, entry, th=th)
+LAST_LEVEL = win("level-25", "level", -40, -10)
 
 
-@pytest.mark.parametrize(("seconds", "verdict"), [(2.5, PASS), (10.0, PASS), (12.0, FAIL)])
+def service(back_s: float | None, measured: bool = True, th: Thresholds = TH, lat: float = 100.0):
+    """service_recovery's row for CRASH (healed at 10 s) when searches after the heal fail (or
+    take ``lat`` ms) until ``back_s`` s after it (None: to the end); the last level's searches
+    all succeed in 100 ms (no level window: ``measured=False``)."""
+    samples = spread(-40, -10, 120)
+    if back_s is None:
+        samples += spread(10, 40, 0, 120)
+    else:
+        bad, slow = int(back_s * 4), lat != 100.0  # slow: they succeed, too slowly
+        samples += spread(10, 10 + back_s, bad if slow else 0, 0 if slow else bad, lat=lat)
+        samples += spread(10 + back_s, 40, 120)
+    windows = [LAST_LEVEL, CRASH] if measured else [CRASH]
+    ev = Evidence(windows=windows, fault_results=[fault_result(CRASH)], samples=samples)
+    return only(service_recovery(ev, th))
+
+
+@pytest.mark.parametrize(("seconds", "verdict"), [(2.0, PASS), (10.0, PASS), (12.0, FAIL)])
 def test_service_recovery_is_judged_against_recovery_s(seconds, verdict):
     r = service(seconds)
     assert r.verdict == verdict and r.value == seconds
     assert r.goal == "searches back to baseline in <= 10 s"
+
+
+def test_service_is_back_only_when_searches_are_as_fast_as_before_too():
+    # Every search succeeds, but at 1 s (10x the last level's p95) for the first 3 s.
+    assert service(3.0, lat=1000.0).value == 3.0
 
 
 def test_service_never_back_to_baseline_fails():
@@ -202,7 +221,7 @@ def test_service_recovery_without_a_baseline_is_insufficient():
 
 
 def test_ungated_service_recovery_passes_when_it_came_back():
-    assert service(40.0, th=UNGATED).verdict == PASS
+    assert service(30.0, th=UNGATED).verdict == PASS
     assert service(None, th=UNGATED).verdict == FAIL
 
 
@@ -216,7 +235,6 @@ def never_applied() -> Evidence:
     for entry in run["fault_results"]:
         if entry["fault_id"] == "isolate":
             entry.update(detected_s=None, recovered_s=None, recovered=False)
-            entry.update(service_recovered_s=None)
     return Evidence.from_run(run)
 
 

@@ -18,7 +18,7 @@ from reports.samples import (
     throughput,
 )
 from reports.series import effective_end, fault_timing
-from tests.fixtures import req
+from tests.fixtures import req, spread
 
 
 def test_percentile_is_nearest_rank():
@@ -123,11 +123,19 @@ def test_fault_results_take_precedence_over_monitor():
     assert ft.detection_measured and not ft.service_measured and ft.service_s is None
 
 
-def test_fault_timing_service_recovery_from_the_fault_results():
+def test_fault_timing_service_recovery_from_the_samples():
+    level = window("level-25", -30, 0, kind="level")
     fault = window("fault:c:n2", 10, 20, fault_id="c", target="n2")
-    entry = {"fault_id": "c", "target": "n2", "service_recovered_s": 2, "service_measured": True}
-    ft = fault_timing(Evidence(windows=[fault], fault_results=[entry]), fault)
+    samples = spread(-30, 0, 60) + spread(20, 22, 0, 8) + spread(22, 30, 32)
+    entry = {"fault_id": "c", "target": "n2", "healed_by": "schedule"}
+    ev = Evidence(windows=[level, fault], fault_results=[entry], samples=samples)
+    ft = fault_timing(ev, fault)
     assert ft.service_s == 2.0 and ft.service_measured and not ft.detection_measured
+    # A fault the run's end healed was cut short: what came after it is no recovery.
+    entry["healed_by"] = "run end"
+    ev = Evidence(windows=[level, fault], fault_results=[entry], samples=samples)
+    ft = fault_timing(ev, fault)
+    assert ft.service_s is None and not ft.service_measured
 
 
 def test_effective_end_of_a_nested_fault():
