@@ -90,7 +90,7 @@ def baseline(options) -> dict | None:
     if not getattr(options, "baseline", ""):
         return None
     try:
-        base = load_baseline(options.baseline, resolved_thresholds(options).min_samples)
+        base = load_baseline(options.baseline, resolved_thresholds(options))
     except (ResultsError, OSError) as exc:
         raise ValueError(f"--baseline: {exc}") from None
     try:  # the cluster's network and size; a bad one fails here as it would at the start

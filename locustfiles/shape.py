@@ -16,7 +16,8 @@ from dataclasses import dataclass
 
 from locust import LoadTestShape
 
-from reports.samples import between, percentile, requests, success_rate
+from reports import stress
+from reports.samples import between, requests
 from reports.thresholds import Thresholds
 
 from .options import IDLE_S
@@ -153,37 +154,20 @@ class Phase4Shape(LoadTestShape):
         return window
 
     def _stress_held(self, window: dict) -> bool:
-        """Success and p95 of the step against the thresholds; records the breaking point."""
+        """The step against the report's own rule (``reports.stress``); records the breaking
+        point as the ramp saw it (the report judges the complete samples again)."""
         # Workers ship samples every few seconds: judge distributed runs on what has arrived.
         end = window["end"] - (REPORT_LAG_S if self.state.distributed else 0.0)
         samples = requests(between(self.state.samples, window["start"], end))
-        rate = success_rate(samples)
-        p95 = percentile([s["latency_ms"] for s in samples], 95)
-        th = self.thresholds
-        why = ""
-        if rate is None:
-            why = "no request completed"
-        elif rate < th.stress_pct:
-            why = f"success {rate:.1f}% < {th.stress_pct:g}%"
-        elif p95 is not None and p95 > th.stress_p95_ms:
-            why = f"p95 {p95:.0f} ms > {th.stress_p95_ms:g} ms"
+        why = stress.why_broke(samples, self.thresholds)
         if not why:
             self.state.highest_held = window["users"]
         elif self.state.broke_at is None:
             self.state.broke_at = window["users"]
-            self.state.broke_why = why + self._generator_note(window)
+            self.state.broke_why = why + stress.generator_note(
+                self.state.series, window, self.thresholds
+            )
         return not why
-
-    def _generator_note(self, window: dict) -> str:
-        """Whether the load generator itself was saturated while the step broke."""
-        cpu = [
-            r["generator_cpu"]
-            for r in self.state.series
-            if window["start"] <= r["t"] <= window["end"] + 1 and r.get("generator_cpu")
-        ]
-        if cpu and max(cpu) >= self.thresholds.generator_cpu_pct:
-            return f"; the load generator was saturated (CPU {max(cpu):.0f}%): a harness limit"
-        return ""
 
     def _finish(self, reason: str):
         window = self._close_window() if self._window is not None else None

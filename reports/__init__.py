@@ -102,8 +102,7 @@ def rerender(
         run["thresholds"] = {**(run.get("thresholds") or {}), **overrides}
     Thresholds.from_dict(run.get("thresholds"))  # a bad name or value: one line, no file
     if baseline_dir is not None:
-        min_samples = Thresholds.from_dict(run.get("thresholds")).min_samples
-        base = load_baseline(baseline_dir, min_samples)
+        base = load_baseline(baseline_dir, Thresholds.from_dict(run.get("thresholds")))
         check_setup(base, setup_of(run.get("config"), run.get("status")), any_setup=any_setup)
         run["baseline"] = base
         run["config"] = {**(run.get("config") or {}), "baseline": base["source"]}

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from reports import correctness, harness, regression, resilience, resources, scaling
+from reports import correctness, harness, regression, resilience, resources, scaling, stress
 from reports.evidence import FAULT, LOAD_KINDS, RECOVERY, STEADY_KINDS, STRESS, Evidence
 from reports.rows import COUNT, MS, OPS_S, PCT, REPORTED, Check, Result
 from reports.samples import (
@@ -167,8 +167,8 @@ def stress_success(ev: Evidence, th: Thresholds) -> list[Result]:
 def capacity(ev: Evidence, th: Thresholds) -> list[Result]:
     """Reported: the highest stress step that held, the first that broke, and why."""
     check = Check("capacity", ">", None, COUNT, 1, "reported; compared with a baseline")
-    bp = ev.breaking_point
-    held, broke, why = bp.get("highest_held"), bp.get("broke_at"), bp.get("why") or ""
+    bp = stress.breaking_point(ev, th)
+    held, broke, why = bp["highest_held"], bp["broke_at"], bp["why"]
     if held is None and broke is None:  # stress_success says so, and gates it
         return [check.result("stress", None, REPORTED, 0, "no stress step ran to its end")]
     text = f"held {held or 0} users" + (f"; broke at {broke}: {why}" if broke else f"; {why}")

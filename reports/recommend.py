@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass
 
 from networks.hints import CPU_BOUND, DATA_INTEGRITY, LATENCY_GROWS, PROTOCOL_STALLED, SLOW_RECOVERY
 from networks.meaning import MEANING
+from reports import stress
 from reports.cpu import CpuUse
 from reports.evidence import LEVEL, STRESS, Evidence
 from reports.resilience import single_node_windows
@@ -219,9 +220,10 @@ def stress_breaking_point(ev: Evidence, results: list[Result], th: Thresholds):
                     "(bounded queues, 503 with Retry-After) rather than time out.",
                 )
             ]
-    broke_at = ev.breaking_point.get("broke_at")
-    if broke_at:  # the shape also stops on latency (p95 over --stress-p95-ms)
-        held = ev.breaking_point.get("highest_held")
+    bp = stress.breaking_point(ev, th)
+    broke_at = bp["broke_at"]
+    if broke_at:  # the ramp also breaks on latency (p95 over --stress-p95-ms)
+        held = bp["highest_held"]
         window = next((w for w in windows if w.get("users") == broke_at), None)
         reqs = ev.in_window(window) if window else []
         p95 = percentile(sorted(s["latency_ms"] for s in reqs), 95)

@@ -19,7 +19,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from reports import resources
+from reports import resources, stress
 from reports.evidence import STEADY_KINDS, Evidence
 from reports.rows import COUNT, MS, OPS_S, REGRESSION, Check, Result, fmt
 from reports.samples import OPERATIONS, latencies, percentile, select, throughput
@@ -44,7 +44,7 @@ SETUP = (
 UNRECORDED = "unrecorded"
 
 
-def baseline_summary(ev: Evidence, min_samples: int) -> dict[str, Any]:
+def baseline_summary(ev: Evidence, th: Thresholds) -> dict[str, Any]:
     """The figures a later run is compared with: per level, throughput and each op's p95."""
     levels = {}
     for w in ev.of_kind(*STEADY_KINDS):
@@ -52,7 +52,7 @@ def baseline_summary(ev: Evidence, min_samples: int) -> dict[str, Any]:
         ops = {}
         for op in OPERATIONS:  # TTFB included: a slower first byte is what a user feels
             group = select(ev.samples_in(w), op=op)
-            if len(group) >= min_samples:
+            if len(group) >= th.min_samples:
                 ops[op] = {"p95_ms": percentile(latencies(group), 95), "n": len(group)}
         levels[w["name"]] = {
             "users": w.get("users"),
@@ -62,7 +62,7 @@ def baseline_summary(ev: Evidence, min_samples: int) -> dict[str, Any]:
         }
     return {
         "levels": levels,
-        "capacity": ev.breaking_point.get("highest_held"),
+        "capacity": stress.breaking_point(ev, th)["highest_held"],
         "resources": resources.baseline_figures(ev),
     }
 
@@ -104,7 +104,7 @@ def check_setup(base: dict[str, Any], setup: dict[str, Any], *, any_setup: bool)
         )
 
 
-def load_baseline(results_dir: Path | str, min_samples: int) -> dict[str, Any]:
+def load_baseline(results_dir: Path | str, th: Thresholds) -> dict[str, Any]:
     """Summarise a previous run's results directory; ``ResultsError`` if it cannot be read.
     ``source`` is the folder resolved: ``results/latest`` points at the new run once it ends."""
     from reports.normalize import normalize_run
@@ -116,7 +116,7 @@ def load_baseline(results_dir: Path | str, min_samples: int) -> dict[str, Any]:
     return {
         "source": str(folder),
         "setup": setup_of(run["config"], run["status"]),
-        **baseline_summary(ev, min_samples),
+        **baseline_summary(ev, th),
     }
 
 
@@ -140,7 +140,7 @@ def regression(ev: Evidence, th: Thresholds) -> list[Result]:
     """Per-op p95 and throughput per level, and capacity, against the baseline's."""
     if not ev.baseline:
         return []
-    now = baseline_summary(ev, th.min_samples)
+    now = baseline_summary(ev, th)
     source = ev.baseline.get("source", "baseline")
     differs = cross_setup(ev)
     mark = f"cross-setup ({', '.join(differs)}): " if differs else ""

@@ -19,12 +19,13 @@ TINYP2P_TOML = Path(__file__).resolve().parents[1] / "examples" / "tinyp2p" / "n
 NODE = {"name": "n1", "http": "http://127.0.0.1:1"}
 
 
-def stress_run(breaking_point: dict | None) -> Evidence:
+def stress_run(breaking_point: dict | None, slow_ms: float = 5000.0) -> Evidence:
+    """Two stress steps: 50 users at 100 ms, 100 users at ``slow_ms``."""
     windows = [
         win("stress-50", "stress", 0, 10, users=50),
         win("stress-100", "stress", 10, 20, users=100),
     ]
-    samples = [req(t / 4) for t in range(40)] + [req(10 + t / 4, lat=5000.0) for t in range(40)]
+    samples = [req(t / 4) for t in range(40)] + [req(10 + t / 4, lat=slow_ms) for t in range(40)]
     run = {"windows": windows, "samples": samples}
     if breaking_point is not None:
         run["concurrency"] = {"breaking_point": breaking_point}
@@ -39,8 +40,12 @@ def test_a_latency_breaking_point_recorded_by_the_shape_is_reported():
     assert "p95 5000 ms" in rec.evidence and "highest level that held: 50" in rec.evidence
 
 
-def test_without_a_recorded_break_and_full_success_no_breaking_point_is_found():
+def test_the_break_is_judged_on_the_samples_not_taken_from_the_record():
+    # Nothing recorded (or a ramp that judged a step on the samples it had then): the report
+    # applies the same rule to the complete samples.
     (rec,) = stress_breaking_point(stress_run(None), [], Thresholds())
+    assert rec.title == "Breaking point near 100 users"
+    (rec,) = stress_breaking_point(stress_run({"broke_at": 100}, slow_ms=150.0), [], Thresholds())
     assert rec.title == "No breaking point found"
 
 

@@ -41,11 +41,17 @@ def baseline(p95_ms: float = 100.0, ops_per_s: float = 4.0, n: int = 40, **more)
 
 
 def now(base: dict, samples: list[dict] | None = None, held: int | None = None) -> list:
-    """Regression rows of a run (40 searches of 100 ms over 10 s by default) against ``base``."""
+    """Regression rows of a run (40 searches of 100 ms over 10 s by default) against ``base``;
+    ``held``: a stress step of that many users that held."""
     samples = spread(0, 10, 40, lat=100.0) if samples is None else samples
-    concurrency = {"breaking_point": {"highest_held": held}}
-    run = {"windows": [LEVEL], "samples": samples, "baseline": base, "concurrency": concurrency}
+    windows = [LEVEL] + ([] if held is None else [stress_step(held)])
+    samples += [] if held is None else spread(10, 20, 40, lat=100.0)
+    run = {"windows": windows, "samples": samples, "baseline": base}
     return regression(Evidence.from_run({**run, "config": SETUP}), TH)
+
+
+def stress_step(users: int) -> dict:
+    return win(f"stress-{users}", "stress", 10, 20, users=users)
 
 
 def test_without_a_baseline_there_are_no_rows():
@@ -117,9 +123,9 @@ def test_capacity_without_a_stress_step_that_held_is_insufficient():
 
 
 def test_baseline_summary_and_load_baseline(tmp_path):
-    run = {"windows": [LEVEL], "samples": spread(0, 10, 30, 10, lat=100.0)}
-    run["concurrency"] = {"breaking_point": {"highest_held": 30}}
-    summary = baseline_summary(Evidence.from_run(run), TH.min_samples)
+    run = {"windows": [LEVEL, stress_step(30)], "samples": spread(0, 10, 30, 10, lat=100.0)}
+    run["samples"] += spread(10, 20, 40, lat=100.0)  # the stress step held
+    summary = baseline_summary(Evidence.from_run(run), TH)
     assert summary == {
         "levels": {
             "level-5": {
@@ -135,7 +141,7 @@ def test_baseline_summary_and_load_baseline(tmp_path):
     run["config"] = SETUP
     reports.build(tmp_path, run)
     expected = {"source": str(tmp_path.resolve()), "setup": SETUP, **summary}
-    assert load_baseline(tmp_path, TH.min_samples) == expected
+    assert load_baseline(tmp_path, TH) == expected
 
 
 # -- the setup must match ----------------------------------------------------------------------

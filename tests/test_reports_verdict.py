@@ -139,7 +139,7 @@ def interrupt(run: dict) -> None:
 
 
 def compare_with_a_faster_baseline(run: dict) -> None:
-    summary = baseline_summary(Evidence.from_run(run), TH.min_samples)
+    summary = baseline_summary(Evidence.from_run(run), TH)
     for level in summary["levels"].values():
         level["ops_per_s"] *= 2
     run["baseline"] = {"source": "faster", **summary}
