@@ -37,6 +37,7 @@ from dataclasses import dataclass
 # The one checker of search answers: conformance judges its answers as the run judges its own.
 from reports.checker import COMPLETE, compact_hit, judge_answer
 from reports.evidence import Evidence
+from reports.integrity import OBSERVATIONS, observation, summary
 from reports.model import Model
 
 from . import corpus
@@ -430,35 +431,27 @@ def problems(checks: list[Check]) -> list[str]:
 def integrity(
     net: Adapter, nodes: list[NodeInfo], acked: list[dict], topology: Topology | None = None
 ) -> dict:
-    """Acknowledged uploads still present with their digest (one file list per node) and, for a
-    sample of them, found by a search from another node (a neighbour, on a topology)."""
+    """What is seen of each acknowledged upload (one file list per node; for a sample of those
+    still there, a search from another node: a neighbour, on a topology), and its summary
+    (``reports.integrity``, which the verdict judges again from the observations)."""
     held: dict[str, dict | None] = {}
-    lost, corrupt, unsearchable, searched = [], [], [], 0
+    seen, searched = [], 0
     by_name = {n.name: n for n in nodes}
     for item in acked:
         node = by_name[item["node"]]
         if node.name not in held:
             held[node.name] = _call(net.files, node)[0] if net.has(FILES) else None
-        files = held[node.name]
-        if files is not None and item["name"] not in files:
-            lost.append(item["name"])
-        elif files is not None and files[item["name"]] not in (None, item["sha256"]):
-            corrupt.append(item["name"])
-        elif searched < MAX_SEARCHABLE_CHECKS and len(nodes) > 1:
+        files, found = held[node.name], None
+        intact = files is not None and files.get(item["name"], "") in (None, item["sha256"])
+        if intact and searched < MAX_SEARCHABLE_CHECKS and len(nodes) > 1:
             searched += 1
             other = searcher(nodes, node, topology)
-            ttl = search_ttl(topology, other.name, node.name)
-            answer, _ = _call(net.search, other, item["name"], ttl)
-            if answer is None or not _found(answer.hits, node.name, item):
-                unsearchable.append(item["name"])
-    return {
-        "acked_uploads": len(acked),
-        "lost": len(lost),
-        "corrupt": len(corrupt),
-        "searchable_checked": searched,
-        "unsearchable": len(unsearchable),
-        "examples": (lost + corrupt + unsearchable)[:10],
-    }
+            answer, _ = _call(
+                net.search, other, item["name"], search_ttl(topology, other.name, node.name)
+            )
+            found = answer is not None and _found(answer.hits, node.name, item)
+        seen.append(observation(item, files, found))
+    return {**summary(seen), OBSERVATIONS: seen}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -15,6 +15,7 @@ from reports.charts import chart_data
 from reports.checker import table as checker_table
 from reports.correctness import violations
 from reports.evidence import Evidence
+from reports.integrity import OBSERVATIONS
 from reports.recommend import Recommendation
 from reports.regression import baseline_note
 from reports.rows import MS, OPS_S, PCT, SECONDS, fmt
@@ -64,10 +65,12 @@ def config_rows(run: dict[str, Any]) -> list[dict[str, str]]:
 
 
 def integrity_rows(integrity: dict[str, Any]) -> list[dict[str, str]]:
-    """The integrity counters; a list (the examples) as names, or "none"."""
+    """The integrity counters; a list (the examples) as names, or "none". The observations
+    they were counted from are in the results JSON, not the report."""
     shown = {
         k: ", ".join(map(str, v)) or "none" if isinstance(v, list) else v
         for k, v in integrity.items()
+        if k != OBSERVATIONS
     }
     return scalar_rows(shown)
 

@@ -277,7 +277,9 @@ def acked_searchable(ev: Evidence, th: Thresholds) -> list[Result]:
     if not checked:
         return check.missing("after run", _unchecked(ev, "no upload was checked by search"))
     missing = int(ev.integrity.get("unsearchable", 0))
-    return [check.on("after run", float(missing), int(checked), f"{missing} not found")]
+    examples = ", ".join(ev.integrity.get("unsearchable_examples", [])[:EXAMPLES])
+    detail = f"{missing} not found" + (f"; e.g. {examples}" if examples else "")
+    return [check.on("after run", float(missing), int(checked), detail)]
 
 
 def _unchecked(ev: Evidence, default: str) -> str:

@@ -11,6 +11,7 @@ import bisect
 from dataclasses import dataclass, field
 from typing import Any
 
+from reports import integrity
 from reports.samples import Sample, requests
 
 Window = dict[str, Any]
@@ -77,7 +78,7 @@ class Evidence:
             series=list(run.get("series") or []),
             journal=list(run.get("journal") or []),
             fault_results=list(run.get("fault_results") or []),
-            integrity=dict(run.get("integrity") or {}),
+            integrity=integrity.of_run(run.get("integrity")),
             config=dict(run.get("config") or {}),
             breaking_point=dict((run.get("concurrency") or {}).get("breaking_point") or {}),
             status=dict(run.get("status") or {}),

@@ -15,6 +15,7 @@ from reports.correctness import (
     initial_verification,
 )
 from reports.evidence import Evidence
+from reports.integrity import observation, summary
 from reports.rows import CORRECTNESS, FAIL, INSUFFICIENT, PASS
 from reports.thresholds import Thresholds
 from tests.fixtures import only, req, spread, status
@@ -235,3 +236,19 @@ def test_a_silent_peer_is_told_by_the_links_among_those_that_answered():
     line = nx.path_graph(["n1", "n2", "n3"])  # n1 - n2 - n3: a flood over it costs 2 messages
     assert not hides_silent_peers(2, ["n1", "n2", "n3"], False, line)
     assert hides_silent_peers(3, ["n1", "n2", "n3"], False, line)
+
+
+def test_integrity_is_judged_again_from_what_was_observed_of_each_upload():
+    acked = [{"name": f"u{i}.bin", "node": "n1", "sha256": f"s{i}"} for i in range(4)]
+    listing = {"u0.bin": "s0", "u1.bin": "other", "u3.bin": None}  # u2 gone, u1 changed
+    found = (True, None, None, False)
+    seen = [observation(a, listing, f) for a, f in zip(acked, found, strict=True)]
+    # The counts recorded with the observations say nothing went wrong: they are not read.
+    recorded = {"acked_uploads": 4, "lost": 0, "corrupt": 0, "observations": seen}
+    ev = Evidence.from_run({"integrity": recorded})
+    r = only(acked_writes(ev, TH))
+    assert r.verdict == FAIL and r.detail == "1 lost, 1 changed; e.g. u2.bin, u1.bin"
+    r = only(acked_searchable(ev, TH))
+    assert r.verdict == FAIL and (r.n, r.detail) == (2, "1 not found; e.g. u3.bin")
+    unlisted = observation(acked[0], None, True)  # a network that gives no file list
+    assert summary([unlisted])["lost"] == 0 and unlisted["listed"] is None
