@@ -90,8 +90,8 @@ DEFECTS: tuple[Defect, ...] = (
            "    r for r in self._files.values() if term in r.name]  # exact case too",
            "search merges case-insensitive and exact-case matches: most hits come twice"),
     Defect("no-dedupe", "flood.py",
-           "self._items[query_id] = now + self.ttl_s",
-           "self._items[query_id] = self.ttl_s",
+           "self._items[query_id] = (now + self.ttl_s, ttl)",
+           "self._items[query_id] = (self.ttl_s, ttl)",
            "seen-cache stores the TTL, not the expiry: every id expires at once, no flood dedupe"),
     Defect("detector-off", "membership.py",
            "if member.state != DEAD:\n"

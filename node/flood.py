@@ -6,7 +6,12 @@ first time answers from its catalog and, while TTL remains, forwards it to its l
 except the sender; an id seen before is answered at once as a duplicate. Hits
 travel back along the path the query came (each forward is a request whose answer carries the
 hits of everything behind it). Every forward costs one message, so with dedupe a query that
-reaches all N nodes over E links costs 2E - (N - 1) messages.
+reaches all N nodes over E links, each first by a shortest path, costs 2E - (N - 1) messages.
+
+A copy that arrives with more TTL than the first one brought came a shorter way, and can reach
+nodes the first could not (within the TTL asked, but past where the longer path ran out): it is
+forwarded again, without our own hits, which went back with the first. Each node does so at most
+once per TTL value, which bounds the cost (``reports.checker.flood_bound``).
 
 Copies race: a node can see a query first by a longer path (n2 -> n3 -> n1 before n2 -> n1)
 and answer from there, with the longer path's hop count. Its answer to the shorter copy, a
@@ -34,6 +39,8 @@ QUERY_ID_CHARS = frozenset("0123456789abcdefABCDEF-")
 MIN_MARGIN_S = 0.02
 MARGIN_SHARE = 0.1
 MIN_FORWARD_BUDGET_S = 0.01
+#: What a copy of a query is to the node it reaches (``SeenCache.admit``).
+NEW, FARTHER, DUPLICATE = "new", "farther", "duplicate"
 
 
 def valid_message(msg: dict, ttl_cap: int) -> bool:
@@ -76,25 +83,29 @@ def fewest_hops(hit: dict, hops_to: dict[str, int]) -> dict:
 
 
 class SeenCache:
-    """Query ids seen recently; expiry bounds memory, the size cap bounds a flood of ids."""
+    """Query ids seen recently, each with the most TTL a copy of it brought; expiry bounds
+    memory, the size cap bounds a flood of ids."""
 
     def __init__(self, ttl_s: float = SEEN_TTL_S, max_items: int = SEEN_MAX) -> None:
         self.ttl_s = ttl_s
         self.max_items = max_items
-        self._items: OrderedDict[str, float] = OrderedDict()
+        self._items: OrderedDict[str, tuple[float, int]] = OrderedDict()
 
-    def add(self, query_id: str) -> bool:
-        """Record ``query_id``; False when it was already there (a duplicate)."""
+    def admit(self, query_id: str, ttl: int) -> str:
+        """Record a copy of ``query_id`` that came with ``ttl``: NEW the first time, FARTHER
+        when it brings more TTL than any copy before (it came a shorter way and can reach
+        nodes the first could not), else DUPLICATE."""
         now = time.monotonic()
         while self._items:
-            oldest, expires = next(iter(self._items.items()))
+            oldest, (expires, _) = next(iter(self._items.items()))
             if expires > now and len(self._items) < self.max_items:
                 break
             del self._items[oldest]
-        if query_id in self._items:
-            return False
-        self._items[query_id] = now + self.ttl_s
-        return True
+        seen = self._items.get(query_id)
+        if seen is not None and seen[1] >= ttl:
+            return DUPLICATE
+        self._items[query_id] = (now + self.ttl_s, ttl)
+        return NEW if seen is None else FARTHER
 
 
 class Flood:
@@ -112,7 +123,7 @@ class Flood:
         started = time.monotonic()
         query_id = uuid.uuid4().hex if ttl > 0 else ""  # a local-only search floods nothing
         if ttl > 0:
-            self.seen.add(query_id)
+            self.seen.admit(query_id, ttl)
         answer = self._process(query_id, term, ttl, 0, started + deadline_s, sender=None)
         return {
             "query_id": query_id,
@@ -126,7 +137,8 @@ class Flood:
 
     def relay(self, message: dict, sender: str | None) -> dict:
         """A query forwarded to us by ``sender``."""
-        if not self.seen.add(message["id"]):
+        copy = self.seen.admit(message["id"], message["ttl"])
+        if copy == DUPLICATE:
             # Nothing new to send back, except that this copy may have come the shorter way.
             return {
                 "duplicate": True,
@@ -138,15 +150,19 @@ class Flood:
             }
         deadline = time.monotonic() + message["budget_ms"] / 1000
         return self._process(
-            message["id"], message["q"], message["ttl"], message["hops"], deadline, sender
-        )
+            message["id"], message["q"], message["ttl"], message["hops"], deadline, sender,
+            again=copy == FARTHER,
+        )  # fmt: skip
 
-    def _process(self, query_id, term, ttl, hops, deadline, sender) -> dict:
+    def _process(self, query_id, term, ttl, hops, deadline, sender, again=False) -> dict:
+        """Answer from the catalog and forward while TTL remains; ``again``: a copy that brought
+        more TTL than the one already answered, so it only forwards (our hits and our name went
+        back with the first)."""
         me = self.me["name"]
-        results = [self._hit(r, hops) for r in self.catalog.search(term)]
+        results = [] if again else [self._hit(r, hops) for r in self.catalog.search(term)]
         answer = {
             "results": results,
-            "nodes": [me],
+            "nodes": [] if again else [me],
             "messages": 0,
             "partial": False,
             "hops_to": {me: hops},

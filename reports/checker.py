@@ -65,27 +65,44 @@ def compact_hit(hit: Any) -> list[Any]:
     return [hit.node, hit.name, hit.size, sha, hit.hops]
 
 
-def full_flood_bound(nodes: int) -> int:
-    """Messages of one flooded query over a full mesh with dedupe: 2E - (N - 1), E = N(N-1)/2."""
-    return flood_bound(nodes * (nodes - 1) // 2, nodes)
+def flood_bound(graph: nx.Graph, origin: Any, ttl: int) -> int:
+    """The most peer messages one query from ``origin`` with ``ttl`` may cost over ``graph``'s
+    links, every node deduping by query id (node/flood.py). A node forwards each copy that
+    brings more TTL than any before to its links but the sender (the origin to all of them).
+    A node ``d`` hops away gets copies with 1 .. ttl - d TTL left, by simple paths of at most
+    N - 1 hops: it forwards at most min(ttl - d, N - d) times; on links without a cycle, one
+    path each, once. When every node is first reached the shortest way this is the classic
+    2E - (N - 1)."""
+    if ttl <= 0 or origin not in graph:
+        return 0
+    n, tree = graph.number_of_nodes(), nx.is_forest(graph)
+    dist = nx.single_source_shortest_path_length(graph, origin, cutoff=ttl - 1)
+    return sum(
+        graph.degree(v) if v == origin else copies * (graph.degree(v) - 1)
+        for v, d in dist.items()
+        if (copies := 1 if tree else min(ttl - d, n - d))
+    )
 
 
-def flood_bound(edges: int, nodes: int) -> int:
-    """Messages of one flooded query reaching ``nodes`` over ``edges`` links with dedupe: every
-    link carries a copy each way except the N - 1 a copy first arrived by: 2E - (N - 1)."""
-    return max(0, 2 * edges - (nodes - 1))
+def full_flood_bound(nodes: int, ttl: int) -> int:
+    """``flood_bound`` over a full mesh of ``nodes``."""
+    return flood_bound(nx.complete_graph(nodes), 0, ttl)
 
 
 def hides_silent_peers(
-    messages: int | None, reached: Sequence[str] | None, partial: bool | None, graph: nx.Graph
+    messages: int | None,
+    reached: Sequence[str] | None,
+    partial: bool | None,
+    graph: nx.Graph,
+    origin: str,
+    ttl: int,
 ) -> bool:
     """An answer that is not partial although a peer it asked never answered: among the nodes
-    that answered no flood costs more than 2E - (k - 1) over the links between them, so more
+    that answered no flood costs more than ``flood_bound`` over the links between them, so more
     messages went to peers outside them."""
     if messages is None or reached is None or partial:
         return False
-    among = graph.subgraph(reached)
-    return messages > flood_bound(among.number_of_edges(), len(set(reached)))
+    return messages > flood_bound(graph.subgraph(reached), origin, ttl)
 
 
 @dataclass(frozen=True)
@@ -126,7 +143,7 @@ def judge_answer(
     if origin in model.out_during(t0, t1) or model.near_boundary(t0, t1):
         return Judged(UNKNOWN, counted)
     lacking = _missing(model, origin, term, ttl, t0, t1, present, reached, partial)
-    if not lacking and hides_silent_peers(messages, reached, partial, model.topology):
+    if not lacking and hides_silent_peers(messages, reached, partial, model.topology, origin, ttl):
         lacking = [f"{messages} messages but {len(reached or ())} node(s) answered, not partial"]
     if lacking:
         return Judged(MISSING, counted, f"from {origin}: {lacking[0]}")

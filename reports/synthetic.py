@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from reports.checker import SHA_PREFIX, full_flood_bound
+from reports.checker import SHA_PREFIX
 from reports.regression import FULL_MESH
 from reports.samples import between, by_op, percentile, success_rate, summarize
 
@@ -129,7 +129,9 @@ def answer(term: str, origin: str, ttl: int, out: set[str]) -> dict[str, Any]:
         "hits": hits,
         "reached": up,
         "partial": bool(out),
-        "messages": full_flood_bound(len(up)),
+        # Over a full mesh every node is first reached directly: N - 1 copies out, and with
+        # TTL left each of them forwards to the N - 2 others: 2E - (N - 1) = (N - 1)².
+        "messages": (len(up) - 1) * (1 if ttl <= 1 else len(up) - 1),
     }
 
 

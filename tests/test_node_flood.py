@@ -1,27 +1,32 @@
-"""Flooding search in-process: three ``Flood`` objects wired by a fake network that delivers
-each node's copies in an order the test chooses, so races between copies are reproducible."""
+"""Flooding search in-process: ``Flood`` objects wired by a fake network that delivers each
+node's copies one at a time in an order the test chooses, so races between copies are
+reproducible."""
 
 from __future__ import annotations
 
 from types import SimpleNamespace
 
+import networkx as nx
 import pytest
 
 from node.flood import Flood, valid_answer
+from reports.checker import flood_bound
 
 NAMES = ("n1", "n2", "n3")
+MESH = nx.complete_graph(NAMES)
 
 
 class Net:
-    """A full mesh; ``call_many`` delivers synchronously, last peer first when ``reverse``."""
+    """Nodes on ``graph`` (a full mesh of three by default); ``call_many`` delivers each copy
+    synchronously, in the caller's order of peers, last first when ``reverse``."""
 
-    def __init__(self, reverse: bool) -> None:
+    def __init__(self, reverse: bool, graph: nx.Graph = MESH) -> None:
         self.reverse = reverse
         self.nodes: dict[str, Flood] = {}
-        for name in NAMES:
+        for name in graph:
             me = {"name": name, "grpc": f"{name}:1"}
             files = SimpleNamespace(search=lambda term, n=name: [record(f"alpha-{n}.txt")])
-            peers = SimpleNamespace(alive=lambda n=name: [peer(p) for p in NAMES if p != n])
+            peers = SimpleNamespace(alive=lambda n=name: [peer(p) for p in sorted(graph[n])])
             self.nodes[name] = Flood(me, files, peers, Client(self, name))
 
 
@@ -53,7 +58,21 @@ def test_a_direct_neighbours_hit_is_one_hop_whichever_copy_arrives_first(reverse
         ("n2", 0),
         ("n3", 1),
     ]
-    assert answer["messages"] == 4 and answer["reached"] == 3
+    # The copy that came the long way reached n3 (or n1) with 1 TTL left; the direct one brings
+    # 2 and is forwarded again: one message more than 2E - (N - 1), within the bound.
+    assert answer["messages"] == 5 <= flood_bound(MESH, "n2", 3) and answer["reached"] == 3
+
+
+def test_a_copy_that_came_a_shorter_way_is_forwarded_again_to_reach_what_the_first_could_not():
+    # o - a - b - x - y, and o - x. TTL 3: y is 2 hops away (o, x, y). Copies are delivered one at
+    # a time, a's first: x first gets o -> a -> b -> x with no TTL left and cannot forward it.
+    graph = nx.Graph([("o", "a"), ("a", "b"), ("b", "x"), ("x", "y"), ("o", "x")])
+    answer = Net(reverse=False, graph=graph).nodes["o"].search("alpha", ttl=3, deadline_s=1.0)
+    assert sorted((r["node"], r["hops"]) for r in answer["results"]) == [
+        ("a", 1), ("b", 2), ("o", 0), ("x", 1), ("y", 2),
+    ]  # fmt: skip
+    assert answer["reached"] == 5 and not answer["partial"]
+    assert answer["messages"] <= flood_bound(graph, "o", 3)
 
 
 def test_a_duplicate_says_how_many_hops_its_copy_took():

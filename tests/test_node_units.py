@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from node.catalog import Catalog
-from node.flood import SeenCache
+from node.flood import DUPLICATE, FARTHER, NEW, SeenCache
 from node.names import BadName, check_name
 
 
@@ -55,11 +55,20 @@ def test_catalog_keeps_node_identity_and_peers(tmp_path):
 
 def test_seen_cache_drops_duplicates_and_expires():
     seen = SeenCache(ttl_s=0.0)
-    assert seen.add("q1") is True
-    assert seen.add("q1") is True  # expired at once
+    assert seen.admit("q1", 2) == NEW
+    assert seen.admit("q1", 2) == NEW  # expired at once
     bounded = SeenCache(ttl_s=60, max_items=2)
-    assert bounded.add("a") and bounded.add("b") and not bounded.add("b")
-    assert bounded.add("c") and bounded.add("a")  # "a" was evicted by the size cap
+    assert bounded.admit("a", 2) == bounded.admit("b", 2) == NEW
+    assert bounded.admit("b", 2) == DUPLICATE
+    assert bounded.admit("c", 2) == bounded.admit("a", 2) == NEW  # "a" evicted by the size cap
+
+
+def test_seen_cache_lets_a_copy_with_more_ttl_through_once():
+    seen = SeenCache()
+    assert seen.admit("q", 1) == NEW
+    assert seen.admit("q", 0) == seen.admit("q", 1) == DUPLICATE
+    assert seen.admit("q", 3) == FARTHER  # it came a shorter way
+    assert seen.admit("q", 2) == seen.admit("q", 3) == DUPLICATE
 
 
 def test_rescan_does_not_forget_an_upload_acknowledged_while_it_listed(tmp_path):

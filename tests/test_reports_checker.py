@@ -103,9 +103,11 @@ def test_a_node_returning_2_of_its_10_matching_files_is_missing():
 
 
 def test_more_messages_than_the_nodes_that_answered_explain_is_missing():
-    j = judged(search(10, every(), reached=list(NAMES), messages=10))
-    assert j.answer == MISSING and "not partial" in j.note  # 4 nodes: at most 9
-    assert judged(search(10, every(), reached=list(NAMES), messages=9)).answer == COMPLETE
+    # A full mesh of 4, TTL 3: the origin's 3 copies, and each other node forwards to its 2
+    # other links at most twice (with 2 TTL left, then with 1): 3 + 3 * 2 * 2 = 15.
+    j = judged(search(10, every(), reached=list(NAMES), messages=16))
+    assert j.answer == MISSING and "not partial" in j.note
+    assert judged(search(10, every(), reached=list(NAMES), messages=15)).answer == COMPLETE
 
 
 def crash(start: float = 20, end: float = 30, recovered_s: float = 2.0) -> dict:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import networkx as nx
 import pytest
 
-from reports.checker import full_flood_bound, hides_silent_peers
+from reports.checker import flood_bound, full_flood_bound, hides_silent_peers
 from reports.correctness import (
     acked_searchable,
     acked_writes,
@@ -82,13 +82,24 @@ def test_violations_count_only_where_they_are_looked_for():
 # -- flood cost ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("nodes", "bound"), [(1, 0), (2, 1), (3, 4), (4, 9), (10, 81)])
-def test_full_flood_bound(nodes, bound):
-    assert full_flood_bound(nodes) == bound  # 2E - (N - 1) = (N - 1)² over a full mesh
+@pytest.mark.parametrize(
+    ("nodes", "ttl", "bound"),
+    [(1, 3, 0), (2, 3, 1), (3, 1, 2), (3, 2, 4), (3, 3, 6), (3, 9, 6), (4, 3, 15), (10, 2, 81)],
+)
+def test_full_flood_bound(nodes, ttl, bound):
+    # TTL 1: the origin's copies only; TTL 2: 2E - (N - 1) = (N - 1)²; more TTL lets a node
+    # forward again a copy that came a shorter way, at most N - d times.
+    assert full_flood_bound(nodes, ttl) == bound
 
 
-def searches(*messages) -> list[dict]:
-    return [req(i, messages=m) for i, m in enumerate(messages)]
+def test_flood_bound_within_the_ttl_on_a_line():
+    line = nx.path_graph(["n1", "n2", "n3", "n4"])
+    assert [flood_bound(line, "n1", ttl) for ttl in (0, 1, 2, 3, 4)] == [0, 1, 2, 3, 3]
+    assert flood_bound(line, "n2", 2) == 2 + 1 + 0 and flood_bound(line, "nowhere", 2) == 0
+
+
+def searches(*messages, ttl: int = 2) -> list[dict]:
+    return [req(i, messages=m, ttl=ttl) for i, m in enumerate(messages)]
 
 
 def flood(samples, th: Thresholds = TH, nodes: int = 3):
@@ -97,10 +108,12 @@ def flood(samples, th: Thresholds = TH, nodes: int = 3):
 
 def test_flood_at_the_bound_passes_one_message_more_fails():
     at = flood(searches(2, 4, 4))
-    assert at.verdict == PASS and at.value == 4 and at.threshold == 4 and at.n == 3
-    assert "2E-(N-1), N=3; 0 answer(s) over it" in at.detail
+    assert at.verdict == PASS and at.value == 0 and at.threshold == 0 and at.n == 3
+    assert at.detail == "bound from the links within each query's TTL, E=3, N=3; worst 4 " \
+        "messages (bound 4)"  # fmt: skip
     over = flood(searches(4, 5, 5))
-    assert over.verdict == FAIL and over.value == 5 and "2 answer(s) over it" in over.detail
+    assert over.verdict == FAIL and over.value == 2 and "worst 5 messages (bound 4)" in over.detail
+    assert flood(searches(6, ttl=3)).verdict == PASS  # more TTL, more copies that may go again
 
 
 def test_flood_bound_follows_the_network_size():
@@ -109,15 +122,16 @@ def test_flood_bound_follows_the_network_size():
 
 
 def test_flood_node_count_falls_back_to_the_config_and_the_monitor():
-    by_config = Evidence(samples=searches(5), config={"nodes": 4})
-    assert only(flood_cost(by_config, TH)).threshold == 9
+    by_config = Evidence(samples=searches(9), config={"nodes": 4})
+    assert only(flood_cost(by_config, TH)).verdict == PASS
     by_monitor = Evidence(samples=searches(5), series=[{"t": 0, "nodes_total": 3}])
     assert only(flood_cost(by_monitor, TH)).verdict == FAIL
 
 
 def test_a_configured_flood_limit_replaces_the_bound():
     r = flood(searches(6), TH.merged({"flood_messages_max": 6}))
-    assert r.verdict == PASS and r.detail.startswith("bound configured")
+    assert r.verdict == PASS and r.detail.startswith("bound from configured 6")
+    assert flood(searches(7), TH.merged({"flood_messages_max": 6})).verdict == FAIL
 
 
 def test_flood_without_message_counts_is_insufficient():
@@ -218,7 +232,7 @@ def test_verification_not_run_is_insufficient(criterion, key, window):
 @pytest.mark.parametrize(
     ("messages", "reached", "partial", "hidden"),
     [
-        (4, 3, False, False),  # a full flood over 3 nodes: 2E-(N-1) = 4
+        (4, 3, False, False),  # a flood over 3 nodes with TTL 2: 2E-(N-1) = 4
         (1, 2, False, False),  # a dead peer not asked: 2 nodes, 1 message
         (3, 2, False, True),  # a third node was asked, never answered, and it is not said
         (3, 2, True, False),  # ... said: partial
@@ -229,13 +243,13 @@ def test_verification_not_run_is_insufficient(criterion, key, window):
 def test_an_answer_hiding_a_silent_peer(messages, reached, partial, hidden):
     mesh = nx.complete_graph(["n1", "n2", "n3"])
     names = None if reached is None else ["n1", "n2", "n3"][:reached]
-    assert hides_silent_peers(messages, names, partial, mesh) is hidden
+    assert hides_silent_peers(messages, names, partial, mesh, "n1", 2) is hidden
 
 
 def test_a_silent_peer_is_told_by_the_links_among_those_that_answered():
     line = nx.path_graph(["n1", "n2", "n3"])  # n1 - n2 - n3: a flood over it costs 2 messages
-    assert not hides_silent_peers(2, ["n1", "n2", "n3"], False, line)
-    assert hides_silent_peers(3, ["n1", "n2", "n3"], False, line)
+    assert not hides_silent_peers(2, ["n1", "n2", "n3"], False, line, "n1", 2)
+    assert hides_silent_peers(3, ["n1", "n2", "n3"], False, line, "n1", 2)
 
 
 def test_integrity_is_judged_again_from_what_was_observed_of_each_upload():
