@@ -135,7 +135,7 @@ class Launcher:
             self.control.start()
             self.write_descriptor()
             self.join_gaps = self.wait_joined(timeout)
-        except TimeoutError as exc:  # up but never ready: judged (a node that exits says why)
+        except (TimeoutError, readiness.NodeExited) as exc:  # never ready: judged, not refused
             try:
                 views = self.views()
             except Exception:  # noqa: BLE001 - a start that failed early has no views to give
@@ -368,7 +368,12 @@ class Launcher:
             if node.proc.poll() is not None:
                 node.state = "exited"
                 tail = (self.workdir / f"{node.name}.log").read_text(errors="replace")
-                raise RuntimeError(f"node {node.name} exited at start: {tail[-LOG_TAIL:].strip()}")
+                # The last line says why (a traceback's exception, a usage error).
+                last = next((x for x in reversed(tail[-LOG_TAIL:].splitlines()) if x.strip()), "")
+                code, last = node.proc.returncode, last.strip()[:LOG_TAIL]
+                raise readiness.NodeExited(
+                    f"node {node.name} exited at start (exit code {code}): {last}"
+                )
             if time.monotonic() > deadline:
                 raise TimeoutError(f"node {node.name} did not start within {timeout:.0f}s")
             time.sleep(POLL_S)

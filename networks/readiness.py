@@ -37,6 +37,10 @@ def joined(name: str, view: Mapping[str, str] | None, others: Iterable[str]) -> 
     return set(others) - {name} <= set(sees(name, view))
 
 
+class NodeExited(RuntimeError):
+    """A node's process ended before it answered its ready probe (its log's tail says why)."""
+
+
 class NotReady(TimeoutError):
     """The network did not become ready: ``views`` says what each node saw (one line each),
     ``logs`` holds the tail of each node's log (the launcher's work folder is gone by then)."""

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from networks.launcher import Launcher
+from networks.readiness import NotReady
 from tests.conftest import cluster_cli
 
 pytestmark = pytest.mark.integration
@@ -103,7 +104,7 @@ def test_a_node_that_exits_at_start_is_reported_and_nothing_stays(tmp_path):
         FAKE.read_text().replace('"--bind"', '"--no-such-flag"').replace(", timeout_s = 20", "")
     )
     launcher = Launcher(str(bad), 2, workdir=tmp_path / "w")
-    with pytest.raises(RuntimeError, match="n1 exited at start"):
+    with pytest.raises(NotReady, match="n1 exited at start"):
         launcher.start_all()
 
 

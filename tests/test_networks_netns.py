@@ -19,6 +19,7 @@ import pytest
 from faults.backends import netns as nft_backend
 from networks import netns
 from networks.launcher import Launcher
+from networks.readiness import NotReady
 from tests.conftest import cluster_cli, wait_for
 
 pytestmark = pytest.mark.integration
@@ -86,7 +87,7 @@ def test_a_failed_start_removes_its_namespaces(tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_text(FAKE.read_text().replace('"--bind"', '"--no-such-flag"'))
     prefix = f"pl-{os.getpid()}-"
-    with pytest.raises(RuntimeError, match="exited at start"):
+    with pytest.raises(NotReady, match="exited at start"):
         Launcher(str(bad), 2, workdir=tmp_path / "w", netns=True).start_all()
     assert leftovers(prefix) == []
 

@@ -90,3 +90,31 @@ def test_a_run_on_a_network_that_never_joins_is_not_ready_with_the_joined_row_an
         assert "NOT READY" in (results / "PHASE4_FINAL_REPORT.md").read_text()
     finally:
         assert orphans(cluster_workdir(output)) == []
+
+
+@pytest.mark.load
+def test_a_run_whose_node_crashes_at_start_is_not_ready_naming_why(tmp_path):
+    definition = tmp_path / "crashing.toml"
+    definition.write_text(
+        "\n".join(
+            [
+                'name = "crashing"',
+                'adapter = "networks.adapter:Adapter"',
+                "[node]",
+                'command = ["{python}", "-c", "raise SystemExit(\'boom: {name} has no catalog\')"]',
+                'cwd = "{data_dir}"',
+                'ports = ["http"]',
+                'shared_dir = "{data_dir}/files"',
+                'ready = { http_get = "/", timeout_s = 10 }',
+            ]
+        )
+    )
+    results = tmp_path / "results"
+    done = run_headless(results, "--network", str(definition), "--fault-plan", "none", timeout=60)
+    output = done.stdout + done.stderr
+    assert done.returncode == 1, output[-3000:]  # judged, not refused (exit 2 is bad options)
+    complete = json.loads((results / "phase4_complete_results.json").read_text())
+    assert complete["verdict"]["label"] == "NOT READY"
+    (row,) = [r for r in complete["criteria"] if r["name"] == "initial_verification"]
+    assert "node n1 exited at start (exit code 1): boom: n1 has no catalog" in row["detail"]
+    assert (results / "logs" / "n1.log").read_text().strip() == "boom: n1 has no catalog"
