@@ -12,6 +12,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from reports import health
 from reports.checker import table as checker_table
 from reports.context import build_context
 from reports.evidence import Evidence
@@ -122,6 +123,7 @@ def publish(results_dir: Path, run: dict[str, Any]) -> Verdict:
         "recommendations": [r.to_dict() for r in recommendations],
         "fault_timings": [asdict(ft) for ft in fault_timings(ev)],
         "answer_checker": checker_table(ev),
+        "protocol_health": health.table(ev),
     }
     write_json(results_dir / COMPLETE, complete_results(run, judged))
     write_json(results_dir / PERFORMANCE, performance_report(ev, thresholds.min_samples))

@@ -10,6 +10,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+from reports import health
 from reports.breakdown import breakdown
 from reports.charts import chart_data
 from reports.checker import table as checker_table
@@ -227,6 +228,7 @@ def build_context(
         "windows": window_rows(ev, t0),
         "breakdown": breakdown(ev, violations(ev, thresholds)),
         "checker": checker_table(ev),
+        "health": health.rows(ev),
         "ops": op_rows(ev),
         "faults": fault_rows(ev, t0),
         "journal": journal_summary(ev.journal),
