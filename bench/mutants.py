@@ -38,7 +38,7 @@ from pathlib import Path
 from cosmic_ray.commands.init import init as cr_init
 from cosmic_ray.mutating import apply_mutation
 from cosmic_ray.plugins import get_operator
-from cosmic_ray.work_db import WorkDB
+from cosmic_ray.work_db import WorkDB, WorkResultStorage
 from cosmic_ray.work_item import TestOutcome, WorkerOutcome, WorkItem, WorkResult
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -153,6 +153,13 @@ def open_session(out: Path, sample: int, seed: int, fresh: bool) -> WorkDB:
     return db
 
 
+def forget(db: WorkDB, job_ids: list[str]) -> None:
+    """Make these mutants pending again (cosmic-ray has no call for it: its own table)."""
+    with db._session_maker.begin() as session:  # noqa: SLF001
+        for job_id in job_ids:
+            session.query(WorkResultStorage).filter_by(job_id=job_id).delete()
+
+
 def judge(item: WorkItem, timeout: float, locust_args: tuple[str, ...]) -> dict:
     """One mutant's run: a row with its module, line, operator, diff, verdict and outcome."""
     spec = _spec(item)
@@ -257,6 +264,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="session, JSON and report")
     p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S, help="seconds per run")
     p.add_argument("--fresh", action="store_true", help="start over instead of resuming")
+    p.add_argument(
+        "--rejudge-errors", action="store_true", help="judge again the mutants that gave no verdict"
+    )
     p.add_argument("--list", action="store_true", help="list the sample and exit")
     a = p.parse_args(argv)
     if a.sample < 1 or a.timeout <= 0:
@@ -267,6 +277,11 @@ def main(argv: list[str] | None = None) -> int:
     pending = sorted(db.pending_work_items, key=lambda i: (module_of(_spec(i)), i.job_id))
     saved = json.loads(rows_path.read_text()) if rows_path.is_file() and not a.fresh else {}
     rows: list[dict] = saved.get("rows", [])
+    if a.rejudge_errors:
+        again = [r["defect"] for r in rows if r["mutant_outcome"] == "error"]
+        rows = [r for r in rows if r["mutant_outcome"] != "error"]
+        forget(db, again)
+        pending = sorted(db.pending_work_items, key=lambda i: (module_of(_spec(i)), i.job_id))
     if a.list:
         for i in pending:
             s = _spec(i)

@@ -289,7 +289,11 @@ def _run(
     row["exit_code"] = proc.returncode
     lines = log_path.read_text(errors="replace").splitlines()
     row["peerload_line"] = next((x for x in reversed(lines) if x.startswith(LINE_PREFIX)), "")
-    # The copy's code ran iff its nodes ran from the copy (node/cluster.py: cwd = its root).
+    # The copy's code ran iff its nodes ran from the copy (node/cluster.py: cwd = its root). A
+    # node that crashed at start was gone before a poll saw it: its log's traceback names the
+    # copy's files (the run keeps the logs in results/logs/).
+    if not cwds and _logs_name(results, root):
+        cwds.add(str(root))
     row["nodes_from_copy"] = bool(cwds) and cwds == {str(root)}
     if not row["nodes_from_copy"]:
         row["problems"].append(f"nodes not run from the copy: {sorted(cwds) or 'none seen'}")
@@ -304,6 +308,13 @@ def _run(
     if row["label"] is None:
         row["problems"].append(f"no verdict in {results / RESULTS_JSON}")
     row["outcome"] = _outcome(mutate is None, row)
+
+
+def _logs_name(results: Path, root: Path) -> bool:
+    """Whether a node log the run kept names a file of the copy ``root``."""
+    logs = results / "logs"
+    mark = f"{root}{os.sep}node{os.sep}"
+    return logs.is_dir() and any(mark in p.read_text(errors="replace") for p in logs.glob("*.log"))
 
 
 def _outcome(unmodified: bool, row: dict) -> str:

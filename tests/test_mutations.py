@@ -158,3 +158,13 @@ def wait_until(predicate, message: str, timeout: float = 2.0) -> None:
     while not predicate():
         assert time.monotonic() < deadline, message
         time.sleep(0.02)
+
+
+def test_a_node_that_crashed_before_any_poll_is_known_to_have_run_the_copy(tmp_path):
+    root, results = tmp_path / "repo", tmp_path / "results"
+    (results / "logs").mkdir(parents=True)
+    assert not mutations._logs_name(results, root)
+    trace = f'  File "{root}/node/catalog.py", line 66, in __init__\nTypeError: ...\n'
+    (results / "logs" / "n1.log").write_text(trace)
+    assert mutations._logs_name(results, root)
+    assert not mutations._logs_name(results, tmp_path / "other")
