@@ -180,6 +180,8 @@ def run_record(state, options, *, live: bool = False) -> dict:
         # every acknowledged upload with the time it was acknowledged
         "nodes": [{"name": n.name, "files": list(n.files)} for n in state.nodes],
         "acked": list(state.acked),
+        # how the network matches a term to a name: the model must match as it does
+        "network_match": state.adapter_class.match,
     }
 
 

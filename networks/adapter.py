@@ -130,6 +130,10 @@ class Adapter:
     #: progress"); operations not listed use ``default_protocol``.
     protocols: dict[str, str] = {"download": "grpc", "download_ttfb": "grpc"}
     default_protocol = "rest"
+    #: How the network matches a search term to a file name, as the checker's model must
+    #: (``reports.model.MATCH_RULES``): "substring" (case-insensitive, as our node), "prefix"
+    #: (case-insensitive) or "exact".
+    match = "substring"
 
     def __init__(self, nodes: list[NodeInfo]) -> None:
         self.nodes = {n.name: n for n in nodes}

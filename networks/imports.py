@@ -14,6 +14,8 @@ import importlib.util
 import sys
 from pathlib import Path
 
+from reports.model import MATCH_RULES
+
 from .adapter import Adapter
 
 PY_SUFFIX = ".py"
@@ -51,6 +53,9 @@ def import_adapter(ref: str, here: Path | None = None) -> type[Adapter]:
     cls = getattr(module, class_name, None)
     if not (isinstance(cls, type) and issubclass(cls, Adapter)):
         raise ValueError(f"adapter {ref!r}: {class_name} is not a networks.adapter.Adapter class")
+    if cls.match not in MATCH_RULES:
+        rules = ", ".join(MATCH_RULES)
+        raise ValueError(f"adapter {ref!r}: match = {cls.match!r}: expected one of {rules}")
     return cls
 
 

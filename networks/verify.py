@@ -127,7 +127,10 @@ def answer_model(net: Adapter, nodes: list[NodeInfo], topology: Topology | None)
                 for name, sha in held.items()
             ]
         listed.append({"name": node.name, "files": files})
-    model = Model.from_evidence(Evidence(nodes=listed, topology=_links(topology)))
+    ev = Evidence(
+        nodes=listed, topology=_links(topology), network_match=getattr(net, "match", None)
+    )
+    model = Model.from_evidence(ev)
     assert model is not None  # nodes listed: there is a model
     return model
 

@@ -372,3 +372,25 @@ def test_after_start_calls_on_the_node_itself(tmp_path):
     ]:
         with pytest.raises(ValueError, match=message):
             load_text(MINIMAL.replace("[node]", "[node]\n" + bad), tmp_path)
+
+
+def test_an_adapter_says_how_its_network_matches_terms_and_a_rule_the_model_lacks_is_refused(
+    tmp_path, monkeypatch
+):
+    from networks.adapter import Adapter
+
+    module = types.ModuleType("fuzzy_net_mod")
+    module.__file__ = str(tmp_path / "fuzzy_net_mod.py")
+
+    class Fuzzy(Adapter):
+        name = "fuzzy"
+        match = "fuzzy"
+
+    Fuzzy.__module__ = "fuzzy_net_mod"
+    module.Fuzzy = Fuzzy
+    module.DEFINITION = MINIMAL.replace('adapter = "networks.adapter:Adapter"\n', "")
+    monkeypatch.setitem(sys.modules, "fuzzy_net_mod", module)
+    with pytest.raises(ValueError, match="match = 'fuzzy': expected one of substring, exact"):
+        load_network("fuzzy_net_mod:Fuzzy")
+    Fuzzy.match = "prefix"
+    assert load_network("fuzzy_net_mod:Fuzzy").adapter_class.match == "prefix"
