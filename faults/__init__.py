@@ -25,10 +25,13 @@ from .journal import Journal, read_journal, step_records
 from .kinds import KINDS, KindFacts, Manual, kind_facts, manual_kinds
 from .plan import load_plan, parse_duration, parse_plan
 from .runner import ABORTED, COMPLETED, FAILED, INTERRUPTED, Runner, RunResult
+from .targets import FULL_MESH, Layout
 from .timeline import Timeline, resolve, validate_against
 from .types import FaultSpec, Plan, PlanError, Step
 
 __all__ = [
+    "FULL_MESH",
+    "Layout",
     "ABORTED",
     "COMPLETED",
     "FAILED",
@@ -81,7 +84,8 @@ def prepare(
         plan = load_plan(plan)
     if not isinstance(descriptor, Mapping):
         descriptor = load_descriptor(descriptor)
-    timeline = resolve(plan, [n["name"] for n in descriptor["nodes"]], seed=seed)
+    nodes = [n["name"] for n in descriptor["nodes"]]
+    timeline = resolve(plan, nodes, seed=seed, layout=Layout.of(descriptor.get("topology")))
     if journal is not None and not isinstance(journal, Journal):
         journal = Journal(journal)
     return Runner(timeline, descriptor, backend=backend, journal=journal, t0=t0)

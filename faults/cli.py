@@ -22,6 +22,7 @@ from .backends import BackendError, ControlClient, DescriptorError, load_descrip
 from .journal import ERROR, Journal
 from .plan import BACKENDS, load_plan
 from .runner import ABORTED, COMPLETED, INTERRUPTED, Runner, step_error
+from .targets import FULL_MESH, Layout
 from .timeline import format_params, resolve
 from .types import PlanError, Step
 
@@ -173,7 +174,8 @@ def execute(args: argparse.Namespace) -> int:
     if descriptor is None and not args.dry_run:
         raise UsageError("--cluster DESCRIPTOR is required unless --dry-run")
     nodes = [n["name"] for n in descriptor["nodes"]] if descriptor else node_names(args.nodes)
-    timeline = resolve(plan, nodes, seed=args.seed)
+    layout = Layout.of(descriptor.get("topology")) if descriptor else FULL_MESH
+    timeline = resolve(plan, nodes, seed=args.seed, layout=layout)
     backend = args.backend or plan.backend
     if args.dry_run:
         if args.json:

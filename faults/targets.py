@@ -10,15 +10,51 @@ import math
 import random
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import networkx as nx
 
 Grudge = dict[str, list[str]]
 """node -> the peers it drops (both directions, as the admin API applies it)."""
 
-SELECTORS = ("one", "each", "minority", "all")
+SELECTORS = ("one", "each", "minority", "all", "ultrapeer")
+#: The selector that needs to know the network's roles: one ultrapeer of a two-tier topology.
+ULTRAPEER = "ultrapeer"
 #: A share of the nodes, ``"10%"``: at scale a plan names a fraction, not a count.
 SHARE = re.compile(r"^(\d{1,3}(?:\.\d{1,2})?)%$")
 #: The selector a share stands in for where a kind says which selectors it takes: a group.
 SHARE_LIKE = "minority"
+
+
+@dataclass(frozen=True)
+class Layout:
+    """What a plan knows of the network's links: the edges and, on a two-tier topology, the
+    ultrapeers. Empty: not known (nodes given by URL, or a run before topologies), taken as a
+    full mesh."""
+
+    edges: tuple[tuple[str, str], ...] = ()
+    ultrapeers: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, topology: Mapping[str, Any] | None) -> Layout:
+        """From a cluster descriptor's ``topology`` record (``{"edges", "ultrapeers"}``)."""
+        if not topology:
+            return cls()
+        edges = tuple((str(a), str(b)) for a, b in topology.get("edges") or ())
+        return cls(edges, tuple(str(n) for n in topology.get("ultrapeers") or ()))
+
+    def graph(self, nodes: Sequence[str]) -> nx.Graph:
+        """The links over ``nodes``; a full mesh when none are known."""
+        if not self.edges:
+            return nx.complete_graph(nodes)
+        graph = nx.Graph()
+        graph.add_nodes_from(nodes)
+        graph.add_edges_from((a, b) for a, b in self.edges if a in graph and b in graph)
+        return graph
+
+
+FULL_MESH = Layout()
 
 
 def share(spec: object) -> float | None:
@@ -109,10 +145,29 @@ def cut_off(nodes: Sequence[str], grudge: Mapping[str, Sequence[str]]) -> set[st
     return set(nodes) - set(groups[0]) if groups else set()
 
 
-def select(spec: str | Sequence[str], nodes: Sequence[str], rng: random.Random) -> list[list[str]]:
-    """A target spec -> the node groups it hits, one group per application, in order."""
+def bridge(layout: Layout, nodes: Sequence[str], rng: random.Random) -> tuple[list[str], list[str]]:
+    """Two halves joined by as few links as a seeded Kernighan–Lin bisection finds: where a
+    network would split at its weakest (a full mesh has none: any halves)."""
+    a, b = nx.community.kernighan_lin_bisection(layout.graph(nodes), seed=rng.randrange(2**32))
+    small, large = sorted((a, b), key=len)
+    return [n for n in nodes if n in small], [n for n in nodes if n in large]
+
+
+def select(
+    spec: str | Sequence[str],
+    nodes: Sequence[str],
+    rng: random.Random,
+    layout: Layout = FULL_MESH,
+) -> list[list[str]]:
+    """A target spec -> the node groups it hits, one group per application, in order;
+    ValueError for a role the layout does not have."""
     if not isinstance(spec, str):
         return [list(spec)]
+    if spec == ULTRAPEER:
+        ultras = [n for n in nodes if n in layout.ultrapeers]
+        if not ultras:
+            raise ValueError("the network has no ultrapeers (a twotier topology has them)")
+        return [[pick_one(ultras, rng)]]
     if spec == "one":
         return [[pick_one(nodes, rng)]]
     if spec == "each":

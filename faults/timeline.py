@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from . import targets
 from .kinds import REGISTRY
 from .types import END, START, Plan, PlanError, Step
 
@@ -79,8 +80,15 @@ def validate_against(plan: Plan, nodes: Sequence[str]) -> None:
                 raise PlanError(f'{where}: unknown node "{name}" (cluster has {", ".join(nodes)})')
 
 
-def resolve(plan: Plan, nodes: Sequence[str], *, seed: int | None = None) -> Timeline:
-    """Validate against ``nodes``, make every draw from the seed, check the guard, sort."""
+def resolve(
+    plan: Plan,
+    nodes: Sequence[str],
+    *,
+    seed: int | None = None,
+    layout: targets.Layout = targets.FULL_MESH,
+) -> Timeline:
+    """Validate against ``nodes``, make every draw from the seed (targets that need the links
+    or roles read ``layout``), check the guard, sort."""
     nodes = tuple(nodes)
     validate_against(plan, nodes)
     if seed is None:
@@ -89,19 +97,22 @@ def resolve(plan: Plan, nodes: Sequence[str], *, seed: int | None = None) -> Tim
     for fault in plan.faults:
         kind = REGISTRY[fault.kind]
         offset = fault.at
-        for r in kind.resolve(fault, nodes, random.Random(f"{seed}:{fault.id}")):
+        for r in kind.resolve(fault, nodes, random.Random(f"{seed}:{fault.id}"), layout):
             common = dict(
-                fault_id=fault.id,
+                fault_id=r.fault_id or fault.id,
                 kind=fault.kind,
                 target=r.target,
                 nodes=r.nodes,
                 params=r.params,
                 index=fault.index,
             )
-            steps.append(Step(offset_s=offset, phase=START, **common))
+            start = offset if r.at is None else fault.at + r.at
+            steps.append(Step(offset_s=start, phase=START, **common))
             if not kind.instant:
-                steps.append(Step(offset_s=offset + fault.duration, phase=END, **common))
-                offset += fault.duration + fault.gap
+                lasts = fault.duration if r.duration is None else r.duration
+                steps.append(Step(offset_s=start + lasts, phase=END, **common))
+                if r.at is None:
+                    offset += fault.duration + fault.gap
     # At one instant, heals go before starts: gap = 0 hands a node from one fault to the next.
     steps.sort(key=lambda s: (s.offset_s, s.phase == START, s.index))
     check_guard(plan, steps, nodes)

@@ -85,7 +85,9 @@ class FaultStage:
         self.fit: faults.Fit | None = None  # the backend said at the start, and used
         if spec:
             plan = faults.load_plan(plan_path(spec))
-            self.timeline = faults.resolve(plan, [n.name for n in state.nodes], seed=seed)
+            layout = faults.Layout.of(state.descriptor.get("topology"))
+            names = [n.name for n in state.nodes]
+            self.timeline = faults.resolve(plan, names, seed=seed, layout=layout)
             state.plan = self.timeline.to_dict()
             self.fit = faults.fit_for(self.timeline, state.descriptor)
         self.runner = None

@@ -49,6 +49,8 @@ PARAMS: dict[str, dict[str, int | float | None]] = {
 ULTRA_LINKS = 30
 #: Default share of ultrapeers in a two-tier network: one in ten (at least ``leaf``).
 ULTRA_SHARE = 10
+#: The node attribute a two-tier graph marks its ultrapeers with.
+ROLE, ULTRA = "role", "ultra"
 #: Draws of a random graph before giving up on a connected one.
 TRIES = 200
 MAX_SPEC_CHARS = 100
@@ -102,6 +104,8 @@ class Topology:
     spec: str
     nodes: tuple[str, ...]
     edges: tuple[tuple[str, str], ...]
+    #: The ultrapeers of a two-tier topology (fault targets by role); empty for the others.
+    ultrapeers: tuple[str, ...] = ()
 
     @cached_property
     def graph(self) -> nx.Graph:
@@ -168,11 +172,14 @@ class Topology:
 
     def to_dict(self) -> dict[str, Any]:
         """The descriptor's and the run record's ``topology`` (docs/contracts.md)."""
-        return {
+        out: dict[str, Any] = {
             "spec": self.spec,
             "nodes": list(self.nodes),
             "edges": [list(e) for e in self.edges],
         }
+        if self.ultrapeers:
+            out["ultrapeers"] = list(self.ultrapeers)
+        return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Topology:
@@ -181,9 +188,12 @@ class Topology:
             nodes = tuple(str(n) for n in data["nodes"])
             edges = tuple(_edge(nodes, a, b) for a, b in data["edges"])
             spec = str(data["spec"])
+            ultras = tuple(str(n) for n in data.get("ultrapeers") or ())
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"topology: not a {{spec, nodes, edges}} record ({exc})") from None
-        return cls(spec, nodes, edges)
+        if not set(ultras) <= set(nodes):
+            raise ValueError("topology: an ultrapeer is not one of its nodes")
+        return cls(spec, nodes, edges, ultras)
 
 
 def _edge(nodes: Sequence[str], a: str, b: str) -> tuple[str, str]:
@@ -219,7 +229,9 @@ def build(spec: str | Spec, nodes: Sequence[str], seed: int = 0) -> Topology:
         graph = _twotier(n, int(params["ultra"]), int(params["leaf"]), seed, where)
     graph = _start_order(graph)
     edges = sorted(tuple(sorted((a, b))) for a, b in graph.edges())
-    return Topology(parsed.text(params), names, tuple((names[a], names[b]) for a, b in edges))
+    ultras = tuple(names[v] for v in sorted(graph) if graph.nodes[v].get(ROLE) == ULTRA)
+    links = tuple((names[a], names[b]) for a, b in edges)
+    return Topology(parsed.text(params), names, links, ultras)
 
 
 def _start_order(graph: nx.Graph) -> nx.Graph:
@@ -278,6 +290,7 @@ def _twotier(n: int, ultra: int, leaf: int, seed: int, where: str) -> nx.Graph:
     else:
         graph = _random(ultra, ULTRA_LINKS, seed, where)
     rng = random.Random(seed)
+    nx.set_node_attributes(graph, ULTRA, ROLE)  # kept through the renumbering for the start
     graph.add_nodes_from(range(ultra, n))
     for node in range(ultra, n):
         graph.add_edges_from((node, up) for up in rng.sample(range(ultra), leaf))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from faults import PlanError, parse_plan, resolve
+from faults import Layout, PlanError, parse_plan, resolve
 
 THREE = ["n1", "n2", "n3"]
 FIVE = ["n1", "n2", "n3", "n4", "n5"]
@@ -201,3 +201,35 @@ def test_a_share_of_a_large_network_is_drawn_from_the_seed_and_guarded() -> None
     assert len(steps[0].nodes) == 4 and resolve(p, nodes).steps == steps
     with pytest.raises(PlanError, match="a majority must stay up"):
         resolve(plan('id="a"\nkind="pause"\ntarget="60%"\nat=1\nduration=5'), nodes)
+
+
+#: Two rings of four, n1..n4 and n5..n8, joined by the one link n4 - n5.
+BARBELL = Layout(
+    edges=(
+        *(("n1", "n2"), ("n2", "n3"), ("n3", "n4"), ("n4", "n1")),
+        *(("n5", "n6"), ("n6", "n7"), ("n7", "n8"), ("n8", "n5")),
+        ("n4", "n5"),
+    ),
+    ultrapeers=("n4", "n5"),
+)
+EIGHT = [f"n{i}" for i in range(1, 9)]
+
+
+def test_a_bridge_partition_cuts_the_topology_where_it_is_thinnest() -> None:
+    bridge = 'id="b"\nkind="partition"\nshape="bridge"\nat=1\nduration=1'
+    head = "version = 1\nallow_majority = true\n"  # 4 against 4: no side is a majority
+    for seed in range(5):
+        step = resolve(plan(bridge, head=head), EIGHT, seed=seed, layout=BARBELL).steps[0]
+        sides = {frozenset(step.params["grudge"]), frozenset(EIGHT) - set(step.params["grudge"])}
+        assert sides == {frozenset(EIGHT[:4]), frozenset(EIGHT[4:])}
+    # Without known links (a full mesh) any halves are as thin as any other.
+    step = resolve(plan(bridge, head=head), EIGHT, seed=1).steps[0]
+    assert len(step.params["grudge"]) == 4
+
+
+def test_an_ultrapeer_target_needs_a_network_with_ultrapeers() -> None:
+    crash = 'id="u"\nkind="crash"\ntarget="ultrapeer"\nat=1\nduration=1'
+    picked = {resolve(plan(crash), EIGHT, seed=s, layout=BARBELL).steps[0].target for s in range(9)}
+    assert picked == {"n4", "n5"}
+    with pytest.raises(PlanError, match=r"fault\[0\].target: the network has no ultrapeers"):
+        resolve(plan(crash), EIGHT)

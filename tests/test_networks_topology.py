@@ -109,3 +109,17 @@ def test_parse_keeps_defaults_and_from_dict_refuses_junk():
     for junk in [{}, {"spec": "line", "nodes": ["n1"], "edges": [["n1", "n9"]]}, {"edges": 3}]:
         with pytest.raises(ValueError, match="topology: not a"):
             Topology.from_dict(junk)
+
+
+def test_a_two_tier_topology_names_its_ultrapeers_and_keeps_them_in_its_record():
+    names = [f"n{i}" for i in range(1, 21)]
+    two = build("twotier:ultra=4,leaf=2", names, seed=5)
+    assert len(two.ultrapeers) == 4
+    degree = two.degrees()
+    assert min(degree[u] for u in two.ultrapeers) > max(
+        degree[n] for n in names if n not in two.ultrapeers
+    )
+    assert Topology.from_dict(two.to_dict()) == two
+    assert "ultrapeers" not in build("ring", names).to_dict()
+    with pytest.raises(ValueError, match="an ultrapeer is not one of its nodes"):
+        Topology.from_dict({**two.to_dict(), "ultrapeers": ["n99"]})

@@ -136,10 +136,31 @@ class FaultKind:
         return [(f"{fault.where}.target", n) for n in names]
 
     @classmethod
-    def resolve(cls, fault: FaultSpec, nodes: Sequence[str], rng: random.Random) -> list[Resolved]:
-        """The concrete applications of this fault, in order (several for target = "each")."""
-        groups = targets.select(fault.target or "all", nodes, rng)
+    def resolve(
+        cls,
+        fault: FaultSpec,
+        nodes: Sequence[str],
+        rng: random.Random,
+        layout: targets.Layout = targets.FULL_MESH,
+    ) -> list[Resolved]:
+        """The concrete applications of this fault, in order (several for target = "each");
+        ``layout``: the network's links and roles, for targets that need them."""
+        groups = cls.groups(fault, fault.target or "all", nodes, rng, layout)
         return [Resolved(targets.label(g), tuple(g), cls.step_params(fault)) for g in groups]
+
+    @staticmethod
+    def groups(
+        fault: FaultSpec,
+        spec: str | Sequence[str],
+        nodes: Sequence[str],
+        rng: random.Random,
+        layout: targets.Layout,
+    ) -> list[list[str]]:
+        """``targets.select``, its ValueError (a role the network lacks) a PlanError."""
+        try:
+            return targets.select(spec, nodes, rng, layout)
+        except ValueError as exc:
+            raise PlanError(f"{fault.where}.target: {exc}") from None
 
     @classmethod
     def step_params(cls, fault: FaultSpec) -> dict[str, Any]:

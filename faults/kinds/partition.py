@@ -1,14 +1,17 @@
 """partition: nodes that cannot reach each other, cut by the network backend.
 
 Shapes: ``isolate-one`` (the target, default one drawn node, cut off from the rest), ``halves``
-(a drawn smaller half against the rest) and ``grudge`` (an explicit map: node -> peers it cannot
-reach, both directions). Only one partition is active at a time: they would replace each other.
+(a drawn smaller half against the rest), ``bridge`` (the two halves of the topology joined by the
+fewest links, cut from each other: where a real network splits) and ``grudge`` (an explicit map:
+node -> peers it cannot reach, both directions). Only one partition is active at a time: they
+would replace each other.
 """
 
 from __future__ import annotations
 
 import random
 from collections.abc import Mapping, Sequence
+from functools import partial
 from typing import Any
 
 from .. import targets
@@ -16,7 +19,8 @@ from ..backends.control import ControlNetwork
 from ..types import FaultSpec, PlanError, Resolved, Step
 from .base import NETWORK, FaultKind, Manual
 
-SHAPES = ("isolate-one", "halves", "grudge")
+HALVES, BRIDGE = "halves", "bridge"
+SHAPES = ("isolate-one", HALVES, BRIDGE, "grudge")
 MANUAL_SHAPE = "isolate-one"
 
 
@@ -33,7 +37,7 @@ class Partition(FaultKind):
         "grudge": 'with shape = "grudge": node -> peers it cannot reach, e.g. {n1 = ["n2"]}',
     }
     default_target = None
-    selectors = ("one", "each")
+    selectors = ("one", "each", targets.ULTRAPEER)
 
     @classmethod
     def validate(cls, fault: FaultSpec) -> None:
@@ -77,17 +81,24 @@ class Partition(FaultKind):
         return super().named_nodes(fault) + named
 
     @classmethod
-    def resolve(cls, fault: FaultSpec, nodes: Sequence[str], rng: random.Random) -> list[Resolved]:
+    def resolve(
+        cls,
+        fault: FaultSpec,
+        nodes: Sequence[str],
+        rng: random.Random,
+        layout: targets.Layout = targets.FULL_MESH,
+    ) -> list[Resolved]:
         shape = fault.options.get("shape", "isolate-one")
         if len(nodes) < 2:
             raise PlanError(f"{fault.where}.kind: a partition needs at least two nodes")
-        if shape == "halves":
-            small, large = targets.halves(nodes, rng)
+        if shape in (HALVES, BRIDGE):
+            split = targets.halves if shape == HALVES else partial(targets.bridge, layout)
+            small, large = split(nodes, rng)
             return [cls.cut(shape, small, targets.split(small, large))]
         if shape == "grudge":
             grudge = {n: list(d) for n, d in fault.options["grudge"].items()}
             return [cls.cut(shape, list(grudge), grudge)]
-        groups = targets.select(fault.target or "one", nodes, rng)
+        groups = cls.groups(fault, fault.target or "one", nodes, rng, layout)
         rest = [[n for n in nodes if n not in g] for g in groups]
         return [cls.cut(shape, g, targets.split(g, r)) for g, r in zip(groups, rest, strict=True)]
 

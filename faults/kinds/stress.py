@@ -8,6 +8,7 @@ import random
 from collections.abc import Sequence
 from typing import Any
 
+from .. import targets
 from ..types import FaultSpec, PlanError, Resolved, Step
 from .base import FaultKind
 
@@ -27,7 +28,13 @@ class Stress(FaultKind):
             raise PlanError(f'{fault.where}.target: a stress window is cluster-wide: "all" only')
 
     @classmethod
-    def resolve(cls, fault: FaultSpec, nodes: Sequence[str], rng: random.Random) -> list[Resolved]:
+    def resolve(
+        cls,
+        fault: FaultSpec,
+        nodes: Sequence[str],
+        rng: random.Random,
+        layout: targets.Layout = targets.FULL_MESH,
+    ) -> list[Resolved]:
         return [Resolved("all", (), {})]  # no node is touched, so it overlaps nothing
 
     def inject(self, step: Step) -> dict[str, Any]:
