@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import networkx as nx
 import pytest
 
+from reports.checker import flood_bound
 from tests.conftest import wait_for
 from tests.http import call, get
 
@@ -35,13 +37,16 @@ def linked(cluster) -> bool:
     return True
 
 
-def test_flood_over_three_connected_nodes_costs_four_messages(cluster):
-    # M = 2E - (N - 1) = 2*3 - 2: dedupe drops the two duplicates after one hop each. On a
-    # busy machine a link can still be settling when the module's cluster is new.
+def test_flood_over_three_connected_nodes_costs_four_to_six_messages(cluster):
+    # 2E - (N - 1) = 2*3 - 2 = 4 when each node is first reached directly and dedupe drops the
+    # two copies relayed after one hop; a relayed copy that wins the race is forwarded again when
+    # the direct one (with more TTL) comes: at most the bound, 6 with TTL 3. On a busy machine
+    # a link can still be settling when the module's cluster is new.
     wait_for(lambda: linked(cluster), 10)
+    mesh = nx.complete_graph(["n1", "n2", "n3"])
     for origin in ("n1", "n2", "n3"):
         answer = get(f"{cluster.nodes[origin].http}/search?q=alpha&ttl=3")
-        assert answer["messages"] == 4, answer
+        assert 4 <= answer["messages"] <= flood_bound(mesh, origin, 3) == 6, answer
         assert {r["node"] for r in answer["results"]} == {"n1", "n2", "n3"}
 
 
