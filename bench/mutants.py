@@ -24,7 +24,9 @@ with the reason, matched by module, operator and the changed line, and left out 
 from __future__ import annotations
 
 import argparse
+import ast
 import difflib
+import functools
 import json
 import random
 import signal
@@ -91,8 +93,64 @@ def changed_lines(diff: str) -> tuple[str, str]:
     return minus, plus
 
 
+ANNOTATION_ONLY = "in a type annotation, never evaluated (from __future__ import annotations)"
+
+
+def in_annotation(source: str, line: int, col: int) -> bool:
+    """Whether (line, col) lies in an annotation of ``source``, a module that postpones the
+    evaluation of its annotations: a mutant there changes no behaviour."""
+    tree = ast.parse(source)
+    postponed = any(
+        isinstance(n, ast.ImportFrom) and n.module == "__future__"
+        and any(a.name == "annotations" for a in n.names)
+        for n in tree.body
+    )  # fmt: skip
+    if not postponed:
+        return False
+    for node in ast.walk(tree):
+        notes = []
+        if isinstance(node, ast.arg | ast.AnnAssign):
+            notes.append(node.annotation)
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            notes.append(node.returns)
+        for note in filter(None, notes):
+            start, end = (note.lineno, note.col_offset), (note.end_lineno, note.end_col_offset)
+            if start <= (line, col) < end:
+                return True
+    return False
+
+
+@functools.cache
+def source_at(commit: str, module: str) -> str:
+    """``module`` as it was at ``commit`` (the sample's code, whatever the tree holds now)."""
+    show = ["git", "-C", str(REPO), "show", f"{commit}:{module}"]
+    return subprocess.run(show, capture_output=True, text=True, check=True).stdout
+
+
+def mark_annotations(rows: list[dict], commit: str) -> None:
+    """Fill ``in_annotation`` for rows judged before it was recorded."""
+    for r in rows:
+        if "in_annotation" not in r and r["diff"]:
+            col = r.get("col")
+            if col is None:  # the changed text's column, from the diff's first changed line
+                minus, _ = changed_lines(r["diff"])
+                line = source_at(commit, r["module"]).splitlines()[r["line_no"] - 1]
+                col = line.index(minus) if minus in line else 0
+                col = _first_difference(r["diff"], line, col)
+            r["in_annotation"] = in_annotation(source_at(commit, r["module"]), r["line_no"], col)
+
+
+def _first_difference(diff: str, line: str, col: int) -> int:
+    """The column where the mutated line first differs from the original."""
+    _, plus = changed_lines(diff)
+    mutated = line[:col] + plus
+    return next((i for i, (a, b) in enumerate(zip(line, mutated, strict=False)) if a != b), col)
+
+
 def is_equivalent(row: dict, known: list[Equivalent]) -> str:
     """The reason a row's mutant is equivalent, or ''."""
+    if row.get("in_annotation"):
+        return ANNOTATION_ONLY
     minus, plus = changed_lines(row["diff"])
     for e in known:
         if (e.module, e.operator, e.line, e.mutated) == (row["module"], row["operator"], minus,
@@ -174,6 +232,10 @@ def judge(item: WorkItem, timeout: float, locust_args: tuple[str, ...]) -> dict:
     row.update(module=module_of(spec), line_no=spec.start_pos[0], function=spec.definition_name,
                operator=spec.operator_name, occurrence=spec.occurrence)  # fmt: skip
     row["diff"] = diff_of(item, sources.get("original", ""), sources.get("mutated"))
+    row["col"] = spec.start_pos[1]
+    row["in_annotation"] = bool(sources.get("original")) and in_annotation(
+        sources["original"], *spec.start_pos
+    )
     row["mutant_outcome"] = outcome(row)
     return row
 
@@ -316,6 +378,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         db.close()
     known = equivalents()
+    mark_annotations(rows, saved["commit"])
     s = score(rows, known)
     args = " ".join(saved["locust_args"]) or "(the quick profile)"
     header = (
