@@ -352,6 +352,21 @@ def test_env_placeholders_and_paths_beside_the_definition(tmp_path, monkeypatch)
         load_text(text, tmp_path)
 
 
+def test_an_env_placeholder_with_a_default_uses_it_when_unset_or_empty(tmp_path, monkeypatch):
+    for variable in ("XNET_PYTHON", "XNET_HOME"):
+        monkeypatch.delenv(variable, raising=False)
+    text = MINIMAL.replace('"run"', '"{env:XNET_PYTHON:-{python}}", "{env:XNET_HOME:-{here}/x}"')
+    d = load_text(text, tmp_path)  # loads although neither variable is set
+    values = d.node_values(RUN, {**node(), "http_port": 1, "grpc_port": 2})
+    assert d.command(values, [])[:2] == [RUN["python"], f"{tmp_path}/x"]
+    monkeypatch.setenv("XNET_PYTHON", "")
+    assert d.command(values, [])[0] == RUN["python"]
+    monkeypatch.setenv("XNET_PYTHON", "/opt/xnet/.venv/bin/python")
+    assert d.command(values, [])[0] == "/opt/xnet/.venv/bin/python"
+    with pytest.raises(ValueError, match=r"node.command: unknown placeholder \{pyhton\}$"):
+        load_text(MINIMAL.replace('"run"', '"{env:XNET_PYTHON:-{pyhton}}"'), tmp_path)
+
+
 def test_after_start_calls_on_the_node_itself(tmp_path):
     text = MINIMAL.replace(
         "[node]",
