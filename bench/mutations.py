@@ -109,10 +109,10 @@ DEFECTS: tuple[Defect, ...] = (
            "return node.flood.search(q, ttl, deadline_ms / 1000)",
            "each search makes a 50 ms blocking call on the event loop: the whole node stalls"),
     Defect("write-behind-upload", "server.py",
-           "return gevent.get_hub().threadpool.apply(self.catalog.put_bytes, (name, data))",
+           "stored = gevent.get_hub().threadpool.apply(self._store, (name, data))",
            "import hashlib\n\n"
            "gevent.spawn_later(2.0, self.catalog.put_bytes, name, data)\n"
-           "return FileRecord(name, len(data), hashlib.sha256(data).hexdigest())",
+           "stored = FileRecord(name, len(data), hashlib.sha256(data).hexdigest())",
            "uploads acknowledged (201) before they are written: a crash loses the last 2 s"),
     Defect("crash-wipes-files", "catalog.py",
            "self.shared.mkdir(parents=True, exist_ok=True)",

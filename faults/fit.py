@@ -3,10 +3,11 @@ apply to this network — said once, at the start, and then done exactly as said
 
 The Locust suite prints ``Fit.lines()`` before the load starts and hands ``Fit.backend`` to the
 runner, so the console and the run never disagree. A fault the backend cannot apply (it needs
-peerload's node /admin API on a network that does not serve it) is still executed and
-journaled: each of its steps fails at once, without touching the network (``NoAdminApi``), and
-the report judges its window insufficient and the run INCONCLUSIVE (reports.faultsteps), never
-NOT READY.
+peerload's node /admin API on a network that does not serve it, or a backend other than the
+run's: bandwidth needs netns, or a cluster it cannot act on: disk_full needs data dirs on small
+disks of their own) is still executed and journaled: each of its steps fails at once, without
+touching the network (``NoAdminApi``, ``WrongBackend``, ``NotApplied``), and the report judges its
+window insufficient and the run INCONCLUSIVE (reports.faultsteps), never NOT READY.
 """
 
 from __future__ import annotations
@@ -48,14 +49,24 @@ def fit_for(timeline: Timeline, descriptor: Mapping[str, Any], choice: str | Non
     apply to the network of ``descriptor``. BackendError if the choice cannot work here."""
     chosen = choose_backend(choice or timeline.backend, descriptor)
     missing = admin_api_missing(descriptor)
-    steps = [
-        s
-        for s in timeline.steps
-        if missing and s.phase == START and REGISTRY[s.kind].needs_admin_api(chosen.name)
-    ]
+    starts = [s for s in timeline.steps if s.phase == START]
+    admin = [s for s in starts if missing and REGISTRY[s.kind].needs_admin_api(chosen.name)]
+    unfit = {
+        s.kind: why
+        for s in starts
+        if (
+            why := REGISTRY[s.kind].unfit(descriptor) or REGISTRY[s.kind].wrong_backend(chosen.name)
+        )
+    }
+    steps = [s for s in starts if s in admin or s.kind in unfit]
     if not steps:
         return Fit(chosen)
-    kinds = sorted({s.kind for s in steps})
-    need = "needs" if len(kinds) == 1 else "need"
-    why = f"{missing}, which {' and '.join(kinds)} {need} with the {chosen.name} backend"
-    return Fit(chosen, tuple(f"{s.key} ({s.kind})" for s in steps), why)
+    reasons = []
+    if admin:
+        kinds = sorted({s.kind for s in admin})
+        need = "needs" if len(kinds) == 1 else "need"
+        reasons.append(
+            f"{missing}, which {' and '.join(kinds)} {need} with the {chosen.name} backend"
+        )
+    reasons += [f"{kind}: {why}" for kind, why in sorted(unfit.items())]
+    return Fit(chosen, tuple(f"{s.key} ({s.kind})" for s in steps), "; ".join(reasons))

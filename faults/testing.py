@@ -19,6 +19,7 @@ TRANSITIONS = {
     "pause": ({"running"}, "paused"),
     "resume": ({"paused"}, "running"),
 }
+DISK_ACTIONS = ("fill_disk", "free_disk")
 
 
 class FakeCluster:
@@ -29,6 +30,9 @@ class FakeCluster:
         self.state = {name: "running" for name in self.names}
         self.drop: dict[str, list[str]] = {name: [] for name in self.names}
         self.latency = {name: 0 for name in self.names}
+        self.loss = {name: 0 for name in self.names}
+        self.full = {name: False for name in self.names}  # fill_disk / free_disk
+        self.disk_mb: int | None = 16  # the descriptor's: data dirs that disk_full can fill
         self.calls: list[tuple[str, str, Any]] = []
         self.fail_paths: set[str] = set()
         self.lock = threading.Lock()
@@ -41,6 +45,7 @@ class FakeCluster:
         return {
             "control": self.url,
             "token": TOKEN,
+            "disk_mb": self.disk_mb,
             "nodes": [
                 {"name": n, "http": f"{self.url}/{n}", "host": f"127.0.0.{10 + i}"}
                 for i, n in enumerate(self.names, 1)
@@ -62,6 +67,8 @@ class FakeCluster:
             all(s == "running" for s in self.state.values())
             and not any(self.drop.values())
             and not any(self.latency.values())
+            and not any(self.loss.values())
+            and not any(self.full.values())
         )
 
     def answer(self, method: str, path: str, body: Any, auth: str | None) -> tuple[int, Any]:
@@ -78,6 +85,9 @@ class FakeCluster:
             name, action = parts[1], parts[2]
             if name not in self.state:
                 return 404, {"error": f"no node {name}"}
+            if action in DISK_ACTIONS:
+                self.full[name] = action == "fill_disk"
+                return 200, {"name": name, "full": self.full[name]}
             allowed, new = TRANSITIONS[action]
             if self.state[name] not in allowed:
                 return 409, {"error": f"{name} is {self.state[name]}"}
@@ -93,9 +103,12 @@ class FakeCluster:
                 self.drop[name] = list(body["drop"])
             elif rest[1] == "latency":
                 self.latency[name] = body["ms"]
+            elif rest[1] == "loss":
+                self.loss[name] = body["pct"]
             elif rest[1] == "heal":
-                self.drop[name], self.latency[name] = [], 0
-            return 200, {"drop": self.drop[name], "latency_ms": self.latency[name]}
+                self.drop[name], self.latency[name], self.loss[name] = [], 0, 0
+            state = {"drop": self.drop[name], "latency_ms": self.latency[name]}
+            return 200, {**state, "loss_pct": self.loss[name]}
         if rest[0] == "health":
             alive = self.alive_peers(name)
             return 200, {"name": name, "status": "ok", "peers_alive": len(alive)}

@@ -54,6 +54,15 @@ class Resolved:
     target: str
     nodes: tuple[str, ...]
     params: Mapping[str, Any] = field(default_factory=dict)
+    at: float | None = None
+    """Seconds after the fault's ``at`` when this application starts; None: in turn, each one
+    after the previous one's ``duration`` and ``gap`` (target = "each")."""
+    duration: float | None = None
+    """How long this application lasts; None: the fault's ``duration``."""
+    fault_id: str | None = None
+    """The id its steps carry; None: the fault's. One fault that takes the same node down more
+    than once (churn) names each application apart (``churn#3``), so each is a fault instance
+    of its own (``Step.key``) with a window of its own, as a crash of its node would be."""
 
 
 @dataclass(frozen=True)

@@ -173,6 +173,7 @@ class FaultStage:
             "target": step.target,
             "takes_down": faults.kind_facts(step.kind).takes_down,
             "acts_on": faults.kind_facts(step.kind).acts_on,
+            "loses_messages": faults.kind_facts(step.kind).loses_messages,
             "cut": cut_pairs(step),
             "key": step.key,
             "start": record["wall"],
@@ -323,6 +324,7 @@ class FaultStage:
                 "target": f["target"],
                 "takes_down": f["takes_down"],
                 "acts_on": f["acts_on"],
+                "loses_messages": f["loses_messages"],
             }
             out.append(
                 {

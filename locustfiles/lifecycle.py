@@ -31,7 +31,7 @@ from .results import CONCURRENCY_FILE, concurrency_results, write_json
 from .runstate import DESCRIPTOR_OPTION, RunState, parse_cluster
 from .samples import DRAIN_MESSAGE, SampleRecorder, on_drain
 from .shape import build_stages
-from .validate import check_options, needs_netns
+from .validate import check_options, needs_netns, needs_small_disks
 from .verify import integrity, settled_state, steady_state
 
 HEALTHY = "every node up, each finds another node's file, TTL 0 local, downloads verify"
@@ -82,9 +82,12 @@ def on_init(environment, **_) -> None:
         from node.cluster import Cluster
 
         netns = needs_netns(options)
+        disk_mb = needs_small_disks(options)
+        small = f"data dirs on {disk_mb} MiB disks of their own: the plan fills one"
+        notes = [why for why in (netns, disk_mb and small) if why]
         say(
             f"starting an embedded {options.network} network of {options.nodes} nodes"
-            + (f" ({netns})" if netns else "")
+            + (f" ({'; '.join(notes)})" if notes else "")
         )
         try:
             cluster = Cluster(
@@ -94,6 +97,7 @@ def on_init(environment, **_) -> None:
                 netns=bool(netns),
                 topology=opts.topology_spec(options),
                 files_per_node=opts.files_per_node(options),
+                disk_mb=disk_mb,
             )
             cluster.start_all()
         except NotReady as exc:  # judged, not refused: NOT READY, report and logs (notready.py)
@@ -372,8 +376,11 @@ def _finish_faults(environment, state, results_dir: Path) -> None:
     for f in state.fault_results:
         search = f["requests"].get("search", {}).get("success_pct")
         _, back = service.after_heal(state.samples, before, f["window"]["end"], f["healed_by"])
+        # Detection is measured of faults that take their target down, not of latency, loss or
+        # a full disk (their target stays in service): for those "never" would mislead.
+        detected = f"detected in {seconds(f.get('detected_s'))}, " if f["takes_down"] else ""
         say(
-            f"fault {f['fault_id']} on {f['target']}: detected in {seconds(f['detected_s'])}, "
+            f"fault {f['fault_id']} on {f['target']}: {detected}"
             f"back to N/N in {seconds(f['recovered_s'])}, service back in "
             f"{seconds(back)}, search success during it "
             f"{'-' if search is None else f'{search:.1f}%'}"

@@ -4,6 +4,9 @@ Runs as a greenlet on the master (or the only process). Each tick also becomes a
 monitor series kept for the report, and refreshes which nodes are alive (workers get that by
 message, so their users judge "a file on a reachable node" the same way). CPU figures (the
 machine's, the load generator's, each node's) are measured here at every tick (cpumeter.py).
+A node whose network serves Prometheus metrics (its definition's ``node.metrics``) is read from
+a scrape, made alongside the health probes, wherever it runs (metricsmeter.py); a node without
+them, from its local process by psutil (cpumeter.py, memmeter.py).
 """
 
 from __future__ import annotations
@@ -16,11 +19,13 @@ import psutil
 from locust.runners import MasterRunner
 
 from networks.adapter import ALIVE, PEERS, Refused, Unavailable
+from networks.definition import load_network, metrics_url
 from reports.samples import between, percentile
 
 from . import console
 from .cpumeter import GeneratorCpu, MachineCpu, ProcessCpu
 from .memmeter import ProcessMemory
+from .metricsmeter import ScrapedResources, scrape
 from .samples import REPORT_LAG_S
 
 INTERVAL_S = 2.0
@@ -51,7 +56,9 @@ class Monitor:
         self._procs: dict[int, psutil.Process] = {}
         self._node_cpu = ProcessCpu()
         self._memory = ProcessMemory(len(state.nodes))
-        self._more: dict[int, dict] = {}  # pid -> this tick's USS, FDs, threads
+        self._scraped = ScrapedResources()
+        #: node -> where it serves Prometheus metrics (nodes without: psutil, when local)
+        self._metrics = metrics_urls(state)
         self._ticks = 0
         self._prime()
         self._greenlet = None
@@ -63,8 +70,13 @@ class Monitor:
         self._machine_cpu = MachineCpu()
         self._generator_cpu = GeneratorCpu()
         for node in self.state.nodes:
-            if node.pid:
+            if node.name in self._metrics:
+                gevent.spawn(self._prime_scrape, node.name)
+            elif node.pid:
                 self._node_cpu.read(node.pid)
+
+    def _prime_scrape(self, name: str) -> None:
+        self._scraped.read(name, scrape(self._metrics[name]))
 
     def start(self) -> None:
         self._prime()
@@ -103,51 +115,56 @@ class Monitor:
             self._adapter = self.state.adapter()
         return self._adapter
 
-    def _resources(self, pid: int | None) -> tuple[float | None, float | None]:
-        """CPU % and RSS MB of a node's process (None: not measured); the rest of its
-        resources (USS, file descriptors, threads) are kept for this tick's row."""
+    def _resources(self, name: str, pid: int | None, scrapes: dict) -> tuple[float | None, dict]:
+        """CPU % of one core (None: not measured) and ``rss_mb``, ``uss_mb``, ``fds``,
+        ``threads`` (those measured) of a node's process: from this tick's scrape where its
+        network serves metrics (a failed scrape measures nothing), else psutil on its pid."""
+        if name in self._metrics:
+            job = scrapes.get(name)
+            return self._scraped.read(name, job.value if job is not None and job.ready() else None)
         if not pid:
-            return None, None
+            return None, {}
         try:
             proc = self._procs.get(pid) or self._procs.setdefault(pid, psutil.Process(pid))
             cpu = self._node_cpu.read(pid)
             memory = self._memory.read(proc, self._ticks)
         except (psutil.Error, OSError):
             self._procs.pop(pid, None)
-            return None, None
-        self._more[pid] = memory
-        return cpu, memory.get("rss_mb")
+            return None, {}
+        return cpu, memory
 
     @property
     def running(self) -> bool:
         return self._greenlet is not None
 
-    def _probe_all(self) -> dict[str, gevent.Greenlet]:
+    def _probe_all(self) -> tuple[dict[str, gevent.Greenlet], dict[str, gevent.Greenlet]]:
+        """Each node's probe and, where it serves metrics, its scrape, all in parallel."""
         jobs = {n.name: gevent.spawn(self._probe, n) for n in self.state.nodes}
-        gevent.joinall(list(jobs.values()), timeout=PROBE_TIMEOUT_S * 3)
-        return jobs
+        scrapes = {name: gevent.spawn(scrape, url) for name, url in self._metrics.items()}
+        gevent.joinall([*jobs.values(), *scrapes.values()], timeout=PROBE_TIMEOUT_S * 3)
+        return jobs, scrapes
 
     def refresh_view(self) -> None:
         """Only the Cluster page's node rows (between runs: no dashboard line, no series)."""
-        jobs, cpu, rss = self._probe_all(), {}, {}
+        (jobs, scrapes), cpu, rss = self._probe_all(), {}, {}
         for name, job in jobs.items():
             health = job.value[0] if job.successful() and job.value else None
             if health:
-                cpu[name], rss[name] = self._resources(health.get("pid"))
+                cpu[name], memory = self._resources(name, health.get("pid"), scrapes)
+                rss[name] = memory.get("rss_mb")
         self.state.node_view = self._node_view(jobs, cpu, rss)
 
     def tick(self) -> dict:
         now = time.time()
-        jobs = self._probe_all()
+        jobs, scrapes = self._probe_all()
         cpu, rss, rtt, alive, views, more = {}, {}, {}, set(), {}, {}
         self._ticks += 1
-        self._more.clear()
         for name, job in jobs.items():
             health, peers = job.value if job.successful() and job.value else (None, None)
             if health:
                 alive.add(name)
-                cpu[name], rss[name] = self._resources(health.get("pid"))
-                more[name] = self._more.get(health.get("pid"), {})
+                cpu[name], more[name] = self._resources(name, health.get("pid"), scrapes)
+                rss[name] = more[name].get("rss_mb")
             if peers is not None:  # how this node sees the network (during faults too)
                 views[name] = peers
             for peer, ms in self._net().rtt_ms.get(name, {}).items():
@@ -240,3 +257,15 @@ class Monitor:
             f"{pct(row['generator_cpu_total'])} machine {pct(row['machine_cpu'])} | rss "
             f"{rss} MB | faults: {', '.join(row['faults_active']) or '-'}"
         )
+
+
+def metrics_urls(state) -> dict[str, str]:
+    """Where each node of the run serves Prometheus metrics: its descriptor entry's ``metrics``
+    (the launcher writes it), else its network definition's ``node.metrics``; nodes with
+    neither are left out."""
+    try:
+        definition = load_network(state.descriptor.get("network") or "builtin")
+    except (ValueError, OSError):  # a descriptor naming a network not installed here
+        definition = None
+    urls = {node.name: metrics_url(node, definition) for node in state.nodes}
+    return {name: url for name, url in urls.items() if url}

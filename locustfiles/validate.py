@@ -8,7 +8,8 @@ import socket
 
 import faults
 from faults.backends import AUTO, NETNS
-from networks import BUILTIN, corpus, join
+from faults.kinds.base import DISK
+from networks import BUILTIN, corpus, disks, join
 from networks import netns as namespaces
 from networks.definition import load_network
 
@@ -80,17 +81,18 @@ def check_size_and_topology(options, network) -> None:
 
 def needs_netns(options) -> str | None:
     """Why the embedded network must run one namespace per node, or None: asked for, or the
-    plan partitions nodes that share one address and the netns backend will cut them (nftables
-    tells nodes apart by address). Where it cannot work here the nodes start as they are, and
-    the fault backend's line at the start says which backend the faults use and what it
-    cannot apply (faults.fit): never a namespace per node for a backend that does not use it."""
+    plan partitions (or makes lossy, or caps) links of nodes that share one address and the
+    netns backend will make it (nftables tells nodes apart by address). Where it cannot work
+    here the nodes start as they are, and the fault backend's line at the start says which
+    backend the faults use and what it cannot apply (faults.fit): never a namespace per node
+    for a backend that does not use it."""
     if options.netns:
         return "--netns"
     spec = options.fault_plan or opts.profile(options.profile).default_plan
     if not spec or spec == opts.NO_PLAN or check_network(options.network).node.per_node_address:
         return None
     plan = faults.load_plan(plan_path(spec))
-    if not any(f.kind == "partition" for f in plan.faults):
+    if not any(faults.kinds.REGISTRY[f.kind].by_address() for f in plan.faults):
         return None
     try:
         netns_cuts = faults.choose_backend(plan.backend).name == NETNS
@@ -98,7 +100,24 @@ def needs_netns(options) -> str | None:
         return None
     if not (netns_cuts and namespaces.available()[0]):
         return None
-    return "one network namespace per node: the plan partitions nodes that share one address"
+    return (
+        "one network namespace per node: the plan acts on links (partition, loss, bandwidth) "
+        "of nodes that share one address"
+    )
+
+
+def needs_small_disks(options) -> int | None:
+    """The size (MiB) of the small disk each data dir of the embedded network gets, or None:
+    when the plan fills a disk (disk_full) and small disks can be mounted here (root). Where
+    they cannot, the nodes start as they are and the fault backend's line at the start says
+    disk_full cannot be applied (faults.fit): the run ends INCONCLUSIVE, not NOT READY."""
+    spec = options.fault_plan or opts.profile(options.profile).default_plan
+    if not spec or spec == opts.NO_PLAN:
+        return None
+    plan = faults.load_plan(plan_path(spec))
+    if not any(faults.kinds.REGISTRY[f.kind].acts_on == DISK for f in plan.faults):
+        return None
+    return disks.DEFAULT_MB if disks.available()[0] else None
 
 
 def check_seconds(name: str, value: float, *, zero_ok: bool) -> None:

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from . import capacity, loopback
-from .adapter import Adapter
+from .adapter import Adapter, NodeInfo
 from .hints import parse_hints
 from .imports import import_adapter
 from .tables import choice, get, keys, seconds, str_list
@@ -101,6 +101,10 @@ class NodeSpec:
     after_start: tuple[JoinCall, ...] = ()
     stop_signal: str = "SIGTERM"
     stop_timeout_s: float = DEFAULT_STOP_TIMEOUT_S
+    #: Where a node serves Prometheus metrics: a path on ``metrics_port`` (None: it does not;
+    #: the monitor then reads local processes with psutil).
+    metrics_path: str | None = None
+    metrics_port: str = "http"
 
 
 @dataclass(frozen=True)
@@ -195,6 +199,13 @@ class NetworkDefinition:
         path = render(call.path, both, "node.join.after_start.path")
         return call.method, url + path, render(call.body, both, "node.join.after_start.body")
 
+    def metrics_url(self, values: Mapping[str, str]) -> str | None:
+        """Where the node with these values serves Prometheus metrics, or None."""
+        if self.node.metrics_path is None:
+            return None
+        port = values[self.node.metrics_port + "_port"]
+        return f"http://{values['host']}:{port}{self.node.metrics_path}"
+
     def self_requests(self, values: Mapping[str, str]) -> list[tuple[str, str, str]]:
         """(method, url, body) of each ``node.after_start`` call, in order."""
         out = []
@@ -256,8 +267,9 @@ TOP_KEYS = {"name", "adapter", "description", "max_nodes", "memory_mb", "node", 
 MAX_MEMORY_MB = 64 * 1024
 NODE_KEYS = {
     "command", "cwd", "env", "files", "ports", "per_node_address", "shared_dir", "http", "grpc",
-    "ready", "join", "after_start", "stop_signal", "stop_timeout_s",
+    "ready", "join", "after_start", "stop_signal", "stop_timeout_s", "metrics",
 }  # fmt: skip
+METRICS_KEYS = {"path", "port"}
 READY_KEYS = {"http_get", "tcp", "port", "timeout_s"}
 JOIN_KEYS = {"args", "peers", "after_start"}
 CALL_KEYS = {"method", "path", "body", "on", "port"}
@@ -350,6 +362,7 @@ def _node_spec(node: Mapping[str, Any]) -> NodeSpec:
     join_peers = choice(join, "peers", JOIN_PEERS, "node.join.")
     call = get(join, "after_start", dict, "node.join.", None)
     call = None if call is None else _call(call, ports, "node.join.after_start.", CALL_KEYS)
+    metrics_path, metrics_port = _metrics(node, ports)
     after_start = get(node, "after_start", list, "node.", [])
     if len(after_start) > MAX_AFTER_START:
         raise ValueError(f"node.after_start: at most {MAX_AFTER_START} calls")
@@ -378,7 +391,46 @@ def _node_spec(node: Mapping[str, Any]) -> NodeSpec:
         after_start=tuple(own),
         stop_signal=choice(node, "stop_signal", STOP_SIGNALS, "node."),
         stop_timeout_s=seconds(node, "stop_timeout_s", "node.", DEFAULT_STOP_TIMEOUT_S),
+        metrics_path=metrics_path,
+        metrics_port=metrics_port,
     )
+
+
+def _metrics(node: Mapping[str, Any], ports: tuple[str, ...]) -> tuple[str | None, str]:
+    """``node.metrics``: a path on the http port (``"/metrics"``) or ``{path, port}``."""
+    raw = node.get("metrics")
+    if raw is None:
+        return None, "http"
+    if isinstance(raw, str):
+        raw = {"path": raw}
+    elif not isinstance(raw, dict):
+        raise ValueError("node.metrics: must be a path (on the http port) or a table {path, port}")
+    keys(raw, METRICS_KEYS, "node.metrics.")
+    path = get(raw, "path", str, "node.metrics.")
+    if not path.startswith("/") or any(c in path for c in "{} \t\n#"):
+        raise ValueError("node.metrics.path: must be a path starting with / (no placeholders)")
+    port = get(raw, "port", str, "node.metrics.", "http")
+    if port not in ports:
+        raise ValueError(f"node.metrics.port: {port!r} is not in node.ports {list(ports)}")
+    return path, port
+
+
+def metrics_url(node: NodeInfo, definition: NetworkDefinition | None) -> str | None:
+    """Where ``node`` serves Prometheus metrics: the ``metrics`` URL its descriptor entry names
+    (the launcher writes it; ``""`` or null: none), else its definition's ``node.metrics`` at
+    the node's port or http address; None when neither says."""
+    if "metrics" in node.extra:
+        named = node.extra["metrics"]
+        return named if isinstance(named, str) and named.startswith("http") else None
+    if definition is None or definition.node.metrics_path is None:
+        return None
+    path, port = definition.node.metrics_path, definition.node.metrics_port
+    ports = node.extra.get("ports")
+    if isinstance(ports, dict) and port in ports:
+        return f"http://{node.host}:{ports[port]}{path}"
+    if port == "http" and node.http:
+        return node.http.rstrip("/") + path
+    return None
 
 
 def _call(

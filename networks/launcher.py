@@ -5,7 +5,9 @@ a seeded catalog in its shared dir (networks/corpus.py), launcher-chosen ports, 
 when the network can bind one (127.0.B.11, .12, ..., in a block B no other launcher on the
 machine holds, networks/loopback.py; else 127.0.0.1 with its own ports) or its own network
 namespace (``netns=True``, networks/netns.py), and runs from the definition's command template.
-kill / stop / start / pause / resume act on the node's whole process group; the control API
+kill / stop / start / pause / resume act on the node's whole process group (fill_disk /
+free_disk on its data dir, when ``disk_mb`` gave each data dir a small disk of its own:
+networks/disks.py); the control API
 (node/control.py) serves a ``Launcher`` as it is, and the descriptor (``cluster.json``) names the
 network so any later tool can rebuild the adapter from it alone.
 
@@ -36,7 +38,7 @@ from pathlib import Path
 
 from node.control import ControlServer
 
-from . import capacity, corpus, join, loopback, readiness
+from . import capacity, corpus, disks, join, loopback, readiness
 from .adapter import MEMBERS, PEERS, NodeInfo
 from .definition import NetworkDefinition, load_network
 from .procs import RUNNING, NodeProc, free_port, killpg, popen
@@ -69,8 +71,17 @@ class Launcher:
         node_args: tuple[str, ...] = (),
         netns: bool = False,
         topology: Topology | str = DEFAULT_TOPOLOGY,
+        disk_mb: int | None = None,
     ) -> None:
         self.network = network if isinstance(network, NetworkDefinition) else load_network(network)
+        if disk_mb is not None:  # a small disk (tmpfs) for each data dir: root only
+            disks.check_size(disk_mb)
+            ok, why = disks.available()
+            if not ok:
+                raise ValueError(f"disk_mb: {why}")
+        #: Each data dir's own disk size in MiB (a tmpfs, so disk_full can fill it), or None.
+        self.disk_mb = disk_mb
+        self._mounted: list[Path] = []
         self.network.check_size(nodes)
         corpus.check_size(nodes, files_per_node)
         if not 1 <= first_host <= loopback.LAST_HOST + 1 - nodes:
@@ -120,6 +131,10 @@ class Launcher:
             self.workdir.mkdir(parents=True, exist_ok=True)
             if self.namespaces is not None:
                 self.namespaces.create()
+            if self.disk_mb is not None:
+                for node in self.nodes.values():
+                    disks.mount(node.data_dir, self.disk_mb)
+                    self._mounted.append(node.data_dir)
             self._plan()
             catalogs = corpus.plan(list(self.nodes), self.seed, self.files_per_node)
             for node in self.nodes.values():
@@ -159,6 +174,7 @@ class Launcher:
                 killpg(node.proc, getattr(signal, self.network.node.stop_signal))
         for node in self.nodes.values():
             self._reap(node)
+        self._unmount()
         self._spawner.shutdown(wait=True)
         atexit.unregister(self._kill_all)
         if self.namespaces is not None:
@@ -176,8 +192,14 @@ class Launcher:
         for node in self.nodes.values():
             if node.proc is not None and node.proc.poll() is None:
                 killpg(node.proc, signal.SIGKILL)
+        self._unmount()
         if self.namespaces is not None:
             self.namespaces.remove()
+
+    def _unmount(self) -> None:
+        """The data dirs' small disks go (and what they held: tmpfs keeps nothing)."""
+        while self._mounted:
+            disks.unmount(self._mounted.pop())
 
     # -- descriptor ----------------------------------------------------------------------
     @property
@@ -195,7 +217,8 @@ class Launcher:
             "files_per_node": self.files_per_node,
             "netns": self.namespaces is not None,
             "topology": self.topology.to_dict(),
-            "nodes": [{**n.info(), "files": n.files or []} for n in self.nodes.values()],
+            "disk_mb": self.disk_mb,
+            "nodes": [self._entry(n) for n in self.nodes.values()],
         }
 
     def write_descriptor(self) -> None:
@@ -211,6 +234,12 @@ class Launcher:
         return [
             NodeInfo.from_dict({**n.info(), "files": n.files or []}) for n in self.nodes.values()
         ]
+
+    def _entry(self, node: NodeProc) -> dict:
+        """A node's descriptor entry: its info, seeded files and where it serves Prometheus
+        metrics (null: nowhere; a scrape config or the monitor reads it from here)."""
+        metrics = self.network.metrics_url(node.values) if node.values else None
+        return {**node.info(), "files": node.files or [], "metrics": metrics}
 
     def wait_ready(self, timeout: float | None = None) -> None:
         """Until every running node is ready and, where the network shows its peers, sees every
@@ -294,6 +323,22 @@ class Launcher:
             self._await_ready(node, timeout or self.network.node.ready_timeout_s)
             self._join(node, [p for p in peers if p.state == "running"], timeout)
             return node.info()
+
+    def fill_disk(self, name: str) -> dict:
+        """Fill ``name``'s data dir (its small disk) with a filler until ~0 bytes are free."""
+        return {"name": name, **disks.fill(self._small_disk(name))}
+
+    def free_disk(self, name: str) -> dict:
+        """Delete the filler of ``name``'s data dir."""
+        return {"name": name, **disks.free(self._small_disk(name))}
+
+    def _small_disk(self, name: str) -> Path:
+        if self.disk_mb is None:
+            raise disks.DiskError(
+                f"{name}'s data dir is not a small disk of its own: start the cluster with "
+                "disk_mb (node.cluster --disk-mb N, root only)"
+            )
+        return self.nodes[name].data_dir
 
     def _signal(self, name: str, sig: int, state: str, reap: bool = False) -> dict:
         with self._lock:

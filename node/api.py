@@ -20,10 +20,11 @@ from typing import Protocol
 import gevent
 from bottle import Bottle, request, response
 
-from .catalog import Catalog, FileRecord
+from .catalog import Catalog, FileRecord, NoSpace
 from .config import DEFAULT_TTL, MAX_JSON_BODY, MAX_QUERY_CHARS, MAX_SEARCH_DEADLINE_S, NodeConfig
 from .flood import Flood
 from .membership import Membership
+from .metrics import CONTENT_TYPE, NodeMetrics
 from .names import BadName, check_name
 from .netfaults import NetFaults, black_hole_s
 from .peerops import PeerOp
@@ -32,6 +33,8 @@ from .web import fail, install_json_errors, json_body
 
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 PEER_HEADER = "X-Peer"  # who sent a peer message over REST (curl, old peers)
+MAX_METRIC_NAMES = 64  # ``name[]`` filters of one scrape
+INSUFFICIENT_STORAGE = 507  # a write the node's disk has no room for (RFC 4918)
 
 
 class PeerNode(Protocol):
@@ -43,6 +46,7 @@ class PeerNode(Protocol):
     flood: Flood
     faults: NetFaults
     peer_ops: dict[str, PeerOp]
+    metrics: NodeMetrics
 
     def health(self) -> dict: ...
     def put_file(self, name: str, data: bytes) -> FileRecord: ...
@@ -136,6 +140,18 @@ def search(node: PeerNode) -> dict:
     return node.flood.search(q, ttl, deadline_ms / 1000)
 
 
+@route("GET", "/metrics")
+def metrics_text(node: PeerNode) -> bytes:
+    """Prometheus text format (node/metrics.py); ``?name[]=N`` (repeatable) keeps only the
+    samples named N. Public like /health: counts and process figures, no names of files or
+    queries, on the node's own address (README, "Metrics")."""
+    names = request.query.getall("name[]")
+    if len(names) > MAX_METRIC_NAMES or any(len(n) > MAX_QUERY_CHARS for n in names):
+        fail(400, f"at most {MAX_METRIC_NAMES} name[] of {MAX_QUERY_CHARS} characters each")
+    response.content_type = CONTENT_TYPE
+    return node.metrics.exposition(names)
+
+
 @route("GET", "/files")
 def files(node: PeerNode) -> dict:
     return {"files": [r.to_dict() for r in node.catalog.all()]}
@@ -160,8 +176,12 @@ def put_file(node: PeerNode, name: str) -> dict:
     data = request.body.read(length)
     if len(data) != length:
         fail(400, "body shorter than Content-Length")
+    try:
+        record = node.put_file(name, data)
+    except NoSpace as exc:  # nothing stored, nothing acknowledged: the client may retry elsewhere
+        fail(INSUFFICIENT_STORAGE, str(exc))
     response.status = 201
-    return node.put_file(name, data).to_dict()
+    return record.to_dict()
 
 
 @route("POST", "/files/rescan")
@@ -206,6 +226,16 @@ def latency(node: PeerNode) -> dict:
     ms = json_body(MAX_JSON_BODY).get("ms")
     try:
         node.faults.set_latency(ms if type(ms) is int else -1)
+    except ValueError as exc:
+        fail(400, str(exc))
+    return node.faults.state()
+
+
+@route("POST", "/admin/loss", admin=True)
+def loss(node: PeerNode) -> dict:
+    pct = json_body(MAX_JSON_BODY).get("pct")
+    try:
+        node.faults.set_loss(pct if type(pct) is int else -1)
     except ValueError as exc:
         fail(400, str(exc))
     return node.faults.state()

@@ -3,11 +3,14 @@
 A write is acknowledged only after the file is fsynced and renamed into place and its row is
 committed with ``synchronous=FULL``, so a SIGKILL right after a 201 loses nothing. Reads go to
 an in-memory copy that is replaced, never mutated, so gRPC threads and greenlets can read it
-without a lock.
+without a lock. A write the disk has no room for (ENOSPC, EDQUOT, SQLite's "database or disk is
+full") raises ``NoSpace`` and leaves the catalog as it was: nothing half-written, nothing
+acknowledged, the previous file of that name (if any) still in place.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import sqlite3
@@ -21,6 +24,8 @@ from .names import check_name
 
 TMP_PREFIX = ".tmp-"
 HASH_BLOCK = 1024 * 1024
+NO_SPACE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
+SQLITE_FULL = 13  # sqlite3.SQLITE_FULL (named in the module from Python 3.11)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS files (name TEXT PRIMARY KEY, size INTEGER NOT NULL,
@@ -29,6 +34,24 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS peers (node_id TEXT PRIMARY KEY, name TEXT NOT NULL,
                                   http TEXT NOT NULL, grpc TEXT NOT NULL);
 """
+
+
+class NoSpace(Exception):
+    """A write the node's disk has no room for: nothing was stored (HTTP 507)."""
+
+
+def is_no_space(exc: BaseException) -> bool:
+    """Whether ``exc`` says the disk (or the quota) is full."""
+    if isinstance(exc, OSError):
+        return exc.errno in NO_SPACE_ERRNOS
+    return isinstance(exc, sqlite3.Error) and getattr(exc, "sqlite_errorcode", None) == SQLITE_FULL
+
+
+def no_space(exc: BaseException, what: str) -> NoSpace:
+    """``NoSpace`` for ``exc``, saying what was not stored (no file name: one message for
+    every refusal, so a load test's error table groups them)."""
+    why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    return NoSpace(f"no space left on this node's disk ({why}): {what} not stored")
 
 
 @dataclass(frozen=True)
@@ -123,29 +146,58 @@ class Catalog:
         return self.shared / f"{TMP_PREFIX}{uuid.uuid4().hex}"
 
     def put_bytes(self, name: str, data: bytes) -> FileRecord:
-        """Store ``data`` under ``name`` durably and index it."""
+        """Store ``data`` under ``name`` durably and index it; ``NoSpace`` if the disk is full."""
         check_name(name)
         tmp = self.temp_path()
         try:
-            with open(tmp, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
+            try:
+                with open(tmp, "wb") as f:
+                    f.write(data)
+                    f.flush()
+                    os.fsync(f.fileno())
+            except OSError as exc:
+                if is_no_space(exc):
+                    raise no_space(exc, "upload") from exc
+                raise
             return self.adopt(tmp, name, len(data), hashlib.sha256(data).hexdigest())
         finally:
             tmp.unlink(missing_ok=True)
 
     def adopt(self, tmp: Path, name: str, size: int, sha256: str) -> FileRecord:
-        """Rename an already fsynced temp file into place and commit its record."""
+        """Rename an already fsynced temp file into place and commit its record. If the disk
+        is full (``NoSpace``) the catalog is left as it was: the file of that name it already
+        had, if any, is put back (kept aside by a hard link, which takes no data blocks)."""
         check_name(name)
         record = FileRecord(name, size, sha256)
+        final = self.shared / name
         with self._lock:
-            os.replace(tmp, self.shared / name)
-            fsync_dir(self.shared)
-            self._db.execute(
-                "INSERT OR REPLACE INTO files VALUES (?, ?, ?, julianday('now'))",
-                (name, size, sha256),
-            )
+            kept = self.temp_path() if name in self._files else None
+            placed = False
+            try:
+                if kept is not None:
+                    try:
+                        os.link(final, kept)
+                    except FileNotFoundError:  # gone from the disk: nothing to put back
+                        kept = None
+                os.replace(tmp, final)
+                placed = True
+                fsync_dir(self.shared)
+                self._db.execute(
+                    "INSERT OR REPLACE INTO files VALUES (?, ?, ?, julianday('now'))",
+                    (name, size, sha256),
+                )
+            except (OSError, sqlite3.Error) as exc:
+                if placed:  # never acknowledged: not left where a rescan would index it
+                    if kept is not None:
+                        os.replace(kept, final)
+                    else:
+                        final.unlink(missing_ok=True)
+                if is_no_space(exc):
+                    raise no_space(exc, "file") from exc
+                raise
+            finally:
+                if kept is not None:
+                    kept.unlink(missing_ok=True)
             self._publish({**self._files, name: record}, added=record)
         return record
 

@@ -83,6 +83,14 @@ def main(argv: list[str] | None = None) -> int:
         "--netns", action="store_true", help="each node in a network namespace of its own (root)"
     )
     p.add_argument(
+        "--disk-mb",
+        type=int,
+        default=None,
+        metavar="N",
+        help="each node's data dir on a tmpfs of N MiB of its own, so the disk_full fault can "
+        "fill it (Linux, root only; the data dirs then go with the cluster)",
+    )
+    p.add_argument(
         "--topology",
         default=DEFAULT_TOPOLOGY,
         metavar="SPEC",
@@ -107,6 +115,7 @@ def main(argv: list[str] | None = None) -> int:
             network=a.network,
             netns=a.netns,
             topology=a.topology,
+            disk_mb=a.disk_mb,
         )
     except (ValueError, OSError, RuntimeError) as exc:
         print(f"node.cluster: {exc}", file=sys.stderr)

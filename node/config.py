@@ -33,6 +33,7 @@ MIN_CHUNK = 4 * 1024  # smallest chunk a download may ask for (largest: CHUNK_SI
 
 # Faults set through the admin API (node/netfaults.py).
 MAX_LATENCY_MS = 10_000
+MAX_LOSS_PCT = 100  # a share of peer messages, in percent
 BLACK_HOLE_S = 5.0
 """How long a partitioned peer's request hangs before it fails, over REST (503), the wire
 (connection closed), gRPC (DEADLINE_EXCEEDED) and pulls (504), unless the caller's own

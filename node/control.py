@@ -1,4 +1,5 @@
-"""The cluster's control API: kill, stop, start, pause and resume nodes over HTTP (token).
+"""The cluster's control API: kill, stop, start, pause and resume nodes over HTTP (token), and
+fill or free their data dirs' small disks (the disk_full fault).
 
 It runs on a stdlib WSGI server in a thread so it works in every host process: a real thread
 in a plain process (pytest), a greenlet in a monkey-patched one (Locust). It serves anything
@@ -19,7 +20,7 @@ from bottle import Bottle, request
 
 from .web import fail, install_json_errors
 
-ACTIONS = ("kill", "stop", "start", "pause", "resume")
+ACTIONS = ("kill", "stop", "start", "pause", "resume", "fill_disk", "free_disk")
 
 
 class Controlled(Protocol):
@@ -36,6 +37,8 @@ class Controlled(Protocol):
     def start(self, name: str) -> dict: ...
     def pause(self, name: str) -> dict: ...
     def resume(self, name: str) -> dict: ...
+    def fill_disk(self, name: str) -> dict: ...
+    def free_disk(self, name: str) -> dict: ...
 
 
 class _QuietHandler(WSGIRequestHandler):

@@ -31,6 +31,7 @@ from collections import OrderedDict
 
 from .catalog import Catalog
 from .config import MAX_BUDGET_MS, MAX_HOPS, MAX_QUERY_CHARS, MAX_QUERY_ID, SEEN_MAX
+from .metrics import NO_METRICS, NodeMetrics
 from .neighbours import Neighbours
 from .peerclient import PeerClient, PeerError
 
@@ -111,8 +112,16 @@ class SeenCache:
 class Flood:
     """Runs searches for one node, as origin or as a relay."""
 
-    def __init__(self, me: dict, catalog: Catalog, neighbours: Neighbours, client: PeerClient):
+    def __init__(
+        self,
+        me: dict,
+        catalog: Catalog,
+        neighbours: Neighbours,
+        client: PeerClient,
+        metrics: NodeMetrics = NO_METRICS,
+    ):
         self.me = me
+        self.metrics = metrics
         self.catalog = catalog
         self.neighbours = neighbours
         self.client = client
@@ -125,6 +134,7 @@ class Flood:
         if ttl > 0:
             self.seen.admit(query_id, ttl)
         answer = self._process(query_id, term, ttl, 0, started + deadline_s, sender=None)
+        self.metrics.search(answer["partial"])
         return {
             "query_id": query_id,
             "results": [fewest_hops(hit, answer["hops_to"]) for hit in answer["results"]],
@@ -138,6 +148,7 @@ class Flood:
     def relay(self, message: dict, sender: str | None) -> dict:
         """A query forwarded to us by ``sender``."""
         copy = self.seen.admit(message["id"], message["ttl"])
+        self.metrics.relay(copy)
         if copy == DUPLICATE:
             # Nothing new to send back, except that this copy may have come the shorter way.
             return {

@@ -2,12 +2,13 @@
 
 Small on purpose: every call has a hard deadline, a connection that saw any error is closed
 rather than pooled, and connections leave from the node's own loopback address so a real
-network backend can cut links between two nodes. Partitions and latency set through the admin
-API apply here, on the way out.
+network backend can cut links between two nodes. Partitions, latency and loss set through the
+admin API apply here, on the way out.
 """
 
 from __future__ import annotations
 
+import functools
 import time
 from collections import defaultdict
 from urllib.parse import urlsplit
@@ -16,6 +17,7 @@ import gevent
 from gevent import socket
 
 from . import wire
+from .metrics import NO_METRICS, NodeMetrics
 from .netfaults import NetFaults, black_hole_s
 
 MAX_IDLE_PER_PEER = 32
@@ -63,15 +65,44 @@ class _Conn:
             self.sock.close()
 
 
+def _outcome(result: object) -> str:
+    """A message's outcome as the metrics count it: ``ok`` or the ``PeerError`` kind."""
+    return result.kind if isinstance(result, PeerError) else "ok"
+
+
+def _counted(call):
+    """``PeerClient.call``, each message counted by operation and outcome (node/metrics.py)."""
+
+    @functools.wraps(call)
+    def counted(self: PeerClient, base_url: str, op: str, body: dict, **kw) -> dict:
+        try:
+            answer = call(self, base_url, op, body, **kw)
+        except PeerError as exc:
+            self.metrics.sent(op, exc.kind)
+            raise
+        self.metrics.sent(op, "ok")
+        return answer
+
+    return counted
+
+
 class PeerClient:
     """Sends peer messages on behalf of node ``name``."""
 
-    def __init__(self, name: str, source_host: str | None, faults: NetFaults) -> None:
+    def __init__(
+        self,
+        name: str,
+        source_host: str | None,
+        faults: NetFaults,
+        metrics: NodeMetrics = NO_METRICS,
+    ) -> None:
         self.name = name
         self.source_host = source_host
         self.faults = faults
+        self.metrics = metrics
         self._idle: dict[tuple[str, int], list[_Conn]] = defaultdict(list)
 
+    @_counted
     def call(
         self, base_url: str, op: str, body: dict, *, timeout: float, peer_name: str | None = None
     ) -> dict:
@@ -95,15 +126,16 @@ class PeerClient:
         The frames go out on idle pooled connections before any answer is awaited, so the
         peers work in parallel without a greenlet each, and they get the origin's copy before
         the copies relayed by the others (those then are cheap duplicates). A peer with no idle
-        connection (connecting can block: a cut link drops the SYN), behind a partition or
-        with added latency is called by ``call`` in a greenlet of its own."""
+        connection (connecting can block: a cut link drops the SYN), behind a partition, or
+        with added latency or loss is called by ``call`` in a greenlet of its own."""
         deadline = time.monotonic() + timeout
         frame = self._frame(op, body)
         results: list[dict | PeerError | None] = [None] * len(peers)
         sent, jobs = [], []
         for i, (url, name) in enumerate(peers):
             addr = _address_or_none(url)
-            plain = addr is not None and not self.faults.latency_ms and not self.faults.drops(name)
+            slowed = self.faults.latency_ms or self.faults.loss_pct  # ``call`` draws a loss once
+            plain = addr is not None and not slowed and not self.faults.drops(name)
             if plain and self._idle[addr]:
                 conn = self._idle[addr].pop()
                 try:
@@ -115,6 +147,7 @@ class PeerClient:
             jobs.append((i, gevent.spawn(self._call_quietly, url, op, body, timeout, name)))
         for i, addr, conn in sent:
             results[i] = self._await(addr, conn, frame, deadline)
+            self.metrics.sent(op, _outcome(results[i]))  # the others: counted by ``call``
         for i, job in jobs:
             job.join()
             results[i] = job.value

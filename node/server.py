@@ -5,6 +5,7 @@ whoever started it) and keeps its neighbours across restarts.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -12,15 +13,16 @@ import signal
 import sqlite3
 import sys
 import time
+from collections.abc import Callable
 
 import gevent
 from gevent.event import Event
 from gevent.pool import Pool
 from gevent.threadpool import ThreadPool
 
-from . import memory, wire
+from . import memory, metrics, wire
 from .api import build_app
-from .catalog import Catalog, FileRecord
+from .catalog import Catalog, FileRecord, NoSpace, is_no_space
 from .config import DOWNLOAD_DEADLINE_S, MAX_CONNECTIONS, NEIGHBOUR_CHECK_S, NodeConfig
 from .detector import Detector
 from .flood import Flood
@@ -39,6 +41,21 @@ DRAIN_TIMEOUT_S = 5.0
 NODE_FILE = "node.json"
 PARENT_CHECK_S = 0.5
 PULL_THREADS = 16
+
+
+def spare_disk(what: str, write: Callable[..., None]) -> Callable[..., None]:
+    """``write``, logged and skipped rather than raised when the disk is full: a member list or
+    neighbour file not saved only costs a later restart its hints, never an answer now."""
+
+    def call(*args: object) -> None:
+        try:
+            write(*args)
+        except (OSError, sqlite3.Error) as exc:
+            if not is_no_space(exc):
+                raise
+            log.warning("disk full: %s not saved (%s)", what, exc)
+
+    return call
 
 
 def read_node_file(path) -> dict:
@@ -94,28 +111,34 @@ class Node:
         self.catalog = Catalog(config.data_dir)
         self.catalog.rescan()
         self.faults = NetFaults()
-        self.client = PeerClient(config.name, config.host, self.faults)
-        self.puller = Puller(self.catalog, config.name, self.faults, config.max_upload)
+        self.metrics = metrics.for_process()
+        self.client = PeerClient(config.name, config.host, self.faults, self.metrics)
+        self.puller = Puller(
+            self.catalog, config.name, self.faults, config.max_upload, metrics=self.metrics
+        )
         self.me = {"node_id": self.catalog.node_id(), "name": config.name, "http": "", "grpc": ""}
         self.membership = Membership(
             self.me,
             self.client,
-            remember=self.catalog.remember_peers,
-            forget=self.catalog.forget_peer,
+            remember=spare_disk("known peers", self.catalog.remember_peers),
+            forget=spare_disk("a forgotten peer", self.catalog.forget_peer),
         )
         self.detector = Detector(self.membership)
         self.neighbours = Neighbours(
             self.membership,
             max_degree=config.max_degree,
             min_degree=config.min_degree,
-            save=self._write_node_file,
+            save=spare_disk("the node file", self._write_node_file),
         )
         self.neighbours.restore(read_node_file(config.data_dir / NODE_FILE))
         self.detector.every(NEIGHBOUR_CHECK_S, self.neighbours.replace_dead)
-        self.flood = Flood(self.me, self.catalog, self.neighbours, self.client)
-        self.peer_ops = peer_ops(
-            self.flood, self.membership, self.detector, self.neighbours, config.ttl_cap
-        )
+        self.flood = Flood(self.me, self.catalog, self.neighbours, self.client, self.metrics)
+        self.peer_ops = {  # each counted as it answers, over the wire or REST
+            name: dataclasses.replace(op, run=self.metrics.received(name, op.run))
+            for name, op in peer_ops(
+                self.flood, self.membership, self.detector, self.neighbours, config.ttl_cap
+            ).items()
+        }
         self.http_server = None
         self.grpc_server: GrpcServer | None = None
         # Pulls get threads of their own: a slow or partitioned peer can hold a pull for its
@@ -127,6 +150,7 @@ class Node:
         self._peer_handlers = {
             name: self.inflight.wrap(op.run) for name, op in self.peer_ops.items()
         }
+        self.metrics.watch(self)  # peers by state, neighbours, files: read when scraped
 
     # -- what routes call ----------------------------------------------------------------
     def health(self) -> dict:
@@ -146,8 +170,22 @@ class Node:
         }
 
     def put_file(self, name: str, data: bytes) -> FileRecord:
+        """Store an upload; ``NoSpace`` (nothing stored) when the disk is full."""
         # fsync can take milliseconds: do it off the hub so searches keep flowing.
-        return gevent.get_hub().threadpool.apply(self.catalog.put_bytes, (name, data))
+        stored = gevent.get_hub().threadpool.apply(self._store, (name, data))
+        if isinstance(stored, NoSpace):
+            log.warning("upload %s refused: %s", name, stored)
+            raise stored
+        return stored
+
+    def _store(self, name: str, data: bytes) -> FileRecord | NoSpace:
+        """An upload, on a thread of the hub's pool. A full disk is returned, not raised: gevent's
+        threadpool prints a full traceback for every exception that leaves a task, and a full
+        disk is an ordinary answer (507), worth one line in the log."""
+        try:
+            return self.catalog.put_bytes(name, data)
+        except NoSpace as exc:
+            return exc
 
     def rescan(self) -> list[FileRecord]:
         return gevent.get_hub().threadpool.apply(self.catalog.rescan)
@@ -167,6 +205,7 @@ class Node:
             raise TransferError(400, f"unknown node {source!r}: give a peer's name or gRPC address")
         started = time.monotonic()
         record = self.pull_pool.apply(self._pull, (peer.grpc, name, sha256, peer.name))
+        self.metrics.download(metrics.IN, not isinstance(record, TransferError))
         if isinstance(record, TransferError):
             log.warning(
                 "download %s from %s failed (%d): %s", name, peer.name, record.status, record
@@ -201,7 +240,7 @@ class Node:
         hub.threadpool.maxsize = max(hub.threadpool.maxsize, 32)
         self.http_server = NodeServer(
             (cfg.host, cfg.http_port),
-            self.inflight.wrap(build_app(self)),
+            self.inflight.wrap(self.metrics.wsgi(build_app(self))),
             log=None,
             peer_handler=self.serve_peer,
             spawn=Pool(MAX_CONNECTIONS),  # bounded: beyond this, new connections wait
@@ -213,9 +252,8 @@ class Node:
                 f"cannot listen for HTTP on {cfg.host}:{cfg.http_port}: {exc.strerror or exc}"
             ) from None
         http_port = self.http_server.socket.getsockname()[1]
-        self.grpc_server = GrpcServer(
-            cfg.host, cfg.grpc_port, FileTransferServicer(self.catalog, cfg.name, self.faults)
-        )
+        servicer = FileTransferServicer(self.catalog, cfg.name, self.faults, self.metrics)
+        self.grpc_server = GrpcServer(cfg.host, cfg.grpc_port, servicer)
         grpc_port = self.grpc_server.start()
         self.me["http"] = f"http://{cfg.host}:{http_port}"
         self.me["grpc"] = f"{cfg.host}:{grpc_port}"

@@ -10,6 +10,7 @@ HTTP loop.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import os
 import threading
@@ -23,9 +24,10 @@ import grpc.experimental
 from proto import p2p_pb2, p2p_pb2_grpc
 from proto.chunks import download_call, encode_data_chunk
 
-from .catalog import Catalog, FileRecord
+from .catalog import Catalog, FileRecord, NoSpace, is_no_space, no_space
 from .config import CHUNK_SIZE, GRPC_MAX_MESSAGE, GRPC_MAX_STREAMS, MIN_CHUNK
 from .memory import Transfers
+from .metrics import IN, NO_METRICS, OUT, NodeMetrics
 from .names import BadName, check_name
 from .netfaults import NetFaults, black_hole_s
 
@@ -43,6 +45,9 @@ CLIENT_OPTIONS = [
 ]
 
 
+INSUFFICIENT_STORAGE = 507  # this node's disk has no room for the pulled file
+
+
 class TransferError(Exception):
     """A pull that failed; ``status`` is the HTTP status the API should answer with."""
 
@@ -55,14 +60,36 @@ def clamp_chunk(requested: int) -> int:
     return CHUNK_SIZE if requested <= 0 else max(MIN_CHUNK, min(CHUNK_SIZE, requested))
 
 
+def _served(download):
+    """``Download``, each stream counted as served (``ok``) or not (node/metrics.py)."""
+
+    @functools.wraps(download)
+    async def counted(self: FileTransferServicer, request, context) -> None:
+        ok = False
+        try:
+            await download(self, request, context)
+            ok = True
+        finally:
+            self.metrics.download(OUT, ok)
+
+    return counted
+
+
 class FileTransferServicer(p2p_pb2_grpc.FileTransferServicer):
     """Serves files from the catalog on the gRPC loop (``node/grpcserver.py``); method names
     are the RPCs'. Runs on that loop's thread: it reads only the catalog's published view."""
 
-    def __init__(self, catalog: Catalog, node_name: str, faults: NetFaults) -> None:
+    def __init__(
+        self,
+        catalog: Catalog,
+        node_name: str,
+        faults: NetFaults,
+        metrics: NodeMetrics = NO_METRICS,
+    ) -> None:
         self.catalog = catalog
         self.node_name = node_name
         self.faults = faults
+        self.metrics = metrics
         # At most this many files streamed at once (one open file and 1 MiB each); the others
         # wait their turn within their deadline, as they did for the threads of the sync server.
         self._streams = asyncio.Semaphore(GRPC_MAX_STREAMS)
@@ -89,6 +116,7 @@ class FileTransferServicer(p2p_pb2_grpc.FileTransferServicer):
     async def Stat(self, request, context):
         return self._info(await self._lookup(request.name, context))
 
+    @_served
     async def Download(self, request, context):
         """Writes each ``Chunk`` already encoded (``proto.chunks.encode_data_chunk``)."""
         record = await self._lookup(request.name, context)
@@ -113,16 +141,26 @@ class FileTransferServicer(p2p_pb2_grpc.FileTransferServicer):
             while data := f.read(chunk):
                 await context.write(encode_data_chunk(offset, data, info if offset == 0 else None))
                 offset += len(data)
+                self.metrics.moved(OUT, len(data))
         return offset
 
 
 class Puller:
     """Pulls files from other nodes into this node's catalog (blocking; run in a thread)."""
 
-    def __init__(self, catalog: Catalog, node_name: str, faults: NetFaults, max_size: int) -> None:
+    def __init__(
+        self,
+        catalog: Catalog,
+        node_name: str,
+        faults: NetFaults,
+        max_size: int,
+        *,
+        metrics: NodeMetrics = NO_METRICS,
+    ) -> None:
         self.catalog = catalog
         self.node_name = node_name
         self.faults = faults
+        self.metrics = metrics  # bytes here, each pull's outcome where it ends (node/server.py)
         self.max_size = max_size  # a pull is an upload by other means: same limit
         self._channels: dict[str, grpc.Channel] = {}
         self._lock = threading.Lock()
@@ -148,6 +186,12 @@ class Puller:
             if digest != sha256:
                 raise TransferError(502, f"sha256 mismatch: got {digest}, expected {sha256}")
             return self.catalog.adopt(tmp, name, size, digest)
+        except NoSpace as exc:
+            raise TransferError(INSUFFICIENT_STORAGE, str(exc)) from None
+        except OSError as exc:
+            if not is_no_space(exc):
+                raise
+            raise TransferError(INSUFFICIENT_STORAGE, str(no_space(exc, "pulled file"))) from None
         finally:
             tmp.unlink(missing_ok=True)
 
@@ -171,6 +215,7 @@ class Puller:
                     f.write(chunk.data)
                     digest.update(chunk.data)
                     size += len(chunk.data)
+                    self.metrics.moved(IN, len(chunk.data))
                 f.flush()
                 os.fsync(f.fileno())
         except grpc.RpcError as exc:

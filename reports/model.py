@@ -9,7 +9,9 @@ Built from raw facts only, so ``python -m reports DIR`` rebuilds it exactly:
   may not have landed: its name is *unsure* from the moment it was attempted;
 - **liveness**: each fault window takes its target out (down, frozen or cut off) from its start
   until the network was whole again (the heal plus the faults side's ``recovered_s``), widened
-  by a slack; a fault on no single node takes every node out;
+  by a slack; a fault on no single node takes every node out. A fault that loses messages on
+  its target's links (``loses_messages``: loss, bandwidth) takes it out of the model too, though
+  not out of service: its peers may legitimately stop hearing from it, or mark it dead;
 - **links**: ``run["topology"]`` (``{"spec", "nodes", "edges"}``), else a full mesh, plus any
   links the monitor rows saw (``links``); a partition cuts its target's links while it lasts.
 
@@ -73,6 +75,7 @@ class Outage:
     back: float
     nodes: frozenset[str]
     takes_down: bool
+    """Its nodes may be out of the network: down, frozen, cut off, or behind lossy links."""
     cuts_links: bool
     #: A step of the fault failed or was not applied (reports/faultsteps.py): what it did to
     #: the network is not known, so every answer while it lasted is unknown, never judged.
@@ -259,7 +262,7 @@ def _outages(ev: Evidence, nodes: Iterable[str]) -> list[Outage]:
         hit = frozenset({target}) if target in everyone else everyone
         unsure = bool(of_fault(failed, w.get("fault_id"), target))
         cuts = w.get("acts_on") == "network" and w.get("takes_down", True) is not False
-        takes_down = w.get("takes_down", True) is not False
+        takes_down = w.get("takes_down", True) is not False or w.get("loses_messages") is True
         back = _back(ev, w)
         out.append(Outage(w["start"], w["end"], back, hit, takes_down, cuts and not unsure, unsure))
     return out

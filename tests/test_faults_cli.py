@@ -145,6 +145,17 @@ def test_dry_run_prints_the_resolved_timeline() -> None:
     assert done.stdout.count(" start ") == 5 and done.stdout.count(" end ") == 5
 
 
+def test_dry_run_of_link_faults_loss_and_bandwidth() -> None:
+    done = cli(str(ROOT / "tests" / "plans" / "links.toml"), "--dry-run", "--nodes", "5")
+    assert done.returncode == 0, done.stderr
+    assert "seed 11, 5 nodes (n1, n2, n3, n4, n5), backend auto, 12 steps" in done.stdout
+    lines = done.stdout.splitlines()
+    assert sum(" loss " in ln and "percent=30" in ln for ln in lines) == 10  # each node in turn
+    capped = [ln.split() for ln in lines if " bandwidth " in ln]
+    assert [(c[1], c[5]) for c in capped] == [("start", "kbit=512"), ("end", "kbit=512")]
+    assert capped[0][4].count("+") == 1  # a minority of 5: two nodes at once
+
+
 def test_dry_run_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert main([str(PLANS / "quick.toml"), "--dry-run", "--json", "--nodes", "n1,n2,n3,n4"]) == 0
     as_json = json.loads(capsys.readouterr().out)

@@ -3,9 +3,11 @@ network is named up front, and its steps fail in the journal without touching th
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from faults import BackendError, Runner, fit_for, parse_plan, resolve, step_records
+from faults import BackendError, Runner, fit_for, load_plan, parse_plan, resolve, step_records
 from faults.backends import netns
 from faults.testing import FakeCluster
 from locustfiles import validate
@@ -92,6 +94,24 @@ def test_netns_cuts_another_network_given_an_address_per_node(nft):
     assert "which latency needs with the netns backend" in fit.lines()[1]
 
 
+LINKS = str(Path(__file__).resolve().parent / "plans" / "links.toml")
+
+
+def test_a_bandwidth_cap_is_named_up_front_where_the_backend_is_not_netns(no_nft):
+    links = resolve(load_plan(LINKS), NODES)
+    fit = fit_for(links, descriptor("builtin"))  # loss goes through our node's /admin API
+    assert fit.backend.name == "control"
+    assert fit.not_applied == ("narrow:n2 (bandwidth)",)  # n2: the seeded minority of three
+    assert "bandwidth: needs the netns backend, and this run's is control" in fit.lines()[1]
+    fit = fit_for(links, descriptor(TINY))  # another network: neither can be made
+    assert [k.split(" ")[1] for k in fit.not_applied] == ["(loss)"] * 3 + ["(bandwidth)"]
+
+
+def test_netns_makes_loss_and_bandwidth_on_any_network_given_an_address_per_node(nft):
+    fit = fit_for(resolve(load_plan(LINKS), NODES), descriptor(TINY, shared=False))
+    assert fit.backend.name == "netns" and fit.not_applied == ()
+
+
 def test_a_plan_asking_for_netns_where_it_cannot_work_is_refused_before_the_run(no_nft):
     with pytest.raises(BackendError, match=f"netns backend not available: {NO_NFT}"):
         fit_for(timeline("netns"), descriptor("builtin", shared=False))
@@ -115,6 +135,8 @@ def test_a_namespace_per_node_only_when_netns_will_cut_the_partitions(tmp_path, 
     control = options(network=TINY, fault_plan=plan_file(tmp_path, "control"))
     assert validate.needs_netns(control) is None
     assert validate.needs_netns(options(network=TINY, fault_plan="none", netns=True)) == "--netns"
+    links = options(network=TINY, fault_plan=LINKS)  # loss and bandwidth: by address too
+    assert validate.needs_netns(links).startswith("one network namespace per node")
 
 
 def test_a_plan_asking_for_netns_where_it_cannot_work_is_a_bad_option(tmp_path, no_nft):

@@ -153,6 +153,71 @@ def test_nftables_backend_partitions_for_real(healthy: Any) -> None:
     assert probes.time_until_all_alive(descriptor, since=time.monotonic(), timeout=RECOVER_S)
 
 
+LINK_PLAN = """
+version = 1
+backend = "{backend}"
+[[fault]]
+id = "lossy"
+kind = "loss"
+percent = 100
+target = "n2"
+at = "0s"
+duration = "3s"
+[[fault]]
+id = "narrow"
+kind = "bandwidth"
+kbit = 512
+target = "n3"
+at = "0s"
+duration = "3s"
+"""
+
+
+@pytest.mark.parametrize("backend", ["control", "netns"])
+def test_a_total_loss_cuts_its_node_off_and_a_cap_leaves_searches_working(
+    healthy: Any, backend: str
+) -> None:
+    """Loss of every packet (netns) or peer message (control) on n2's links looks like a
+    partition to its peers; a 512 kbit/s cap on n3 (netns only) leaves small messages through."""
+    descriptor = healthy.descriptor
+    if backend == "netns":
+        ok, why = netns.available(descriptor)
+        if not ok:
+            pytest.skip(f"nftables backend not usable here: {why}")
+    timeline = resolve(parse_plan(LINK_PLAN.format(backend=backend)), ["n1", "n2", "n3"])
+    runner = Runner(timeline, descriptor)
+    control = ControlClient(descriptor)
+    seen: dict[str, Any] = {}
+
+    def on_started(step: Step, record: dict, **_: Any) -> None:
+        if step.kind == "loss":  # both start at 0 s: the cap is on once this one is
+            return
+        since = time.monotonic()
+        seen["loss_pct"] = control.fault_state("n2")["loss_pct"]
+        seen["dead_after"] = probes.time_until_marked(descriptor, "n2", since=since, timeout=2.5)
+        seen["capped"] = probes.canary_search(
+            descriptor, CANARY, origins=["n1"], expect=["n1", "n3"]
+        )
+        seen["detail"] = record["detail"]
+
+    runner.events.fault_started.add_listener(on_started)
+    result = runner.run()
+    steps = {(r["kind"], r["phase"]): r for r in step_records(runner.journal.records)}
+    assert seen["dead_after"] is not None, "n1 and n3 never marked n2 dead"
+    assert seen["loss_pct"] == (100 if backend == "control" else 0)  # netns: no node involved
+    assert all(r["outcome"] == "ok" for k, r in steps.items() if k[0] == "loss")
+    if backend == "netns":
+        assert result.status == "completed", result.errors
+        assert seen["capped"].ok, seen["capped"].detail
+        assert "policed by nftables" in seen["detail"]["how"]
+        tables = subprocess.run(["nft", "list", "tables"], capture_output=True, text=True).stdout
+        assert runner.network.table not in tables
+    else:  # no cap without netns: said in the journal, nothing done
+        assert steps[("bandwidth", "start")]["error"].startswith("WrongBackend")
+    assert control.fault_state("n2")["loss_pct"] == 0
+    assert probes.time_until_all_alive(descriptor, since=time.monotonic(), timeout=RECOVER_S)
+
+
 def test_ctrl_c_mid_partition_leaves_the_cluster_healed(healthy: Any, tmp_path: Path) -> None:
     descriptor = healthy.descriptor
     plan = tmp_path / "cut.toml"

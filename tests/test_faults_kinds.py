@@ -48,7 +48,7 @@ def by_hand(cluster: FakeCluster) -> Runner:
 
 def test_which_kinds_take_their_target_out_of_service():
     down = {name for name, facts in faults.KINDS.items() if facts.takes_down}
-    assert down == {"crash", "stop", "pause", "partition"}
+    assert down == {"crash", "stop", "pause", "partition", "churn"}
     assert {n: f.acts_on for n, f in faults.KINDS.items()} == {
         "crash": "process",
         "stop": "process",
@@ -57,6 +57,10 @@ def test_which_kinds_take_their_target_out_of_service():
         "heal": "nothing",
         "latency": "network",
         "stress": "nothing",
+        "loss": "network",
+        "bandwidth": "network",
+        "churn": "process",
+        "disk_full": "disk",
     }
 
 
@@ -138,3 +142,67 @@ def test_a_new_kind_is_one_class_and_one_registry_entry(cluster, monkeypatch):
     assert blinks and all(r["takes_down"] and r["outcome"] != "error" for r in blinks[1::2])
     assert by_hand(cluster).apply("blink", "n3")["outcome"] == "ok"
     assert cluster.state["n3"] == "paused"
+
+
+# -- loss and bandwidth: link faults that keep their target in service -----------------------------
+LINKS = """
+version = 1
+seed = 3
+backend = "control"
+[[fault]]
+id = "lossy"
+kind = "loss"
+percent = 30
+target = "n2"
+at = "0s"
+duration = "20ms"
+[[fault]]
+id = "narrow"
+kind = "bandwidth"
+kbit = 512
+target = "n3"
+at = "0s"
+duration = "20ms"
+"""
+
+
+def test_loss_and_bandwidth_lose_messages_but_take_nothing_down():
+    for name in ("loss", "bandwidth"):
+        facts = faults.kind_facts(name)
+        assert (facts.takes_down, facts.acts_on, facts.loses_messages) == (False, "network", True)
+        assert REGISTRY[name].by_address()  # netns makes them on the nodes' addresses
+    lossy = {name for name, facts in faults.KINDS.items() if facts.loses_messages}
+    assert lossy == {"loss", "bandwidth"}
+    assert "polices" in faults.kind_facts("bandwidth").summary
+    assert not REGISTRY["latency"].by_address()  # made in the node, whatever the backend
+
+
+def test_loss_goes_through_the_nodes_with_control_and_a_cap_is_refused_without_netns(cluster):
+    runner = Runner(resolve(parse_plan(LINKS), cluster.names), cluster.descriptor)
+    seen = {}
+    runner.events.fault_started.add_listener(
+        lambda step, record, **kw: seen.setdefault(step.kind, dict(cluster.loss))
+    )
+    result = runner.run()
+    steps = {(r["kind"], r["phase"]): r for r in faults.step_records(runner.journal.records)}
+    assert seen["loss"] == {"n1": 0, "n2": 30, "n3": 0}
+    assert steps[("loss", "start")]["loses_messages"] is True
+    assert steps[("loss", "end")]["outcome"] == "ok" and cluster.healthy()
+    refused = steps[("bandwidth", "start")]
+    assert refused["outcome"] == "error"
+    assert refused["error"] == (
+        "WrongBackend: bandwidth needs the netns backend, and this run's is control"
+    )
+    assert steps[("bandwidth", "end")]["detail"]["note"] == "nothing to heal"
+    assert result.status == "failed" and result.steps_failed == 1
+    assert [c[1] for c in cluster.calls if "/admin/" in c[1]] == ["/n2/admin/loss"] * 2
+
+
+def test_a_loss_still_active_when_the_run_stops_is_healed(cluster):
+    plan = LINKS.replace('duration = "20ms"', 'duration = "1h"', 1)
+    runner = Runner(resolve(parse_plan(plan), cluster.names), cluster.descriptor)
+    runner.events.fault_started.add_listener(lambda step, **kw: runner.stop())
+    runner.run()
+    assert cluster.loss == {"n1": 0, "n2": 0, "n3": 0}
+    final = [r for r in faults.step_records(runner.journal.records) if r["phase"] == "end"]
+    assert final[0]["detail"]["reason"].startswith("final heal")

@@ -85,7 +85,7 @@ def parse_plan_dict() -> dict:
     return {"version": 1, "fault": [{"id": "p", "kind": "pause", "at": "1s", "duration": "1s"}]}
 
 
-@pytest.mark.parametrize("name", ["phase4.toml", "quick.toml"])
+@pytest.mark.parametrize("name", ["phase4.toml", "quick.toml", "churn.toml"])
 def test_shipped_plans_load(name: str) -> None:
     plan = load_plan(PLANS / name)
     assert plan.seed is not None and plan.faults
@@ -146,6 +146,18 @@ BAD_PLANS = [
     (one_fault(kind="latency"), "fault[0].ms: missing"),
     (one_fault(kind="latency", ms=True), "fault[0].ms: expected a whole number"),
     (one_fault(kind="latency", ms=99999), "fault[0].ms: expected a whole number"),
+    (one_fault(kind="loss"), "fault[0].percent: missing"),
+    (one_fault(kind="loss", percent=0), "fault[0].percent: expected a whole number, 1..100"),
+    (one_fault(kind="loss", percent=101), "fault[0].percent: expected a whole number, 1..100"),
+    (one_fault(kind="loss", percent=12.5), "fault[0].percent: expected a whole number"),
+    (one_fault(kind="loss", percent=True), "fault[0].percent: expected a whole number"),
+    (one_fault(kind="loss", percent="30%"), "fault[0].percent: expected a whole number"),
+    (one_fault(kind="loss", percent=30, kbit=64), 'fault[0]: unknown field "kbit"'),
+    (one_fault(kind="bandwidth"), "fault[0].kbit: missing"),
+    (one_fault(kind="bandwidth", kbit=7), "fault[0].kbit: expected a whole number of kbit/s"),
+    (one_fault(kind="bandwidth", kbit=10**8), "fault[0].kbit: expected a whole number of kbit/s"),
+    (one_fault(kind="bandwidth", kbit="1mbit"), "fault[0].kbit: expected a whole number"),
+    (one_fault(kind="bandwidth", kbit=64, percent=5), 'fault[0]: unknown field "percent"'),
     (one_fault(kind="crash", ms=5), 'fault[0]: unknown field "ms"'),
     (one_fault(kind="partition", target=None, shape="ring"), "fault[0].shape: unknown shape"),
     (

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import reports
 from faults.testing import FakeCluster
+from faults.types import Step
 from locustfiles.faultstage import FaultStage
 from locustfiles.runstate import RunState
 from locustfiles.verify import SETTLE_TIMEOUT_S, settle_s
+from reports import resilience
 from reports.thresholds import RECOVERY_WATCH_MARGIN_S, RECOVERY_WATCH_UNGATED_S, Thresholds
 
 UNGATED = Thresholds().merged({"recovery_s": None})
@@ -26,6 +30,26 @@ def test_crashing_the_same_node_twice_by_hand_gives_two_windows_and_a_verdict(tm
     names = [w["name"] for w in windows if w["kind"] == "fault"]
     assert names == ["fault:manual-1:n2", "fault:manual-2:n2"]
     assert reports.judge({"windows": windows, "samples": []}) is not None
+
+
+def test_a_loss_fault_gets_its_windows_and_is_not_a_node_failure(tmp_path):
+    step = Step(0.0, "lossy", "loss", "start", "n2", ("n2",), {"percent": 30})
+    with FakeCluster(3) as cluster:
+        state = RunState(cluster.descriptor)
+        stage = FaultStage(None, state, tmp_path, seed=None)
+        try:
+            stage.on_fault_started(step, {"wall": 100.0, "outcome": "ok"})
+            assert not stage._probes  # nobody waits for n2 to be marked dead: it stays up
+            stage.on_fault_healed(replace(step, phase="end"), {"wall": 110.0, "wall_end": 110.0})
+            windows = stage.windows()
+        finally:
+            stage.close()
+    fault, recovery = windows
+    assert (fault["name"], fault["start"], fault["end"]) == ("fault:lossy:n2", 100.0, 110.0)
+    assert recovery["kind"] == "recovery" and recovery["start"] == 110.0
+    facts = (fault["takes_down"], fault["acts_on"], fault["loses_messages"])
+    assert facts == (False, "network", True)  # the model may miss n2; resilience judges nothing
+    assert not resilience.takes_down(fault)
 
 
 def test_recovery_is_watched_past_the_gate_and_a_minute_without_one():

@@ -44,7 +44,7 @@ def test_build_app_serves_every_route_and_checks_the_token_of_admin_ones():
     assert {(r.method, r.path) for r in api.ROUTES} <= served
     assert call(app, "/admin/faults") == ("401 Unauthorized", {"error": "missing or wrong token"})
     answer = call(app, "/admin/faults", HTTP_AUTHORIZATION="Bearer t")
-    assert answer == ("200 OK", {"drop": [], "latency_ms": 0})
+    assert answer == ("200 OK", {"drop": [], "latency_ms": 0, "loss_pct": 0})
 
 
 def call(app: bottle.Bottle, path: str, **headers: str) -> tuple[str, dict]:

@@ -1,5 +1,6 @@
 """The black-hole policy for partitioned peers: one bounded wait (``black_hole_s``) that REST,
-peer frames, peer calls and pulls all take, checked in-process with the bound made short."""
+peer frames, peer calls and pulls all take, checked in-process with the bound made short; and
+loss, the same black hole for a share of any peer's messages, set through the admin API."""
 
 from __future__ import annotations
 
@@ -90,3 +91,66 @@ def test_a_pull_from_a_partitioned_peer_is_504_after_the_bound(short_black_hole)
     error, waited = timed(puller.pull, "127.0.0.1:9", "a", "0" * 64, timeout=30, peer_name="b")
     assert isinstance(error, TransferError) and error.status == 504
     assert SHORT_S <= waited < SHORT_S + SLACK_S
+
+
+# -- loss: a share of peer messages dropped, drawn per message ----------------------------------
+def test_loss_is_a_percent_kept_in_the_state_and_cleared_by_the_heal():
+    faults = NetFaults()
+    for bad in (-1, 101):
+        with pytest.raises(ValueError, match=r"0\.\.100"):
+            faults.set_loss(bad)
+    faults.set_loss(100)
+    assert faults.state() == {"drop": [], "latency_ms": 0, "loss_pct": 100}
+    assert faults.drops("b") and not faults.drops(None)  # a client's request is never lost
+    faults.heal()
+    assert faults.loss_pct == 0 and not faults.drops("b")
+
+
+def test_a_loss_drops_about_that_share_of_messages():
+    faults = NetFaults()
+    faults.set_loss(30)
+    dropped = sum(faults.drops("b") for _ in range(2000))
+    assert 400 < dropped < 800  # 600 expected; the bounds are over 9 standard deviations away
+
+
+def admin_post(app, path: str, body: bytes) -> tuple[str, dict]:
+    environ = {
+        "REQUEST_METHOD": "POST",
+        "PATH_INFO": path,
+        "CONTENT_LENGTH": str(len(body)),
+        "CONTENT_TYPE": "application/json",
+        "HTTP_AUTHORIZATION": "Bearer t",
+    }
+    setup_testing_defaults(environ)
+    environ["wsgi.input"] = io.BytesIO(body)
+    statuses = []
+    answer = b"".join(app(environ, lambda status, *_: statuses.append(status)))
+    return statuses[0], json.loads(answer)
+
+
+def test_the_admin_api_sets_a_loss_within_range_and_refuses_anything_else_with_a_json_error():
+    config = SimpleNamespace(admin_token="t")
+    node = SimpleNamespace(config=config, faults=NetFaults(), peer_ops={})
+    app = build_app(node)
+    status, state = admin_post(app, "/admin/loss", b'{"pct": 30}')
+    assert status.startswith("200") and state["loss_pct"] == 30
+    for bad in (b'{"pct": 101}', b'{"pct": -1}', b'{"pct": "30"}', b'{"pct": true}', b"{}"):
+        status, answer = admin_post(app, "/admin/loss", bad)
+        assert status.startswith("400") and "loss must be 0..100" in answer["error"]
+    status, answer = admin_post(app, "/admin/loss", b'{"pct": 1, "pad": "' + b"x" * 70_000 + b'"}')
+    assert status.startswith("413") and "larger than" in answer["error"]
+    assert node.faults.loss_pct == 30  # nothing refused changed it
+    status, state = admin_post(app, "/admin/heal", b"{}")
+    assert state["loss_pct"] == 0
+
+
+def test_call_many_draws_each_peers_loss_once(short_black_hole, monkeypatch):
+    faults = NetFaults()
+    faults.set_loss(50)
+    draws = iter([0.1, 0.9])  # 10 < 50: the first message is lost; 90: the second goes out
+    monkeypatch.setattr(netfaults.random, "random", lambda: next(draws))
+    client = PeerClient("me", None, faults)
+    dead = "http://127.0.0.1:9"  # nothing listens: a message that goes out is refused
+    first, second = client.call_many([(dead, "a"), (dead, "b")], "echo", {}, timeout=2)
+    assert isinstance(first, PeerError) and first.kind == "dropped"
+    assert isinstance(second, PeerError) and second.kind == "refused"

@@ -134,6 +134,30 @@ def test_an_answer_from_a_node_a_fault_affected_is_unknown():
     assert check(ev).of(ev.samples[0]).answer == UNKNOWN
 
 
+def link_fault(kind: str, **facts) -> dict:
+    """A fault window on n3 that keeps it in service (``takes_down`` False), as the suite
+    records one, with the kind's facts."""
+    window = fault_win("n3", 20, 30, kind=kind, takes_down=False, acts_on="network", **facts)
+    return {"windows": [window], "fault_results": [fault_result(window, recovered_s=0.5)]}
+
+
+def test_a_node_behind_lossy_links_may_be_missed_but_not_with_latency():
+    # Loss (or a bandwidth cap) may make n3's peers stop hearing from it or mark it dead; a
+    # search that then never asks it is right not to say partial. Latency loses nothing.
+    without_n3 = search(25, every()[:2] + every()[3:])
+    lossy = check(evidence([without_n3], **link_fault("loss", loses_messages=True)))
+    assert lossy.of(lossy.answers[0]).answer == COMPLETE
+    slow = check(evidence([without_n3], **link_fault("latency", loses_messages=False)))
+    assert slow.of(slow.answers[0]).answer == MISSING
+    # n3's own answers are not judged while its links lose messages; wrong hits still are
+    from_n3 = search(25, [hit("n3", hops=0)], origin="n3")
+    lossy = check(evidence([from_n3], **link_fault("loss", loses_messages=True)))
+    assert lossy.of(lossy.answers[0]).answer == UNKNOWN
+    phantom = search(25, [*every(), ["n2", "alpha-none.txt", SIZE, None, 1]])
+    lossy = check(evidence([phantom], **link_fault("bandwidth", loses_messages=True)))
+    assert lossy.of(lossy.answers[0]).answer == PHANTOM
+
+
 def test_a_partition_that_was_never_applied_makes_its_answers_unknown_not_beyond_ttl():
     # The backend could not cut n3 off (its start step failed): n3 still answered. Assuming the
     # cut anyway would call its hits beyond the TTL; nothing is known about that window.

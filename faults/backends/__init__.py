@@ -1,10 +1,10 @@
 """Network backends and the context a fault kind acts through.
 
-Processes (crash, stop, pause) always go through the control API; links (partition) go through
-the chosen network backend: ``control`` (the nodes drop peers themselves, portable) or ``netns``
-(nftables drops packets, Linux). ``auto`` prefers netns where it works and says why it chose;
-``choose_backend`` makes that choice without building anything, so a run can say it before it
-starts and then use exactly the backend it said.
+Processes (crash, stop, pause) always go through the control API; links (partition, loss,
+bandwidth) go through the chosen network backend: ``control`` (the nodes drop peers' messages
+themselves, portable; no bandwidth cap) or ``netns`` (nftables drops packets, Linux). ``auto``
+prefers netns where it works and says why it chose; ``choose_backend`` makes that choice without
+building anything, so a run can say it before it starts and then use exactly the backend it said.
 """
 
 from __future__ import annotations
@@ -40,6 +40,10 @@ class NetworkBackend(Protocol):
 
     def partition(self, key: str, grudge: Mapping[str, Sequence[str]]) -> dict[str, Any]: ...
     def heal_partition(self, key: str, grudge: Mapping[str, Sequence[str]]) -> dict[str, Any]: ...
+    def loss(self, key: str, nodes: Sequence[str], percent: int) -> dict[str, Any]: ...
+    def heal_loss(self, key: str, nodes: Sequence[str]) -> dict[str, Any]: ...
+    def bandwidth(self, key: str, nodes: Sequence[str], kbit: int) -> dict[str, Any]: ...
+    def heal_bandwidth(self, key: str, nodes: Sequence[str]) -> dict[str, Any]: ...
     def reset(self, nodes: Sequence[str]) -> dict[str, Any]: ...
     def close(self) -> None: ...
 

@@ -1,8 +1,10 @@
 """The portable backend: the cluster control API for processes, the nodes' admin API for links.
 
 Both take the descriptor's token as ``Authorization: Bearer``. Partitions here are made by the
-nodes themselves (each drops the named peers, both directions); that works anywhere the cluster
-runs, at the cost of being a simulation rather than real packet loss. Only peerload's own node
+nodes themselves (each drops the named peers, both directions), and so is loss (each drops that
+share of its peer messages, both directions); that works anywhere the cluster runs, at the cost
+of being a simulation rather than real packet loss: a whole message is lost, never retransmitted.
+A bandwidth cap cannot be made this way: it needs the netns backend. Only peerload's own node
 serves that admin API: on any other network (the descriptor's ``network``) an admin call is
 refused here, saying why, and never sent to a node that would answer 404 or something else.
 """
@@ -29,7 +31,11 @@ class DescriptorError(ValueError):
     """A cluster descriptor that cannot be used."""
 
 
-class NoAdminApi(HttpError):
+class NotApplied(HttpError):
+    """A fault this cluster cannot have: refused before any call was made (nothing to undo)."""
+
+
+class NoAdminApi(NotApplied):
     """The network's nodes do not serve peerload's /admin API: the call was not made."""
 
 
@@ -39,6 +45,17 @@ def admin_api_missing(descriptor: Mapping[str, Any]) -> str | None:
     if network in ADMIN_API_NETWORKS:
         return None
     return f"the {network} network does not serve peerload's node /admin API"
+
+
+def small_disks_missing(descriptor: Mapping[str, Any]) -> str | None:
+    """Why the nodes' data dirs cannot be filled (disk_full), or None if they can: each must be
+    a small filesystem of its own, which the launcher mounts when asked (``disk_mb``)."""
+    if descriptor.get("disk_mb"):
+        return None
+    return (
+        "the nodes' data dirs are not small filesystems of their own (start the cluster with "
+        "node.cluster --disk-mb N, root only; the Locust suite does it for a plan with disk_full)"
+    )
 
 
 def load_descriptor(path: str | Path) -> dict[str, Any]:
@@ -93,12 +110,13 @@ class ControlClient:
         self.nodes = {n["name"]: dict(n) for n in descriptor["nodes"]}
         self.timeout = timeout
         self.no_admin_api = admin_api_missing(descriptor)
+        self.no_small_disks = small_disks_missing(descriptor)
 
     def node_names(self) -> list[str]:
         return list(self.nodes)
 
     def node_action(self, name: str, action: str) -> dict[str, Any]:
-        """POST /nodes/NAME/ACTION (kill, stop, start, pause, resume).
+        """POST /nodes/NAME/ACTION (kill, stop, start, pause, resume, fill_disk, free_disk).
 
         Starting a running node or resuming one that is not paused answers 409; that is the
         state a heal wants, so it counts as success and says so.
@@ -133,21 +151,26 @@ class ControlClient:
         if self.no_admin_api:
             raise NoAdminApi(f"{self.no_admin_api}, which {what} needs")
 
+    def require_small_disks(self, what: str) -> None:
+        """NotApplied naming ``what`` needed it, unless the data dirs are small filesystems."""
+        if self.no_small_disks:
+            raise NotApplied(f"{what}: {self.no_small_disks}")
+
     def admin(self, name: str, what: str, body: Any = None) -> dict[str, Any]:
-        """POST to a node's /admin/WHAT (partition, latency, heal)."""
+        """POST to a node's /admin/WHAT (partition, latency, loss, heal)."""
         self.require_admin_api(what)
         url = f"{self.nodes[name]['http'].rstrip('/')}/admin/{what}"
         return request_json("POST", url, body, token=self.token, timeout=self.timeout)
 
     def fault_state(self, name: str) -> dict[str, Any]:
-        """GET a node's /admin/faults -> {"drop": [...], "latency_ms": N}."""
+        """GET a node's /admin/faults -> {"drop": [...], "latency_ms": N, "loss_pct": N}."""
         self.require_admin_api("faults")
         url = f"{self.nodes[name]['http'].rstrip('/')}/admin/faults"
         return request_json("GET", url, token=self.token, timeout=self.timeout)
 
 
 class ControlNetwork:
-    """Partitions through the nodes' admin API."""
+    """Partitions and loss through the nodes' admin API."""
 
     name = "control"
 
@@ -173,8 +196,30 @@ class ControlNetwork:
 
         return {"backend": self.name, "nodes": each_node(list(grudge), mend)}
 
+    def loss(self, key: str, nodes: Sequence[str], percent: int) -> dict[str, Any]:
+        """Each of ``nodes`` drops ``percent`` % of the peer messages it sends and receives."""
+        return self._set_loss(nodes, percent)
+
+    def heal_loss(self, key: str, nodes: Sequence[str]) -> dict[str, Any]:
+        return self._set_loss(nodes, 0)
+
+    def _set_loss(self, nodes: Sequence[str], percent: int) -> dict[str, Any]:
+        self.control.require_admin_api(f"loss with the {self.name} backend")
+
+        def apply(node: str) -> Any:
+            return self.control.admin(node, "loss", {"pct": percent})
+
+        return {"backend": self.name, "nodes": each_node(list(nodes), apply)}
+
+    def bandwidth(self, key: str, nodes: Sequence[str], kbit: int) -> dict[str, Any]:
+        """Never called: the bandwidth kind needs netns (``FaultKind.needs_backend``)."""
+        raise NotApplied(f"a bandwidth cap needs the netns backend, not {self.name}")
+
+    def heal_bandwidth(self, key: str, nodes: Sequence[str]) -> dict[str, Any]:
+        return {"backend": self.name, "note": "no cap to remove"}
+
     def reset(self, nodes: Sequence[str]) -> dict[str, Any]:
-        """Best effort: clear drops and latency on every node that answers."""
+        """Best effort: clear drops, latency and loss on every node that answers."""
         healed, skipped = [], {}
         for node in nodes:
             try:

@@ -3,12 +3,15 @@
 Each node listens on, and connects out from, its own address (the descriptor's ``host``: a
 loopback address, or its namespace's with ``--netns``, networks/netns.py), so ``ip saddr A ip
 daddr B drop`` cuts exactly one link, in flight connections included; rules hook ``output`` (the
-host's own packets) and ``forward`` (packets routed between node namespaces). Everything lives
-in a table of our own, ``inet peerload_<pid>_<n>`` (one per backend instance: a Locust run has a
-scheduled and a by-hand runner), one pair of chains per active partition: healing deletes them,
-closing deletes the table. Tables left by a process that died without closing (SIGKILL) are
-deleted by the next backend made on this machine. Needs root, or an unprivileged user+net
-namespace (``unshare -rn``) that the cluster also runs in, and ``nft``.
+host's own packets) and ``forward`` (packets routed between node namespaces). The same rules
+with ``numgen random mod 100 < P`` drop a share of the packets (loss), and with ``limit rate
+over`` police a rate (bandwidth: packets over it are dropped, not queued). Only links between
+nodes are touched, never a client's traffic. Everything lives in a table of our own, ``inet
+peerload_<pid>_<n>`` (one per backend instance: a Locust run has a scheduled and a by-hand
+runner), one pair of chains per active fault: healing deletes them, closing deletes the table.
+Tables left by a process that died without closing (SIGKILL) are deleted by the next backend
+made on this machine. Needs root, or an unprivileged user+net namespace (``unshare -rn``) that
+the cluster also runs in, and ``nft``.
 """
 
 from __future__ import annotations
@@ -30,6 +33,10 @@ _instances = itertools.count(1)
 #: namespaces of their own (networks/netns.py), which never pass the output hook.
 HOOKS = {"": "output", "f": "forward"}
 INSTALL_HINT = "install the Debian package nftables"
+#: A policer's burst: nftables' bucket holds one second of the rate plus this, which lets one
+#: segment of 64 KiB (loopback and veth hand nftables GSO/GRO segments that large) pass even at
+#: a rate below 64 KiB/s.
+BURST_BYTES = 64 * 1024
 
 
 class NetnsError(RuntimeError):
@@ -124,7 +131,7 @@ def available(descriptor: Mapping[str, Any] | None = None) -> tuple[bool, str]:
 
 
 class NetnsNetwork:
-    """Partitions as nftables drop rules between the nodes' addresses."""
+    """Partitions, loss and bandwidth caps as nftables rules between the nodes' addresses."""
 
     name = "netns"
 
@@ -139,24 +146,86 @@ class NetnsNetwork:
         self._numbers = itertools.count(1)
 
     def partition(self, key: str, grudge: Mapping[str, Sequence[str]]) -> dict[str, Any]:
-        chain = f"cut{next(self._numbers)}"
         pairs = symmetric_pairs(grudge)
+        rules = [f"ip saddr {self.hosts[a]} ip daddr {self.hosts[b]} drop" for a, b in pairs]
+        chain = self._add_chains(key, "cut", rules)
+        cut = [f"{a}->{b}" for a, b in pairs]
+        return {"backend": self.name, "table": self.table, "chain": chain, "cut": cut}
+
+    def heal_partition(self, key: str, grudge: Mapping[str, Sequence[str]]) -> dict[str, Any]:
+        return self._remove_chains(key)
+
+    def links(self, nodes: Sequence[str]) -> list[tuple[str, str]]:
+        """Every link to or from one of ``nodes``, each direction once: (sender, receiver)."""
+        return sorted(
+            {(a, b) for a in nodes for b in self.hosts if b != a}
+            | {(b, a) for a in nodes for b in self.hosts if b != a}
+        )
+
+    def loss(self, key: str, nodes: Sequence[str], percent: int) -> dict[str, Any]:
+        """Drop ``percent`` % of the packets on every link of ``nodes``, drawn per packet; a
+        link between two of them is drawn once."""
+        pairs = self.links(nodes)
+        pair_set = ", ".join(f"{self.hosts[a]} . {self.hosts[b]}" for a, b in pairs)
+        # numgen's values are 0..99, which nft will not compare with 100: all of them, then
+        drop = "drop" if percent >= 100 else f"numgen random mod 100 < {percent} drop"
+        rules = [f"ip saddr . ip daddr {{ {pair_set} }} {drop}"] if pairs else []
+        chain = self._add_chains(key, "loss", rules)
+        return {
+            "backend": self.name,
+            "table": self.table,
+            "chain": chain,
+            "percent": percent,
+            "links": len(pairs),
+        }
+
+    def heal_loss(self, key: str, nodes: Sequence[str]) -> dict[str, Any]:
+        return self._remove_chains(key)
+
+    def bandwidth(self, key: str, nodes: Sequence[str], kbit: int) -> dict[str, Any]:
+        """Police each of ``nodes`` to ``kbit`` kbit/s to its peers and as much from them: an
+        nftables ``limit``, which drops what is over the rate (no queue, unlike tc's tbf). Its
+        bucket holds a second of the rate plus ``BURST_BYTES``: that much passes at once."""
+        rate = kbit * 125  # bytes per second
+        over = f"limit rate over {rate} bytes/second burst {BURST_BYTES} bytes drop"
+        rules = []
+        for node in nodes:
+            peers = ", ".join(self.hosts[p] for p in self.hosts if p != node)
+            if peers:
+                me = self.hosts[node]
+                rules += [f"ip saddr {me} ip daddr {{ {peers} }} {over}"]
+                rules += [f"ip saddr {{ {peers} }} ip daddr {me} {over}"]
+        chain = self._add_chains(key, "rate", rules)
+        return {
+            "backend": self.name,
+            "table": self.table,
+            "chain": chain,
+            "kbit": kbit,
+            "how": (
+                "policed by nftables limit, not shaped by tc tbf: each node's traffic to its "
+                "peers and from them, each way; over the rate dropped, no queue; a second of "
+                f"the rate plus {BURST_BYTES} bytes pass at once"
+            ),
+        }
+
+    def heal_bandwidth(self, key: str, nodes: Sequence[str]) -> dict[str, Any]:
+        return self._remove_chains(key)
+
+    def _add_chains(self, key: str, prefix: str, rules: Sequence[str]) -> str:
+        """A chain per hook holding ``rules``, made atomically; its name, kept for ``key``."""
+        chain = f"{prefix}{next(self._numbers)}"
         table = f"inet {self.table}"
         lines = [f"add table {table}"]
         for suffix, hook in HOOKS.items():
             hooked = f"type filter hook {hook} priority filter; policy accept;"
             lines.append(f"add chain {table} {chain}{suffix} {{ {hooked} }}")
-            lines += [
-                f"add rule {table} {chain}{suffix} ip saddr {self.hosts[a]} "
-                f"ip daddr {self.hosts[b]} drop"
-                for a, b in pairs
-            ]
+            lines += [f"add rule {table} {chain}{suffix} {rule}" for rule in rules]
         nft("\n".join(lines) + "\n")
         self.chains[key] = chain
-        cut = [f"{a}->{b}" for a, b in pairs]
-        return {"backend": self.name, "table": self.table, "chain": chain, "cut": cut}
+        return chain
 
-    def heal_partition(self, key: str, grudge: Mapping[str, Sequence[str]]) -> dict[str, Any]:
+    def _remove_chains(self, key: str) -> dict[str, Any]:
+        """Delete the chains made for ``key``, and nothing else."""
         chain = self.chains.get(key)
         if chain is None:
             return {"backend": self.name, "note": "no rules to remove"}

@@ -6,17 +6,34 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 
+from .bandwidth import Bandwidth
 from .base import NOTHING, NOTHING_TO_HEAL, FaultKind, FaultStateError, KindFacts, Manual
+from .churn import Churn
 from .crash import Crash
+from .diskfull import DiskFull
 from .heal import Heal
 from .latency import Latency
+from .loss import Loss
 from .partition import Partition
 from .pause import Pause
 from .stop import Stop
 from .stress import Stress
 
 REGISTRY: dict[str, type[FaultKind]] = {
-    kind.name: kind for kind in (Crash, Stop, Pause, Partition, Heal, Latency, Stress)
+    kind.name: kind
+    for kind in (
+        Crash,
+        Stop,
+        Pause,
+        Partition,
+        Heal,
+        Latency,
+        Stress,
+        Churn,
+        DiskFull,
+        Loss,
+        Bandwidth,
+    )
 }
 
 

@@ -20,7 +20,8 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from .. import targets
-from ..backends.control import NoAdminApi, each_node
+from ..backends.control import NotApplied, each_node
+from ..backends.netns import NetnsNetwork
 from ..types import FaultSpec, PlanError, Resolved, Step
 
 if TYPE_CHECKING:
@@ -29,6 +30,8 @@ if TYPE_CHECKING:
 NOTHING_TO_HEAL = "nothing to heal"
 PROCESS, NETWORK, NOTHING = "process", "network", "nothing"
 """What a kind acts on (``KindFacts.acts_on``): the target's process, its links, or nothing."""
+DISK = "disk"
+"""``acts_on`` of a kind that acts on the target's data dir (disk_full)."""
 
 
 @dataclass(frozen=True)
@@ -51,7 +54,8 @@ class KindFacts:
     """Its target is out of service while it is active (crash, stop, pause, partition): judged
     as a node failure, counted as down by the plan's majority guard."""
     acts_on: str
-    """``process`` (crash, stop, pause), ``network`` (partition, latency) or ``nothing``."""
+    """``process`` (crash, stop, pause), ``network`` (partition, latency, loss, bandwidth) or
+    ``nothing``."""
     heals_by: str
     """How it is healed, in words ("" for an instant kind, which has nothing to heal)."""
     instant: bool
@@ -60,10 +64,19 @@ class KindFacts:
     """Its Cluster-page button, or None when it is not offered by hand."""
     params: Mapping[str, str] = field(default_factory=dict)
     """Plan fields it accepts beyond the common ones, with what each means."""
+    loses_messages: bool = False
+    """Messages on its target's links may be lost while it is active (loss, bandwidth), though
+    the target stays in service (``takes_down`` is False: not judged as a node failure). Its
+    peers may legitimately stop hearing from it, or mark it dead, so the report's model does not
+    require its files of a search nor judge the answers it gives (reports/model.py)."""
 
     def record_fields(self) -> dict[str, Any]:
         """The facts every journal step record carries, so consumers judge from the record."""
-        return {"takes_down": self.takes_down, "acts_on": self.acts_on}
+        return {
+            "takes_down": self.takes_down,
+            "acts_on": self.acts_on,
+            "loses_messages": self.loses_messages,
+        }
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -71,6 +84,11 @@ class KindFacts:
 
 class FaultStateError(RuntimeError):
     """A start or heal that does not fit the fault's current state (e.g. a second start)."""
+
+
+class WrongBackend(NotApplied):
+    """The run's network backend cannot apply this kind (``FaultKind.needs_backend``): refused
+    before anything was done, so nothing is active and there is nothing to heal."""
 
 
 class FaultKind:
@@ -82,6 +100,8 @@ class FaultKind:
     takes_down: ClassVar[bool] = False
     """Its target is out of service while active (``KindFacts.takes_down``)."""
     acts_on: ClassVar[str] = NOTHING
+    loses_messages: ClassVar[bool] = False
+    """Messages on its target's links may be lost while active (``KindFacts.loses_messages``)."""
     heals_by: ClassVar[str] = ""
     manual: ClassVar[Manual | None] = None
     """Its Cluster-page button (see ``manual_params`` for what the button applies)."""
@@ -92,6 +112,9 @@ class FaultKind:
     params: ClassVar[Mapping[str, str]] = {}
     """Plan fields this kind accepts beyond the common ones, with what each means; ``validate``
     checks them."""
+    needs_backend: ClassVar[str | None] = None
+    """The only network backend that can apply it (``netns`` for bandwidth), or None: any. With
+    another backend its start fails at once, touching nothing, and faults.fit says so first."""
     default_target: ClassVar[str | None] = "one"
     selectors: ClassVar[tuple[str, ...]] = targets.SELECTORS
     """Which of one/each/minority/all a target may be (node names are always allowed)."""
@@ -106,6 +129,27 @@ class FaultKind:
         """Whether it acts through peerload's node /admin API with ``backend`` (control |
         netns): on a network whose nodes do not serve it, it cannot be applied (faults.fit)."""
         return False
+
+    @classmethod
+    def wrong_backend(cls, backend: str) -> str | None:
+        """Why ``backend`` cannot apply it (``needs_backend``), or None when it can."""
+        if cls.needs_backend is None or backend == cls.needs_backend:
+            return None
+        return f"needs the {cls.needs_backend} backend, and this run's is {backend}"
+
+    @classmethod
+    def by_address(cls) -> bool:
+        """Whether the netns backend applies it with nftables rules on the nodes' addresses (a
+        network fault it needs no node for: partition, loss, bandwidth), so nodes that share
+        one address need a namespace each."""
+        return cls.acts_on == NETWORK and not cls.needs_admin_api(NetnsNetwork.name)
+
+    @classmethod
+    def unfit(cls, descriptor: Mapping[str, Any]) -> str | None:
+        """Why the cluster of ``descriptor`` cannot have it whatever the backend (disk_full
+        needs small data dirs), or None: faults.fit names such faults before the run, and their
+        steps fail in the journal (``NotApplied``) without touching the cluster."""
+        return None
 
     @classmethod
     def manual_params(cls, target: str, nodes: Sequence[str]) -> dict[str, Any]:
@@ -183,10 +227,13 @@ class FaultKind:
             return self.inject(step)
         if step.key in self.active:
             raise FaultStateError(f"{step.key} is already active; heal it first")
+        wrong = self.wrong_backend(self.ctx.network.name)
+        if wrong:
+            raise WrongBackend(f"{self.name} {wrong}")
         self.active[step.key] = step
         try:
             return self.inject(step)
-        except NoAdminApi:  # refused before anything was sent: nothing took effect to undo
+        except NotApplied:  # refused before anything was sent: nothing took effect to undo
             del self.active[step.key]
             raise
 

@@ -1,5 +1,5 @@
 """heal: at one instant, heal every active fault on the target nodes (default: all), then
-clear any leftover partition or latency there (e.g. from an earlier, interrupted run)."""
+clear any leftover partition, latency or loss there (e.g. from an earlier, interrupted run)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from .base import FaultKind
 
 class Heal(FaultKind):
     name = "heal"
-    summary = "heals every active fault on its target now, then clears leftover drops/latency"
+    summary = "heals every active fault on its target now, then clears leftover drops/latency/loss"
     instant = True
     default_target = "all"
     selectors = ("all",)
