@@ -35,8 +35,8 @@ from locustfiles.samples import SampleRecorder
 from locustfiles.users import PeerUser
 from networks.adapter import Hit
 from networks.builtin import GRPC_OPTIONS
+from networks.cluster import Cluster
 from node import memory
-from node.cluster import Cluster
 from proto import p2p_pb2
 from proto.chunks import download_call
 

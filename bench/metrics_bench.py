@@ -37,7 +37,7 @@ for _path in (ROOT, Path(__file__).resolve().parent):
 import psutil
 from loadgen import run_load
 
-from node.cluster import Cluster
+from networks.cluster import Cluster
 from node.metrics import OFF_ENV
 
 SEARCH = "/search?q=alpha&ttl=3"

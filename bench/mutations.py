@@ -289,7 +289,7 @@ def _run(
     row["exit_code"] = proc.returncode
     lines = log_path.read_text(errors="replace").splitlines()
     row["peerload_line"] = next((x for x in reversed(lines) if x.startswith(LINE_PREFIX)), "")
-    # The copy's code ran iff its nodes ran from the copy (node/cluster.py: cwd = its root). A
+    # The copy's code ran iff its nodes ran from the copy (networks/cluster.py: cwd = its root). A
     # node that crashed at start was gone before a poll saw it: its log's traceback names the
     # copy's files (the run keeps the logs in results/logs/).
     if not cwds and _logs_name(results, root):

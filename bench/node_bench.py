@@ -49,7 +49,7 @@ from report import build_rows, print_details, print_table
 from transfer import phase_concurrent, phase_download
 
 if TYPE_CHECKING:
-    from node.cluster import Cluster
+    from networks.cluster import Cluster
 
 DETECT_TIMEOUT_S = 15.0
 
@@ -142,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     if not (0 <= a.wait_quiet <= 600 and 0 < a.quiet_cpu <= 200):
         p.error("--wait-quiet must be 0..600, --quiet-cpu 0..200")
 
-    from node.cluster import Cluster
+    from networks.cluster import Cluster
 
     results: dict = {"args": {k: str(v) for k, v in vars(a).items()}, "started": time.time()}
     cluster = Cluster(3)

@@ -26,7 +26,7 @@ for _path in (ROOT, Path(__file__).resolve().parent):
 from control import http_json
 
 if TYPE_CHECKING:
-    from node.cluster import Cluster
+    from networks.cluster import Cluster
 
 CHILD_MODES = ("_grpc-download", "_grpc-many", "_tcp-sink", "_tcp-send")
 SEND_SIZE = 1024 * 1024  # gRPC chunk size of the node, and the raw TCP send/recv size

@@ -46,7 +46,9 @@ class Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     p = Parser(prog=PROG, description="Run a fault plan against a running peerload cluster.")
     p.add_argument("plan", help="plan file (.toml, or .json)")
-    p.add_argument("--cluster", metavar="DESCRIPTOR", help="cluster.json written by node.cluster")
+    p.add_argument(
+        "--cluster", metavar="DESCRIPTOR", help="cluster.json written by networks.cluster"
+    )
     p.add_argument("--dry-run", action="store_true", help="print the resolved timeline and exit")
     p.add_argument("--json", action="store_true", help="with --dry-run: print it as JSON")
     p.add_argument("--journal", metavar="FILE", help="append the JSON-lines journal here")
@@ -107,7 +109,7 @@ def install_interrupts(runner: Runner) -> Callable[[], None]:
         return lambda: None
     presses = 0
     stopping = False  # runner.stop() only once: a signal landing inside it would deadlock on
-    # the lock of the Event it sets (as node.cluster's did)
+    # the lock of the Event it sets (as networks.cluster's did)
 
     def stop_once(status: str) -> None:
         nonlocal stopping

@@ -79,7 +79,7 @@ def on_init(environment, **_) -> None:
         except (OSError, ValueError) as exc:
             die(f"--cluster: {exc}")
     else:
-        from node.cluster import Cluster
+        from networks.cluster import Cluster
 
         netns = needs_netns(options)
         disk_mb = needs_small_disks(options)

@@ -1,15 +1,15 @@
 """Process control for any network: start N nodes from a definition, break them, stop them all.
 
-The generalisation of what node/cluster.py did for peerload's node: each node gets a data dir,
-a seeded catalog in its shared dir (networks/corpus.py), launcher-chosen ports, its own address
-when the network can bind one (127.0.B.11, .12, ..., in a block B no other launcher on the
-machine holds, networks/loopback.py; else 127.0.0.1 with its own ports) or its own network
-namespace (``netns=True``, networks/netns.py), and runs from the definition's command template.
-kill / stop / start / pause / resume act on the node's whole process group (fill_disk /
-free_disk on its data dir, when ``disk_mb`` gave each data dir a small disk of its own:
-networks/disks.py); the control API
-(node/control.py) serves a ``Launcher`` as it is, and the descriptor (``cluster.json``) names the
-network so any later tool can rebuild the adapter from it alone.
+For any network, what the cluster entry point once did for peerload's node alone: each node gets
+a data dir, a seeded catalog in its shared dir (networks/corpus.py), launcher-chosen ports, its
+own address when the network can bind one (127.0.B.11, .12, ..., in a block B no other launcher
+on the machine holds, networks/loopback.py; else 127.0.0.1 with its own ports) or its own
+network namespace (``netns=True``, networks/netns.py), and runs from the definition's command
+template. kill / stop / start / pause / resume act on the node's whole process group (fill_disk
+/ free_disk on its data dir, when ``disk_mb`` gave each data dir a small disk of its own:
+networks/disks.py); the control API (networks/control.py) serves a ``Launcher`` as it is, and
+the descriptor (``cluster.json``) names the network so any later tool can rebuild the adapter
+from it alone.
 
 Nodes never outlive the launcher: each runs in a process group of its own that ``close`` (and an
 atexit hook) signals, and on Linux dies with it (PR_SET_PDEATHSIG, networks/procs.py) even when
@@ -36,10 +36,9 @@ import time
 import urllib.request
 from pathlib import Path
 
-from node.control import ControlServer
-
 from . import capacity, corpus, disks, join, loopback, readiness
 from .adapter import MEMBERS, PEERS, NodeInfo
+from .control import ControlServer
 from .definition import NetworkDefinition, load_network
 from .procs import RUNNING, NodeProc, free_port, killpg, popen
 from .topology import DEFAULT as DEFAULT_TOPOLOGY
@@ -336,7 +335,7 @@ class Launcher:
         if self.disk_mb is None:
             raise disks.DiskError(
                 f"{name}'s data dir is not a small disk of its own: start the cluster with "
-                "disk_mb (node.cluster --disk-mb N, root only)"
+                "disk_mb (networks.cluster --disk-mb N, root only)"
             )
         return self.nodes[name].data_dir
 

@@ -2,11 +2,11 @@
 
 A node with its own address binds ``127.0.B.(11+i)``. Partitions cut links by address (nftables
 rules, faults/backends/netns.py), so two networks running side by side on one machine (two CI
-jobs, a test suite run in parallel, ``node.cluster`` in one terminal and a Locust run in another)
-must never share an address, or cutting a link in one would cut the other. Each launcher claims
-a block ``B`` by binding a Linux *abstract* unix socket named for it: one name space per network
-namespace, exactly like the addresses it guards, whatever ``$TMPDIR`` or user; no file to
-clean, and the kernel frees the name when the process ends, however it ends.
+jobs, a test suite run in parallel, ``networks.cluster`` in one terminal and a Locust run in
+another) must never share an address, or cutting a link in one would cut the other. Each
+launcher claims a block ``B`` by binding a Linux *abstract* unix socket named for it: one name
+space per network namespace, exactly like the addresses it guards, whatever ``$TMPDIR`` or user;
+no file to clean, and the kernel frees the name when the process ends, however it ends.
 """
 
 from __future__ import annotations

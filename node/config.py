@@ -1,6 +1,6 @@
 """Node settings and the limits every input is checked against: every limit is defined here,
-once, so the REST routes, the peer wire protocol, the gRPC servicer and the fault controller
-(``faults/kinds/latency.py`` checks plans against ``MAX_LATENCY_MS``) agree."""
+once, so the REST routes, the peer wire protocol and the gRPC servicer agree (the admin API's,
+which the fault controller checks plans against too, are in ``proto/admin.py``)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-ADMIN_TOKEN_ENV = "PEERLOAD_TOKEN"
+from proto.admin import ADMIN_TOKEN_ENV, MAX_LATENCY_MS, MAX_LOSS_PCT  # noqa: F401 - re-exported
 
 MAX_NAME_BYTES = 255
 MAX_QUERY_CHARS = 200
@@ -32,8 +32,6 @@ MAX_CONNECTIONS = 4096  # connections served at once (HTTP and peer); beyond, ne
 MIN_CHUNK = 4 * 1024  # smallest chunk a download may ask for (largest: CHUNK_SIZE)
 
 # Faults set through the admin API (node/netfaults.py).
-MAX_LATENCY_MS = 10_000
-MAX_LOSS_PCT = 100  # a share of peer messages, in percent
 BLACK_HOLE_S = 5.0
 """How long a partitioned peer's request hangs before it fails, over REST (503), the wire
 (connection closed), gRPC (DEADLINE_EXCEEDED) and pulls (504), unless the caller's own

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from node.cluster import Cluster
+from networks.cluster import Cluster
 from tests.http import get
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,9 +44,9 @@ def wait_for(predicate, timeout: float, interval: float = 0.02):
 
 @contextlib.contextmanager
 def cluster_cli(args: list[str], **popen) -> Iterator[tuple[subprocess.Popen, list[int]]]:
-    """``python -m node.cluster ARGS`` once it printed ``ready``: the process and its nodes'
+    """``python -m networks.cluster ARGS`` once it printed ``ready``: the process and its nodes'
     pids. Killed at the end if the test left it running."""
-    cmd = [sys.executable, "-m", "node.cluster", *args]
+    cmd = [sys.executable, "-m", "networks.cluster", *args]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, cwd=ROOT, **popen)
     try:
         lines = []

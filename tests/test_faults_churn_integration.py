@@ -1,4 +1,4 @@
-"""churn and disk_full against real node processes (node.cluster).
+"""churn and disk_full against real node processes (networks.cluster).
 
 churn: for ~10 s nodes of a 5-node cluster leave (SIGTERM or SIGKILL) and rejoin with their
 data, never more than the majority guard allows at once; the journal has every departure and
@@ -62,7 +62,7 @@ def names(descriptor: dict) -> list[str]:
 
 @pytest.mark.parametrize("how", ["stop", "crash"])
 def test_churn_nodes_leave_and_come_back_and_all_are_alive_at_the_end(how: str) -> None:
-    cluster_mod = pytest.importorskip("node.cluster")
+    cluster_mod = pytest.importorskip("networks.cluster")
     with cluster_mod.Cluster(nodes=5, files_per_node=4) as cluster:
         descriptor = cluster.descriptor
         timeline = resolve(parse_plan(CHURN.format(how=how)), names(descriptor))
@@ -98,7 +98,7 @@ def small_disks() -> Iterator[Any]:
     ok, why = disks.available()
     if not ok:
         pytest.skip(f"disk_full needs data dirs on small disks of their own: {why}")
-    cluster_mod = pytest.importorskip("node.cluster")
+    cluster_mod = pytest.importorskip("networks.cluster")
     with cluster_mod.Cluster(nodes=3, files_per_node=4, disk_mb=32) as cluster:
         data_dirs = [n.data_dir for n in cluster.nodes.values()]
         assert all(os.path.ismount(d) for d in data_dirs)

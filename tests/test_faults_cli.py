@@ -203,7 +203,7 @@ def test_a_stale_descriptor_fails_at_once_with_one_line(
     started = time.monotonic()
     code, err = in_process(capsys, str(PLANS / "quick.toml"), "--cluster", str(path))
     assert code == 2 and time.monotonic() - started < 5
-    assert_one_line(err, str(path), "the cluster does not answer", "node.cluster")
+    assert_one_line(err, str(path), "the cluster does not answer", "networks.cluster")
 
 
 @pytest.mark.parametrize(

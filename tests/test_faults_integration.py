@@ -1,4 +1,4 @@
-"""The fault controller against a real 3-node cluster (node.cluster): crash + restart, pause,
+"""The fault controller against a real 3-node cluster (networks.cluster): crash + restart, pause,
 isolation, with detection, service by the 2 survivors, full recovery and the journal; the
 nftables backend for real (skipped, with the reason, where it is not permitted); Ctrl-C in the
 middle of a partition leaves the cluster healed."""
@@ -57,7 +57,7 @@ duration = "4s"
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[Any]:
-    cluster_mod = pytest.importorskip("node.cluster")
+    cluster_mod = pytest.importorskip("networks.cluster")
     with cluster_mod.Cluster(nodes=3) as c:
         yield c
 
@@ -280,7 +280,7 @@ def test_the_control_backend_cannot_partition_tinyp2p_and_the_journal_says_so() 
     control backend is a journaled error, nothing is sent to the nodes, and a crash (through
     the launcher) still happens."""
     pytest.importorskip("aiohttp", reason="the example network needs the 'examples' extra")
-    cluster_mod = pytest.importorskip("node.cluster")
+    cluster_mod = pytest.importorskip("networks.cluster")
     with cluster_mod.Cluster(nodes=3, network=TINY) as c:
         descriptor = c.descriptor
         node = descriptor["nodes"][1]["http"]

@@ -21,10 +21,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from locustfiles.cpumeter import MIN_SPAN_S
 from locustfiles.metricsmeter import AT, CPU, RSS, START, WANTED, ScrapedResources, parse, scrape
 from networks.adapter import NodeInfo
+from networks.cluster import Cluster
 from networks.definition import load_network, metrics_url
 from networks.definition import parse as parse_definition
 from node import metrics as node_metrics
-from node.cluster import Cluster
 from tests.conftest import wait_for
 from tests.http import call, get
 

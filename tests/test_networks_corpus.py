@@ -154,7 +154,7 @@ def test_the_corpus_check_catches_a_changed_byte_and_a_missing_file(tmp_path):
             net.close()
 
 
-@pytest.mark.parametrize("module", ["node.cluster", "networks.verify"])
+@pytest.mark.parametrize("module", ["networks.cluster", "networks.verify"])
 def test_a_bad_files_per_node_is_one_line_and_exit_2_before_any_node_starts(module):
     most = corpus.MAX_FILES_PER_NODE
     run = subprocess.run(

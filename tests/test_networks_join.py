@@ -73,7 +73,7 @@ def test_the_shipped_networks_join_by_topology():
     assert load_network("builtin").joins_by_topology
 
 
-@pytest.mark.parametrize("module", ["node.cluster", "networks.verify"])
+@pytest.mark.parametrize("module", ["networks.cluster", "networks.verify"])
 def test_a_bad_topology_is_one_line_and_exit_2_before_any_node_starts(module):
     run = subprocess.run(
         [sys.executable, "-m", module, "--nodes", "5", "--topology", "random:d=9"],

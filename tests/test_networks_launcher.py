@@ -142,7 +142,7 @@ def test_nodes_die_with_a_sigkilled_launcher(tmp_path):
 
 def test_cluster_cli_starts_any_network_and_refuses_a_bad_one(tmp_path):
     flags = ["--nodes", "2", "--files", "1"]
-    argv = [sys.executable, "-m", "node.cluster", *flags]
+    argv = [sys.executable, "-m", "networks.cluster", *flags]
     bad = subprocess.run(
         [*argv, "--network", str(tmp_path / "none.toml")], capture_output=True, text=True, cwd=ROOT
     )
@@ -218,7 +218,7 @@ def test_a_taken_control_port_is_one_line_before_any_node_starts(tmp_path):
         taken.listen()
         port = taken.getsockname()[1]
         run = subprocess.run(
-            [sys.executable, "-m", "node.cluster", "--nodes", "2", "--files", "1"]
+            [sys.executable, "-m", "networks.cluster", "--nodes", "2", "--files", "1"]
             + ["--control-port", str(port), "--workdir", str(tmp_path / "w")],
             capture_output=True,
             text=True,
@@ -227,7 +227,7 @@ def test_a_taken_control_port_is_one_line_before_any_node_starts(tmp_path):
         )
     assert run.returncode == 2 and run.stdout == "", run.stdout + run.stderr
     assert run.stderr == (
-        f"node.cluster: --control-port {port}: cannot listen on 127.0.0.1:{port} "
+        f"networks.cluster: --control-port {port}: cannot listen on 127.0.0.1:{port} "
         "(Address already in use)\n"
     )
     assert not (tmp_path / "w").exists()  # no node started, no folder left

@@ -26,7 +26,7 @@ def test_views_say_what_each_node_sees():
 
 
 def test_node_cluster_says_which_nodes_are_not_joined(tmp_path):
-    cmd = [sys.executable, "-m", "node.cluster", "--network", str(NOJOIN), "--nodes", "3"]
+    cmd = [sys.executable, "-m", "networks.cluster", "--network", str(NOJOIN), "--nodes", "3"]
     cmd += ["--files-per-node", "2", "--workdir", str(tmp_path / "w")]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True)
     lines = []

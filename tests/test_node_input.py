@@ -11,8 +11,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from networks.cluster import Cluster
 from node import wire
-from node.cluster import Cluster
 from tests.http import call, get
 
 pytestmark = pytest.mark.integration

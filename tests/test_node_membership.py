@@ -84,7 +84,7 @@ def test_news_goes_out_a_bounded_number_of_times_least_sent_first():
 # -- real clusters -----------------------------------------------------------------------
 @pytest.fixture
 def five(request):
-    from node.cluster import Cluster
+    from networks.cluster import Cluster
 
     with Cluster(5, files_per_node=1) as c:
         yield c

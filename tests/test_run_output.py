@@ -20,7 +20,7 @@ from locustfiles import options as opts
 from locustfiles.outcome import NO_RUN, final_lines
 from locustfiles.resultsdir import LATEST, RunFolders, check_explicit, new_run_folder
 from locustfiles.runstate import RunState
-from node.cluster import MAX_NODES
+from networks.cluster import MAX_NODES
 from reports.synthetic import synthetic_run
 from tests.locust_run import (
     cluster_workdir,

@@ -54,12 +54,13 @@ def small_disks_missing(descriptor: Mapping[str, Any]) -> str | None:
         return None
     return (
         "the nodes' data dirs are not small filesystems of their own (start the cluster with "
-        "node.cluster --disk-mb N, root only; the Locust suite does it for a plan with disk_full)"
+        "networks.cluster --disk-mb N, root only; the Locust suite does it for a plan with "
+        "disk_full)"
     )
 
 
 def load_descriptor(path: str | Path) -> dict[str, Any]:
-    """Read and check a cluster descriptor written by ``node.cluster``."""
+    """Read and check a cluster descriptor written by ``networks.cluster``."""
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except OSError as exc:
@@ -143,7 +144,7 @@ class ControlClient:
             self.node_states()
         except HttpError as exc:
             raise DescriptorError(
-                f"{source}: the cluster does not answer ({exc}); is node.cluster still running?"
+                f"{source}: the cluster does not answer ({exc}); is networks.cluster still running?"
             ) from None
 
     def require_admin_api(self, what: str) -> None:

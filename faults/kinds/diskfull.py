@@ -1,7 +1,7 @@
 """disk_full: the target's data dir runs out of space, for real.
 
 The launcher mounts each node's data dir as a small filesystem of its own (a size-limited
-tmpfs, ``node.cluster --disk-mb N``: root only); the fault asks it, through the control API
+tmpfs, ``networks.cluster --disk-mb N``: root only); the fault asks it, through the control API
 (``fill_disk``), to fill that filesystem with a filler file (fallocate) until about 0 bytes are
 free, and the heal (``free_disk``) deletes the filler. The node stays up: uploads must get a
 clear error (507, not acknowledged), reads, downloads and searches go on, and nothing it

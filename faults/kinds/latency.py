@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from node.config import MAX_LATENCY_MS  # the node's admin API limit, defined once
+from proto.admin import MAX_LATENCY_MS  # the node's admin API limit, defined once
 
 from ..backends.control import each_node
 from ..types import FaultSpec, PlanError, Step

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from node.config import MAX_LOSS_PCT  # the node's admin API limit, defined once
+from proto.admin import MAX_LOSS_PCT  # the node's admin API limit, defined once
 
 from ..backends.control import ControlNetwork
 from ..types import FaultSpec, PlanError, Step

@@ -3,7 +3,7 @@ fill or free their data dirs' small disks (the disk_full fault).
 
 It runs on a stdlib WSGI server in a thread so it works in every host process: a real thread
 in a plain process (pytest), a greenlet in a monkey-patched one (Locust). It serves anything
-shaped like ``Controlled`` (``node.cluster.Cluster`` is one), so it does not import the cluster
+shaped like ``Controlled`` (``networks.cluster.Cluster`` is one), so it does not import the cluster
 that starts it.
 """
 
@@ -18,7 +18,7 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from bottle import Bottle, request
 
-from .web import fail, install_json_errors
+from node.web import fail, install_json_errors
 
 ACTIONS = ("kill", "stop", "start", "pause", "resume", "fill_disk", "free_disk")
 

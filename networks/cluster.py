@@ -1,5 +1,5 @@
 """A local cluster: N peers on their own loopback addresses, a seeded corpus, a control API and
-a descriptor file. ``python -m node.cluster --nodes 3``; importable as ``Cluster`` (the Locust
+a descriptor file. ``python -m networks.cluster --nodes 3``; importable as ``Cluster`` (the Locust
 suite and the tests embed it).
 
 ``Cluster`` is the network launcher (networks/launcher.py) with peerload's own node
@@ -19,8 +19,7 @@ from networks.corpus import DEFAULT_FILES_PER_NODE
 from networks.definition import DEFAULT_NETWORK, MAX_NODES, NetworkDefinition  # noqa: F401 - API
 from networks.launcher import DESCRIPTOR, FIRST_HOST, Launcher, NodeProc  # noqa: F401 - API
 from networks.topology import DEFAULT as DEFAULT_TOPOLOGY
-
-from .config import ADMIN_TOKEN_ENV
+from proto.admin import ADMIN_TOKEN_ENV
 
 STOP_POLL_S = 0.2  # how soon the CLI notices Ctrl-C or SIGTERM
 CONTROL_HOST = "127.0.0.1"  # where the launcher serves the control API
@@ -55,7 +54,7 @@ def check_control_port(port: int) -> None:
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
-    p = argparse.ArgumentParser(prog="python -m node.cluster", description=__doc__)
+    p = argparse.ArgumentParser(prog="python -m networks.cluster", description=__doc__)
     p.add_argument("--nodes", type=int, default=3, help="how many peers (default 3)")
     p.add_argument("--workdir", type=Path, help="data dirs, logs, descriptor (default: temp)")
     p.add_argument("--control-port", type=int, default=0, help="control API port (0: free)")
@@ -118,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
             disk_mb=a.disk_mb,
         )
     except (ValueError, OSError, RuntimeError) as exc:
-        print(f"node.cluster: {exc}", file=sys.stderr)
+        print(f"networks.cluster: {exc}", file=sys.stderr)
         return 2
     # A signal handler must not take a lock: Event.set() inside a handler that interrupted
     # Event.wait() deadlocked (the wait held the Event's lock). A list append takes none.
@@ -128,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cluster.start_all()
     except (OSError, RuntimeError, TimeoutError) as exc:
-        print(f"node.cluster: {exc}", file=sys.stderr)
+        print(f"networks.cluster: {exc}", file=sys.stderr)
         return 2
     try:
         print(f"descriptor {cluster.descriptor_path}", flush=True)
