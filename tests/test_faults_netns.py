@@ -356,3 +356,20 @@ def test_real_loss_and_bandwidth_in_a_namespace_of_our_own() -> None:
     assert seen["capped_s"] > 5 * seen["capped_other_link_s"]
     assert seen["uncapped_s"] < seen["capped_s"] / 5
     assert seen["table"] not in seen["ruleset_after_close"]
+
+
+def test_a_delay_is_not_a_packet_rule_the_nodes_admin_api_adds_it(scripts: list[str]) -> None:
+    from faults.backends.control import ControlClient, ControlNetwork
+    from faults.testing import FakeCluster
+
+    with pytest.raises(netns.NetnsError, match="a delay needs netem"):
+        netns.NetnsNetwork(DESCRIPTOR, table="peerload_t").slow("lat:n1", ["n1"], 50)
+    with FakeCluster(3) as fc:
+        pairs = zip(fc.descriptor["nodes"], HOSTS.values(), strict=True)
+        hosts = {**fc.descriptor, "nodes": [{**n, "host": h} for n, h in pairs]}
+        delays = ControlNetwork(ControlClient(fc.descriptor))
+        net = netns.NetnsNetwork(hosts, table="peerload_t", delays=delays)
+        assert net.slow("lat:n1", ["n1"], 50)["backend"] == "netns (delay in the node)"
+        assert fc.latency["n1"] == 50 and scripts == []  # no nftables rule for it
+        net.fast("lat:n1", ["n1"])
+        assert fc.latency["n1"] == 0

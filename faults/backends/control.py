@@ -171,7 +171,7 @@ class ControlClient:
 
 
 class ControlNetwork:
-    """Partitions and loss through the nodes' admin API."""
+    """Partitions, loss and delays through the nodes' admin API."""
 
     name = "control"
 
@@ -209,6 +209,22 @@ class ControlNetwork:
 
         def apply(node: str) -> Any:
             return self.control.admin(node, "loss", {"pct": percent})
+
+        return {"backend": self.name, "nodes": each_node(list(nodes), apply)}
+
+    def slow(self, key: str, nodes: Sequence[str], ms: int) -> dict[str, Any]:
+        """Each of ``nodes`` delays every peer message it sends by ``ms`` (in the node: this
+        kernel has no netem to delay packets)."""
+        return self._set_latency(nodes, ms)
+
+    def fast(self, key: str, nodes: Sequence[str]) -> dict[str, Any]:
+        return self._set_latency(nodes, 0)
+
+    def _set_latency(self, nodes: Sequence[str], ms: int) -> dict[str, Any]:
+        self.control.require_admin_api("latency")
+
+        def apply(node: str) -> Any:
+            return self.control.admin(node, "latency", {"ms": ms})
 
         return {"backend": self.name, "nodes": each_node(list(nodes), apply)}
 

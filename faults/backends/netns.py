@@ -135,7 +135,12 @@ class NetnsNetwork:
 
     name = "netns"
 
-    def __init__(self, descriptor: Mapping[str, Any], *, table: str | None = None) -> None:
+    def __init__(
+        self, descriptor: Mapping[str, Any], *, table: str | None = None, delays: Any = None
+    ) -> None:
+        """``delays``: what adds a delay (``slow``/``fast``) for it, since nftables cannot and
+        this kernel has no netem: the nodes' admin API (a ``ControlNetwork``), or None."""
+        self.delays = delays
         hosts = node_hosts(descriptor)
         if hosts is None:
             raise NetnsError("the cluster descriptor gives no distinct per-node host address")
@@ -238,6 +243,18 @@ class NetnsNetwork:
         )
         del self.chains[key]
         return {"backend": self.name, "table": self.table, "removed": chain}
+
+    def slow(self, key: str, nodes: Sequence[str], ms: int) -> dict[str, Any]:
+        """A delay on the nodes' peer messages: not a packet rule (no netem here) but the nodes'
+        own admin API, where they serve it."""
+        if self.delays is None:
+            raise NetnsError("a delay needs netem (absent on this kernel) or the nodes' admin API")
+        return {**self.delays.slow(key, nodes, ms), "backend": f"{self.name} (delay in the node)"}
+
+    def fast(self, key: str, nodes: Sequence[str]) -> dict[str, Any]:
+        if self.delays is None:
+            return {"backend": self.name, "note": "no delay to remove"}
+        return {**self.delays.fast(key, nodes), "backend": f"{self.name} (delay in the node)"}
 
     def reset(self, nodes: Sequence[str]) -> dict[str, Any]:
         """Drop every rule this backend made (the table holds nothing else)."""

@@ -6,7 +6,6 @@ from typing import Any
 
 from proto.admin import MAX_LATENCY_MS  # the node's admin API limit, defined once
 
-from ..backends.control import each_node
 from ..types import FaultSpec, PlanError, Step
 from .base import NETWORK, FaultKind
 
@@ -36,15 +35,7 @@ class Latency(FaultKind):
         return True
 
     def inject(self, step: Step) -> dict[str, Any]:
-        return self.set_latency(step, step.params["ms"])
+        return self.ctx.network.slow(step.key, step.nodes, step.params["ms"])
 
     def recover(self, step: Step) -> dict[str, Any]:
-        return self.set_latency(step, 0)
-
-    def set_latency(self, step: Step, ms: int) -> dict[str, Any]:
-        self.ctx.control.require_admin_api(self.name)
-
-        def apply(node: str) -> Any:
-            return self.ctx.control.admin(node, "latency", {"ms": ms})
-
-        return {"nodes": each_node(step.nodes, apply)}
+        return self.ctx.network.fast(step.key, step.nodes)
