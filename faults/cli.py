@@ -63,10 +63,17 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+#: The most nodes a dry run names n1..nN for: an input limit (plans for 1,000-node networks can
+#: be drawn before a machine can start them).
+MAX_DRY_RUN_NODES = 1000
+
+
 def node_names(spec: str) -> list[str]:
     if spec.isdigit():
-        if not 1 <= int(spec) <= 99:
-            raise UsageError(f"--nodes: {spec} is not a node count between 1 and 99")
+        if not 1 <= int(spec) <= MAX_DRY_RUN_NODES:
+            raise UsageError(
+                f"--nodes: {spec} is not a node count between 1 and {MAX_DRY_RUN_NODES}"
+            )
         return [f"n{i}" for i in range(1, int(spec) + 1)]
     names = [n.strip() for n in spec.split(",") if n.strip()]
     if not names:

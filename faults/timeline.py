@@ -47,22 +47,36 @@ class Timeline:
     def format(self) -> str:
         """A human-readable table of the steps (what ``--dry-run`` prints)."""
         head = (
-            f"{self.source}: seed {self.seed}, {len(self.nodes)} nodes ({', '.join(self.nodes)}),"
+            f"{self.source}: seed {self.seed}, {len(self.nodes)} nodes ({brief(self.nodes)}),"
             f" backend {self.backend}, {len(self.steps)} steps, ends at {self.end_s:.1f}s"
         )
         rows = [f"{'offset':>9}  {'phase':<5}  {'fault':<16} {'kind':<9}  {'target':<10} params"]
         for s in self.steps:
             rows.append(
                 f"{s.offset_s:>8.1f}s  {s.phase:<5}  {s.fault_id:<16} {s.kind:<9}  "
-                f"{s.target:<10} {format_params(s.params)}".rstrip()
+                f"{brief(s.target.split('+'), '+'):<10} {format_params(s.params)}".rstrip()
             )
         return "\n".join([head, *rows])
+
+
+#: Names shown of a long group of nodes in a timeline (a 10 % target of 200 nodes is 20).
+BRIEF_NAMES = 8
+
+
+def brief(names: Sequence[str], sep: str = ", ") -> str:
+    """``names`` joined, the first few of a long list then how many there are in all."""
+    if len(names) <= BRIEF_NAMES:
+        return sep.join(names)
+    return f"{sep.join(names[:BRIEF_NAMES])}{sep}… ({len(names)} nodes)"
 
 
 def format_params(params: dict[str, Any] | Any) -> str:
     parts = []
     for key, value in params.items():
-        if key == "grudge":
+        if key == "grudge" and len(value) > BRIEF_NAMES:
+            cut = {b for drops in value.values() for b in drops}
+            value = f"{len(value)} nodes x {len(cut)} nodes"
+        elif key == "grudge":
             value = "; ".join(f"{a} x {','.join(b)}" for a, b in value.items())
         parts.append(f"{key}={value}")
     return " ".join(parts)
