@@ -41,6 +41,9 @@ class PeerUser(User):
     """Base of the Phase 4 users: a home node, a seeded RNG, a client with failover."""
 
     abstract = True
+    #: Shown in the web UI's Host field (the users talk to the nodes of the network under test,
+    #: not to one host: a value here only keeps Locust from warning that none is set).
+    host = "the network under test (--cluster, or the embedded one)"
     _ids = itertools.count()
 
     def wait_time(self) -> float:
