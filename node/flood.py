@@ -181,6 +181,8 @@ class Flood:
         if ttl <= 0:
             return answer
         targets = [p for p in self.neighbours.alive() if p.name != sender]
+        # A neighbour declared dead is not asked: what lies behind it may be missing, say so.
+        answer["partial"] = self.neighbours.short(sender)
         remaining = deadline - time.monotonic()
         budget = remaining - max(MIN_MARGIN_S, remaining * MARGIN_SHARE)
         if not targets:

@@ -66,6 +66,16 @@ class Neighbours:
         found = (members.get(node_id) for node_id in self.links)
         return [m for m in found if m is not None and m.state != DEAD]
 
+    def short(self, sender: str | None = None) -> bool:
+        """A neighbour (other than ``sender``) is dead and not yet made up for by a new link:
+        a flood cannot ask it, so what lies behind it may be missing from the answer. Once
+        enough neighbours are alive again (``replace_dead``), the node floods as widely as it
+        was meant to."""
+        members = self.membership.members
+        found = (members.get(node_id) for node_id in self.links)
+        dead = any(m is not None and m.state == DEAD and m.name != sender for m in found)
+        return dead and len(self.alive()) < self.wanted()
+
     def state(self) -> dict:
         """What ``node.json`` keeps."""
         return {"neighbours": list(self.links.values()), "target_degree": self.target}

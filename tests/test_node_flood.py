@@ -22,11 +22,17 @@ class Net:
 
     def __init__(self, reverse: bool, graph: nx.Graph = MESH) -> None:
         self.reverse = reverse
+        self.dead: set[str] = set()  # neighbours declared dead everywhere, never replaced
         self.nodes: dict[str, Flood] = {}
         for name in graph:
             me = {"name": name, "grpc": f"{name}:1"}
             files = SimpleNamespace(search=lambda term, n=name: [record(f"alpha-{n}.txt")])
-            peers = SimpleNamespace(alive=lambda n=name: [peer(p) for p in sorted(graph[n])])
+            peers = SimpleNamespace(
+                alive=lambda n=name: [peer(p) for p in sorted(graph[n]) if p not in self.dead],
+                short=lambda sender=None, n=name: any(
+                    p in self.dead and p != sender for p in graph[n]
+                ),
+            )
             self.nodes[name] = Flood(me, files, peers, Client(self, name))
 
 
@@ -89,3 +95,12 @@ def test_a_duplicate_says_how_many_hops_its_copy_took():
 def test_a_malformed_hop_map_makes_the_answer_invalid(hops_to):
     assert valid_answer({"results": [], "hops_to": {"n1": 1}})
     assert not valid_answer({"results": [], "hops_to": hops_to})
+
+
+def test_a_neighbour_declared_dead_is_not_asked_and_the_answer_says_it_may_lack_something():
+    net = Net(reverse=False)
+    net.dead.add("n3")
+    answer = net.nodes["n1"].search("alpha", ttl=2, deadline_s=1.0)
+    assert {r["node"] for r in answer["results"]} == {"n1", "n2"} and answer["partial"]
+    net.dead.clear()
+    assert not net.nodes["n1"].search("alpha", ttl=2, deadline_s=1.0)["partial"]
