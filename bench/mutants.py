@@ -329,6 +329,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--rejudge-errors", action="store_true", help="judge again the mutants that gave no verdict"
     )
+    p.add_argument(
+        "--rejudge", default="", help="judge these mutants again (job ids, comma-separated)"
+    )
     p.add_argument("--list", action="store_true", help="list the sample and exit")
     a = p.parse_args(argv)
     if a.sample < 1 or a.timeout <= 0:
@@ -339,9 +342,11 @@ def main(argv: list[str] | None = None) -> int:
     pending = sorted(db.pending_work_items, key=lambda i: (module_of(_spec(i)), i.job_id))
     saved = json.loads(rows_path.read_text()) if rows_path.is_file() and not a.fresh else {}
     rows: list[dict] = saved.get("rows", [])
-    if a.rejudge_errors:
-        again = [r["defect"] for r in rows if r["mutant_outcome"] == "error"]
-        rows = [r for r in rows if r["mutant_outcome"] != "error"]
+    if a.rejudge_errors or a.rejudge:
+        wanted = {j.strip() for j in a.rejudge.split(",") if j.strip()}
+        again = [r["defect"] for r in rows if r["defect"] in wanted
+                 or (a.rejudge_errors and r["mutant_outcome"] == "error")]  # fmt: skip
+        rows = [r for r in rows if r["defect"] not in again]
         forget(db, again)
         pending = sorted(db.pending_work_items, key=lambda i: (module_of(_spec(i)), i.job_id))
     if a.list:
