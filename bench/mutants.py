@@ -64,6 +64,8 @@ SESSION = "session.sqlite"
 NOT_READY = "NOT READY"
 #: The share of non-equivalent mutants the issue asks to be judged NOT READY.
 GOAL = 0.80
+#: How a judged mutant can end (``outcome``), and the survivors decided equivalent.
+OUTCOMES = ("killed", "flagged", "survived", "equivalent", "error")
 
 
 @dataclass(frozen=True)
@@ -271,8 +273,9 @@ def score(rows: list[dict], known: list[Equivalent]) -> dict:
             counts["equivalent"] += 1
         else:
             counts[r["mutant_outcome"]] += 1
-    judged = counts["killed"] + counts["flagged"] + counts["survived"]
-    return {**counts, "judged": judged, "score": counts["killed"] / judged if judged else None}
+    totals = {k: counts[k] for k in OUTCOMES}  # every outcome named, 0 if none
+    judged = totals["killed"] + totals["flagged"] + totals["survived"]
+    return {**totals, "judged": judged, "score": totals["killed"] / judged if judged else None}
 
 
 def markdown(rows: list[dict], known: list[Equivalent], header: str) -> str:
