@@ -175,6 +175,12 @@ class Monitor:
         self.state.node_view = self._node_view(jobs, cpu, rss)
         share_liveness(self.environment, self.state)
         row["views"] = views
+        # Links as the nodes hold them (a node re-links around a dead neighbour): the model
+        # allows a hit over any link that existed (reports/model.py).
+        net = self._net()
+        row["links"] = sorted(
+            {tuple(sorted((a, b))) for a, peers in net.links.items() if a in views for b in peers}
+        )
         for key in ProcessMemory.KEYS:  # per node, like cpu and rss_mb (docs/contracts.md)
             row[key] = {n: m[key] for n, m in sorted(more.items()) if m.get(key) is not None}
         self.state.series.append(row)

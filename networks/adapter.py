@@ -139,6 +139,10 @@ class Adapter:
         self.nodes = {n.name: n for n in nodes}
         #: node -> {peer: round-trip ms}, filled by ``peers`` where the network reports RTT.
         self.rtt_ms: dict[str, dict[str, float]] = {}
+        #: node -> the peers it floods to (its neighbours), filled by ``peers`` where the
+        #: network says which they are: the links the checker's model follows when nodes
+        #: re-link around a dead one.
+        self.links: dict[str, set[str]] = {}
 
     # -- every network ------------------------------------------------------------------
     def health(self, node: NodeInfo) -> dict[str, Any]:

@@ -127,6 +127,7 @@ class BuiltinAdapter(Adapter):
         self.rtt_ms[node.name] = {
             p["name"]: p["rtt_ms"] for p in peers if isinstance(p.get("rtt_ms"), int | float)
         }
+        self.links[node.name] = {p["name"] for p in peers if p.get("neighbour") and p.get("name")}
         return {p.get("name"): p.get("state") for p in peers}
 
     def files(self, node: NodeInfo) -> dict[str, str | None]:

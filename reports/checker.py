@@ -143,7 +143,7 @@ def judge_answer(
     if origin in model.out_during(t0, t1) or model.near_boundary(t0, t1):
         return Judged(UNKNOWN, counted)
     lacking = _missing(model, origin, term, ttl, t0, t1, present, reached, partial)
-    if not lacking and hides_silent_peers(messages, reached, partial, model.topology, origin, ttl):
+    if not lacking and hides_silent_peers(messages, reached, partial, model.seen, origin, ttl):
         lacking = [f"{messages} messages but {len(reached or ())} node(s) answered, not partial"]
     if lacking:
         return Judged(MISSING, counted, f"from {origin}: {lacking[0]}")

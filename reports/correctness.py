@@ -198,7 +198,7 @@ def flood_limit(ev: Evidence, th: Thresholds) -> tuple[Callable[[Sample], float]
     if th.flood_messages_max is not None:
         return (lambda s: th.flood_messages_max), f"configured {th.flood_messages_max:g}"
     model = check(ev).model
-    graph = nx.complete_graph(ev.node_count) if model is None else model.topology
+    graph = nx.complete_graph(ev.node_count) if model is None else model.seen
     bounds: dict[tuple[Any, int], int] = {}
 
     def limit(s: Sample) -> float:

@@ -39,7 +39,7 @@ def _facts(model: Model, s: Sample) -> dict[str, Any]:
         if f.since <= t0 - ACK_SLACK_S and up.get(f.node, math.inf) <= ttl
     ]
     messages = s.get("messages") if isinstance(s.get("messages"), int) else None
-    bound = flood_bound(model.topology, origin, ttl)
+    bound = flood_bound(model.seen, origin, ttl)
     copies = len(reached) - 1 if isinstance(reached, list) and reached else None
     return {
         "reach": reach,

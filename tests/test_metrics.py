@@ -296,3 +296,5 @@ def test_the_monitor_reads_scrapes_and_falls_back_to_psutil_for_a_node_without(l
     rss = psutil.Process(line.nodes["n1"].proc.pid).memory_info().rss / 2**20
     assert abs(row["rss_mb"]["n1"] - rss) < 20
     assert row["cpu"]["n1"] >= 0 and row["cpu"]["n2"] >= 0
+    # The links as the nodes hold them, for the model (a node re-links around a dead one).
+    assert row["links"] == [["n1", "n2"], ["n2", "n3"]]

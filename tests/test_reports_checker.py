@@ -267,3 +267,15 @@ def test_conformance_judges_its_answers_with_the_same_checker():
     assert wrong_answer(model, nodes[0], "alpha", 2, right) is None
     phantom = SearchAnswer((*right.hits, Hit("n2", "alpha-n2-777.txt", None, SIZE, 1)))
     assert "phantom" in wrong_answer(model, nodes[0], "alpha", 2, phantom)
+
+
+def test_a_link_a_node_made_around_a_dead_neighbour_counts_once_the_monitor_saw_it():
+    line = {
+        "spec": "line",
+        "nodes": list(NAMES),
+        "edges": [["n1", "n2"], ["n2", "n3"], ["n3", "n4"]],
+    }
+    answer = search(10, [hit("n1", hops=0), hit("n2"), hit("n3")], ttl=1)
+    assert judged(answer, topology=line).answer == BEYOND_TTL  # n3 is 2 hops away on the line
+    relinked = [{"t": 5, "nodes_alive": 4, "nodes_total": 4, "links": [["n1", "n3"]]}]
+    assert judged(answer, topology=line, series=relinked).answer != BEYOND_TTL
