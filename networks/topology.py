@@ -25,8 +25,8 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Any
 
@@ -169,6 +169,17 @@ class Topology:
             f"{self.spec} on {len(self.nodes)} nodes: {len(self.edges)} links, "
             f"degree {low}..{high} (mean {mean:.1f}), diameter {self.diameter}"
         )
+
+    def plus(self, links: Iterable[tuple[str, str]]) -> Topology:
+        """This topology with ``links`` added (those between its nodes, each once): the links
+        the nodes hold now, after re-linking around a dead neighbour."""
+        known = {frozenset(e) for e in self.edges}
+        extra = {
+            tuple(sorted((a, b), key=self.nodes.index))
+            for a, b in links
+            if a in self.nodes and b in self.nodes and a != b and frozenset((a, b)) not in known
+        }
+        return replace(self, edges=self.edges + tuple(sorted(extra)))
 
     def to_dict(self) -> dict[str, Any]:
         """The descriptor's and the run record's ``topology`` (docs/contracts.md)."""

@@ -123,3 +123,10 @@ def test_a_two_tier_topology_names_its_ultrapeers_and_keeps_them_in_its_record()
     assert "ultrapeers" not in build("ring", names).to_dict()
     with pytest.raises(ValueError, match="an ultrapeer is not one of its nodes"):
         Topology.from_dict({**two.to_dict(), "ultrapeers": ["n99"]})
+
+
+def test_the_links_nodes_hold_now_are_added_once_and_only_between_its_nodes():
+    line = build("line", ["n1", "n2", "n3"])
+    held = line.plus([("n3", "n1"), ("n1", "n2"), ("n1", "x"), ("n2", "n2")])
+    assert held.edges == (("n1", "n2"), ("n2", "n3"), ("n1", "n3"))
+    assert held.within("n1", 1) == {"n1", "n2", "n3"} and line.within("n1", 1) == {"n1", "n2"}
