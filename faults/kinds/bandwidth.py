@@ -13,8 +13,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..backends.netns import NetnsNetwork
-from ..types import FaultSpec, PlanError, Step
-from .base import NETWORK, FaultKind
+from ..types import FaultSpec, Step
+from .base import NETWORK, FaultKind, whole_number
 
 MIN_KBIT, MAX_KBIT = 8, 10_000_000  # 1 kB/s .. 10 Gbit/s
 
@@ -34,14 +34,7 @@ class Bandwidth(FaultKind):
     @classmethod
     def validate(cls, fault: FaultSpec) -> None:
         super().validate(fault)
-        if "kbit" not in fault.options:
-            raise PlanError(f"{fault.where}.kbit: missing (the cap in kbit/s)")
-        kbit = fault.options["kbit"]
-        if isinstance(kbit, bool) or not isinstance(kbit, int) or not MIN_KBIT <= kbit <= MAX_KBIT:
-            raise PlanError(
-                f"{fault.where}.kbit: expected a whole number of kbit/s, {MIN_KBIT}..{MAX_KBIT}"
-                f" (got {kbit!r})"
-            )
+        whole_number(fault, "kbit", MIN_KBIT, MAX_KBIT, "the cap in kbit/s", "kbit/s")
 
     def inject(self, step: Step) -> dict[str, Any]:
         return self.ctx.network.bandwidth(step.key, step.nodes, step.params["kbit"])

@@ -82,6 +82,20 @@ class KindFacts:
         return asdict(self)
 
 
+def whole_number(fault: FaultSpec, name: str, low: int, high: int, what: str, unit: str) -> int:
+    """Plan field ``name``: a whole number in ``low..high``; PlanError naming the field (missing:
+    ``what`` it is; else the range, in ``unit``)."""
+    if name not in fault.options:
+        raise PlanError(f"{fault.where}.{name}: missing ({what})")
+    value = fault.options[name]
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        of = f" of {unit}" if unit else ""
+        raise PlanError(
+            f"{fault.where}.{name}: expected a whole number{of}, {low}..{high} (got {value!r})"
+        )
+    return value
+
+
 class FaultStateError(RuntimeError):
     """A start or heal that does not fit the fault's current state (e.g. a second start)."""
 

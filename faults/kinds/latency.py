@@ -6,8 +6,8 @@ from typing import Any
 
 from proto.admin import MAX_LATENCY_MS  # the node's admin API limit, defined once
 
-from ..types import FaultSpec, PlanError, Step
-from .base import NETWORK, FaultKind
+from ..types import FaultSpec, Step
+from .base import NETWORK, FaultKind, whole_number
 
 
 class Latency(FaultKind):
@@ -20,14 +20,7 @@ class Latency(FaultKind):
     @classmethod
     def validate(cls, fault: FaultSpec) -> None:
         super().validate(fault)
-        if "ms" not in fault.options:
-            raise PlanError(f"{fault.where}.ms: missing (the delay in milliseconds)")
-        ms = fault.options["ms"]
-        if isinstance(ms, bool) or not isinstance(ms, int) or not 0 < ms <= MAX_LATENCY_MS:
-            raise PlanError(
-                f"{fault.where}.ms: expected a whole number of milliseconds, 1..{MAX_LATENCY_MS}"
-                f" (got {ms!r})"
-            )
+        whole_number(fault, "ms", 1, MAX_LATENCY_MS, "the delay in milliseconds", "milliseconds")
 
     @classmethod
     def needs_admin_api(cls, backend: str) -> bool:

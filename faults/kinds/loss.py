@@ -16,8 +16,8 @@ from typing import Any
 from proto.admin import MAX_LOSS_PCT  # the node's admin API limit, defined once
 
 from ..backends.control import ControlNetwork
-from ..types import FaultSpec, PlanError, Step
-from .base import NETWORK, FaultKind
+from ..types import FaultSpec, Step
+from .base import NETWORK, FaultKind, whole_number
 
 
 class Loss(FaultKind):
@@ -37,13 +37,7 @@ class Loss(FaultKind):
     @classmethod
     def validate(cls, fault: FaultSpec) -> None:
         super().validate(fault)
-        if "percent" not in fault.options:
-            raise PlanError(f"{fault.where}.percent: missing (the share of packets dropped)")
-        pct = fault.options["percent"]
-        if isinstance(pct, bool) or not isinstance(pct, int) or not 0 < pct <= MAX_LOSS_PCT:
-            raise PlanError(
-                f"{fault.where}.percent: expected a whole number, 1..{MAX_LOSS_PCT} (got {pct!r})"
-            )
+        whole_number(fault, "percent", 1, MAX_LOSS_PCT, "the share of packets dropped", "")
 
     @classmethod
     def needs_admin_api(cls, backend: str) -> bool:
