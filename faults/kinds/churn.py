@@ -135,7 +135,8 @@ class Churn(FaultKind):
         """Every departure, in order: which node, when (from the fault's ``at``), for how long."""
         spec = fault.target or cls.default_target
         each = spec == "each"
-        pool = [n for g in cls.groups(fault, "all" if each else spec, nodes, rng, layout) for n in g]
+        groups = cls.groups(fault, "all" if each else spec, nodes, rng, layout)
+        pool = [n for g in groups for n in g]
         limit = fault.options.get("max_away")
         if limit is None:
             limit = targets.minority_size(len(nodes))
