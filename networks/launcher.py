@@ -250,8 +250,10 @@ class Launcher:
 
     def wait_joined(self, timeout: float) -> list[str]:
         """Wait (at most ``timeout``) until every running node answers its ready probe and, where
-        the network shows its peers, sees every other running node. Empty when they do; else
-        what each node sees (``n3 sees only itself``), for the ``joined`` check to judge."""
+        the network shows its peers, sees every other running node and (where it says which
+        links it holds) holds a link to each of its running topology neighbours: a search must
+        not start while a bootstrap join is still being retried. Empty when so; else what each
+        node sees (``n3 sees only itself``), for the ``joined`` check to judge."""
         deadline = time.monotonic() + timeout
         while True:
             running = [n for n in self.nodes.values() if n.state == "running"]
@@ -259,22 +261,33 @@ class Launcher:
             late = time.monotonic() >= deadline
             views = self._views(running) if late or not unready else {}
             names = [n.name for n in running]
-            if not unready and all(readiness.joined(n, v, names) for n, (v, _) in views.items()):
+            unlinked = {
+                n: readiness.unlinked(n, held, set(self.topology.neighbours(n)) & set(names))
+                for n, (_, _, held) in views.items()
+            }
+            if (
+                not unready
+                and all(readiness.joined(n, v, names) for n, (v, _, _) in views.items())
+                and not any(unlinked.values())
+            ):
                 return []
             if late:
                 up = {n: view for n, view in views.items() if n not in unready}
-                lines = [readiness.describe(n, v, why) for n, (v, why) in up.items()]
+                lines = [readiness.describe(n, v, why) for n, (v, why, _) in up.items()]
+                lines += [readiness.describe_links(n, m) for n, m in unlinked.items() if m]
                 return lines + [f"{n} does not answer its ready probe" for n in unready]
             time.sleep(POLL_S)
 
     def views(self) -> list[str]:
         """What each node sees now, one line each (``n1 sees n1, n2``)."""
         running = [n for n in self.nodes.values() if n.state == "running"]
-        return [readiness.describe(n, v, why) for n, (v, why) in self._views(running).items()]
+        views = self._views(running).items()
+        return [readiness.describe(n, v, why) for n, (v, why, _) in views]
 
-    def _views(self, nodes: list[NodeProc]) -> dict[str, tuple[dict | None, str]]:
-        """Each node's view of its peers and why there is none (empty for a network that shows
-        no peers: then a node sees whatever it needs)."""
+    def _views(self, nodes: list[NodeProc]) -> dict[str, tuple[dict | None, str, set | None]]:
+        """Each node's view of its peers, why there is none, and the links it holds (None: the
+        network does not say); empty for a network that shows no peers (then a node sees
+        whatever it needs)."""
         cls = self.network.adapter_class
         if not ({PEERS, MEMBERS} & set(cls.capabilities)):
             return {}
@@ -283,9 +296,10 @@ class Launcher:
         try:
             for node in nodes:
                 try:
-                    out[node.name] = (adapter.peers(adapter.node(node.name)), "")
+                    view = adapter.peers(adapter.node(node.name))
+                    out[node.name] = (view, "", adapter.links.get(node.name))
                 except Exception as exc:  # noqa: BLE001 - not answering is what it says
-                    out[node.name] = (None, str(exc) or type(exc).__name__)
+                    out[node.name] = (None, str(exc) or type(exc).__name__, None)
         finally:
             adapter.close()
         return out

@@ -37,6 +37,17 @@ def joined(name: str, view: Mapping[str, str] | None, others: Iterable[str]) -> 
     return set(others) - {name} <= set(sees(name, view))
 
 
+def unlinked(name: str, held: set[str] | None, wanted: Iterable[str]) -> list[str]:
+    """The topology neighbours ``name`` should hold a link to and does not (none when the
+    network does not say which links it holds)."""
+    return [] if held is None else sorted(set(wanted) - {name} - held)
+
+
+def describe_links(name: str, missing: list[str]) -> str:
+    """``n3 holds no link to n2``: a join the topology asked for, not made."""
+    return f"{name} holds no link to {', '.join(missing)}"
+
+
 class NodeExited(RuntimeError):
     """A node's process ended before it answered its ready probe (its log's tail says why)."""
 

@@ -231,3 +231,16 @@ def test_a_taken_control_port_is_one_line_before_any_node_starts(tmp_path):
         "(Address already in use)\n"
     )
     assert not (tmp_path / "w").exists()  # no node started, no folder left
+
+
+def test_a_topology_link_not_made_is_a_join_gap_not_a_ready_network(tmp_path):
+    # One neighbour at most per node: n3 cannot hold the links "full" asks of it. Seeing every
+    # member is not enough to count as joined; the gap is named for the ``joined`` check.
+    args = ("--max-degree", "1", "--min-degree", "1")
+    c = Launcher("builtin", 3, workdir=tmp_path, files_per_node=1, node_args=args)
+    try:
+        c.start_all(timeout=4)
+        gaps = c.join_gaps
+    finally:
+        c.close()
+    assert any(g.startswith("n3 holds no link to") for g in gaps), gaps

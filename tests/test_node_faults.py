@@ -47,8 +47,8 @@ def test_paused_node_is_detected_and_searches_answer_partial_within_deadline(fre
         assert {r["node"] for r in answer["results"]} >= {"n1", "n3"}
         for observer in ("n1", "n3"):
             wait_for(lambda o=observer: peer_state(c, o, "n2") == "dead", timeout=3)
-        # Declared dead, n2 is no longer asked (no waiting), and with no other member to link
-        # to instead, n1 says its answer may lack what lies behind n2.
+        # Declared dead, n2 is no longer asked (no waiting), and n3, with no other member to
+        # link to instead of its neighbour n2, flags n1's answer as possibly lacking n2's part.
         started = time.monotonic()
         answer = get(f"{c.nodes['n1'].http}/search?q=alpha&ttl=3")
         assert time.monotonic() - started < 0.5
