@@ -101,12 +101,8 @@ class Launcher:
             from .netns import Namespaces
 
             self.namespaces = Namespaces(names)
-        own = self.network.node.per_node_address and not netns
-        self.block = loopback.claim() if own else None
-        self.nodes = {}
-        for i, name in enumerate(names):
-            host = self.block.host(first_host + i) if self.block else SHARED_HOST
-            self.nodes[name] = NodeProc(name, i + 1, host, self.workdir / name)
+        self.block = None
+        self.nodes = self._place(names, first_host, netns)
         self.control: ControlServer | None = None
         #: What each node sees, when the nodes had not all joined when the start ended (empty:
         #: they had, or the network shows no peers). Judged by the ``joined`` check, not here.
@@ -115,6 +111,17 @@ class Launcher:
         self._spawner = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="spawner")
         self._pid = os.getpid()
         atexit.register(self._kill_all)
+
+    def _place(self, names: list[str], first_host: int, netns: bool) -> dict[str, NodeProc]:
+        """Each node's record: its own loopback address where its network can bind one (a
+        block of them claimed here), else the shared one; data dirs in the workdir."""
+        own = self.network.node.per_node_address and not netns
+        self.block = loopback.claim() if own else None
+        nodes = {}
+        for i, name in enumerate(names):
+            host = self.block.host(first_host + i) if self.block else SHARED_HOST
+            nodes[name] = NodeProc(name, i + 1, host, self.workdir / name)
+        return nodes
 
     # -- lifecycle -----------------------------------------------------------------------
     def __enter__(self) -> Launcher:
@@ -135,9 +142,7 @@ class Launcher:
                     disks.mount(node.data_dir, self.disk_mb)
                     self._mounted.append(node.data_dir)
             self._plan()
-            catalogs = corpus.plan(list(self.nodes), self.seed, self.files_per_node)
-            for node in self.nodes.values():
-                node.files = corpus.write_corpus(node.shared_dir, catalogs[node.name])
+            self._seed(corpus.plan(list(self.nodes), self.seed, self.files_per_node))
             first, *rest = self.nodes.values()
             self._launch(first, timeout)
             for node in rest:
@@ -154,6 +159,7 @@ class Launcher:
                 views = self.views()
             except Exception:  # noqa: BLE001 - a start that failed early has no views to give
                 views = []
+            self._collect_logs()
             logs = readiness.read_logs(self.workdir, self.nodes)
             self.close()
             raise readiness.NotReady(str(exc), views, logs) from exc
@@ -173,6 +179,7 @@ class Launcher:
                 killpg(node.proc, getattr(signal, self.network.node.stop_signal))
         for node in self.nodes.values():
             self._reap(node)
+        self._collect_logs()
         self._unmount()
         self._spawner.shutdown(wait=True)
         atexit.unregister(self._kill_all)
@@ -182,6 +189,18 @@ class Launcher:
             self.block.release()
         if self._own_workdir and not self.keep:
             shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def _seed(self, catalogs: dict[str, list]) -> None:
+        """Each node's corpus into its shared dir (before it starts)."""
+        for node in self.nodes.values():
+            node.files = corpus.write_corpus(node.shared_dir, catalogs[node.name])
+
+    def _collect_logs(self) -> None:
+        """Bring the node logs into the workdir: local nodes write them there already."""
+
+    def _log_text(self, node: NodeProc) -> str:
+        """The node's log so far."""
+        return (self.workdir / f"{node.name}.log").read_text(errors="replace")
 
     def _kill_all(self) -> None:
         """At interpreter exit without ``close``: no node may stay behind. Not in a forked child
@@ -425,7 +444,7 @@ class Launcher:
         while not self._probe(node):
             if node.proc.poll() is not None:
                 node.state = "exited"
-                tail = (self.workdir / f"{node.name}.log").read_text(errors="replace")
+                tail = self._log_text(node)
                 # The last line says why (a traceback's exception, a usage error).
                 last = next((x for x in reversed(tail[-LOG_TAIL:].splitlines()) if x.strip()), "")
                 code, last = node.proc.returncode, last.strip()[:LOG_TAIL]

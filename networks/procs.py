@@ -74,7 +74,12 @@ class NodeProc:
 
 
 def killpg(proc: subprocess.Popen, sig: int) -> None:
-    """Signal the node's whole process group; one that is already gone is fine."""
+    """Signal the node's whole process group; one that is already gone is fine. A process on
+    another host (networks/remote.py) signals its group itself."""
+    group = getattr(proc, "signal_group", None)
+    if group is not None:
+        group(sig)
+        return
     try:
         os.killpg(proc.pid, sig)
     except (ProcessLookupError, PermissionError):
