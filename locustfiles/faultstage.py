@@ -54,6 +54,16 @@ def cut_pairs(step) -> list[tuple[str, str]]:
     return sorted(pairs | {(b, a) for a, b in pairs})
 
 
+def routed(cut: list[tuple[str, str]], held: dict[str, set[str]]) -> list[tuple[str, str]]:
+    """The cut pairs that carry queries: those whose observer holds a link to the peer, where
+    the network says which links its nodes hold (``held``, filled by the peers views). A
+    search is routed over links only, and an isolated node of a 100-node network would need
+    a probe per member (SWIM) to see every other node go; its neighbours are what it must
+    stop asking. All pairs when the nodes hold none of the cut links (nothing to narrow to)."""
+    linked = [(a, b) for a, b in cut if a in held and b in held[a]]
+    return linked or cut
+
+
 def plan_path(spec: str) -> Path:
     """A plan file, or the name of a shipped plan (``quick``, ``phase4``)."""
     shipped = SHIPPED_PLANS / f"{spec}.toml"
@@ -215,7 +225,8 @@ class FaultStage:
 
     def _detect(self, entry: dict, since: float) -> None:
         """Seconds until every survivor stopped routing queries to the target (marked it dead,
-        not merely suspect) — for a partition, until both sides of every cut link did; polled
+        not merely suspect) — for a partition, until both ends of every cut link did (``routed``);
+        polled
         until the fault heals, so a fault never noticed inside its window stays None. A network
         without a peers view cannot be asked: ``detected_s`` is then left out (not measured)."""
         net = self.state.adapter()
@@ -236,6 +247,8 @@ class FaultStage:
             (n.name, entry["target"]) for n in self.state.nodes if n.name != entry["target"]
         ]
         views = {a: self._view(net, a) for a in {a for a, _ in cut}}
+        if entry["cut"]:
+            cut = routed(cut, net.links)
         answered = [(a, b) for a, b in cut if views[a] is not None]
         # A survivor that does not answer (another fault) cannot route queries anywhere.
         return bool(answered) and all(views[a].get(b) == DEAD for a, b in answered)

@@ -7,7 +7,7 @@ from dataclasses import replace
 import reports
 from faults.testing import FakeCluster
 from faults.types import Step
-from locustfiles.faultstage import FaultStage
+from locustfiles.faultstage import FaultStage, routed
 from locustfiles.runstate import RunState
 from locustfiles.verify import SETTLE_TIMEOUT_S, settle_s
 from reports import resilience
@@ -80,3 +80,14 @@ def test_the_final_checks_wait_only_for_a_network_that_has_not_had_its_moment():
     cut_off = fault(30, False, None, healed_by="final heal: run ended")
     assert settle_s([missed, cut_off], th) == SETTLE_TIMEOUT_S  # healed just now by the run
     assert settle_s([], th) == settle_s(None, th) == SETTLE_TIMEOUT_S
+
+
+def test_a_partition_is_detected_over_the_links_that_carry_queries():
+    # n1 isolated in a ring n1-n2-n3-n4: it must lose n2 and n4 (its neighbours) and they it;
+    # n3 never routed anything to n1. Without links from the network, every cut pair counts.
+    cut = [(a, b) for a in ("n2", "n3", "n4") for b in ("n1",)]
+    cut += [("n1", b) for b in ("n2", "n3", "n4")]
+    ring = {"n1": {"n2", "n4"}, "n2": {"n1", "n3"}, "n3": {"n2", "n4"}, "n4": {"n3", "n1"}}
+    assert sorted(routed(cut, ring)) == [("n1", "n2"), ("n1", "n4"), ("n2", "n1"), ("n4", "n1")]
+    assert routed(cut, {}) == cut
+    assert routed([("n1", "n3"), ("n3", "n1")], ring) == [("n1", "n3"), ("n3", "n1")]
