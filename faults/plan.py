@@ -20,7 +20,7 @@ from .kinds import REGISTRY
 from .types import FaultSpec, Plan, PlanError
 
 PLAN_VERSION = 1
-BACKENDS = ("control", "netns", "auto")
+BACKENDS = ("control", "netns", "hosts", "auto")
 PLAN_FIELDS = {"version", "seed", "backend", "allow_majority", "description", "name", "fault"}
 COMMON_FIELDS = {"id", "kind", "target", "at", "duration", "gap", "allow_majority", "description"}
 ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")

@@ -96,6 +96,13 @@ def main(argv: list[str] | None = None) -> int:
         help="who links to whom: full (default), line, ring, random:d=4, smallworld:k=4,p=0.1, "
         "twotier:ultra=U,leaf=3 (seeded by --seed)",
     )
+    p.add_argument(
+        "--hosts",
+        type=Path,
+        metavar="FILE",
+        help="run the nodes on the machines of this hosts file over SSH, as many as it lists "
+        "(README 'Running across machines'); --nodes is ignored",
+    )
     a = p.parse_args(argv)
     nodes_ok = 1 <= a.nodes <= MAX_NODES  # and what the machine holds: the launcher checks
     if not nodes_ok or not 0 <= a.control_port <= 65535:
@@ -103,19 +110,24 @@ def main(argv: list[str] | None = None) -> int:
     token = a.token or os.environ.get(ADMIN_TOKEN_ENV)
     try:
         check_control_port(a.control_port)
-        cluster = Cluster(
-            a.nodes,
+        options = dict(
             workdir=a.workdir,
             token=token,
             control_port=a.control_port,
             seed=a.seed,
             files_per_node=a.files,
             keep=a.keep,
-            network=a.network,
             netns=a.netns,
             topology=a.topology,
             disk_mb=a.disk_mb,
         )
+        if a.hosts is not None:
+            from networks.hosts import load_hosts
+            from networks.remote import RemoteLauncher
+
+            cluster = RemoteLauncher(a.network, load_hosts(a.hosts), **options)
+        else:
+            cluster = Cluster(a.nodes, network=a.network, **options)
     except (ValueError, OSError, RuntimeError) as exc:
         print(f"networks.cluster: {exc}", file=sys.stderr)
         return 2

@@ -28,7 +28,7 @@ import ipaddress
 import re
 import sys
 import tomllib
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +78,17 @@ class HostsFile:
     @property
     def nodes(self) -> int:
         return sum(h.nodes for h in self.hosts)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The file's content again (``parse_hosts`` reads it back): the descriptor's ``hosts``."""
+        out: dict[str, Any] = {
+            "host_key_check": self.host_key_check,
+            "connect_timeout_s": self.connect_timeout_s,
+            "host": [{k: v for k, v in asdict(h).items() if v is not None} for h in self.hosts],
+        }
+        if self.known_hosts:
+            out["known_hosts"] = self.known_hosts
+        return out
 
 
 def load_hosts(path: str | Path) -> HostsFile:

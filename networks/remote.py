@@ -13,7 +13,7 @@ and waits for it, so the local ``ssh`` ends with the node's exit status (a crash
 without polling). The wrapper also watches the session's stdin: when this side goes away
 (close, Ctrl-C, even SIGKILL of the launcher: its end of the pipe closes), it kills the node's
 group, the remote twin of the death signal local nodes get (networks/procs.py). Signals go
-by ``kill -SIG -- -PID`` over ssh. Logs are written on the host and copied back into the
+by ``kill -s SIG -- -PID`` over ssh. Logs are written on the host and copied back into the
 workdir (``NAME.log``) at close and when a node fails at start.
 """
 
@@ -28,7 +28,7 @@ from pathlib import Path, PurePosixPath
 
 from .hosts import Host, HostsFile
 from .launcher import Launcher
-from .procs import NodeProc
+from .procs import NodeProc, death_signal_prefix
 from .ssh import CommandError, HostError, SshHost, quote
 
 ROOT = Path(__file__).resolve().parents[1]  # this checkout; a host's ``workdir`` stands for it
@@ -42,7 +42,7 @@ exec 3<&0
 setsid "$@" >>"$log" 2>&1 </dev/null 3<&- &
 pid=$!
 echo "$pid"
-{ cat >/dev/null; kill -KILL -- "-$pid"; } <&3 >/dev/null 2>&1 &
+{ cat >/dev/null; kill -s KILL -- "-$pid"; } <&3 >/dev/null 2>&1 &
 watch=$!
 exec 3<&-
 wait "$pid"; code=$?
@@ -87,10 +87,11 @@ class RemoteProc:
         return _status(self.session.wait(timeout))
 
     def signal_group(self, sig: int) -> None:
-        """``kill -SIG -- -PID`` on the host; a group already gone is fine. A host that does
+        """``kill -s SIG -- -PID`` on the host; a group already gone is fine. A host that does
         not answer raises ``HostError`` (quiet: the local session is ended instead)."""
         try:
-            self.ssh.run(f"kill -{int(sig)} -- -{self.pid} 2>/dev/null || true")
+            name = signal.Signals(sig).name.removeprefix("SIG")  # dash and bash both take it
+            self.ssh.run(f"kill -s {name} -- -{self.pid} 2>/dev/null || true")
         except HostError:
             if not self.quiet:
                 raise
@@ -114,10 +115,19 @@ class RemoteLauncher(Launcher):
                 raise ValueError(f"{option} is for local nodes; not with a hosts file")
         self.hosts = hosts
         self._control_dir = Path(tempfile.mkdtemp(prefix="pl-ssh-"))
-        self.ssh = {h: SshHost(h, self._control_dir, hosts) for h in hosts.hosts}
+        self.ssh = {h: SshHost(h, self._control_dir, hosts, self._popen) for h in hosts.hosts}
         self.host_of: dict[str, Host] = {}
         super().__init__(network, hosts.nodes, **options)
         self.run_dir = {h: PurePosixPath(h.data_dir) / self.workdir.name for h in hosts.hosts}
+
+    def _popen(self, argv: list[str], **options) -> subprocess.Popen:
+        """A master connection, forked by the launcher's spawner thread with the death signal
+        its nodes get (networks/procs.py): it ends with the launcher, even a SIGKILLed one."""
+        try:
+            spawn = self._spawner.submit(subprocess.Popen, death_signal_prefix() + argv, **options)
+        except RuntimeError:  # after close: from this thread, without the death signal
+            return subprocess.Popen(argv, **options)
+        return spawn.result()
 
     def _place(self, names: list[str], first_host: int, netns: bool) -> dict[str, NodeProc]:
         """Nodes in the hosts file's order: the first host's ``nodes``, then the next's."""
@@ -235,8 +245,9 @@ class RemoteLauncher(Launcher):
 
     @property
     def descriptor(self) -> dict:
-        hosts = [{"ssh": h.name, "address": h.address, "nodes": h.nodes} for h in self.ssh]
-        return {**super().descriptor, "hosts": hosts}
+        """The launcher's, plus ``hosts``: the hosts file as read (key paths, never keys), so
+        the fault controller's hosts backend can reach them (networks.hosts.parse_hosts)."""
+        return {**super().descriptor, "hosts": self.hosts.to_dict()}
 
     @property
     def lost_hosts(self) -> dict[str, str]:

@@ -19,6 +19,7 @@ import shlex
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
@@ -46,7 +47,16 @@ class CommandError(RuntimeError):
 class SshHost:
     """One host's connections and the calls made over them."""
 
-    def __init__(self, host: Host, control_dir: Path, hosts: HostsFile) -> None:
+    def __init__(
+        self,
+        host: Host,
+        control_dir: Path,
+        hosts: HostsFile,
+        popen: Callable[..., subprocess.Popen] = subprocess.Popen,
+    ) -> None:
+        """``popen`` starts the master connections: the launcher's starts them so that they die
+        with it (networks/remote.py), never left running after a SIGKILL."""
+        self.popen = popen
         self.host = host
         self.control_dir = control_dir
         self.host_key_check = hosts.host_key_check
@@ -89,7 +99,7 @@ class SshHost:
             if proc is not None and proc.poll() is None:
                 return
             self._fail_if_lost()
-            proc = subprocess.Popen(
+            proc = self.popen(
                 [*self.argv(slot, master=True), "-N"],
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,

@@ -2,7 +2,8 @@
 
 Processes (crash, stop, pause) always go through the control API; links (partition, loss,
 bandwidth) go through the chosen network backend: ``control`` (the nodes drop peers' messages
-themselves, portable; no bandwidth cap) or ``netns`` (nftables drops packets, Linux). ``auto``
+themselves, portable; no bandwidth cap), ``netns`` (nftables drops packets, Linux) or ``hosts``
+(nftables on each host of a cluster started with ``--hosts``, over SSH). ``auto``
 prefers netns where it works and says why it chose; ``choose_backend`` makes that choice without
 building anything, so a run can say it before it starts and then use exactly the backend it said.
 """
@@ -13,10 +14,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from . import netns
+from . import hosts, netns
 from .control import ControlClient, ControlNetwork, DescriptorError, load_descriptor
 
 CONTROL, NETNS, AUTO = ControlNetwork.name, netns.NetnsNetwork.name, "auto"
+HOSTS = hosts.HostsNetwork.name
 
 __all__ = [
     "BackendChoice",
@@ -87,8 +89,13 @@ def choose_backend(choice: str, descriptor: Mapping[str, Any] | None = None) -> 
     descriptor (before the cluster exists) netns is judged on the machine alone."""
     if choice == CONTROL:
         return BackendChoice(CONTROL, "requested (partitions through the admin API)")
-    if choice not in (NETNS, AUTO):
-        raise BackendError(f"unknown backend {choice!r} (control, netns or auto)")
+    if choice not in (NETNS, AUTO, HOSTS):
+        raise BackendError(f"unknown backend {choice!r} (control, netns, hosts or auto)")
+    if hosts.on_hosts(descriptor):  # the nodes' packets pass the hosts' nftables, not ours
+        how = "requested" if choice == HOSTS else f"{choice} on hosts"
+        return BackendChoice(HOSTS, f"{how} (nftables on each host over SSH)")
+    if choice == HOSTS:
+        raise BackendError("hosts backend: the cluster runs no nodes on hosts (--hosts FILE)")
     ok, why = netns.available(descriptor)
     if choice == NETNS:
         if not ok:
@@ -107,4 +114,6 @@ def select_backend(
     chosen = choice if isinstance(choice, BackendChoice) else choose_backend(choice, descriptor)
     if chosen.name == NETNS:
         return netns.NetnsNetwork(descriptor, delays=ControlNetwork(control)), chosen.reason
+    if chosen.name == HOSTS:
+        return hosts.HostsNetwork(descriptor, delays=ControlNetwork(control)), chosen.reason
     return ControlNetwork(control), chosen.reason

@@ -140,15 +140,24 @@ class NetnsNetwork:
     ) -> None:
         """``delays``: what adds a delay (``slow``/``fast``) for it, since nftables cannot and
         this kernel has no netem: the nodes' admin API (a ``ControlNetwork``), or None."""
-        self.delays = delays
         hosts = node_hosts(descriptor)
         if hosts is None:
             raise NetnsError("the cluster descriptor gives no distinct per-node host address")
+        self._setup(hosts, table, delays)
+        self.removed_stale = remove_stale_tables()
+
+    def _setup(self, hosts: dict[str, str], table: str | None, delays: Any) -> None:
+        """Node addresses, the table's name (unique to this process and instance), no rules."""
+        self.delays = delays
         self.hosts = hosts
         self.table = table or f"{TABLE_PREFIX}{os.getpid()}_{next(_instances)}"
-        self.removed_stale = remove_stale_tables()
+        self.removed_stale: list[str] = []
         self.chains: dict[str, str] = {}
         self._numbers = itertools.count(1)
+
+    def _nft(self, script: str) -> None:
+        """Apply an nft script where the nodes' packets pass: this machine."""
+        nft(script)
 
     def partition(self, key: str, grudge: Mapping[str, Sequence[str]]) -> dict[str, Any]:
         pairs = symmetric_pairs(grudge)
@@ -225,7 +234,7 @@ class NetnsNetwork:
             hooked = f"type filter hook {hook} priority filter; policy accept;"
             lines.append(f"add chain {table} {chain}{suffix} {{ {hooked} }}")
             lines += [f"add rule {table} {chain}{suffix} {rule}" for rule in rules]
-        nft("\n".join(lines) + "\n")
+        self._nft("\n".join(lines) + "\n")
         self.chains[key] = chain
         return chain
 
@@ -234,7 +243,7 @@ class NetnsNetwork:
         chain = self.chains.get(key)
         if chain is None:
             return {"backend": self.name, "note": "no rules to remove"}
-        nft(
+        self._nft(
             "".join(
                 f"flush chain inet {self.table} {chain}{suffix}\n"
                 f"delete chain inet {self.table} {chain}{suffix}\n"
@@ -265,4 +274,4 @@ class NetnsNetwork:
     def close(self) -> None:
         """Delete the whole table; a table that is already gone is fine."""
         self.chains.clear()
-        nft(f"add table inet {self.table}\ndelete table inet {self.table}\n")
+        self._nft(f"add table inet {self.table}\ndelete table inet {self.table}\n")

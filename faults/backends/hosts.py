@@ -1,0 +1,88 @@
+"""The backend for nodes on other machines (networks.cluster --hosts): nftables on every host.
+
+The same rules as the netns backend (faults/backends/netns.py: drop, ``numgen`` loss, in a
+table of this run's own), applied with ``nft -f -`` over SSH on each host the descriptor
+lists (networks/ssh.py, the hosts file it carries). A node's packets leave through its own
+host's ``output`` hook, so the full rule set on every host cuts both directions of a link.
+The nodes of one host share its address: rules tell hosts apart, not the nodes of one host,
+so a cut between two nodes of the same host is refused (the control backend can make it), a
+loss applies to a host's links to the other hosts, and a bandwidth cap stays the netns
+backend's. A host that does not answer is named in the step's error after the others got the
+rules, and heal, reset and close still reach every other host.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from networks.hosts import HostsError, parse_hosts
+from networks.ssh import CommandError, HostError, SshHost
+
+from ..targets import symmetric_pairs
+from .netns import NetnsError, NetnsNetwork
+
+HOSTS_KEY = "hosts"  # the descriptor's list of hosts (networks/remote.py)
+
+
+def on_hosts(descriptor: Mapping[str, Any] | None) -> bool:
+    """Whether the descriptor's nodes run on hosts reached over SSH."""
+    return bool(descriptor and descriptor.get(HOSTS_KEY))
+
+
+class HostsNetwork(NetnsNetwork):
+    """Partitions and loss as nftables rules on every host, by host address."""
+
+    name = "hosts"
+
+    def __init__(
+        self, descriptor: Mapping[str, Any], *, table: str | None = None, delays: Any = None
+    ) -> None:
+        try:
+            hosts = parse_hosts(descriptor[HOSTS_KEY])
+        except (KeyError, TypeError, HostsError) as exc:
+            raise NetnsError(f"the cluster descriptor's hosts: {exc}") from None
+        self._setup({n["name"]: n["host"] for n in descriptor["nodes"]}, table, delays)
+        self._control_dir = Path(tempfile.mkdtemp(prefix="pl-nft-"))
+        self.ssh = [SshHost(h, self._control_dir, hosts) for h in hosts.hosts]
+
+    def _nft(self, script: str) -> None:
+        """The script on every host; the hosts that refused or did not answer, named."""
+        errors = []
+        for ssh in self.ssh:
+            try:
+                ssh.run("nft -f -", stdin=script.encode())
+            except (HostError, CommandError) as exc:
+                errors.append(str(exc))
+        if errors:
+            raise NetnsError("; ".join(errors))
+
+    def partition(self, key: str, grudge: Mapping[str, Sequence[str]]) -> dict[str, Any]:
+        for a, b in symmetric_pairs(grudge):
+            if self.hosts[a] == self.hosts[b]:
+                raise NetnsError(
+                    f"{a} and {b} share host {self.hosts[a]}: nftables on the hosts cannot cut "
+                    "between them (the control backend can)"
+                )
+        return super().partition(key, grudge)
+
+    def links(self, nodes: Sequence[str]) -> list[tuple[str, str]]:
+        """One (sender, receiver) per pair of distinct host addresses the nodes' links cross."""
+        by_address: dict[tuple[str, str], tuple[str, str]] = {}
+        for a, b in super().links(nodes):
+            pair = (self.hosts[a], self.hosts[b])
+            if pair[0] != pair[1]:
+                by_address.setdefault(pair, (a, b))
+        return sorted(by_address.values())
+
+    def close(self) -> None:
+        """Delete the table on every host, then end the connections."""
+        try:
+            super().close()
+        finally:
+            for ssh in self.ssh:
+                ssh.close()
+            shutil.rmtree(self._control_dir, ignore_errors=True)

@@ -1,0 +1,282 @@
+"""Nodes on several hosts over SSH (networks/remote.py), with network namespaces running a real
+sshd as the hosts (tests/hostlab.py): start, signal and restart nodes on them, cut links between
+hosts with nftables there, and lose a host mid-run."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from faults.backends.hosts import HostsNetwork
+from faults.backends.netns import NetnsError
+from networks.hosts import HostsError, load_hosts, parse_hosts
+from networks.remote import RemoteLauncher
+from networks.ssh import HostError
+from reports.evidence import Evidence
+from reports.harness import faults_applied
+from reports.thresholds import Thresholds
+from tests.conftest import ROOT, cluster_cli, wait_for
+from tests.hostlab import HostLab, missing
+from tests.http import get
+
+NODES_PER_HOST = 2
+LOST_HOST_BOUND_S = 20.0  # ServerAlive 2 s x 3, a connect timeout of 3 s, and a margin
+CROSS = {"n1": ["n3", "n4"], "n2": ["n3", "n4"]}  # host 1's nodes from host 2's
+
+needs_lab = pytest.mark.skipif(missing() is not None, reason=f"hosts lab: {missing()}")
+
+
+@pytest.fixture
+def lab(tmp_path):
+    """Two hosts (namespaces with sshd), removed with everything in them at the end."""
+    lab = HostLab(tmp_path, 2).create()
+    try:
+        yield lab
+    finally:
+        lab.remove()
+
+
+def state_of(pid: int) -> str:
+    """The process's state letter (R, S, T for stopped...), '' when it is gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return ""
+
+
+def netns_of(pid: int) -> str:
+    return subprocess.run(
+        ["ip", "netns", "identify", str(pid)], capture_output=True, text=True
+    ).stdout.strip()
+
+
+def connects(lab: HostLab, ns: str, address: str, port: int) -> bool:
+    """Whether a TCP connection from host ``ns`` to address:port succeeds within 1 s."""
+    probe = f"import socket; socket.create_connection(({address!r}, {port}), 1).close()"
+    done = subprocess.run(["ip", "netns", "exec", ns, sys.executable, "-c", probe], timeout=10)
+    return done.returncode == 0
+
+
+def left_behind(lab: HostLab) -> dict[str, list[int]]:
+    """Processes in the hosts other than their listening sshd."""
+    out = {}
+    for ns in lab.names:
+        extra = [p for p in lab.pids(ns) if p != lab.sshd[ns].pid and state_of(p) != "Z"]
+        extra = [p for p in extra if p not in lab.sshd_pids(ns) or _is_session(p)]
+        if extra:
+            out[ns] = extra
+    return out
+
+
+def _is_session(pid: int) -> bool:
+    """An sshd that serves a connection (its parent is the listener, not ``ip netns exec``)."""
+    parent = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1]
+    return Path(f"/proc/{parent}/exe").resolve().name == "sshd"
+
+
+# -- the hosts file ------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "data, field",
+    [
+        ({}, "host"),
+        ({"host": [{"address": "10.0.0.1", "data_dir": "/d"}]}, "host[0].nodes"),
+        ({"host": [{"address": "nope", "nodes": 1, "data_dir": "/d"}]}, "host[0].address"),
+        ({"host": [{"address": "10.0.0.1", "nodes": 0, "data_dir": "/d"}]}, "host[0].nodes"),
+        ({"host": [{"address": "10.0.0.1", "nodes": 1, "data_dir": "d"}]}, "host[0].data_dir"),
+        ({"host": [{"address": "10.0.0.1", "nodes": 1, "data_dir": "/d", "x": 1}]}, "host[0].x"),
+        ({"host": [{"address": "10.0.0.1", "nodes": 1, "data_dir": "/d", "port": 0}]}, "port"),
+        ({"host": [{"address": "10.0.0.1", "nodes": 1, "data_dir": "/d"}] * 2}, "listed twice"),
+        ({"host": [{"address": "10.0.0.1", "nodes": 1, "data_dir": "/d"}] * 65}, "at most 64"),
+        ({"host_key_check": "no", "host": []}, "host"),
+    ],
+)
+def test_a_bad_hosts_file_names_the_field(data, field):
+    with pytest.raises(HostsError, match=field.replace("[", r"\[").replace("]", r"\]")):
+        parse_hosts(data)
+
+
+def test_the_cluster_cli_refuses_a_bad_hosts_file_with_exit_2(tmp_path):
+    path = tmp_path / "hosts.toml"
+    path.write_text('[[host]]\naddress = "10.0.0.1"\nnodes = 2\n')
+    done = subprocess.run(
+        [sys.executable, "-m", "networks.cluster", "--hosts", str(path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip() == "networks.cluster: host[0].data_dir: missing"
+
+
+def test_the_descriptor_carries_the_hosts_file_as_read(tmp_path):
+    key = tmp_path / "k"
+    key.write_text("not read")
+    data = {"host": [{"address": "10.0.0.1", "nodes": 2, "data_dir": "/d", "key": str(key)}]}
+    hosts = parse_hosts(data)
+    assert parse_hosts(json.loads(json.dumps(hosts.to_dict()))) == hosts
+    assert "not read" not in json.dumps(hosts.to_dict())  # a key's path, never the key
+
+
+# -- nodes on hosts ------------------------------------------------------------------------
+@needs_lab
+@pytest.mark.integration
+def test_nodes_start_on_each_host_and_obey_signals_over_ssh(lab, tmp_path):
+    hosts = load_hosts(lab.hosts_toml(NODES_PER_HOST))
+    workdir = tmp_path / "run"  # given, so it stays: the logs come back into it
+    with RemoteLauncher("builtin", hosts, files_per_node=4, workdir=workdir) as cluster:
+        where = {n.name: netns_of(n.proc.pid) for n in cluster.nodes.values()}
+        assert where == {"n1": lab.names[0], "n2": lab.names[0]} | {
+            "n3": lab.names[1],
+            "n4": lab.names[1],
+        }
+        # They found each other across the hosts, and hold their corpus there.
+        peers = get(f"{cluster.nodes['n1'].http}/peers")["peers"]
+        assert {p["name"] for p in peers if p["state"] == "alive"} >= {"n2", "n3", "n4"}
+        assert get(f"{cluster.nodes['n4'].http}/files")["files"]
+        descriptor = json.loads(cluster.descriptor_path.read_text())
+        assert [n["ssh"] for n in descriptor["nodes"]][1:3] == [
+            f"root@{lab.address(lab.names[0])}:22",
+            f"root@{lab.address(lab.names[1])}:22",
+        ]
+
+        old = cluster.nodes["n3"].proc.pid
+        assert cluster.kill("n3")["state"] == "killed"
+        wait_for(lambda: state_of(old) in ("", "Z"), 5)
+        assert cluster.start("n3")["state"] == "running"
+        assert cluster.nodes["n3"].proc.pid != old
+
+        pid = cluster.nodes["n2"].proc.pid
+        cluster.pause("n2")
+        assert state_of(pid) == "T"
+        cluster.resume("n2")
+        assert state_of(pid) in ("R", "S")
+        cluster.stop("n4")
+        assert cluster.status()[3]["state"] == "stopped"
+        cluster.start("n4")
+        cluster.wait_ready(30)
+        # A node that exits by itself is seen here through its session's end, no polling.
+        crashed = cluster.nodes["n1"].proc.pid
+        os.kill(crashed, signal.SIGKILL)
+        wait_for(lambda: cluster.status()[0]["state"] == "exited", 5)
+        remote_dirs = list(cluster.run_dir.values())
+    # Logs came back; nothing is left running on the hosts, nor their run folders.
+    assert "listening" in (workdir / "n3.log").read_text()
+    assert "listening" in (workdir / "n1.log").read_text()
+    assert left_behind(lab) == {}
+    assert not any(Path(d).exists() for d in remote_dirs)
+
+
+@needs_lab
+@pytest.mark.integration
+def test_a_cross_host_partition_cuts_traffic_between_hosts_and_heals(lab):
+    hosts = load_hosts(lab.hosts_toml(NODES_PER_HOST))
+    h1, h2 = lab.names
+    with RemoteLauncher("builtin", hosts, files_per_node=2) as cluster:
+        n1, n3 = cluster.nodes["n1"], cluster.nodes["n3"]
+        net = HostsNetwork(cluster.descriptor)
+        try:
+            assert connects(lab, h1, n3.host, n3.http_port)
+            applied = net.partition("cut", CROSS)
+            assert applied["backend"] == "hosts"
+            assert not connects(lab, h1, n3.host, n3.http_port)
+            assert not connects(lab, h2, n1.host, n1.http_port)
+            assert connects(lab, h1, n1.host, cluster.nodes["n2"].http_port)  # same host
+            assert connects(lab, h2, n3.host, cluster.nodes["n4"].http_port)
+            # The nodes see it: each side marks the other dead.
+            wait_for(lambda: _dead(n1.http, "n3"), 30, 0.2)
+            with pytest.raises(NetnsError, match="n1 and n2 share host"):
+                net.partition("same", {"n1": ["n2"]})
+            net.heal_partition("cut", CROSS)
+            assert connects(lab, h1, n3.host, n3.http_port)
+            assert connects(lab, h2, n1.host, n1.http_port)
+            net.loss("lossy", ["n1"], 100)
+            assert not connects(lab, h1, n3.host, n3.http_port)
+        finally:
+            net.close()
+        for ns in lab.names:  # the table went from every host
+            tables = subprocess.run(
+                ["ip", "netns", "exec", ns, "nft", "list", "tables"],
+                capture_output=True,
+                text=True,
+            ).stdout
+            assert net.table not in tables
+        assert connects(lab, h1, n3.host, n3.http_port)
+        wait_for(lambda: not _dead(n1.http, "n3"), 30, 0.2)
+
+
+def _dead(url: str, name: str) -> bool:
+    peers = get(f"{url}/peers")["peers"]
+    return any(p["name"] == name and p["state"] == "dead" for p in peers)
+
+
+@needs_lab
+@pytest.mark.integration
+def test_a_host_that_stops_answering_is_a_harness_failure(lab, tmp_path):
+    """sshd of host 2 frozen mid-run: the crash planned on its node fails naming the host, the
+    report's faults_applied check fails (INCONCLUSIVE, a harness failure), nodes elsewhere
+    are untouched, and closing does not hang on it."""
+    hosts = load_hosts(lab.hosts_toml(NODES_PER_HOST))
+    h2 = lab.names[1]
+    plan = tmp_path / "crash_n3.toml"
+    plan.write_text(
+        'version = 1\nseed = 1\nbackend = "auto"\n[[fault]]\nid = "crash-n3"\n'
+        'kind = "crash"\ntarget = "n3"\nat = "0s"\nduration = "2s"\n'
+    )
+    journal = tmp_path / "journal.jsonl"
+    frozen = []
+    cluster = RemoteLauncher("builtin", hosts, files_per_node=2).start_all()
+    try:
+        frozen = lab.sshd_pids(h2)
+        for pid in frozen:
+            os.kill(pid, signal.SIGSTOP)
+        started = time.monotonic()
+        done = subprocess.run(
+            [sys.executable, "-m", "faults", str(plan), "--cluster", str(cluster.descriptor_path)]
+            + ["--journal", str(journal)],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 1, done.stdout + done.stderr
+        assert f"host root@{lab.address(h2)}:22 does not answer" in done.stdout + done.stderr
+        lines = [json.loads(x) for x in journal.read_text().splitlines()]
+        [result] = faults_applied(Evidence(journal=lines), Thresholds())
+        assert (result.family, result.verdict) == ("harness", "fail")
+        assert time.monotonic() - started < 2 * LOST_HOST_BOUND_S
+        with pytest.raises(HostError, match=lab.address(h2)):
+            cluster.kill("n4")
+        assert cluster.kill("n1")["state"] == "killed"  # the other host still answers
+        assert cluster.lost_hosts.keys() == {f"root@{lab.address(h2)}:22"}
+        started = time.monotonic()
+    finally:
+        cluster.close()
+        for pid in frozen:
+            os.kill(pid, signal.SIGCONT)
+    assert time.monotonic() - started < LOST_HOST_BOUND_S
+    # Back, the host's sshd ends the dropped sessions, and each node's watchdog kills it.
+    wait_for(lambda: not left_behind(lab), 15, 0.2)
+
+
+@needs_lab
+@pytest.mark.integration
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL])
+def test_the_cluster_cli_leaves_nothing_on_the_hosts(lab, sig):
+    """Ctrl-C stops every node on every host; even a SIGKILLed launcher takes them down (each
+    node's watchdog on its host sees the session's stdin close)."""
+    hosts = lab.hosts_toml(1)
+    args = ["--hosts", str(hosts), "--files-per-node", "2"]
+    with cluster_cli(args, stderr=subprocess.DEVNULL) as (proc, pids):
+        assert len(pids) == 2 and all(state_of(p) for p in pids)
+        proc.send_signal(sig)
+        proc.wait(30)
+    wait_for(lambda: not left_behind(lab), 15, 0.2)
+    assert not any(state_of(p) for p in pids)
