@@ -86,12 +86,12 @@ def on_init(environment, **_) -> None:
         small = f"data dirs on {disk_mb} MiB disks of their own: the plan fills one"
         notes = [why for why in (netns, disk_mb and small) if why]
         say(
-            f"starting an embedded {options.network} network of {options.nodes} nodes"
+            f"starting an embedded {options.network} network of {opts.node_count(options)} nodes"
             + (f" ({'; '.join(notes)})" if notes else "")
         )
         try:
             cluster = Cluster(
-                options.nodes,
+                opts.node_count(options),
                 seed=options.seed,
                 network=options.network,
                 netns=bool(netns),

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from networks.corpus import DEFAULT_FILES_PER_NODE
+from networks.definition import DEFAULT_NETWORK, load_network
+from networks.topology import DEFAULT as FULL_MESH
 
 PROFILES = ("quick", "full", "soak")
 #: Seconds with no users before the first level: two monitor rows of the nodes' idle CPU
@@ -26,9 +28,10 @@ class Profile:
     stress_levels: tuple[int, ...]  # the ramp's first steps; it then doubles ...
     stress_max_users: int  # ... up to this, unless a step breaks or the run time ends first
     default_plan: str | None
-    #: The embedded network's links (networks/topology.py). The quick profile is meant to run
-    #: where the TTL matters (``--topology ring --nodes 5``) once such a run is seen READY and
-    #: under 2 minutes on a quiet 2-core machine; until then both profiles are a full mesh.
+    #: The embedded network's size and links (networks/topology.py). The quick profile runs a
+    #: ring of 5, where the TTL matters (2 hops across, two ways round, so duplicates too) and
+    #: every CI run checks TTL at depth; the full profile keeps the 3-node full mesh.
+    nodes: int = 3
     topology: str = "full"
     #: Corpus files per node of the embedded network (networks/corpus.py): the quick catalog
     #: is small files only; the full one has multi-MiB files and hundreds of hits per word.
@@ -47,6 +50,8 @@ QUICK = Profile(
     stress_levels=(40,),
     stress_max_users=320,
     default_plan="quick",
+    nodes=5,
+    topology="ring",
 )
 FULL = Profile(
     verify_s=10,
@@ -87,9 +92,24 @@ def fault_stage_s(prof: Profile, plan_s: float, run_time: float | None, levels_s
     return max(plan_s, run_time - IDLE_S - levels_s - stress_s - SOAK_MARGIN_S)
 
 
+def node_count(options) -> int:
+    """The embedded network's size: ``--nodes``, else its profile's."""
+    return getattr(options, "nodes", 0) or profile(options.profile).nodes
+
+
 def topology_spec(options) -> str:
-    """The embedded network's topology: ``--topology``, else its profile's."""
-    return getattr(options, "topology", "") or profile(options.profile).topology
+    """The embedded network's topology: ``--topology``, else its profile's; a network that
+    joins by its own pattern (``node.join.peers``), not along a topology, runs its profile's
+    nodes as the full mesh it can form (an unloadable network is left to its own error)."""
+    given = getattr(options, "topology", "")
+    if given:
+        return given
+    spec = profile(options.profile).topology
+    try:
+        joins = load_network(getattr(options, "network", "") or DEFAULT_NETWORK).joins_by_topology
+    except ValueError:
+        joins = True
+    return spec if joins else FULL_MESH
 
 
 def files_per_node(options) -> int:
@@ -134,7 +154,12 @@ def add_options(parser) -> None:
         default="",
         help="cluster descriptor file or comma-separated node URLs; empty: start an embedded one",
     )
-    parser.add_argument("--nodes", type=int, default=3, help="embedded cluster size")
+    parser.add_argument(
+        "--nodes",
+        type=int,
+        default=0,
+        help="embedded cluster size (0: the profile's, 5 quick, 3 full)",
+    )
     parser.add_argument(
         "--topology",
         default="",

@@ -61,7 +61,7 @@ def run_setup(options, descriptor: dict | None = None) -> dict:
     profile = opts.profile(options.profile)
     faults = opts.plan_spec(options)
     if descriptor is None:
-        network, nodes = options.network, options.nodes
+        network, nodes = options.network, opts.node_count(options)
         topology = opts.topology_spec(options)
         catalog = opts.files_per_node(options)
     else:

@@ -71,8 +71,8 @@ def check_size_and_topology(options, network) -> None:
         if getattr(options, "topology", ""):
             raise ValueError("--topology: for the embedded network; a --cluster has its own")
         return
-    network.check_size(options.nodes)
-    names = [f"n{i + 1}" for i in range(options.nodes)]
+    network.check_size(opts.node_count(options))
+    names = [f"n{i + 1}" for i in range(opts.node_count(options))]
     try:
         join.topology_for(network, opts.topology_spec(options), names, options.seed)
     except ValueError as exc:
@@ -150,7 +150,7 @@ def check_options(options, *, web_ui: bool) -> RunFolders:
     network = check_network(options.network)
     check_size_and_topology(options, network)
     if not options.cluster:
-        corpus.check_size(options.nodes, opts.files_per_node(options))
+        corpus.check_size(opts.node_count(options), opts.files_per_node(options))
     check_seconds("--step-time", options.step_time, zero_ok=True)
     check_seconds("--stress-p95-ms", options.stress_p95_ms, zero_ok=False)
     try:
@@ -165,7 +165,7 @@ def check_options(options, *, web_ui: bool) -> RunFolders:
         raise ValueError(f"--stress-levels: {exc}") from None
     check_plan(options.fault_plan or profile.default_plan)
     if not options.cluster:
-        check_plan_fits(options.fault_plan or profile.default_plan, options.nodes)
+        check_plan_fits(options.fault_plan or profile.default_plan, opts.node_count(options))
     thresholds(options)
     baseline(options)  # a --baseline folder that cannot be read fails here, not after the start
     run_folders = RunFolders(options.results_dir, options.overwrite)

@@ -5,8 +5,9 @@ on the window, carried from the fault journal):
 
 - **single_node_failure** — searches keep succeeding (clients fail over to the others);
 - **failure_detection** — every survivor stopped routing queries to the target (marked it dead,
-  not merely suspect; for a partition, both ends of the cut links the nodes hold) within ``detect_s`` (``None``: the time is
-  not gated, but a fault never detected inside its window still fails).
+  not merely suspect; for a partition, both ends of the cut links the nodes hold) within
+  ``detect_s`` (``None``: the time is not gated, but a fault never detected inside its window
+  still fails).
 
 And for every fault window, whatever it did:
 

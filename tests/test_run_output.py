@@ -116,7 +116,7 @@ def test_good_options_pass_and_create_nothing(tmp_path, monkeypatch):
         ({"stress_levels": "a"}, "--stress-levels: not a comma-separated list"),
         ({"nodes": MAX_NODES + 1}, f"--nodes must be 1..{MAX_NODES}"),
         ({"topology": "mesh"}, "--topology: topology 'mesh': unknown kind 'mesh'"),
-        ({"topology": "random:d=4"}, "--topology: topology 'random:d=4' on 3 nodes: d must be"),
+        ({"topology": "random:d=5"}, "--topology: topology 'random:d=5' on 5 nodes: d must be"),
         ({"topology": "ring", "cluster": "http://127.0.0.1:1"}, "--topology: for the embedded"),
         (
             {"fault_plan": "nosuch"},
@@ -158,12 +158,12 @@ def baseline_folder(folder: Path, **changes) -> Path:
 
 
 def test_a_baseline_of_another_setup_is_refused_before_anything_starts(tmp_path):
-    other = baseline_folder(tmp_path / "tiny", network="tinyp2p", nodes=5)
+    other = baseline_folder(tmp_path / "tiny", network="tinyp2p", nodes=3)
     with pytest.raises(ValueError) as refused:
         validate.check_options(options(baseline=str(other)), web_ui=False)
     assert str(refused.value) == (
         f"--baseline {other}: another setup (baseline vs this run): network tinyp2p vs builtin, "
-        "nodes 5 vs 3; --baseline-any-setup compares anyway"
+        "nodes 3 vs 5; --baseline-any-setup compares anyway"
     )
     validate.check_options(options(baseline=str(other), baseline_any_setup=True), web_ui=False)
 
@@ -177,12 +177,14 @@ def test_a_baseline_of_another_setup_is_refused_before_anything_starts(tmp_path)
         ({"fault_plan": "none"}, "fault plan quick vs none"),
         (
             {"profile": "full"},
-            "profile quick vs full, step time 6 vs 30, stress start 40 vs 50, "
+            "nodes 5 vs 3, topology ring vs full, profile quick vs full, step time 6 vs 30, "
+            "stress start 40 vs 50, "
             "fault plan quick vs phase4, files per node 80 vs 500",
         ),
         (
             {"cluster": "http://127.0.0.1:1,http://127.0.0.1:2"},
-            "nodes 3 vs 2, fault plan quick vs none, files per node 80 vs unrecorded",
+            "nodes 5 vs 2, topology ring vs full, fault plan quick vs none, "
+            "files per node 80 vs unrecorded",
         ),
         ({"files_per_node": 200}, "files per node 80 vs 200"),
     ],
@@ -199,7 +201,9 @@ def test_the_run_records_its_setup_and_the_baseline_folder_resolved(tmp_path):
     (tmp_path / LATEST).symlink_to("2026-01-01T00-00-00")  # after the run: the run itself
     given = options(baseline=str(tmp_path / LATEST), cluster="http://127.0.0.1:1")
     state = RunState({"nodes": [{"name": "n1", "http": "http://127.0.0.1:1"}]})
-    with pytest.raises(ValueError, match="nodes 3 vs 1, fault plan quick vs none"):
+    with pytest.raises(
+        ValueError, match="nodes 5 vs 1, topology ring vs full, fault plan quick vs none"
+    ):
         record.baseline(given)
     given.baseline_any_setup = True
     state.baseline = record.baseline(given)
@@ -282,13 +286,13 @@ def test_bad_options_exit_2_with_one_line_and_no_cluster(tmp_path, args, message
 
 @pytest.mark.integration
 def test_a_baseline_of_another_setup_exits_2_before_the_cluster_starts(tmp_path):
-    other = baseline_folder(tmp_path / "tiny", network="tinyp2p", nodes=5)
+    other = baseline_folder(tmp_path / "tiny", network="tinyp2p", nodes=3)
     run = run_locust(tmp_path, "--baseline", str(other), stderr=subprocess.PIPE)
     ours = [line for line in run.stderr.splitlines() if line.startswith("peerload:")]
     assert run.returncode == 2, run.stdout + run.stderr
     assert ours == [
         f"peerload: error: --baseline {other}: another setup (baseline vs this run): network "
-        "tinyp2p vs builtin, nodes 5 vs 3; --baseline-any-setup compares anyway"
+        "tinyp2p vs builtin, nodes 3 vs 5; --baseline-any-setup compares anyway"
     ], run.stderr
     assert "cluster" not in run.stdout and "Traceback" not in run.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["tiny"]  # nothing else written
