@@ -14,14 +14,14 @@ from pathlib import Path
 
 import gevent
 from locust import events
-from locust.runners import STATE_INIT, STATE_MISSING, STATE_STOPPED, MasterRunner, WorkerRunner
+from locust.runners import STATE_INIT, STATE_STOPPED, MasterRunner, WorkerRunner
 from locust.util.timespan import parse_timespan
 
 from faults import BackendError
 from networks.readiness import NotReady
 from reports import service
 
-from . import console, notready, outcome, resultsdir
+from . import console, heartbeats, notready, outcome, resultsdir
 from . import options as opts
 from .console import die, say
 from .faultstage import RESULTS_FILE, TAIL_S, FaultStage
@@ -392,18 +392,12 @@ def _drain_workers(environment, state) -> None:
     workers still hold must be in before it is (locustfiles/samples.py)."""
     if not isinstance(environment.runner, MasterRunner):
         return
-    silent = state.recorder.drain()
-    if silent:
-        state.worker_died = True
-        say(f"{len(silent)} worker(s) did not hand over their last samples: " + ", ".join(silent))
+    for worker in state.recorder.drain():
+        heartbeats.note(state, worker, heartbeats.SILENT)
 
 
 def _check_workers(environment, state) -> None:
-    runner = environment.runner
-    if isinstance(runner, MasterRunner):
-        state.worker_died = state.worker_died or any(
-            c.state == STATE_MISSING for c in runner.clients.values()
-        )
+    heartbeats.note_missing(environment)
 
 
 @events.quitting.add_listener

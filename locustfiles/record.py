@@ -127,6 +127,7 @@ def status(state, *, live: bool = False) -> dict:
         "interrupted": state.interrupted,
         "cut_short": state.cut_short,
         "worker_died": state.worker_died,
+        "workers_lost": dict(state.workers_lost),
         "initial_problems": state.initial_problems,
         "final_problems": None if live else state.final_problems,
     }

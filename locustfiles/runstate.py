@@ -68,6 +68,7 @@ class RunState:
     fault_stage_listeners: list = field(default_factory=list)
     stopped_reason: str | None = None
     worker_died: bool = False
+    workers_lost: dict[str, str] = field(default_factory=dict)  # worker id -> why (heartbeats.py)
     distributed: bool = False  # samples arrive from workers, up to a report interval late
     results_dir: Path | None = None  # this run's folder, chosen when it starts (resultsdir.py)
     burst: bool = False  # a level's burst: users skip their think time

@@ -41,6 +41,9 @@ HOST_KEY_CHECKS = ("yes", "accept-new")
 DEFAULT_CONNECT_TIMEOUT_S = 5.0
 MAX_CONNECT_TIMEOUT_S = 120.0
 USER_RE = re.compile(r"^[a-z_][a-z0-9_.-]{0,31}$", re.IGNORECASE)
+#: Set on a Locust worker started on a host: its host's node names, comma-separated (its users
+#: call those home, locustfiles/users.py).
+HOME_NODES_ENV = "PEERLOAD_HOME_NODES"
 HOST_KEYS = {"address", "user", "key", "port", "nodes", "data_dir", "python", "workdir"}
 TOP_KEYS = {"host", "host_key_check", "known_hosts", "connect_timeout_s"}
 

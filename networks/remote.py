@@ -198,7 +198,7 @@ class RemoteLauncher(Launcher):
         cwd = str(network.cwd(node.values))
         inner = ["env", *env, *argv] if env else argv
         wrapper = ["sh", "-c", WRAPPER, "sh", cwd, self._remote_log(node), *inner]
-        command = _on_host(quote(wrapper), host)
+        command = on_host(quote(wrapper), host)
         # The stdin pipe stays open while this process lives: its end is the watchdog's cue.
         errors = open(self.workdir / f"{node.name}.ssh.log", "ab")  # noqa: SIM115 - ssh owns it
         try:
@@ -285,6 +285,6 @@ class RemoteLauncher(Launcher):
         return self.ssh[self.host_of[node.name]]
 
 
-def _on_host(text: str, host: Host) -> str:
+def on_host(text: str, host: Host) -> str:
     """Paths into this checkout, rewritten to where the host keeps it (its ``workdir``)."""
     return text.replace(str(ROOT), host.workdir) if host.workdir else text

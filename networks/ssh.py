@@ -52,11 +52,12 @@ class SshHost:
         host: Host,
         control_dir: Path,
         hosts: HostsFile,
-        popen: Callable[..., subprocess.Popen] = subprocess.Popen,
+        popen: Callable[..., subprocess.Popen] | None = None,
     ) -> None:
         """``popen`` starts the master connections: the launcher's starts them so that they die
-        with it (networks/remote.py), never left running after a SIGKILL."""
-        self.popen = popen
+        with it (networks/remote.py), never left running after a SIGKILL. By default
+        ``subprocess.Popen`` as it is when called (gevent may have patched it since import)."""
+        self.popen = popen or (lambda *args, **kw: subprocess.Popen(*args, **kw))
         self.host = host
         self.control_dir = control_dir
         self.host_key_check = hosts.host_key_check

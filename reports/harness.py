@@ -43,8 +43,10 @@ def workers(ev: Evidence, th: Thresholds) -> list[Result]:
     check = Check("workers", "<=", 0, COUNT, 1, "none lost", HARNESS)
     if not ev.status:
         return check.missing(RUN, "no run status recorded")
-    died = bool(ev.status.get("worker_died"))
-    detail = "a worker died during the run" if died else "none lost"
+    lost = ev.status.get("workers_lost") or {}
+    died = bool(ev.status.get("worker_died")) or bool(lost)
+    named = "; ".join(f"{worker}: {why}" for worker, why in sorted(lost.items()))
+    detail = (named or "a worker died during the run") if died else "none lost"
     return [check.result(RUN, float(died), FAIL if died else PASS, 1, detail)]
 
 

@@ -16,19 +16,25 @@ import pytest
 
 from faults.backends.hosts import HostsNetwork
 from faults.backends.netns import NetnsError
+from locustfiles import heartbeats
+from locustfiles.users import home_index
+from networks.adapter import NodeInfo
 from networks.hosts import HostsError, load_hosts, parse_hosts
 from networks.remote import RemoteLauncher
 from networks.ssh import HostError
 from reports.evidence import Evidence
-from reports.harness import faults_applied
+from reports.harness import faults_applied, workers
 from reports.thresholds import Thresholds
 from tests.conftest import ROOT, cluster_cli, wait_for
 from tests.hostlab import HostLab, missing
 from tests.http import get
+from tests.locust_run import free_port, run_headless
 
 NODES_PER_HOST = 2
 LOST_HOST_BOUND_S = 20.0  # ServerAlive 2 s x 3, a connect timeout of 3 s, and a margin
 CROSS = {"n1": ["n3", "n4"], "n2": ["n3", "n4"]}  # host 1's nodes from host 2's
+PLAN = ROOT / "tests" / "plans" / "hosts.toml"  # a crash on host 2, a cut between hosts; 10 s
+SHORT = ("--levels", "5,25", "--step-time", "3", "--stress-levels", "", "--fault-plan", str(PLAN))
 
 needs_lab = pytest.mark.skipif(missing() is not None, reason=f"hosts lab: {missing()}")
 
@@ -123,6 +129,19 @@ def test_the_descriptor_carries_the_hosts_file_as_read(tmp_path):
     hosts = parse_hosts(data)
     assert parse_hosts(json.loads(json.dumps(hosts.to_dict()))) == hosts
     assert "not read" not in json.dumps(hosts.to_dict())  # a key's path, never the key
+
+
+def test_a_worker_is_given_home_nodes_on_its_own_host():
+    nodes = [NodeInfo(name=f"n{i}", http="", grpc="", host="") for i in range(1, 5)]
+    assert [home_index(nodes, n, "n3,n4") for n in range(4)] == [2, 3, 2, 3]
+    assert [home_index(nodes, n, "") for n in range(2)] == [0, 1]  # not on a host: all nodes
+
+
+def test_the_report_names_a_worker_whose_heartbeat_went_missing():
+    lost = {"host2_5f1c": heartbeats.MISSING}
+    [result] = workers(Evidence(status={"worker_died": True, "workers_lost": lost}), Thresholds())
+    assert (result.family, result.verdict) == ("harness", "fail")
+    assert result.detail == f"host2_5f1c: {heartbeats.MISSING}"
 
 
 # -- nodes on hosts ------------------------------------------------------------------------
@@ -280,3 +299,52 @@ def test_the_cluster_cli_leaves_nothing_on_the_hosts(lab, sig):
         proc.wait(30)
     wait_for(lambda: not left_behind(lab), 15, 0.2)
     assert not any(state_of(p) for p in pids)
+
+
+@needs_lab
+@pytest.mark.integration
+@pytest.mark.load
+def test_a_short_evaluation_across_hosts_runs_end_to_end(lab, tmp_path):
+    """Locust's master here, one worker per host loading its own nodes, a crash on host 2 and
+    a cut between the hosts through nftables there; the run is judged, not INCONCLUSIVE."""
+    hosts = load_hosts(lab.hosts_toml(NODES_PER_HOST))
+    results = tmp_path / "results"
+    port = free_port()
+    with RemoteLauncher("builtin", hosts, workdir=tmp_path / "run") as cluster:
+        descriptor = str(cluster.descriptor_path)
+        workers = subprocess.Popen(
+            [sys.executable, "-m", "networks.hosts", "workers", "--cluster", descriptor]
+            + ["--master-host", lab.gateway, "--master-port", str(port)],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        try:
+            run = run_headless(
+                results,
+                *("--master", "--master-bind-host", lab.gateway, "--master-bind-port", str(port)),
+                *("--expect-workers", "2", "--cluster", descriptor, *SHORT),
+                timeout=300,
+            )
+            workers_output = workers.communicate(timeout=60)[0]
+        finally:
+            if workers.poll() is None:
+                workers.send_signal(signal.SIGINT)
+                workers.wait(30)
+    output = run.stdout + run.stderr
+    assert "faults: hosts backend" in output, output[-3000:]
+    complete = json.loads((results / "phase4_complete_results.json").read_text())
+    verdict = complete["verdict"]
+    assert verdict["label"] != "INCONCLUSIVE", verdict["reason"]
+    faults = json.loads((results / "fault_tolerance_results.json").read_text())["faults"]
+    assert sorted(f["kind"] for f in faults) == ["crash", "partition"]
+    assert all(f["outcome"] == "ok" for f in faults), faults
+    # Each host's worker loaded its own nodes: home nodes on both hosts, from two workers.
+    samples = [json.loads(x) for x in (results / "samples.jsonl").read_text().splitlines()]
+    assert {s.get("home") for s in samples} >= {"n1", "n2", "n3", "n4"}
+    assert workers.returncode == 0, workers_output
+    for ns in lab.names:
+        log = (tmp_path / "run" / f"worker-{lab.address(ns)}.log").read_text()
+        assert "Starting Locust" in log or "worker" in log.lower(), log[-2000:]
+    assert left_behind(lab) == {}
