@@ -69,8 +69,10 @@ class TinyAdapter(pl.Adapter):
         return None  # tinyp2p acknowledges no checksum: peerload trusts its own
 
     def peers(self, node: pl.NodeInfo) -> dict[str, str]:
-        """A peer silent for 3 s is dropped from the list: absent means dead."""
+        """A peer silent for 3 s is dropped from the list: absent means dead. The list is also
+        whom the node floods to (every member it learnt at login): its links."""
         listed = {p["name"] for p in self._call(node, "neighbours")["neighbours"]}
+        self.links[node.name] = listed
         return {n: pl.ALIVE if n in listed else pl.DEAD for n in self.nodes if n != node.name}
 
     def files(self, node: pl.NodeInfo) -> dict[str, str | None]:
