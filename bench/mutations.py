@@ -1,6 +1,7 @@
 """Mutation check of the verdict: does a realistic defect in the node turn READY into NOT READY?
 
-    python bench/mutations.py [--only NAME[,NAME]] [--list] [--keep] [--timeout 300] [--json F]
+    python bench/mutations.py [--set own|reported|all] [--only NAME[,NAME]] [--list] [--keep]
+                              [--timeout 300] [--json F]
 
 Per defect: copy the project into a fresh temp dir, apply one small textual patch to the copy's
 ``node/`` (never the working tree), run the quick profile there (``python -m locust -f
@@ -26,12 +27,15 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
 
 REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:  # run as a script: bench/ is on the path, the project is not
+    sys.path.insert(0, str(REPO))
+from bench.defects import DEFECTS, SETS, Defect  # noqa: E402
+
 COPIED_DIRS = ("node", "networks", "locustfiles", "faults", "reports", "proto")
 RESULTS_JSON = "phase4_complete_results.json"
 LINE_PREFIX = "peerload:"
@@ -46,83 +50,6 @@ UNMODIFIED = "none"
 HEADER = "| defect | what it does | expected | exit | verdict | first failing criterion | result |"
 
 
-@dataclass(frozen=True)
-class Defect:
-    """One realistic bug: replace ``old`` by ``new`` in ``node/<file>``, exactly once. Lines
-    after the first, in both, are indented relative to the line ``old`` starts on, so a patch
-    survives its code being re-indented (moved into or out of a function)."""
-
-    name: str
-    file: str
-    old: str
-    new: str
-    description: str
-
-
-# fmt: off
-DEFECTS: tuple[Defect, ...] = (
-    Defect("corrupt-chunk", "transfer.py",
-           "await context.write(encode_data_chunk(offset, data, info if offset == 0 else None))",
-           "if os.urandom(1)[0] < 13:  # ~5% of chunks\n"
-           "    data = bytes([data[0] ^ 0xFF]) + data[1:]\n"
-           "await context.write(encode_data_chunk(offset, data, info if offset == 0 else None))",
-           "serves ~5% of streamed chunks with a flipped byte (sha256 in the trailer stays right)"),
-    Defect("slow-first-chunk", "transfer.py",
-           "async with self._streams:",
-           "await asyncio.sleep(1.5)\nasync with self._streams:",
-           "every download waits 1.5 s before its first chunk"),
-    Defect("drop-last-peer", "flood.py",
-           "subs = [self._checked(answer) for answer in answers]",
-           "subs = [self._checked(answer) for answer in answers[:-1]]",
-           "off-by-one: the last neighbour's answer is ignored, hits lost, not flagged partial"),
-    Defect("swallow-peer-errors", "flood.py",
-           "return None if isinstance(answer, PeerError) or not valid_answer(answer) else answer",
-           "return {} if isinstance(answer, PeerError) or not valid_answer(answer) else answer",
-           "a peer that failed or timed out counts as 'no hits', so answers are never partial"),
-    Defect("phantom-hits", "flood.py",
-           'answer["results"].extend(sub.get("results", []))',
-           'answer["results"].extend({**h, "node": self.me["name"], "grpc": self.me["grpc"]}'
-           ' for h in sub.get("results", []))',
-           "relayed hits re-stamped with the relaying node: it claims files it does not hold"),
-    Defect("duplicate-hits", "catalog.py",
-           "return [r for lowered, r in self._lowered if needle in lowered]",
-           "return [r for lowered, r in self._lowered if needle in lowered] + [\n"
-           "    r for r in self._files.values() if term in r.name]  # exact case too",
-           "search merges case-insensitive and exact-case matches: most hits come twice"),
-    Defect("no-dedupe", "flood.py",
-           "self._items[query_id] = (now + self.ttl_s, ttl)",
-           "self._items[query_id] = (self.ttl_s, ttl)",
-           "seen-cache stores the TTL, not the expiry: every id expires at once, no flood dedupe"),
-    Defect("detector-off", "membership.py",
-           "if member.state != DEAD:\n"
-           "    self._set(member, DEAD, member.inc)",
-           "if member.state != DEAD:\n"
-           "    self._set(member, SUSPECT, member.inc)",
-           "failure detection off: a dead peer stays 'suspect' and keeps getting queries"),
-    Defect("slow-detection", "config.py",
-           "SUSPICION_S = 0.4\nDEAD_AFTER_REFUSALS = 1",
-           "SUSPICION_S = 12.0\nDEAD_AFTER_REFUSALS = 60",
-           "failure detection tuned for a WAN: dead after 12 s of suspicion or 60 refusals"),
-    Defect("blocking-search", "api.py",
-           "return node.flood.search(q, ttl, deadline_ms / 1000)",
-           'gevent.monkey.get_original("time", "sleep")(0.05)  # sync call on the hub\n'
-           "return node.flood.search(q, ttl, deadline_ms / 1000)",
-           "each search makes a 50 ms blocking call on the event loop: the whole node stalls"),
-    Defect("write-behind-upload", "server.py",
-           "stored = gevent.get_hub().threadpool.apply(self._store, (name, data))",
-           "import hashlib\n\n"
-           "gevent.spawn_later(2.0, self.catalog.put_bytes, name, data)\n"
-           "stored = FileRecord(name, len(data), hashlib.sha256(data).hexdigest())",
-           "uploads acknowledged (201) before they are written: a crash loses the last 2 s"),
-    Defect("crash-wipes-files", "catalog.py",
-           "self.shared.mkdir(parents=True, exist_ok=True)",
-           "import shutil\n\n"
-           'if (self.data_dir / "catalog.sqlite-wal").exists():  # unclean stop: start over\n'
-           "    shutil.rmtree(self.shared)\n"
-           "self.shared.mkdir(parents=True, exist_ok=True)",
-           "a restart after a crash (WAL left behind) wipes the node's shared files"),
-)
-# fmt: on
 BY_NAME = {d.name: d for d in DEFECTS}
 
 
@@ -359,6 +286,13 @@ def main(argv: list[str] | None = None) -> int:
     """0 when the unmodified node is READY and no defect is; 1 otherwise, 2 if a patch moved."""
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--only", help="comma-separated names (none = the unmodified node)")
+    p.add_argument(
+        "--set",
+        choices=sorted(SETS),
+        default="own",
+        help="which defects run without --only: own (the default), reported (one per class an "
+        "outside evaluation reported), all",
+    )
     p.add_argument("--list", action="store_true", help="list the defects and exit")
     p.add_argument("--keep", action="store_true", help="keep the temp dirs (copy, results, log)")
     p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S, help="seconds per run")
@@ -371,10 +305,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     a = p.parse_args(argv)
     if a.list:
-        for d in DEFECTS:
+        for d in SETS[a.set]:
             print(f"{d.name:22} node/{d.file:14} {d.description}")
         return 0
-    names = [n.strip() for n in (a.only or "").split(",") if n.strip()] or [UNMODIFIED, *BY_NAME]
+    chosen = [d.name for d in SETS[a.set]]
+    names = [n.strip() for n in (a.only or "").split(",") if n.strip()] or [UNMODIFIED, *chosen]
     if unknown := [n for n in names if n != UNMODIFIED and n not in BY_NAME]:
         p.error(f"unknown defect(s): {', '.join(unknown)} (see --list)")
     if a.timeout <= 0:
