@@ -241,7 +241,10 @@ class RemoteLauncher(Launcher):
             (self.workdir / f"{node.name}.log").write_text(text)
 
     def _entry(self, node: NodeProc) -> dict:
-        return {**super()._entry(node), "ssh": self.host_of[node.name].name}
+        """The launcher's entry with its host (``ssh``); its pid is ``host_pid``, a pid on that
+        host: ``pid`` is null so nothing here reads another process's CPU by it."""
+        entry = super()._entry(node)
+        return {**entry, "ssh": self.host_of[node.name].name, "pid": None, "host_pid": entry["pid"]}
 
     @property
     def descriptor(self) -> dict:

@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -161,6 +162,8 @@ def test_nodes_start_on_each_host_and_obey_signals_over_ssh(lab, tmp_path):
         assert {p["name"] for p in peers if p["state"] == "alive"} >= {"n2", "n3", "n4"}
         assert get(f"{cluster.nodes['n4'].http}/files")["files"]
         descriptor = json.loads(cluster.descriptor_path.read_text())
+        entry = descriptor["nodes"][0]
+        assert (entry["pid"], entry["host_pid"]) == (None, cluster.nodes["n1"].proc.pid)
         assert [n["ssh"] for n in descriptor["nodes"]][1:3] == [
             f"root@{lab.address(lab.names[0])}:22",
             f"root@{lab.address(lab.names[1])}:22",
@@ -301,12 +304,10 @@ def test_the_cluster_cli_leaves_nothing_on_the_hosts(lab, sig):
     assert not any(state_of(p) for p in pids)
 
 
-@needs_lab
-@pytest.mark.integration
-@pytest.mark.load
-def test_a_short_evaluation_across_hosts_runs_end_to_end(lab, tmp_path):
-    """Locust's master here, one worker per host loading its own nodes, a crash on host 2 and
-    a cut between the hosts through nftables there; the run is judged, not INCONCLUSIVE."""
+def evaluate(lab: HostLab, tmp_path: Path, during=None) -> tuple[dict, str, str]:
+    """A short evaluation: the cluster on the lab's hosts, a Locust worker on each, the master
+    here; ``during(workers_process)`` runs alongside the load. The complete results, the
+    master's output and the workers command's."""
     hosts = load_hosts(lab.hosts_toml(NODES_PER_HOST))
     results = tmp_path / "results"
     port = free_port()
@@ -320,7 +321,10 @@ def test_a_short_evaluation_across_hosts_runs_end_to_end(lab, tmp_path):
             stderr=subprocess.STDOUT,
             text=True,
         )
+        side = threading.Thread(target=during, args=(lab,)) if during else None
         try:
+            if side:
+                side.start()
             run = run_headless(
                 results,
                 *("--master", "--master-bind-host", lab.gateway, "--master-bind-port", str(port)),
@@ -329,22 +333,77 @@ def test_a_short_evaluation_across_hosts_runs_end_to_end(lab, tmp_path):
             )
             workers_output = workers.communicate(timeout=60)[0]
         finally:
+            if side:
+                side.join()
             if workers.poll() is None:
                 workers.send_signal(signal.SIGINT)
                 workers.wait(30)
-    output = run.stdout + run.stderr
-    assert "faults: hosts backend" in output, output[-3000:]
+    assert workers.returncode == 0, workers_output
     complete = json.loads((results / "phase4_complete_results.json").read_text())
+    return complete, run.stdout + run.stderr, workers_output
+
+
+@needs_lab
+@pytest.mark.integration
+@pytest.mark.load
+def test_a_short_evaluation_across_hosts_runs_end_to_end(lab, tmp_path):
+    """Locust's master here, one worker per host loading its own nodes, a crash on host 2 and
+    a cut between the hosts through nftables there; the run is judged, not INCONCLUSIVE."""
+    complete, output, _ = evaluate(lab, tmp_path)
+    assert "faults: hosts backend" in output, output[-3000:]
     verdict = complete["verdict"]
     assert verdict["label"] != "INCONCLUSIVE", verdict["reason"]
+    print(f"verdict across hosts: {verdict['reason']}")
+    results = tmp_path / "results"
     faults = json.loads((results / "fault_tolerance_results.json").read_text())["faults"]
     assert sorted(f["kind"] for f in faults) == ["crash", "partition"]
     assert all(f["outcome"] == "ok" for f in faults), faults
     # Each host's worker loaded its own nodes: home nodes on both hosts, from two workers.
     samples = [json.loads(x) for x in (results / "samples.jsonl").read_text().splitlines()]
     assert {s.get("home") for s in samples} >= {"n1", "n2", "n3", "n4"}
-    assert workers.returncode == 0, workers_output
     for ns in lab.names:
         log = (tmp_path / "run" / f"worker-{lab.address(ns)}.log").read_text()
         assert "Starting Locust" in log or "worker" in log.lower(), log[-2000:]
     assert left_behind(lab) == {}
+
+
+FREEZE_AFTER_S = 12.0  # into the load (workers connect, then 5 s idle and the first level)
+FREEZE_S = 8.0  # Locust marks a worker missing after ~3 heartbeats of 1 s
+
+
+def freeze_a_worker(lab: HostLab) -> None:
+    """SIGSTOP the Locust worker on the second host for ``FREEZE_S``: a CPU so busy it sends no
+    heartbeat, as far as the master can tell."""
+
+    def worker() -> list[int]:
+        return [p for p in lab.pids(lab.names[1]) if b"--worker" in _cmdline(p)]
+
+    wait_for(worker, 60, 0.2)
+    time.sleep(FREEZE_AFTER_S)
+    pids = worker()
+    for pid in pids:
+        os.kill(pid, signal.SIGSTOP)
+    time.sleep(FREEZE_S)
+    for pid in pids:
+        os.kill(pid, signal.SIGCONT)
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+@needs_lab
+@pytest.mark.integration
+@pytest.mark.load
+def test_a_worker_whose_heartbeat_goes_missing_is_named_in_the_report(lab, tmp_path):
+    """A worker frozen for 8 s mid-run: the workers check fails naming it and why, so the run
+    is never READY (INCONCLUSIVE, unless the network also failed a correctness check)."""
+    complete, output, _ = evaluate(lab, tmp_path, during=freeze_a_worker)
+    assert complete["verdict"]["label"] != "READY"
+    [row] = [r for r in complete["criteria"] if r["name"] == "workers"]
+    assert row["verdict"] == "fail" and heartbeats.MISSING in row["detail"], row
+    [worker] = complete["run"]["status"]["workers_lost"]  # hostname_hex: the lab shares one
+    assert worker in row["detail"] and worker in output
