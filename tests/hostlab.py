@@ -9,6 +9,7 @@ each host. ``remove`` kills every process in the namespaces, deletes them and th
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import socket
@@ -26,6 +27,7 @@ FIRST_HOST = 11
 SSH_PORT = 22
 SSHD = "/usr/sbin/sshd"
 READY_TIMEOUT_S = 10.0
+LOCK_FILE = Path("/run/peerload-hostlab.lock")
 SSHD_CONFIG = """\
 Port {port}
 ListenAddress {address}
@@ -76,12 +78,14 @@ class HostLab:
     def create(self) -> HostLab:
         try:
             self._keys()
-            used = ip("-4", "route", "show", "table", "all") + ip("-4", "addr", "show")
-            x = next(x for x in range(256) if f"{SUBNET_PREFIX}{x}." not in used)
-            self.subnet = f"{SUBNET_PREFIX}{x}."
-            ip("link", "add", self.bridge, "type", "bridge")
-            self.made.append(self.bridge)
-            ip("addr", "add", f"{self.gateway}/24", "dev", self.bridge)
+            with open(LOCK_FILE, "a") as lock:  # two labs at once (xdist) must not share a subnet
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                used = ip("-4", "route", "show", "table", "all") + ip("-4", "addr", "show")
+                x = next(x for x in range(256) if f"{SUBNET_PREFIX}{x}." not in used)
+                self.subnet = f"{SUBNET_PREFIX}{x}."
+                ip("link", "add", self.bridge, "type", "bridge")
+                self.made.append(self.bridge)
+                ip("addr", "add", f"{self.gateway}/24", "dev", self.bridge)
             ip("link", "set", self.bridge, "up")
             for i, ns in enumerate(self.names):
                 self._host(ns, f"plh{os.getpid()}h{i + 1}")

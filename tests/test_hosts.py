@@ -290,6 +290,20 @@ def test_a_host_that_stops_answering_is_a_harness_failure(lab, tmp_path):
 
 @needs_lab
 @pytest.mark.integration
+def test_hosts_check_reaches_every_host_and_names_one_that_does_not(lab):
+    hosts = str(lab.hosts_toml(1))
+    check = [sys.executable, "-m", "networks.hosts", "check", "--hosts", hosts]
+    done = subprocess.run(check, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and done.stdout.count(": answers (1 nodes") == 2, done.stdout
+    lab.sshd[lab.names[1]].kill()  # the listener: nothing answers on port 22 now
+    lab.sshd[lab.names[1]].wait()
+    done = subprocess.run(check, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert f"host root@{lab.address(lab.names[1])}:22 does not answer" in done.stdout
+
+
+@needs_lab
+@pytest.mark.integration
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL])
 def test_the_cluster_cli_leaves_nothing_on_the_hosts(lab, sig):
     """Ctrl-C stops every node on every host; even a SIGKILLed launcher takes them down (each
