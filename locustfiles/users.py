@@ -15,7 +15,7 @@ import uuid
 from locust import User, task
 
 from networks.adapter import INDEX, NODE_DOWNLOAD, Hit
-from networks.hosts import HOME_NODES_ENV
+from networks.hosts import HOME_NODES_ENV, home_index
 
 from .client import NetworkClient, RequestFailed, Violation, search_facts
 from .runstate import run_state
@@ -29,16 +29,6 @@ CORRUPT = "corrupt"  # the violation a download's bytes can show (``reports.corr
 #: Share of searches for one corpus file by its exact name (the others: its topic word).
 BY_NAME_SHARE = 0.75
 THINK_TIME_S = (0.1, 0.5)
-
-
-def home_index(nodes: list, n: int, local: str = "") -> int:
-    """Which of ``nodes`` the ``n``-th user calls home: the ``n``-th of the ``local`` names
-    when they name any of them (a worker on a host, ``python -m networks.hosts workers``, is
-    given its host's nodes in ``HOME_NODES_ENV``: each host loads its own), else the ``n``-th
-    of all. Failover still goes to any node."""
-    named = set(filter(None, local.split(",")))
-    mine = [i for i, node in enumerate(nodes) if node.name in named]
-    return mine[n % len(mine)] if mine else n
 
 
 def is_file(hit: Hit, file: dict) -> bool:

@@ -28,6 +28,7 @@ import ipaddress
 import re
 import sys
 import tomllib
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -92,6 +93,16 @@ class HostsFile:
         if self.known_hosts:
             out["known_hosts"] = self.known_hosts
         return out
+
+
+def home_index(nodes: Sequence[Any], n: int, local: str = "") -> int:
+    """Which of ``nodes`` the ``n``-th user calls home: the ``n``-th of the ``local`` names
+    when they name any of them (a worker on a host, ``python -m networks.hosts workers``, is
+    given its host's nodes in ``HOME_NODES_ENV``: each host loads its own), else the ``n``-th
+    of all. Failover still goes to any node."""
+    named = set(filter(None, local.split(",")))
+    mine = [i for i, node in enumerate(nodes) if node.name in named]
+    return mine[n % len(mine)] if mine else n
 
 
 def load_hosts(path: str | Path) -> HostsFile:
