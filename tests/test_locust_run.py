@@ -172,7 +172,9 @@ def test_distributed_over_two_workers_and_one_that_dies_makes_the_run_inconclusi
             proc.communicate()
     # A lost worker is the harness's failure, not the network's: the run cannot tell.
     assert proc.returncode == 4, output[-2000:]
-    assert "INCONCLUSIVE: workers: a worker died during the run" in output
+    # Named when Locust noticed its heartbeat missing before the end, else said generically.
+    died = r"INCONCLUSIVE: workers: (\S+: its heartbeat went missing|a worker died during the run)"
+    assert re.search(died, output), output[-2000:]
     # Everything else worked across processes: the workers' samples reached the master, the
     # survivor carried the run to its end, and the end-of-run checks ran on what was acked.
     data = check_concurrency_results(tmp_path, (5, 10))
