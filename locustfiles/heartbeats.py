@@ -62,3 +62,18 @@ def on_quitting(environment, **_) -> None:
     watcher = getattr(environment, "peerload_heartbeats", None)
     if watcher is not None:
         watcher.kill(block=False)
+
+
+def note_hosts(state) -> None:
+    """Hosts the nodes run on (``networks.cluster --hosts``) that stopped answering the
+    launcher, from its control API: the ``hosts`` check makes the run INCONCLUSIVE on them."""
+    if state is None or not (state.descriptor or {}).get("hosts"):
+        return
+    from faults.backends.control import ControlClient  # noqa: PLC0415 - only for runs on hosts
+
+    try:
+        state.hosts_lost = ControlClient(state.descriptor).hosts_lost()
+    except Exception as exc:  # noqa: BLE001 - a control API that does not answer says as much
+        state.hosts_lost = {"the launcher": f"its control API did not answer ({exc})"}
+    for host, why in state.hosts_lost.items():
+        say(f"host {host} lost: {why}")

@@ -398,6 +398,7 @@ def _drain_workers(environment, state) -> None:
 
 def _check_workers(environment, state) -> None:
     heartbeats.note_missing(environment)
+    heartbeats.note_hosts(state)
 
 
 @events.quitting.add_listener

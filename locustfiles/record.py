@@ -128,6 +128,7 @@ def status(state, *, live: bool = False) -> dict:
         "cut_short": state.cut_short,
         "worker_died": state.worker_died,
         "workers_lost": dict(state.workers_lost),
+        "hosts_lost": state.hosts_lost,
         "initial_problems": state.initial_problems,
         "final_problems": None if live else state.final_problems,
     }

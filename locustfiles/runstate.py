@@ -69,6 +69,7 @@ class RunState:
     stopped_reason: str | None = None
     worker_died: bool = False
     workers_lost: dict[str, str] = field(default_factory=dict)  # worker id -> why (heartbeats.py)
+    hosts_lost: dict[str, str] | None = None  # host -> why; None: the nodes run on no hosts
     distributed: bool = False  # samples arrive from workers, up to a report interval late
     results_dir: Path | None = None  # this run's folder, chosen when it starts (resultsdir.py)
     burst: bool = False  # a level's burst: users skip their think time

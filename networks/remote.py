@@ -252,6 +252,17 @@ class RemoteLauncher(Launcher):
         the fault controller's hosts backend can reach them (networks.hosts.parse_hosts)."""
         return {**super().descriptor, "hosts": self.hosts.to_dict()}
 
+    def status(self) -> list[dict]:
+        """The launcher's, each node naming its host (``ssh``) and, when that host stopped
+        answering, ``host_lost``: why (the node's state is then unknown, not ``exited``)."""
+        rows = super().status()
+        for row in rows:
+            ssh = self.ssh[self.host_of[row["name"]]]
+            row["ssh"] = ssh.host.name
+            if ssh.lost is not None:
+                row["host_lost"] = ssh.lost
+        return rows
+
     @property
     def lost_hosts(self) -> dict[str, str]:
         """Each host that stopped answering, and how: a harness failure, not a verdict."""

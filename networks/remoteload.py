@@ -67,7 +67,8 @@ class Workers:
             self.procs[host] = RemoteProc(ssh, session, int(line))
 
     def running(self) -> list[Host]:
-        return [h for h, p in self.procs.items() if p.poll() is None]
+        """Hosts whose worker session is open (a host that stopped answering has none)."""
+        return [h for h, p in self.procs.items() if p.session.poll() is None]
 
     def close(self) -> list[str]:
         """Stop the workers still running, copy their logs back; what could not be done."""

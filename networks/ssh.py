@@ -7,10 +7,10 @@ OpenSSH's sshd allows 10 sessions per connection (``MaxSessions``), so short com
 the command connection under a semaphore of ``COMMAND_SESSIONS``, and the long-lived sessions
 that keep a node (one per node, networks/remote.py) get connections of their own,
 ``NODE_SESSIONS`` per connection. ``BatchMode=yes`` (never a password prompt),
-``ServerAliveInterval`` (a host that stops answering ends its sessions within ~3 intervals),
-``ConnectTimeout`` and a per-call timeout: a host that does not answer raises ``HostError``
-naming it, and from then on every call to it fails at once (a harness failure, not a verdict on
-the network).
+``ServerAliveInterval`` (a host that stops answering ends its sessions after ``ALIVE_COUNT``
+intervals), ``ConnectTimeout`` and a per-call timeout: a host that does not answer raises
+``HostError`` naming it, and from then on every call to it fails at once (a harness failure,
+not a verdict on the network).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ COMMAND_SESSIONS = 8  # of sshd's default MaxSessions 10 per connection: a margi
 NODE_SESSIONS = 8
 CALL_TIMEOUT_S = 15.0
 ALIVE_INTERVAL_S = 2
-ALIVE_COUNT = 3
+ALIVE_COUNT = 5  # a host silent for 10 s is lost (a busy machine stalls for a few seconds)
 MASTER_POLL_S = 0.05
 #: ssh's own exit code for a connection that failed (a command of ours never exits with it).
 SSH_FAILED = 255

@@ -231,6 +231,7 @@ WAITS_FOR: dict[str, tuple[str, ...]] = {
             "service_recovery",
             "run_complete",
             "workers",
+            "hosts",
         ),
         (AFTER_RUN,),
     ),

@@ -38,6 +38,9 @@ def run_complete(ev: Evidence, th: Thresholds) -> list[Result]:
     return [check.result(RUN, float(len(problems)), FAIL if problems else PASS, 1, detail)]
 
 
+HOSTS = "hosts"
+
+
 def workers(ev: Evidence, th: Thresholds) -> list[Result]:
     """No load-generator worker died (its samples would be missing)."""
     check = Check("workers", "<=", 0, COUNT, 1, "none lost", HARNESS)
@@ -48,6 +51,19 @@ def workers(ev: Evidence, th: Thresholds) -> list[Result]:
     named = "; ".join(f"{worker}: {why}" for worker, why in sorted(lost.items()))
     detail = (named or "a worker died during the run") if died else "none lost"
     return [check.result(RUN, float(died), FAIL if died else PASS, 1, detail)]
+
+
+def hosts(ev: Evidence, th: Thresholds) -> list[Result]:
+    """Every host the nodes run on kept answering the launcher (``networks.cluster --hosts``);
+    no row for a network on one machine. A host lost makes the run INCONCLUSIVE whatever else
+    failed (reports/verdict.py): what its nodes did, and why, is unknown."""
+    lost = ev.status.get("hosts_lost") if ev.status else None
+    if lost is None:
+        return []
+    check = Check(HOSTS, "<=", 0, COUNT, 1, "every host answered", HARNESS)
+    detail = "; ".join(f"{host}: {why}" for host, why in sorted(lost.items()))
+    verdict = FAIL if lost else PASS
+    return [check.result(RUN, float(len(lost)), verdict, 1, detail or "every host answered")]
 
 
 def fault_schedule(ev: Evidence, th: Thresholds) -> list[Result]:
@@ -103,4 +119,12 @@ def generator_cpu(ev: Evidence, th: Thresholds) -> list[Result]:
     return [check.on(RUN, float(worst), len(rows), "highest over two consecutive readings")]
 
 
-CRITERIA = (run_complete, workers, fault_schedule, faults_applied, monitor_gaps, generator_cpu)
+CRITERIA = (
+    run_complete,
+    workers,
+    hosts,
+    fault_schedule,
+    faults_applied,
+    monitor_gaps,
+    generator_cpu,
+)

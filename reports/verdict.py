@@ -3,6 +3,8 @@
 The report headline, ``phase4_complete_results.json``, the web UI's criteria, the console's last
 line and the exit code all come from ``decide``; nothing else decides. In order:
 
+0. a host the nodes run on stopped answering (the ``hosts`` row, ``networks.cluster --hosts``):
+   **INCONCLUSIVE** — what its nodes did, and why, is unknown, so their failures judge nothing;
 1. a **correctness** row failed (data lost or corrupt, a wrong answer, the network not whole
    before or after): **NOT READY**, however the run went — a bug seen is a bug;
 2. a **harness** row did not pass (interrupted, cut short, fault steps late, monitor gaps, the
@@ -19,6 +21,7 @@ from typing import Any
 
 from reports.criteria import evaluate
 from reports.evidence import Evidence
+from reports.harness import HOSTS
 from reports.rows import (
     CORRECTNESS,
     FAIL,
@@ -103,6 +106,9 @@ def _verdict(label: str, results: list[Result], blocking: list[Result]) -> Verdi
 def decide(results: list[Result], thresholds: Thresholds) -> Verdict:
     """Turn criterion rows into the verdict (module docstring); the reason names one row."""
     of = lambda family: [r for r in results if r.family == family]  # noqa: E731
+    lost = [r for r in of(HARNESS) if r.name == HOSTS and r.verdict == FAIL]
+    if lost:
+        return _verdict(INCONCLUSIVE, results, lost)
     wrong = [r for r in of(CORRECTNESS) if r.verdict == FAIL]
     if wrong:
         return _verdict(NOT_READY, results, wrong)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from faults.backends.control import ControlClient
 from faults.backends.hosts import HostsNetwork
 from faults.backends.netns import NetnsError
 from networks.adapter import NodeInfo
@@ -22,8 +23,10 @@ from networks.hosts import HostsError, home_index, load_hosts, parse_hosts
 from networks.remote import RemoteLauncher
 from networks.ssh import HostError
 from reports.evidence import Evidence
-from reports.harness import faults_applied, workers
+from reports.harness import faults_applied, hosts, workers
+from reports.rows import Result
 from reports.thresholds import Thresholds
+from reports.verdict import decide
 from tests.conftest import ROOT, cluster_cli, wait_for
 from tests.hostlab import HostLab, missing
 from tests.http import get
@@ -33,7 +36,7 @@ NODES_PER_HOST = 2
 #: How the run names a worker whose heartbeat went missing (locustfiles/heartbeats.py; not
 #: imported: importing Locust monkey-patches this process).
 MISSING = "its heartbeat went missing (Locust marked it missing: usually a saturated CPU)"
-LOST_HOST_BOUND_S = 20.0  # ServerAlive 2 s x 3, a connect timeout of 3 s, and a margin
+LOST_HOST_BOUND_S = 25.0  # ServerAlive 2 s x 5, a connect timeout of 3 s, and a margin
 CROSS = {"n1": ["n3", "n4"], "n2": ["n3", "n4"]}  # host 1's nodes from host 2's
 PLAN = ROOT / "tests" / "plans" / "hosts.toml"  # a crash on host 2, a cut between hosts; 10 s
 SHORT = ("--levels", "5,25", "--step-time", "3", "--stress-levels", "", "--fault-plan", str(PLAN))
@@ -144,6 +147,20 @@ def test_the_report_names_a_worker_whose_heartbeat_went_missing():
     [result] = workers(Evidence(status={"worker_died": True, "workers_lost": lost}), Thresholds())
     assert (result.family, result.verdict) == ("harness", "fail")
     assert result.detail == f"host2_5f1c: {MISSING}"
+
+
+def test_a_lost_host_makes_the_run_inconclusive_whatever_else_failed():
+    """Its nodes' failures judge nothing: what they did, and why, is unknown."""
+    lost = {"root@10.0.0.6:22": "no answer within 15s"}
+    rows = hosts(Evidence(status={"hosts_lost": lost}), Thresholds())
+    assert [(r.name, r.verdict, r.detail) for r in rows] == [
+        ("hosts", "fail", "root@10.0.0.6:22: no answer within 15s")
+    ]
+    wrong = Result("acked_writes", "run", 3.0, 0.0, "<=", "fail", 10, family="correctness")
+    verdict = decide([wrong, *rows], Thresholds())
+    assert verdict.label == "INCONCLUSIVE" and "root@10.0.0.6:22" in verdict.reason
+    assert hosts(Evidence(status={"hosts_lost": {}}), Thresholds())[0].verdict == "pass"
+    assert hosts(Evidence(status={"worker_died": False}), Thresholds()) == []  # one machine
 
 
 # -- nodes on hosts ------------------------------------------------------------------------
@@ -279,6 +296,12 @@ def test_a_host_that_stops_answering_is_a_harness_failure(lab, tmp_path):
             cluster.kill("n4")
         assert cluster.kill("n1")["state"] == "killed"  # the other host still answers
         assert cluster.lost_hosts.keys() == {f"root@{lab.address(h2)}:22"}
+        # What a Locust run reads at its end (locustfiles/heartbeats.py): the host, by name.
+        lost = ControlClient(cluster.descriptor).hosts_lost()
+        assert lost.keys() == {f"root@{lab.address(h2)}:22"}
+        assert [r.get("host_lost") is not None for r in cluster.status()] == [False] * 2 + [
+            True
+        ] * 2
         started = time.monotonic()
     finally:
         cluster.close()
@@ -422,3 +445,34 @@ def test_a_worker_whose_heartbeat_goes_missing_is_named_in_the_report(lab, tmp_p
     assert row["verdict"] == "fail" and MISSING in row["detail"], row
     [worker] = complete["run"]["status"]["workers_lost"]  # hostname_hex: the lab shares one
     assert worker in row["detail"] and worker in output
+
+
+def freeze_host_2(lab: HostLab) -> None:
+    """Host 2's sshd frozen from ``FREEZE_AFTER_S`` into the load for ``SSH_LOST_S``: longer
+    than ServerAlive allows, so the launcher loses the host; on resume its sshd ends the
+    dropped sessions and the nodes' watchdogs take them down."""
+    ns = lab.names[1]
+    wait_for(lambda: [p for p in lab.pids(ns) if b"--worker" in _cmdline(p)], 60, 0.2)
+    time.sleep(FREEZE_AFTER_S)
+    frozen = lab.sshd_pids(ns)
+    for pid in frozen:
+        os.kill(pid, signal.SIGSTOP)
+    time.sleep(SSH_LOST_S)
+    for pid in frozen:
+        os.kill(pid, signal.SIGCONT)
+
+
+SSH_LOST_S = 14.0
+
+
+@needs_lab
+@pytest.mark.integration
+@pytest.mark.load
+def test_a_host_lost_during_the_load_makes_the_run_inconclusive(lab, tmp_path):
+    complete, output, _ = evaluate(lab, tmp_path, during=freeze_host_2)
+    verdict = complete["verdict"]
+    host = f"root@{lab.address(lab.names[1])}:22"
+    assert verdict["label"] == "INCONCLUSIVE" and host in verdict["reason"], verdict["reason"]
+    assert complete["run"]["status"]["hosts_lost"].keys() == {host}
+    assert f"host {host} lost" in output
+    assert left_behind(lab) == {}

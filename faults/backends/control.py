@@ -137,6 +137,14 @@ class ControlClient:
         answer = request_json("GET", url, token=self.token, timeout=self.timeout)
         return {n["name"]: n.get("state", "?") for n in answer.get("nodes", [])}
 
+    def hosts_lost(self) -> dict[str, str]:
+        """GET /nodes -> {host: why} for the hosts (``networks.cluster --hosts``) that stopped
+        answering the launcher; empty on one machine."""
+        url = f"{self.control}/nodes"
+        answer = request_json("GET", url, token=self.token, timeout=self.timeout)
+        nodes = answer.get("nodes", [])
+        return {n.get("ssh", n["name"]): n["host_lost"] for n in nodes if n.get("host_lost")}
+
     def check_answers(self, source: str = "descriptor") -> None:
         """One GET /nodes before anything runs: a cluster that is gone (a stale descriptor) or
         refuses the token is a DescriptorError in one line, not a run of failed steps."""
