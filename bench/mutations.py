@@ -1,7 +1,7 @@
 """Mutation check of the verdict: does a realistic defect in the node turn READY into NOT READY?
 
     python bench/mutations.py [--set own|reported|all] [--only NAME[,NAME]] [--list] [--keep]
-                              [--timeout 300] [--json F]
+                              [--profile quick|full] [--timeout 300] [--json F]
 
 Per defect: copy the project into a fresh temp dir, apply one small textual patch to the copy's
 ``node/`` (never the working tree), run the quick profile there (``python -m locust -f
@@ -296,6 +296,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--list", action="store_true", help="list the defects and exit")
     p.add_argument("--keep", action="store_true", help="keep the temp dirs (copy, results, log)")
     p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S, help="seconds per run")
+    p.add_argument(
+        "--profile",
+        choices=("quick", "full"),
+        default="quick",
+        help="the suite's profile each run uses (full: multi-MiB files, 30 s levels; ~6 min)",
+    )
     p.add_argument("--json", type=Path, help="also write the rows and summary as JSON here")
     p.add_argument(
         "--baseline",
@@ -323,7 +329,8 @@ def main(argv: list[str] | None = None) -> int:
         names = [UNMODIFIED, *(n for n in names if n != UNMODIFIED)]  # the baseline runs first
     signal.signal(signal.SIGTERM, _interrupt)
     rows: list[dict] = []
-    extra: tuple[str, ...] = ()
+    profile: tuple[str, ...] = ("--profile", a.profile)
+    extra: tuple[str, ...] = profile
     try:
         for i, name in enumerate(names, 1):
             print(f"[{i}/{len(names)}] {name} ...", flush=True)
@@ -331,7 +338,7 @@ def main(argv: list[str] | None = None) -> int:
             row = run_one(BY_NAME.get(name), a.timeout, keep, extra)
             rows.append(row)
             if a.baseline and name == UNMODIFIED:
-                extra = ("--baseline", str(Path(row["tmp"]) / "results"))
+                extra = (*profile, "--baseline", str(Path(row["tmp"]) / "results"))
             print(f"    exit {row['exit_code']}, {row['label']}, {row['seconds']}s: "
                   f"{row['outcome']} | {row['peerload_line']}", flush=True)  # fmt: skip
     except KeyboardInterrupt:
