@@ -250,6 +250,25 @@ def test_a_cross_host_partition_cuts_traffic_between_hosts_and_heals(lab):
             assert net.table not in tables
         assert connects(lab, h1, n3.host, n3.http_port)
         wait_for(lambda: not _dead(n1.http, "n3"), 30, 0.2)
+        # A run SIGKILLed while its cut holds: the next backend from here removes the cut.
+        subprocess.run(
+            [sys.executable, "-c", KILLED_MID_CUT, str(cluster.descriptor_path)], cwd=ROOT
+        )
+        assert not connects(lab, h1, n3.host, n3.http_port)
+        again = HostsNetwork(cluster.descriptor)
+        again.close()
+        assert len(again.removed_stale) == 2  # one table on each host
+        assert connects(lab, h1, n3.host, n3.http_port)
+
+
+#: A process that cuts the hosts apart and dies without closing its backend.
+KILLED_MID_CUT = f"""
+import json, os, sys
+from faults.backends.hosts import HostsNetwork
+net = HostsNetwork(json.loads(open(sys.argv[1]).read()))
+net.partition("cut", {CROSS!r})
+os.kill(os.getpid(), 9)
+"""
 
 
 def _dead(url: str, name: str) -> bool:

@@ -8,12 +8,19 @@ The nodes of one host share its address: rules tell hosts apart, not the nodes o
 so a cut between two nodes of the same host is refused (the control backend can make it), a
 loss applies to a host's links to the other hosts, and a bandwidth cap stays the netns
 backend's. A host that does not answer is named in the step's error after the others got the
-rules, and heal, reset and close still reach every other host.
+rules, and heal, reset and close still reach every other host. Tables are named after this
+process and machine (``peerload_PID_N_MACHINE``): the next backend made on this machine deletes,
+on every host, those whose process is gone (a SIGKILLed run's cuts).
 """
 
 from __future__ import annotations
 
+import hashlib
+import itertools
+import os
+import re
 import shutil
+import socket
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -23,9 +30,14 @@ from networks.hosts import HostsError, parse_hosts
 from networks.ssh import CommandError, HostError, SshHost
 
 from ..targets import symmetric_pairs
-from .netns import NetnsError, NetnsNetwork
+from .netns import TABLE_PREFIX, NetnsError, NetnsNetwork, pid_alive
 
 HOSTS_KEY = "hosts"  # the descriptor's list of hosts (networks/remote.py)
+#: Names the machine that made a table on the hosts (its tables are ``peerload_PID_N_MACHINE``),
+#: so stale ones are judged by the pids of the machine that made them.
+MACHINE = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
+STALE = re.compile(rf"table inet ({TABLE_PREFIX}\d+_\d+_{MACHINE})\b")
+_instances = itertools.count(1)
 
 
 def on_hosts(descriptor: Mapping[str, Any] | None) -> bool:
@@ -45,9 +57,29 @@ class HostsNetwork(NetnsNetwork):
             hosts = parse_hosts(descriptor[HOSTS_KEY])
         except (KeyError, TypeError, HostsError) as exc:
             raise NetnsError(f"the cluster descriptor's hosts: {exc}") from None
+        table = table or f"{TABLE_PREFIX}{os.getpid()}_{next(_instances)}_{MACHINE}"
         self._setup({n["name"]: n["host"] for n in descriptor["nodes"]}, table, delays)
         self._control_dir = Path(tempfile.mkdtemp(prefix="pl-nft-"))
         self.ssh = [SshHost(h, self._control_dir, hosts) for h in hosts.hosts]
+        self.removed_stale = self._remove_stale()
+
+    def _remove_stale(self) -> list[str]:
+        """Delete, on every host, the tables a backend on this machine made and never closed
+        (its process is gone: a SIGKILLed run's cuts). Tables of other machines are theirs."""
+        removed = []
+        for ssh in self.ssh:
+            try:
+                listing = ssh.run("nft list tables")
+            except (HostError, CommandError):
+                continue  # the run's first step on that host names it
+            for table in STALE.findall(listing):
+                if not pid_alive(int(table.split("_")[1])):
+                    try:
+                        ssh.run(f"nft delete table inet {table}")
+                        removed.append(f"{ssh.host.name}:{table}")
+                    except (HostError, CommandError):
+                        pass
+        return removed
 
     def _nft(self, script: str) -> None:
         """The script on every host; the hosts that refused or did not answer, named."""
