@@ -288,7 +288,11 @@ def on_test_start(environment, **_) -> None:
         shape.restart()
     if getattr(environment, "peerload_faults", None) is not None:
         environment.peerload_faults.reset()
-    problems = state.initial_problems = steady_state(state)
+    state.verifying = True  # the shape holds its stages until this is done
+    try:
+        problems = state.initial_problems = steady_state(state)
+    finally:
+        state.verifying = False
     if problems and environment.parsed_options.keep_going:
         # Every stage runs anyway and is judged: a team sees all its problems in one run.
         say("initial network verification FAILED: " + "; ".join(problems))

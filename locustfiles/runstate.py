@@ -78,6 +78,7 @@ class RunState:
     broke_why: str | None = None  # why the stress step that broke did
     interrupted: str | None = None  # the signal that interrupted the run, if one did
     initial_problems: list[str] | None = None  # the steady-state probe before the load
+    verifying: bool = False  # that probe is running: the stages wait (shape.py)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:

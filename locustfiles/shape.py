@@ -26,6 +26,7 @@ from .samples import REPORT_LAG_S
 #: Share of a level spent in its burst (the last part of the step).
 BURST_SHARE = 0.5
 STRESS_GROWTH = 2  # the ramp doubles the users after the listed steps
+MIN_SPAWN_RATE = 10  # users started per second, at least (a stage's users, if more)
 RUN_TIME_REACHED, STOPPED, ALL_DONE = "run time reached", "stopped", "all stages done"
 
 
@@ -71,6 +72,8 @@ class Phase4Shape(LoadTestShape):
         super().__init__()
         self._index = -1
         self._window: dict | None = None
+        self._last: tuple[int, int] | None = None  # what the last tick returned
+        self._held = False  # ticks were held while the initial verification ran
 
     def configure(
         self, stages: list[Stage], run_time_limit: float | None, thresholds: Thresholds
@@ -97,6 +100,20 @@ class Phase4Shape(LoadTestShape):
         return getattr(self.runner.environment, "peerload", None)
 
     def tick(self):
+        if self.state is not None and self.state.verifying:
+            # Locust restarts its spawner, test_start and so the verification with it, whenever
+            # a tick changes the user count: hold still until the verification is over (100
+            # nodes take longer than the idle stage), then start the stages' clock from there.
+            self._held = True
+            return self._last or (0, MIN_SPAWN_RATE)
+        if self._held:
+            self._held = False
+            self.reset_time()
+            self.restart()
+        self._last = self._tick()
+        return self._last
+
+    def _tick(self):
         run_time = self.get_run_time()
         if self.run_time_limit and run_time >= self.run_time_limit:
             return self._finish(RUN_TIME_REACHED)
@@ -113,7 +130,7 @@ class Phase4Shape(LoadTestShape):
                 return None
         stage = self.stages[index]
         self._set_burst(stage.kind == "level" and time.time() >= self._window["burst_start"])
-        return stage.users, max(stage.users, 10)
+        return stage.users, max(stage.users, MIN_SPAWN_RATE)
 
     def _set_burst(self, on: bool) -> None:
         state = self.state
