@@ -81,7 +81,7 @@ class Launcher:
         #: Each data dir's own disk size in MiB (a tmpfs, so disk_full can fill it), or None.
         self.disk_mb = disk_mb
         self._mounted: list[Path] = []
-        self.network.check_size(nodes)
+        self._check_size(nodes)
         corpus.check_size(nodes, files_per_node)
         if not 1 <= first_host <= loopback.LAST_HOST + 1 - nodes:
             raise ValueError(f"{nodes} nodes from host {first_host} do not fit a 127.0.B.x block")
@@ -111,6 +111,10 @@ class Launcher:
         self._spawner = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="spawner")
         self._pid = os.getpid()
         atexit.register(self._kill_all)
+
+    def _check_size(self, nodes: int) -> None:
+        """The network's own limit and what this machine holds (memory, descriptors, ports)."""
+        self.network.check_size(nodes)
 
     def _place(self, names: list[str], first_host: int, netns: bool) -> dict[str, NodeProc]:
         """Each node's record: its own loopback address where its network can bind one (a

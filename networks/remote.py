@@ -20,12 +20,14 @@ workdir (``NAME.log``) at close and when a node fails at start.
 from __future__ import annotations
 
 import shlex
+import shutil
 import signal
 import subprocess
 import tarfile
 import tempfile
 from pathlib import Path, PurePosixPath
 
+from . import corpus
 from .hosts import Host, HostsFile
 from .launcher import Launcher
 from .procs import NodeProc, death_signal_prefix
@@ -117,7 +119,11 @@ class RemoteLauncher(Launcher):
         self._control_dir = Path(tempfile.mkdtemp(prefix="pl-ssh-"))
         self.ssh = {h: SshHost(h, self._control_dir, hosts, self._popen) for h in hosts.hosts}
         self.host_of: dict[str, Host] = {}
-        super().__init__(network, hosts.nodes, **options)
+        try:
+            super().__init__(network, hosts.nodes, **options)
+        except BaseException:
+            shutil.rmtree(self._control_dir, ignore_errors=True)
+            raise
         self.run_dir = {h: PurePosixPath(h.data_dir) / self.workdir.name for h in hosts.hosts}
 
     def _popen(self, argv: list[str], **options) -> subprocess.Popen:
@@ -128,6 +134,14 @@ class RemoteLauncher(Launcher):
         except RuntimeError:  # after close: from this thread, without the death signal
             return subprocess.Popen(argv, **options)
         return spawn.result()
+
+    def _check_size(self, nodes: int) -> None:
+        """The network's own limit only: the nodes' memory and descriptors are their hosts'
+        (each file's ``nodes`` is bounded, networks/hosts.py); here each costs an ssh client."""
+        if not 1 <= nodes <= self.network.max_nodes:
+            raise ValueError(
+                f"{nodes} nodes: at most {self.network.max_nodes} for {self.network.name}"
+            )
 
     def _place(self, names: list[str], first_host: int, netns: bool) -> dict[str, NodeProc]:
         """Nodes in the hosts file's order: the first host's ``nodes``, then the next's."""
@@ -170,8 +184,6 @@ class RemoteLauncher(Launcher):
 
     def _seed(self, catalogs: dict[str, list]) -> None:
         """Each node's corpus, written here into a staging dir and unpacked on its host."""
-        from . import corpus
-
         stage = Path(tempfile.mkdtemp(prefix="stage-", dir=self.workdir))
         try:
             for node in self.nodes.values():
@@ -185,7 +197,7 @@ class RemoteLauncher(Launcher):
                     f"mkdir -p {target} && tar -C {target} -xf -", stdin=archive.read_bytes()
                 )
         finally:
-            subprocess.run(["rm", "-rf", str(stage)], check=False)
+            shutil.rmtree(stage, ignore_errors=True)
 
     def _spawn(self, node: NodeProc, peers: list[NodeProc]) -> None:
         host, ssh, network = self.host_of[node.name], self._ssh(node), self.network
@@ -285,7 +297,7 @@ class RemoteLauncher(Launcher):
                         pass
             for ssh in self.ssh.values():
                 ssh.close()
-            subprocess.run(["rm", "-rf", str(self._control_dir)], check=False)
+            shutil.rmtree(self._control_dir, ignore_errors=True)
 
     def _kill_all(self) -> None:
         for node in self.nodes.values():

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import shlex
+import shutil
 import signal
 import sys
 import tempfile
@@ -94,6 +95,7 @@ class Workers:
             (self.logs / f"worker-{host.address}.log").write_text(text)
         for ssh in self.ssh.values():
             ssh.close()
+        shutil.rmtree(self._dir, ignore_errors=True)
         return problems
 
 
@@ -112,6 +114,7 @@ def check(path: Path) -> int:
             failed += 1
         finally:
             ssh.close()
+    shutil.rmtree(control, ignore_errors=True)
     return 1 if failed else 0
 
 

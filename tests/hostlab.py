@@ -106,6 +106,7 @@ class HostLab:
         ip("netns", "add", ns)
         self.made.append(ns)
         ip("link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", ns)
+        self.made.append(veth)  # deleted by name: a namespace lingers while a process exits
         ip("link", "set", veth, "master", self.bridge, "up")
         ip("-n", ns, "link", "set", "lo", "up")
         ip("-n", ns, "addr", "add", f"{self.address(ns)}/24", "dev", "eth0")
@@ -188,6 +189,11 @@ class HostLab:
                     pass
         for proc in self.sshd.values():
             proc.wait()
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while any(self.pids(ns) for ns in self.made if ns in self.names):
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
         for name in reversed(self.made):
             if name in self.names:
                 ip("netns", "delete", name, check=False)

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -251,9 +253,12 @@ def test_a_cross_host_partition_cuts_traffic_between_hosts_and_heals(lab):
         assert connects(lab, h1, n3.host, n3.http_port)
         wait_for(lambda: not _dead(n1.http, "n3"), 30, 0.2)
         # A run SIGKILLed while its cut holds: the next backend from here removes the cut.
+        before = set(Path(tempfile.gettempdir()).glob("pl-nft-*"))
         subprocess.run(
             [sys.executable, "-c", KILLED_MID_CUT, str(cluster.descriptor_path)], cwd=ROOT
         )
+        for left in set(Path(tempfile.gettempdir()).glob("pl-nft-*")) - before:
+            shutil.rmtree(left)  # the killed process's ssh control dir: it could not clean up
         assert not connects(lab, h1, n3.host, n3.http_port)
         again = HostsNetwork(cluster.descriptor)
         again.close()
@@ -352,13 +357,18 @@ def test_the_cluster_cli_leaves_nothing_on_the_hosts(lab, sig):
     """Ctrl-C stops every node on every host; even a SIGKILLed launcher takes them down (each
     node's watchdog on its host sees the session's stdin close)."""
     hosts = lab.hosts_toml(1)
-    args = ["--hosts", str(hosts), "--files-per-node", "2"]
+    args = ["--hosts", str(hosts), "--files-per-node", "2", "--workdir", str(lab.tmp / "run")]
+    before = set(Path(tempfile.gettempdir()).glob("pl-ssh-*"))
     with cluster_cli(args, stderr=subprocess.DEVNULL) as (proc, pids):
         assert len(pids) == 2 and all(state_of(p) for p in pids)
         proc.send_signal(sig)
         proc.wait(30)
     wait_for(lambda: not left_behind(lab), 15, 0.2)
     assert not any(state_of(p) for p in pids)
+    for path in set(Path(tempfile.gettempdir()).glob("pl-ssh-*")) - before:
+        sockets = [p.name for p in path.iterdir()]  # a SIGKILLed launcher could not clean up
+        if any(name.startswith(f"{lab.address(ns)}-") for name in sockets for ns in lab.names):
+            shutil.rmtree(path)
 
 
 def evaluate(lab: HostLab, tmp_path: Path, during=None) -> tuple[dict, str, str]:
