@@ -35,6 +35,11 @@ from .verify import (
 
 #: Searches ``concurrent`` sends at once from one node: more than a small dedupe cache holds.
 CONCURRENT_SEARCHES = 50
+#: How far those searches go: files within this many hops, searched with this TTL. Close
+#: enough that 50 floods at once stay a test of state shared between queries (degree d: about
+#: d² nodes each) and not an unjudged stress test of the whole network (at 100 nodes, 50 floods
+#: to the diameter are ~15,000 peer messages at once; the stress stage has its own gates).
+CONCURRENT_TTL = 2
 #: How long the whole concurrent batch may take, seconds.
 CONCURRENT_TIMEOUT_S = 30.0
 
@@ -142,11 +147,11 @@ def _flow_unverified(net: Adapter, finder: NodeInfo, source: NodeInfo) -> list[t
 
 def check_concurrent(net: Adapter, nodes: list[NodeInfo], topology: Topology | None) -> Check:
     """``CONCURRENT_SEARCHES`` searches at once from n1, each for a different file of another
-    node within reach, each answer judged: found on its holder, and nothing the checker
+    node within ``CONCURRENT_TTL`` hops (that TTL), each answer judged: found on its holder, and nothing the checker
     (reports.checker) finds wrong. One adapter per search: an adapter serves one caller."""
     name = "concurrent"
     origin = nodes[0]
-    near = within(topology, origin.name, MAX_TTL)
+    near = within(topology, origin.name, CONCURRENT_TTL)
     wanted = [(n, f) for n in nodes if n is not origin and n.name in near for f in n.files]
     if not wanted:
         return Check(name, NOT_MEASURABLE, "needs 2 nodes and a seeded corpus")
@@ -159,7 +164,7 @@ def check_concurrent(net: Adapter, nodes: list[NodeInfo], topology: Topology | N
         holder, file = pair
         own = type(net)(list(net.nodes.values()))
         try:
-            ttl = search_ttl(topology, origin.name, holder.name)
+            ttl = CONCURRENT_TTL if topology is not None else search_ttl(None, origin.name)
             answer, why = _call(own.search, origin, file["name"], ttl)
             if why:
                 return why
