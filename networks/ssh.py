@@ -137,7 +137,8 @@ class SshHost:
                 )
             except subprocess.TimeoutExpired:
                 raise self._lose(f"no answer within {timeout:.0f}s") from None
-        err = done.stderr.decode(errors="replace").strip()
+        lines = done.stderr.decode(errors="replace").splitlines()
+        err = "; ".join(line.strip() for line in lines if line.strip())  # one line, said once
         if done.returncode == SSH_FAILED:
             raise self._lose(err or "connection failed")
         if done.returncode != 0:
