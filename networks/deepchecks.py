@@ -147,8 +147,9 @@ def _flow_unverified(net: Adapter, finder: NodeInfo, source: NodeInfo) -> list[t
 
 def check_concurrent(net: Adapter, nodes: list[NodeInfo], topology: Topology | None) -> Check:
     """``CONCURRENT_SEARCHES`` searches at once from n1, each for a different file of another
-    node within ``CONCURRENT_TTL`` hops (that TTL), each answer judged: found on its holder, and nothing the checker
-    (reports.checker) finds wrong. One adapter per search: an adapter serves one caller."""
+    node within ``CONCURRENT_TTL`` hops (that TTL), each answer judged: found on its holder,
+    and nothing the checker (reports.checker) finds wrong. One adapter per search: an adapter
+    serves one caller."""
     name = "concurrent"
     origin = nodes[0]
     near = within(topology, origin.name, CONCURRENT_TTL)

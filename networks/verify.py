@@ -62,6 +62,8 @@ from .topology import Topology
 DOWNLOAD_TIMEOUT_S = 5.0
 #: The depths ``ttl_depth`` checks, while the farthest node is beyond the previous one.
 TTL_DEPTHS = (1, 2, 3)
+#: Per-node problems a check's detail spells out; the rest are counted (100 nodes stay a line).
+MAX_LISTED = 5
 INDEX_WAIT_S = 5.0
 POLL_S = 0.25
 INDEX_BYTES = 4096
@@ -150,6 +152,12 @@ def wrong_answer(model: Model, node: NodeInfo, term: str, ttl: int, answer) -> s
     return f"answer {judged.answer}" + (f" ({judged.note})" if judged.note else "")
 
 
+def listed(problems: list[str], limit: int = MAX_LISTED) -> str:
+    """``problems`` joined, the first ``limit`` spelt out and the rest counted."""
+    more = len(problems) - limit
+    return "; ".join(problems[:limit]) + (f"; … and {more} more" if more > 0 else "")
+
+
 def check_up(net: Adapter, nodes: list[NodeInfo]) -> Check:
     down = [n.name for n in nodes if _call(net.health, n)[1]]
     detail = f"{', '.join(down)} {'does' if len(down) == 1 else 'do'} not answer" if down else ""
@@ -169,7 +177,7 @@ def check_joined(net: Adapter, nodes: list[NodeInfo]) -> Check:
             what = f"does not see {', '.join(missing)} {seen} ({describe(node.name, view)})"
             gaps.append(f"{node.name} {why or what}")
     if gaps:
-        return Check("joined", FAIL, "; ".join(gaps))
+        return Check("joined", FAIL, listed(gaps))
     if net.has(PEERS):
         return Check("joined", PASS, "every node sees all alive")
     return Check("joined", PASS, "every node lists all; unverified: whether they are alive")
@@ -198,7 +206,7 @@ def check_search(net: Adapter, nodes: list[NodeInfo], topology: Topology | None 
         elif wrong := wrong_answer(model, node, file["name"], ttl, answer):
             problems.append(f"from {node.name}: {wrong}")
         unsaid = unsaid or (answer is not None and answer.reached is None)
-    detail = "; ".join(problems) or "each node finds a file only another node holds"
+    detail = listed(problems) or "each node finds a file only another node holds"
     if unsaid and not problems:
         detail += "; unverified: which nodes answered (the network does not say)"
     return Check("search", FAIL if problems else PASS, detail)
@@ -274,7 +282,7 @@ def check_download(net: Adapter, nodes: list[NodeInfo]) -> Check:
     if not seeded:
         return Check("download", NOT_MEASURABLE, "no seeded corpus to download")
     problems = [p for n in seeded if (p := download_problem(net, n, n.files[0]))]
-    detail = "; ".join(problems) or f"a file from each of {len(seeded)} nodes verifies"
+    detail = listed(problems) or f"a file from each of {len(seeded)} nodes verifies"
     return Check("download", FAIL if problems else PASS, detail)
 
 
@@ -323,7 +331,7 @@ def check_corpus(net: Adapter, nodes: list[NodeInfo]) -> Check:
         if bad:
             problems.append(f"{node.name}: {'; '.join(bad)}")
     if problems:
-        return Check("corpus", FAIL, "; ".join(problems))
+        return Check("corpus", FAIL, listed(problems))
     seeded = sum(len(n.files) for n in nodes)
     verified = f"{downloaded} downloaded and verified"
     if undigested:
