@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from faults.backends.control import ControlClient
+from faults.backends.control import ControlClient, ControlNetwork
 from faults.backends.hosts import HostsNetwork
 from faults.backends.netns import NetnsError
 from networks.adapter import NodeInfo
@@ -223,7 +223,7 @@ def test_a_cross_host_partition_cuts_traffic_between_hosts_and_heals(lab):
     h1, h2 = lab.names
     with RemoteLauncher("builtin", hosts, files_per_node=2) as cluster:
         n1, n3 = cluster.nodes["n1"], cluster.nodes["n3"]
-        net = HostsNetwork(cluster.descriptor)
+        net = HostsNetwork(cluster.descriptor)  # no admin API given: nftables only
         try:
             assert connects(lab, h1, n3.host, n3.http_port)
             applied = net.partition("cut", CROSS)
@@ -237,6 +237,7 @@ def test_a_cross_host_partition_cuts_traffic_between_hosts_and_heals(lab):
             with pytest.raises(NetnsError, match="n1 and n2 share host"):
                 net.partition("same", {"n1": ["n2"]})
             net.heal_partition("cut", CROSS)
+            wait_for(lambda: not _dead(n1.http, "n3"), 30, 0.2)
             assert connects(lab, h1, n3.host, n3.http_port)
             assert connects(lab, h2, n1.host, n1.http_port)
             net.loss("lossy", ["n1"], 100)
@@ -252,6 +253,18 @@ def test_a_cross_host_partition_cuts_traffic_between_hosts_and_heals(lab):
             assert net.table not in tables
         assert connects(lab, h1, n3.host, n3.http_port)
         wait_for(lambda: not _dead(n1.http, "n3"), 30, 0.2)
+        # With the nodes' admin API (as a run builds it): isolate-one, on a host of two nodes.
+        nodes_cut = ControlNetwork(ControlClient(cluster.descriptor))
+        net = HostsNetwork(cluster.descriptor, delays=nodes_cut)
+        try:
+            applied = net.partition("isolate", {"n1": ["n2", "n3", "n4"]})
+            assert applied["in_nodes"]["backend"] == "control"
+            assert not connects(lab, h2, n1.host, n1.http_port)  # nftables, across hosts
+            wait_for(lambda: _dead(cluster.nodes["n2"].http, "n1"), 30, 0.2)  # n2 on n1's host
+            net.heal_partition("isolate", {"n1": ["n2", "n3", "n4"]})
+            wait_for(lambda: not _dead(cluster.nodes["n2"].http, "n1"), 30, 0.2)
+        finally:
+            net.close()
         # A run SIGKILLed while its cut holds: the next backend from here removes the cut.
         before = set(Path(tempfile.gettempdir()).glob("pl-nft-*"))
         subprocess.run(

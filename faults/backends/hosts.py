@@ -4,13 +4,14 @@ The same rules as the netns backend (faults/backends/netns.py: drop, ``numgen`` 
 table of this run's own), applied with ``nft -f -`` over SSH on each host the descriptor
 lists (networks/ssh.py, the hosts file it carries). A node's packets leave through its own
 host's ``output`` hook, so the full rule set on every host cuts both directions of a link.
-The nodes of one host share its address: rules tell hosts apart, not the nodes of one host,
-so a cut between two nodes of the same host is refused (the control backend can make it), a
-loss applies to a host's links to the other hosts, and a bandwidth cap stays the netns
-backend's. A host that does not answer is named in the step's error after the others got the
-rules, and heal, reset and close still reach every other host. Tables are named after this
-process and machine (``peerload_PID_N_MACHINE``): the next backend made on this machine deletes,
-on every host, those whose process is gone (a SIGKILLed run's cuts).
+The nodes of one host share its address: rules tell hosts apart, not the nodes of one host, so
+a cut between two nodes of the same host is made by the nodes themselves through their admin
+API (as the control backend does; refused where there is none), a loss applies to a host's
+links to the other hosts, and a bandwidth cap stays the netns backend's. A host that does not
+answer is named in the step's error after the others got the rules, and heal, reset and close
+still reach every other host. Tables are named after this process and machine
+(``peerload_PID_N_MACHINE``): the next backend made on this machine deletes, on every host,
+those whose process is gone (a SIGKILLed run's cuts).
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ class HostsNetwork(NetnsNetwork):
         self._control_dir = Path(tempfile.mkdtemp(prefix="pl-nft-"))
         self.ssh = [SshHost(h, self._control_dir, hosts) for h in hosts.hosts]
         self.removed_stale = self._remove_stale()
+        self._inside: dict[str, dict[str, list[str]]] = {}  # key -> the nodes' own cuts
 
     def _remove_stale(self) -> list[str]:
         """Delete, on every host, the tables a backend on this machine made and never closed
@@ -93,13 +95,38 @@ class HostsNetwork(NetnsNetwork):
             raise NetnsError("; ".join(errors))
 
     def partition(self, key: str, grudge: Mapping[str, Sequence[str]]) -> dict[str, Any]:
+        """Links between hosts cut by nftables there; links between two nodes of one host
+        (one address) by the nodes themselves, through their admin API (the ``delays``
+        backend), where the network serves it."""
+        inside: dict[str, list[str]] = {}
         for a, b in symmetric_pairs(grudge):
             if self.hosts[a] == self.hosts[b]:
-                raise NetnsError(
-                    f"{a} and {b} share host {self.hosts[a]}: nftables on the hosts cannot cut "
-                    "between them (the control backend can)"
-                )
-        return super().partition(key, grudge)
+                inside.setdefault(a, []).append(b)
+        if inside and self.delays is None:
+            a, [b, *_] = next(iter(inside.items()))
+            raise NetnsError(
+                f"{a} and {b} share host {self.hosts[a]}: nftables on the hosts cannot cut "
+                "between them, and no admin API was given"
+            )
+        across = {a: [b for b in bs if self.hosts[a] != self.hosts[b]] for a, bs in grudge.items()}
+        out = super().partition(key, across)
+        if inside:
+            out["in_nodes"] = self.delays.partition(key, inside)
+            self._inside[key] = inside
+        return out
+
+    def heal_partition(self, key: str, grudge: Mapping[str, Sequence[str]]) -> dict[str, Any]:
+        out = self._remove_chains(key)
+        inside = self._inside.pop(key, None)
+        if inside:
+            out["in_nodes"] = self.delays.heal_partition(key, inside)
+        return out
+
+    def reset(self, nodes: Sequence[str]) -> dict[str, Any]:
+        """Every rule on every host, and every cut the nodes make themselves."""
+        for key in list(self._inside):
+            self.delays.heal_partition(key, self._inside.pop(key))
+        return super().reset(nodes)
 
     def links(self, nodes: Sequence[str]) -> list[tuple[str, str]]:
         """One (sender, receiver) per pair of distinct host addresses the nodes' links cross."""
