@@ -80,6 +80,9 @@ class Outage:
     #: A step of the fault failed or was not applied (reports/faultsteps.py): what it did to
     #: the network is not known, so every answer while it lasted is unknown, never judged.
     unsure: bool = False
+    #: The links a partition cut (each an unordered pair); None: every link of ``nodes`` (a
+    #: record from before windows named their cut, or a fault that cuts its target off).
+    cut: frozenset[frozenset[str]] | None = None
 
 
 @dataclass
@@ -145,16 +148,20 @@ class Model:
         else:
             out = frozenset()
             cut = frozenset(
-                frozenset((a, b))
+                pair
                 for o in self.outages
                 if o.cuts_links
                 and o.start + BOUNDARY_SLACK_S <= t0
                 and t1 <= o.end - BOUNDARY_SLACK_S
-                for a in o.nodes
-                for b in self.nodes
-                if a != b
+                for pair in self._cut_by(o)
             )
         return _distances(self, origin, out, cut, not required)
+
+    def _cut_by(self, outage: Outage) -> Iterable[frozenset[str]]:
+        """The links ``outage`` cut: its recorded pairs, else every link of its nodes."""
+        if outage.cut is not None:
+            return outage.cut
+        return (frozenset((a, b)) for a in outage.nodes for b in self.nodes if a != b)
 
     @classmethod
     def from_evidence(cls, ev: Evidence) -> Model | None:
@@ -259,10 +266,15 @@ def _outages(ev: Evidence, nodes: Iterable[str]) -> list[Outage]:
     out = []
     for w in ev.of_kind(FAULT):
         target = w.get("target")
-        hit = frozenset({target}) if target in everyone else everyone
+        named = frozenset(n for n in w.get("nodes") or () if n in everyone)
+        hit = frozenset({target}) if target in everyone else named or everyone
+        pairs = [p for p in w.get("cut") or () if isinstance(p, list | tuple) and len(p) == 2]
+        cut = frozenset(frozenset(p) for p in pairs) if pairs else None
         unsure = bool(of_fault(failed, w.get("fault_id"), target))
         cuts = w.get("acts_on") == "network" and w.get("takes_down", True) is not False
         takes_down = w.get("takes_down", True) is not False or w.get("loses_messages") is True
         back = _back(ev, w)
-        out.append(Outage(w["start"], w["end"], back, hit, takes_down, cuts and not unsure, unsure))
+        out.append(
+            Outage(w["start"], w["end"], back, hit, takes_down, cuts and not unsure, unsure, cut)
+        )
     return out

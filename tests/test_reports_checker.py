@@ -279,3 +279,21 @@ def test_a_link_a_node_made_around_a_dead_neighbour_counts_once_the_monitor_saw_
     assert judged(answer, topology=line).answer == BEYOND_TTL  # n3 is 2 hops away on the line
     relinked = [{"t": 5, "nodes_alive": 4, "nodes_total": 4, "links": [["n1", "n3"]]}]
     assert judged(answer, topology=line, series=relinked).answer != BEYOND_TTL
+
+
+def test_a_split_cuts_only_the_links_between_its_sides():
+    # Two halves, n1+n2 and n3+n4, cut apart (the scale plan's bridge): a search on one side
+    # finds its own side, never the other. The window's target names the side ("n1+n2") and
+    # its ``cut`` the pairs; cutting every link of each side's nodes would have called n2's
+    # hit, one hop from n1 on its own side, beyond the TTL.
+    cut = [[a, b] for a in ("n1", "n2") for b in ("n3", "n4")]
+    cut += [[b, a] for a, b in cut]
+    window = fault_win("n1+n2", 20, 30, kind="partition", acts_on="network")
+    window |= {"nodes": ["n1", "n2"], "cut": cut}
+    run = {"windows": [window], "fault_results": [fault_result(window, recovered_s=0.5)]}
+    own_side = search(25, [hit("n3", hops=0), hit("n4", hops=1)], origin="n3")
+    judged_side = check(evidence([own_side], **run))
+    assert judged_side.of(judged_side.answers[0]).answer == COMPLETE
+    across = search(25, [hit("n3", hops=0), hit("n4", hops=1), hit("n1", hops=1)], origin="n3")
+    judged_across = check(evidence([across], **run))
+    assert judged_across.of(judged_across.answers[0]).answer == BEYOND_TTL
