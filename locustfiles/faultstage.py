@@ -64,6 +64,16 @@ def routed(cut: list[tuple[str, str]], held: dict[str, set[str]]) -> list[tuple[
     return linked or cut
 
 
+def held_down(open_faults: list[dict], entry: dict) -> set[str]:
+    """The nodes the open faults other than ``entry`` hold down now."""
+    return {
+        n
+        for f in open_faults
+        if f is not entry and f["takes_down"]
+        for n in f.get("nodes") or [f["target"]]
+    }
+
+
 def plan_path(spec: str) -> Path:
     """A plan file, or the name of a shipped plan (``quick``, ``phase4``)."""
     shipped = SHIPPED_PLANS / f"{spec}.toml"
@@ -197,7 +207,8 @@ class FaultStage:
         self._open[step.key] = entry
         self.faults.append(entry)
         self.state.faults_active.append(step.key)
-        if entry["takes_down"] and step.target in self.state.descriptor_names:
+        one_node = step.target in self.state.descriptor_names
+        if entry["takes_down"] and (one_node or entry["cut"]):  # a node, or a split's sides
             self._probes.append(gevent.spawn(self._detect, entry, started))
 
     def on_fault_healed(self, step, record, **_) -> None:
@@ -263,7 +274,7 @@ class FaultStage:
         net = self.state.adapter()
         try:
             while time.monotonic() - since < watch:
-                if self._whole(net):
+                if self._whole(net, entry):
                     entry["recovered_s"] = entry["recovery_watched_s"] = elapsed(since)
                     return
                 gevent.sleep(POLL_S)
@@ -274,9 +285,12 @@ class FaultStage:
         finally:
             net.close()
 
-    def _whole(self, net) -> bool:
-        """The conformance checks' ``up`` and ``joined`` (where the network shows its peers)."""
-        nodes = self.state.nodes
+    def _whole(self, net, entry: dict) -> bool:
+        """The conformance checks' ``up`` and ``joined`` (where the network shows its peers),
+        over the nodes no other fault holds down now: churn's next departure, due before this
+        one's rejoin is seen everywhere, is that fault's outage, not this one's recovery."""
+        away = held_down(list(self._open.values()), entry)
+        nodes = [n for n in self.state.nodes if n.name not in away]
         if verify.check_up(net, nodes).outcome != verify.PASS:
             return False
         return verify.check_joined(net, nodes).outcome != verify.FAIL

@@ -7,7 +7,7 @@ from dataclasses import replace
 import reports
 from faults.testing import FakeCluster
 from faults.types import Step
-from locustfiles.faultstage import FaultStage, routed
+from locustfiles.faultstage import FaultStage, held_down, routed
 from locustfiles.runstate import RunState
 from locustfiles.verify import SETTLE_TIMEOUT_S, settle_s
 from reports import resilience
@@ -91,3 +91,16 @@ def test_a_partition_is_detected_over_the_links_that_carry_queries():
     assert sorted(routed(cut, ring)) == [("n1", "n2"), ("n1", "n4"), ("n2", "n1"), ("n4", "n1")]
     assert routed(cut, {}) == cut
     assert routed([("n1", "n3"), ("n3", "n1")], ring) == [("n1", "n3"), ("n3", "n1")]
+
+
+def test_a_churn_departure_does_not_count_against_the_previous_ones_recovery():
+    # Churn takes n3 down while n2, gone before it, is back: n2's recovery is the network
+    # whole apart from n3, which the open fault holds down (its own outage); a loss holds
+    # nobody down, a split holds its side.
+    n2 = {"target": "n2", "nodes": ["n2"], "takes_down": True}
+    n3 = {"target": "n3", "nodes": ["n3"], "takes_down": True}
+    lossy = {"target": "n1", "nodes": ["n1"], "takes_down": False}
+    split = {"target": "n4+n5", "nodes": ["n4", "n5"], "takes_down": True}
+    assert held_down([n2, n3, lossy], n2) == {"n3"}
+    assert held_down([n2, n3], n3) == {"n2"}
+    assert held_down([n2, split], n2) == {"n4", "n5"}
