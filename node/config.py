@@ -49,6 +49,10 @@ PROBE_INTERVAL_S = 0.25
 PROBE_TIMEOUT_S = 0.3
 INDIRECT_PROBES = 3
 INDIRECT_TIMEOUT_S = 0.4  # a helper's own probe (PROBE_TIMEOUT_S) plus its way back
+# A probe of a silent member takes PROBE_TIMEOUT_S + INDIRECT_TIMEOUT_S, longer than a period:
+# probes overlap, but no more than this many at once, so a starved or cut-off node does not pile
+# up work (and suspicions) faster than it can finish it.
+MAX_PROBES_IN_FLIGHT = 2
 SUSPICION_S = 0.4
 DEAD_AFTER_REFUSALS = 1
 MAX_SLOWDOWN = 8  # a starved node (its own timer late) stretches its timeouts up to this many times

@@ -35,6 +35,7 @@ from .config import (
     GOSSIP_INTERVAL_S,
     INDIRECT_PROBES,
     INDIRECT_TIMEOUT_S,
+    MAX_PROBES_IN_FLIGHT,
     MAX_SLOWDOWN,
     PROBE_INTERVAL_S,
     PROBE_TIMEOUT_S,
@@ -169,6 +170,8 @@ class Detector:
         return {"ok": target is not None and self.ping(target)}
 
     def _probe_next(self) -> None:
+        if len(self._probing) >= MAX_PROBES_IN_FLIGHT:
+            return  # this period's probe is skipped, not queued
         member = self._next(self._order, lambda m: m.state != DEAD)
         if member is None or member.node_id in self._probing:
             return
