@@ -275,7 +275,7 @@ def on_test_start(environment, **_) -> None:
     if is_worker(environment) or state is None:
         return
     state.started = time.time()
-    for key in ("samples", "windows", "series", "acked", "journal"):
+    for key in ("samples", "windows", "series", "acked", "journal", "links_seen"):
         getattr(state, key).clear()
     state.stopped_reason = state.broke_at = state.highest_held = None
     state.cut_short = state.broke_why = state.interrupted = None

@@ -30,6 +30,13 @@ from .runstate import parse_cluster
 VERSIONED = ("peerload", "locust", "grpcio", "gevent", "bottle", "psutil")
 
 
+def with_held(topology: dict | None, held: set) -> dict | None:
+    """The recorded topology plus ``held``: links the nodes held at a verification."""
+    if not topology or not held:
+        return topology
+    return {**topology, "held": [list(pair) for pair in sorted(held)]}
+
+
 def versions() -> dict:
     found = {"python": platform.python_version()}
     for name in VERSIONED:
@@ -176,7 +183,7 @@ def run_record(state, options, *, live: bool = False) -> dict:
         "thresholds": thresholds(options),
         "status": status(state, live=live),
         # the links the nodes were joined in ({"spec", "nodes", "edges"}); None: not recorded
-        "topology": state.descriptor.get("topology"),
+        "topology": with_held(state.descriptor.get("topology"), state.links_seen),
         "baseline": getattr(state, "baseline", None),
         # what the checker's model knows the nodes held (reports.model): the seeded files and
         # every acknowledged upload with the time it was acknowledged

@@ -79,6 +79,9 @@ class RunState:
     interrupted: str | None = None  # the signal that interrupted the run, if one did
     initial_problems: list[str] | None = None  # the steady-state probe before the load
     verifying: bool = False  # that probe is running: the stages wait (shape.py)
+    #: Links the nodes held at a verification (initial, final): the model's too, for links
+    #: made between monitor rows (around a dead neighbour) that no row saw.
+    links_seen: set = field(default_factory=set)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:

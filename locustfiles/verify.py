@@ -43,6 +43,9 @@ def steady_state(state, *, index: bool = True) -> list[str]:
     net = state.adapter()
     try:
         topo = held_links(net, state.nodes, topology(state))
+        state.links_seen.update(
+            tuple(sorted((a, b))) for a, peers in net.links.items() for b in peers if a != b
+        )
         checks = verify.conformance(net, state.nodes, index=index, topology=topo)
         return verify.problems(checks)
     finally:

@@ -172,7 +172,7 @@ class Model:
         files, unsure = _files(ev, nodes)
         topology = _topology(ev.topology, nodes)
         seen = nx.Graph(topology)
-        for row in ev.series:
+        for row in [*ev.series, {"links": ev.topology.get("held")}]:
             seen.add_edges_from(tuple(e) for e in row.get("links") or () if len(e) == 2)
         match = MATCH_RULES.get(ev.network_match or DEFAULT_MATCH, MATCH_RULES[DEFAULT_MATCH])
         return cls(nodes, files, unsure, topology, seen, _outages(ev, nodes), match)

@@ -297,3 +297,13 @@ def test_a_split_cuts_only_the_links_between_its_sides():
     across = search(25, [hit("n3", hops=0), hit("n4", hops=1), hit("n1", hops=1)], origin="n3")
     judged_across = check(evidence([across], **run))
     assert judged_across.of(judged_across.answers[0]).answer == BEYOND_TTL
+
+
+def test_a_link_the_nodes_held_at_a_verification_counts_though_no_monitor_row_saw_it():
+    # A ring n1-n2-n3-n4-n1 that lost n2: n1 re-linked to n3 between two monitor rows; the
+    # final verification saw it (the recorded topology's ``held``), so n3 one hop away is right.
+    edges = [["n1", "n2"], ["n2", "n3"], ["n3", "n4"], ["n4", "n1"]]
+    ring = {"spec": "ring", "nodes": list(NAMES), "edges": edges}
+    answer = search(10, [hit("n1", hops=0), hit("n3", hops=1)], ttl=1)
+    assert judged(answer, topology=ring).answer == BEYOND_TTL
+    assert judged(answer, topology={**ring, "held": [["n1", "n3"]]}).answer != BEYOND_TTL
