@@ -20,6 +20,7 @@ import pytest
 from locustfiles.cpumeter import GeneratorCpu, MachineCpu, ProcessCpu, generator_pids
 
 BURN_S = 0.8
+BUSY_PCT = 15.0  # a busy loop's CPU, % of one core, at least
 BUSY_LOOP = "while True: pass"
 ROOT = Path(__file__).resolve().parents[1]
 #: A monitor started and ticked once, as the run does (2 s later); its row on stdout.
@@ -85,9 +86,11 @@ def test_a_process_seen_for_the_first_time_reads_its_cpu_so_far(busy_process):
     time.sleep(BURN_S)
     meter = ProcessCpu()
     first = meter.read(busy_process.pid)  # a node just started (or restarted) looks like this
-    assert first is not None and first > 40
+    # A busy loop reads well above an idle process's ~0 %, whatever share of a core the
+    # shared machine leaves it (38 % seen with CI's other tests running).
+    assert first is not None and first > BUSY_PCT
     time.sleep(BURN_S)
-    assert meter.read(busy_process.pid) > 40  # then over the interval since
+    assert meter.read(busy_process.pid) > BUSY_PCT  # then over the interval since
 
 
 @pytest.mark.integration
