@@ -258,6 +258,8 @@ class FaultStage:
         cut = entry["cut"] or [
             (n.name, entry["target"]) for n in self.state.nodes if n.name != entry["target"]
         ]
+        if entry["cut"]:  # narrowed by the links the last poll saw: only their ends are asked
+            cut = routed(cut, net.links)
         views = {a: self._view(net, a) for a in {a for a, _ in cut}}
         if entry["cut"]:
             cut = routed(cut, net.links)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import concurrent.futures
 
 from .adapter import CHECKSUM, FILES, INDEX, NODE_DOWNLOAD, Adapter, NodeInfo
-from .reach import MAX_TTL, search_ttl, shared_term, within
+from .reach import MAX_TTL, SEARCH_TTL, shared_term, within
 from .topology import Topology
 from .verify import (
     FAIL,
@@ -165,7 +165,7 @@ def check_concurrent(net: Adapter, nodes: list[NodeInfo], topology: Topology | N
         holder, file = pair
         own = type(net)(list(net.nodes.values()))
         try:
-            ttl = CONCURRENT_TTL if topology is not None else search_ttl(None, origin.name)
+            ttl = CONCURRENT_TTL if topology is not None else SEARCH_TTL
             answer, why = _call(own.search, origin, file["name"], ttl)
             if why:
                 return why

@@ -172,8 +172,8 @@ class Model:
         files, unsure = _files(ev, nodes)
         topology = _topology(ev.topology, nodes)
         seen = nx.Graph(topology)
-        for row in [*ev.series, {"links": ev.topology.get("held")}]:
-            seen.add_edges_from(tuple(e) for e in row.get("links") or () if len(e) == 2)
+        for links in [*(row.get("links") for row in ev.series), ev.topology.get("held")]:
+            seen.add_edges_from(tuple(e) for e in links or () if len(e) == 2)
         match = MATCH_RULES.get(ev.network_match or DEFAULT_MATCH, MATCH_RULES[DEFAULT_MATCH])
         return cls(nodes, files, unsure, topology, seen, _outages(ev, nodes), match)
 
