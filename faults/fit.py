@@ -50,7 +50,9 @@ def fit_for(timeline: Timeline, descriptor: Mapping[str, Any], choice: str | Non
     chosen = choose_backend(choice or timeline.backend, descriptor)
     missing = admin_api_missing(descriptor)
     starts = [s for s in timeline.steps if s.phase == START]
-    admin = [s for s in starts if missing and REGISTRY[s.kind].needs_admin_api(chosen.name)]
+    admin = [
+        s for s in starts if missing and REGISTRY[s.kind].needs_admin_api(chosen.name, descriptor)
+    ]
     unfit = {
         s.kind: why
         for s in starts

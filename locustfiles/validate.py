@@ -8,6 +8,7 @@ import socket
 
 import faults
 from faults.backends import AUTO, NETNS
+from faults.backends.control import admin_api_missing
 from faults.kinds.base import DISK
 from networks import BUILTIN, corpus, disks, join
 from networks import netns as namespaces
@@ -82,17 +83,23 @@ def check_size_and_topology(options, network) -> None:
 def needs_netns(options) -> str | None:
     """Why the embedded network must run one namespace per node, or None: asked for, or the
     plan partitions (or makes lossy, or caps) links of nodes that share one address and the
-    netns backend will make it (nftables tells nodes apart by address). Where it cannot work
-    here the nodes start as they are, and the fault backend's line at the start says which
-    backend the faults use and what it cannot apply (faults.fit): never a namespace per node
-    for a backend that does not use it."""
+    netns backend will make it (nftables tells nodes apart by address), or the plan delays
+    links of nodes that do not serve the admin API (a delay line needs a namespace). Where it
+    cannot work here the nodes start as they are, and the fault backend's line at the start
+    says which backend the faults use and what it cannot apply (faults.fit): never a namespace
+    per node for a backend that does not use it."""
     if options.netns:
         return "--netns"
     spec = options.fault_plan or opts.profile(options.profile).default_plan
-    if not spec or spec == opts.NO_PLAN or check_network(options.network).node.per_node_address:
+    if not spec or spec == opts.NO_PLAN:
         return None
+    network = check_network(options.network)
     plan = faults.load_plan(plan_path(spec))
-    if not any(faults.kinds.REGISTRY[f.kind].by_address() for f in plan.faults):
+    kinds = [faults.kinds.REGISTRY[f.kind] for f in plan.faults]
+    shared = not network.node.per_node_address and any(k.by_address() for k in kinds)
+    no_admin = admin_api_missing({"network": network.spec})
+    delays = no_admin is not None and any(k.needs_namespaces for k in kinds)
+    if not (shared or delays):
         return None
     try:
         netns_cuts = faults.choose_backend(plan.backend).name == NETNS
@@ -100,6 +107,11 @@ def needs_netns(options) -> str | None:
         return None
     if not (netns_cuts and namespaces.available()[0]):
         return None
+    if not shared:
+        return (
+            "one network namespace per node: the plan delays links (latency) and the nodes do "
+            "not serve the admin API, so a delay line in each namespace makes it"
+        )
     return (
         "one network namespace per node: the plan acts on links (partition, loss, bandwidth) "
         "of nodes that share one address"

@@ -20,10 +20,11 @@ import fcntl
 import os
 import re
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
+from faults.backends.delayline import IpError
+from faults.backends.delayline import ip as run_ip
 from faults.backends.netns import pid_alive
 
 PREFIX = "pl-"
@@ -31,13 +32,12 @@ SUBNET_PREFIX = "10.213."  # 10.213.X.0/24, X the first one no route on this mac
 GATEWAY_HOST = 1
 FIRST_HOST = 11
 FIRST_PORT = 8001  # each namespace is empty: every node can use the same ports
-IP_TIMEOUT_S = 10.0
 LOCK_FILE = Path("/run/peerload-netns.lock")
 IFNAME_MAX = 15  # Linux interface names
 STALE = re.compile(rf"^{PREFIX}(\d+)-")
 
 
-class NetnsError(RuntimeError):
+class NetnsError(IpError):
     """A namespace could not be set up; the message carries ip's complaint."""
 
 
@@ -54,13 +54,7 @@ def available() -> tuple[bool, str]:
 
 def ip(*args: str, check: bool = True) -> str:
     """One ``ip`` command; ``NetnsError`` with its stderr when ``check`` and it fails."""
-    try:
-        done = subprocess.run(["ip", *args], capture_output=True, text=True, timeout=IP_TIMEOUT_S)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise NetnsError(f"ip {' '.join(args)}: {exc}") from None
-    if check and done.returncode != 0:
-        raise NetnsError(f"ip {' '.join(args)}: {done.stderr.strip() or done.returncode}")
-    return done.stdout
+    return run_ip(*args, check=check, error=NetnsError)
 
 
 def remove_stale() -> list[str]:

@@ -15,6 +15,15 @@ from networks import netns as namespaces
 from tests.test_run_output import options
 
 TINY = "examples/tinyp2p/network.toml"
+COMPARTIR = "examples/compartir/network.toml"
+LATENCY_ONLY = """[[fault]]
+id = "slow"
+kind = "latency"
+ms = 50
+target = "n2"
+at = "0s"
+duration = "0.2s"
+"""
 NODES = ("n1", "n2", "n3")
 NO_NFT = "no nft binary on PATH"
 PLAN = """
@@ -46,9 +55,11 @@ def timeline(backend: str = "auto"):
     return resolve(parse_plan(PLAN.format(backend=backend)), NODES)
 
 
-def descriptor(network: str | None = None, shared: bool = True) -> dict:
+def descriptor(network: str | None = None, shared: bool = True, spaces: bool = False) -> dict:
     hosts = {n: "127.0.0.1" if shared else f"10.213.0.{11 + i}" for i, n in enumerate(NODES)}
     nodes = [{"name": n, "http": f"http://{h}:9", "host": h} for n, h in hosts.items()]
+    if spaces:  # a namespace per node (--netns), as the launcher's descriptor says
+        nodes = [{**n, "netns": f"pl-1-{n['name']}"} for n in nodes]
     return {"network": network, "control": "http://127.0.0.1:9", "token": "t", "nodes": nodes}
 
 
@@ -94,6 +105,11 @@ def test_netns_cuts_another_network_given_an_address_per_node(nft):
     assert "which latency needs with the netns backend" in fit.lines()[1]
 
 
+def test_netns_delays_another_network_in_its_nodes_namespaces(nft):
+    fit = fit_for(timeline(), descriptor(TINY, shared=False, spaces=True))
+    assert fit.backend.name == "netns" and fit.not_applied == ()  # a delay line per namespace
+
+
 LINKS = str(Path(__file__).resolve().parent / "plans" / "links.toml")
 
 
@@ -137,6 +153,14 @@ def test_a_namespace_per_node_only_when_netns_will_cut_the_partitions(tmp_path, 
     assert validate.needs_netns(options(network=TINY, fault_plan="none", netns=True)) == "--netns"
     links = options(network=TINY, fault_plan=LINKS)  # loss and bandwidth: by address too
     assert validate.needs_netns(links).startswith("one network namespace per node")
+
+
+def test_a_delay_on_a_network_without_the_admin_api_asks_for_a_namespace_per_node(tmp_path, nft):
+    slow = tmp_path / "slow.toml"
+    slow.write_text(PLAN.format(backend="auto").split("[[fault]]", 1)[0] + LATENCY_ONLY)
+    compartir = options(network=COMPARTIR, fault_plan=str(slow))  # an address per node
+    assert "delays links (latency)" in validate.needs_netns(compartir)
+    assert validate.needs_netns(options(fault_plan=str(slow))) is None  # ours: in the node
 
 
 def test_a_plan_asking_for_netns_where_it_cannot_work_is_a_bad_option(tmp_path, no_nft):

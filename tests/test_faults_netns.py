@@ -362,7 +362,7 @@ def test_a_delay_is_not_a_packet_rule_the_nodes_admin_api_adds_it(scripts: list[
     from faults.backends.control import ControlClient, ControlNetwork
     from faults.testing import FakeCluster
 
-    with pytest.raises(netns.NetnsError, match="a delay needs netem"):
+    with pytest.raises(netns.NetnsError, match="a delay needs a namespace per node"):
         netns.NetnsNetwork(DESCRIPTOR, table="peerload_t").slow("lat:n1", ["n1"], 50)
     with FakeCluster(3) as fc:
         pairs = zip(fc.descriptor["nodes"], HOSTS.values(), strict=True)

@@ -25,6 +25,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..targets import symmetric_pairs
+from .delayline import DelayLineError, DelayLines
 
 NFT_TIMEOUT_S = 10.0
 TABLE_PREFIX = "peerload_"
@@ -110,6 +111,12 @@ def remove_stale_tables() -> list[str]:
     return stale
 
 
+def namespaces(descriptor: Mapping[str, Any] | None) -> dict[str, str]:
+    """name -> the namespace of each node that runs in one of its own (``--netns``)."""
+    nodes = (descriptor or {}).get("nodes", [])
+    return {n["name"]: n["netns"] for n in nodes if n.get("netns")}
+
+
 def available(descriptor: Mapping[str, Any] | None = None) -> tuple[bool, str]:
     """Whether this backend can work here, and why (or why not) in one line."""
     if not sys.platform.startswith("linux"):
@@ -138,17 +145,25 @@ class NetnsNetwork:
     def __init__(
         self, descriptor: Mapping[str, Any], *, table: str | None = None, delays: Any = None
     ) -> None:
-        """``delays``: what adds a delay (``slow``/``fast``) for it, since nftables cannot and
-        this kernel has no netem: the nodes' admin API (a ``ControlNetwork``), or None."""
+        """``delays``: what adds a delay (``slow``/``fast``) to nodes that share the machine's
+        namespace, since nftables cannot and this kernel has no netem: the nodes' admin API (a
+        ``ControlNetwork``), or None. Nodes in namespaces of their own get a delay line."""
         hosts = node_hosts(descriptor)
         if hosts is None:
             raise NetnsError("the cluster descriptor gives no distinct per-node host address")
-        self._setup(hosts, table, delays)
+        self._setup(hosts, table, delays, namespaces(descriptor))
         self.removed_stale = remove_stale_tables()
 
-    def _setup(self, hosts: dict[str, str], table: str | None, delays: Any) -> None:
+    def _setup(
+        self,
+        hosts: dict[str, str],
+        table: str | None,
+        delays: Any,
+        spaces: Mapping[str, str] | None = None,
+    ) -> None:
         """Node addresses, the table's name (unique to this process and instance), no rules."""
         self.delays = delays
+        self.lines = DelayLines(spaces or {})
         self.hosts = hosts
         self.table = table or f"{TABLE_PREFIX}{os.getpid()}_{next(_instances)}"
         self.removed_stale: list[str] = []
@@ -254,13 +269,24 @@ class NetnsNetwork:
         return {"backend": self.name, "table": self.table, "removed": chain}
 
     def slow(self, key: str, nodes: Sequence[str], ms: int) -> dict[str, Any]:
-        """A delay on the nodes' peer messages: not a packet rule (no netem here) but the nodes'
-        own admin API, where they serve it."""
+        """A delay on every packet the nodes send to their peers: a delay line in each node's
+        namespace (no netem here) where they have namespaces, else the nodes' own admin API,
+        where they serve it."""
+        if self.lines.covers(nodes):
+            try:
+                return {**self.lines.slow(key, nodes, ms), "backend": self.name}
+            except DelayLineError as exc:
+                raise NetnsError(str(exc)) from None
         if self.delays is None:
-            raise NetnsError("a delay needs netem (absent on this kernel) or the nodes' admin API")
+            raise NetnsError(
+                "a delay needs a namespace per node (--netns), netem (absent on this kernel) "
+                "or the nodes' admin API"
+            )
         return {**self.delays.slow(key, nodes, ms), "backend": f"{self.name} (delay in the node)"}
 
     def fast(self, key: str, nodes: Sequence[str]) -> dict[str, Any]:
+        if self.lines.covers(nodes):
+            return {**self.lines.fast(key, nodes), "backend": self.name}
         if self.delays is None:
             return {"backend": self.name, "note": "no delay to remove"}
         return {**self.delays.fast(key, nodes), "backend": f"{self.name} (delay in the node)"}
@@ -272,6 +298,7 @@ class NetnsNetwork:
         return {"backend": self.name, "removed": removed}
 
     def close(self) -> None:
-        """Delete the whole table; a table that is already gone is fine."""
+        """End every delay line and delete the whole table; a table already gone is fine."""
+        self.lines.close()
         self.chains.clear()
         self._nft(f"add table inet {self.table}\ndelete table inet {self.table}\n")

@@ -138,10 +138,15 @@ class FaultKind:
         """The class attributes of the same names, as one value."""
         return KindFacts(**{f.name: getattr(cls, f.name) for f in fields(KindFacts)})
 
+    #: Applied without any node's help only to nodes in namespaces of their own (latency: a
+    #: delay line per namespace), so a network without the admin API needs ``--netns`` for it.
+    needs_namespaces: ClassVar[bool] = False
+
     @classmethod
-    def needs_admin_api(cls, backend: str) -> bool:
+    def needs_admin_api(cls, backend: str, descriptor: Mapping[str, Any] | None = None) -> bool:
         """Whether it acts through peerload's node /admin API with ``backend`` (control |
-        netns): on a network whose nodes do not serve it, it cannot be applied (faults.fit)."""
+        netns) on the cluster of ``descriptor``: on a network whose nodes do not serve it, it
+        cannot be applied (faults.fit)."""
         return False
 
     @classmethod

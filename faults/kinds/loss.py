@@ -11,6 +11,7 @@ stop hearing from it (``loses_messages``).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from proto.admin import MAX_LOSS_PCT  # the node's admin API limit, defined once
@@ -40,7 +41,7 @@ class Loss(FaultKind):
         whole_number(fault, "percent", 1, MAX_LOSS_PCT, "the share of packets dropped", "")
 
     @classmethod
-    def needs_admin_api(cls, backend: str) -> bool:
+    def needs_admin_api(cls, backend: str, descriptor: Mapping[str, Any] | None = None) -> bool:
         """The control backend has the nodes drop messages themselves; netns needs no node."""
         return backend == ControlNetwork.name
 

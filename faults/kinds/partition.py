@@ -64,7 +64,7 @@ class Partition(FaultKind):
                 raise PlanError(f"{where}: a node cannot be partitioned from itself")
 
     @classmethod
-    def needs_admin_api(cls, backend: str) -> bool:
+    def needs_admin_api(cls, backend: str, descriptor: Mapping[str, Any] | None = None) -> bool:
         """The control backend has the nodes drop their peers themselves; netns needs no node."""
         return backend == ControlNetwork.name
 
