@@ -205,8 +205,8 @@ def add_options(parser) -> None:
     parser.add_argument(
         "--fault-plan",
         default="",
-        help="fault plan file (TOML/JSON), a shipped plan (quick, phase4), or none; "
-        "default: the profile's",
+        help="fault plan file (TOML/JSON), a shipped plan (quick, phase4, links, churn, scale), "
+        "or none; default: the profile's",
     )
     parser.add_argument(
         "--files-per-node",
