@@ -120,7 +120,7 @@ def test_good_options_pass_and_create_nothing(tmp_path, monkeypatch):
         ({"topology": "ring", "cluster": "http://127.0.0.1:1"}, "--topology: for the embedded"),
         (
             {"fault_plan": "nosuch"},
-            "no such plan file; shipped plans: churn, phase4, quick, scale, or none",
+            "no such plan file; shipped plans: churn, links, phase4, quick, scale, or none",
         ),
         (
             {"nodes": 2},
@@ -266,7 +266,7 @@ def run_locust(cwd: Path, *args: str, stdout=subprocess.PIPE, stderr=subprocess.
     ("args", "message"),
     [
         (("--step-time", "-3"), "--step-time must be 0"),
-        (("--fault-plan", "nosuch"), "shipped plans: churn, phase4, quick"),
+        (("--fault-plan", "nosuch"), "shipped plans: churn, links, phase4, quick"),
         (("--levels", "5,x"), "--levels: not a comma-separated list"),
         (("--nodes", str(MAX_NODES + 1)), f"--nodes must be 1..{MAX_NODES}"),
         (("--nodes", "2"), "not for 2 nodes: fault[0].target"),
