@@ -125,10 +125,10 @@ def raw_sender() -> socket.socket:
 
 def run(tun: int, delay_s: float, control: int) -> dict[str, int]:
     """Hold every packet read from ``tun`` for ``delay_s`` and send it on, until ``control``
-    (the backend's pipe) reaches its end. Returns counts: forwarded, dropped."""
+    (the backend's pipe) reaches its end. Returns counts: forwarded, dropped, not_ipv4."""
     sender = raw_sender()
     held: deque[tuple[float, bytes]] = deque()
-    counts = {"forwarded": 0, "dropped": 0}
+    counts = {"forwarded": 0, "dropped": 0, "not_ipv4": 0}
     while True:
         timeout = max(0.0, held[0][0] - time.monotonic()) if held else None
         ready, _, _ = select.select([tun, control], [], [], timeout)
@@ -141,10 +141,12 @@ def run(tun: int, delay_s: float, control: int) -> dict[str, int]:
                     packet = os.read(tun, MAX_PACKET)
                 except BlockingIOError:
                     break
-                if len(held) >= MAX_QUEUED or len(packet) < IPV4_HEADER or packet[0] >> 4 != 4:
-                    counts["dropped"] += 1  # a full line, or not IPv4 (the nodes speak v4)
-                    continue
-                held.append((due, packet))
+                if len(packet) < IPV4_HEADER or packet[0] >> 4 != 4:
+                    counts["not_ipv4"] += 1  # the device's own IPv6 chatter: nodes speak v4
+                elif len(held) >= MAX_QUEUED:
+                    counts["dropped"] += 1  # a full line drops, as a full queue would
+                else:
+                    held.append((due, packet))
         now = time.monotonic()
         while held and held[0][0] <= now:
             _, packet = held.popleft()
