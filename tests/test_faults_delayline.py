@@ -142,7 +142,11 @@ def test_a_delay_line_slows_what_a_node_sends_its_peers_in_flight_and_heals(lab)
     assert bulk_slowed > bulk_before  # a megabyte still flows, only later
     assert ended["ended"] == ["n1"] and ended["packets"]["n1"]["forwarded"] > 0
     assert ended["packets"]["n1"]["dropped"] == 0  # nothing lost on a quiet link
-    print(json.dumps({"rtt_ms": [before, slowed, after], "bulk_s": [bulk_before, bulk_slowed], **ended}))
+    print(
+        json.dumps(
+            {"rtt_ms": [before, slowed, after], "bulk_s": [bulk_before, bulk_slowed], **ended}
+        )
+    )
 
 
 def rules(spaces: namespaces.Namespaces, node: str) -> str:
