@@ -5,7 +5,10 @@
 - ``flow``: the Phase 3 flow: a node downloads a file from another (``node_download``), then
   serves it with the same bytes, and a third node's search finds it there;
 - ``concurrent``: many searches at once from one node, each answer judged: state shared
-  between queries (a small dedupe cache, a pool, a lock) shows only under concurrency.
+  between queries (a small dedupe cache, a pool, a lock) shows only under concurrency;
+- ``parallel``: several downloads of one large file at once, each stream held after its first
+  chunk until all have begun: a node that streams one file at a time (Phase 4 asks for
+  parallel gRPC streams) cannot begin the second while the first waits.
 
 Each says in its detail what it could not verify on this network. The basic checks and the
 helpers these build on are in networks/verify.py.
@@ -14,8 +17,22 @@ helpers these build on are in networks/verify.py.
 from __future__ import annotations
 
 import concurrent.futures
+import hashlib
+import os
+import threading
+import uuid
 
-from .adapter import CHECKSUM, FILES, INDEX, NODE_DOWNLOAD, Adapter, NodeInfo
+from .adapter import (
+    CHECKSUM,
+    FILES,
+    INDEX,
+    NODE_DOWNLOAD,
+    Adapter,
+    Hit,
+    NodeInfo,
+    Refused,
+    Unavailable,
+)
 from .reach import MAX_TTL, SEARCH_TTL, shared_term, within
 from .topology import Topology
 from .verify import (
@@ -195,3 +212,84 @@ def _outcome(job: concurrent.futures.Future) -> str | None:
     """A search's problem, an adapter error included (one line, never a traceback)."""
     error = job.exception()
     return f"{type(error).__name__}: {error}" if error else job.result()
+
+
+#: Downloads ``parallel`` begins at once.
+PARALLEL_DOWNLOADS = 4
+#: The file they fetch: more than gRPC's flow-control windows and the sockets buffer between a
+#: server and a client that stops reading (measured on our node: all of a 4 MiB file gets
+#: through to a held stream, 16 MiB does not), so a server streaming one file at a time is
+#: still inside the first stream when the others ask.
+PARALLEL_BYTES = 32 * 1024 * 1024
+#: How long each stream, after its first chunk, waits for the others' first chunks.
+PARALLEL_WAIT_S = 5.0
+#: Each whole download's deadline, seconds.
+PARALLEL_TIMEOUT_S = 30.0
+
+
+def check_parallel(net: Adapter, nodes: list[NodeInfo]) -> Check:
+    """``PARALLEL_DOWNLOADS`` downloads of one new ``PARALLEL_BYTES`` file from n1 at once:
+    each reads its first chunk, then waits (``PARALLEL_WAIT_S``) until every stream has begun,
+    then reads to the end; each must arrive whole. One adapter per stream."""
+    name = "parallel"
+    if not net.has(INDEX):
+        return Check(name, NOT_MEASURABLE, "the network cannot be given the large file it needs")
+    owner = nodes[0]
+    block = os.urandom(1024 * 1024)  # random: a compressing transport cannot shrink it
+    data = block * (PARALLEL_BYTES // len(block))
+    file = f"conformance-parallel-{uuid.uuid4().hex[:12]}.bin"
+    sha256 = hashlib.sha256(data).hexdigest()
+    _, why = _call(net.index, owner, file, data)
+    if why:
+        size = f"{PARALLEL_BYTES // 2**20} MiB"
+        return Check(name, NOT_MEASURABLE, f"adding a {size} file to {owner.name} failed: {why}")
+    del data
+    hit = Hit(owner.name, file, sha256, PARALLEL_BYTES, 0, owner.grpc)
+    everyone = threading.Barrier(PARALLEL_DOWNLOADS, timeout=PARALLEL_WAIT_S)
+
+    def one(_: int) -> tuple[bool, str | None]:
+        """Whether every stream had begun while this one waited, and what went wrong."""
+        own = type(net)(list(net.nodes.values()))
+        digest = hashlib.sha256()
+        try:
+            stream = own.download(owner, hit, PARALLEL_TIMEOUT_S)
+            digest.update(next(stream, b""))
+            try:
+                everyone.wait()
+                together = True
+            except threading.BrokenBarrierError:
+                together = False
+            for chunk in stream:
+                digest.update(chunk)
+        except (Unavailable, Refused) as exc:
+            return False, f"a download failed: {exc}"
+        finally:
+            own.close()
+        return together, None if digest.hexdigest() == sha256 else "a download's sha256 differs"
+
+    pool = concurrent.futures.ThreadPoolExecutor(PARALLEL_DOWNLOADS, thread_name_prefix=name)
+    try:
+        results = list(pool.map(one, range(PARALLEL_DOWNLOADS), timeout=2 * PARALLEL_TIMEOUT_S))
+    except concurrent.futures.TimeoutError:
+        return Check(
+            name, FAIL, f"{PARALLEL_DOWNLOADS} downloads from {owner.name}: no end in time"
+        )
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+    wrong = sorted({why for _, why in results if why})
+    if wrong:
+        return Check(name, FAIL, f"{PARALLEL_DOWNLOADS} downloads at once: {'; '.join(wrong)}")
+    if not all(together for together, _ in results):
+        return Check(
+            name,
+            FAIL,
+            f"{PARALLEL_DOWNLOADS} downloads of one {PARALLEL_BYTES // 2**20} MiB file from "
+            f"{owner.name} at once never all began within {PARALLEL_WAIT_S:g} s of each other: "
+            "its files are streamed one (or a few) at a time, not in parallel",
+        )
+    return Check(
+        name,
+        PASS,
+        f"{PARALLEL_DOWNLOADS} downloads of a {PARALLEL_BYTES // 2**20} MiB file from "
+        f"{owner.name} streamed at once, each intact",
+    )

@@ -407,7 +407,7 @@ def conformance(
     ``index`` (the final verification) nothing is added to the nodes: no ``index``, no
     ``flow``. ``topology``: the links the nodes were joined in (None: unknown, ``ttl_depth``
     cannot tell, and the search check assumes every node is within ``SEARCH_TTL``)."""
-    from .deepchecks import check_concurrent, check_flow, check_ttl1
+    from .deepchecks import check_concurrent, check_flow, check_parallel, check_ttl1
 
     up = check_up(net, nodes)
     if up.outcome == FAIL:
@@ -418,6 +418,7 @@ def conformance(
     checks += [check_download(net, nodes), check_corpus(net, nodes)]
     if index:
         checks += [check_index(net, nodes, topology), check_flow(net, nodes, topology)]
+        checks.append(check_parallel(net, nodes))
     checks.append(check_concurrent(net, nodes, topology))
     return checks
 
