@@ -70,7 +70,8 @@ JOIN_GIVE_UP_S = 30.0  # a bootstrap or remembered neighbour still silent is lef
 DEFAULT_MAX_DEGREE = 32
 DEFAULT_MIN_DEGREE = 2
 MAX_DEGREE_LIMIT = 256  # highest --max-degree accepted
-REPLACE_AFTER_S = 1.0  # a neighbour dead this long is replaced if too few are left
+REPLACE_AFTER_S = 1.0  # a neighbour dead this long is replaced if too few are left (and its
+# death, settled, no longer makes every answer partial: node/neighbours.py)
 NEIGHBOUR_CHECK_S = 0.5
 LINK_TRIES = 8  # members asked, one at a time, when a bootstrap peer refuses a link
 

@@ -67,14 +67,20 @@ class Neighbours:
         return [m for m in found if m is not None and m.state != DEAD]
 
     def short(self, sender: str | None = None) -> bool:
-        """A neighbour (other than ``sender``) is dead and not yet made up for by a new link:
-        a flood cannot ask it, so what lies behind it may be missing from the answer. Once
-        enough neighbours are alive again (``replace_dead``), the node floods as widely as it
-        was meant to."""
+        """A neighbour (other than ``sender``) is dead, so a flood cannot ask it: what lies
+        behind it, and its own files, may be missing from the answer. While its death is news
+        (younger than ``REPLACE_AFTER_S``, stretched as a starved node's timeouts are) whatever
+        other links the node has: a live node declared dead by mistake (the verdicts a node cut
+        off by a partition spreads when it comes back, a starved prober's) refutes within that
+        time, and until then it looks like a real death. After, until a new link makes up for
+        it (``replace_dead``)."""
         members = self.membership.members
         found = (members.get(node_id) for node_id in self.links)
-        dead = any(m is not None and m.state == DEAD and m.name != sender for m in found)
-        return dead and len(self.alive()) < self.wanted()
+        dead = [m for m in found if m is not None and m.state == DEAD and m.name != sender]
+        if not dead:
+            return False
+        settled = time.monotonic() - REPLACE_AFTER_S * self.membership.slowdown
+        return any(m.changed > settled for m in dead) or len(self.alive()) < self.wanted()
 
     def state(self) -> dict:
         """What ``node.json`` keeps."""
