@@ -204,6 +204,10 @@ class Monitor:
             rows.append(
                 {
                     "node": node.name,
+                    # Which machine: its host's ssh name (networks.cluster --hosts) or address;
+                    # the pid is on that machine (the node's own, so a restart shows).
+                    "host": node.extra.get("ssh") or node.host,
+                    "pid": health.get("pid", "-") if health else "-",
                     "state": ("up" if health else "down")
                     + (f" ({process[node.name]})" if node.name in process else ""),
                     "peers_alive": f"{seen}/{len(peers)}" if health and peers is not None else "-",

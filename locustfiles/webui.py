@@ -47,6 +47,8 @@ TABLES = {
             ("rtt", "RTT to peers"),
             ("served", "Requests served"),
             ("failed", "Requests failed"),
+            ("host", "Host"),
+            ("pid", "PID"),
         ],
     ),
     "peerload-faults": (

@@ -59,3 +59,11 @@ def test_after_the_run_the_page_shows_the_final_verdict_and_what_each_node_serve
 def test_a_new_run_counts_from_zero(page):
     assert sum(r["served"] for r in page["ended"]["nodes"]) > 0
     assert [r["served"] + r["failed"] for r in page["next_run_nodes"]] == [0] * len(NODES)
+
+
+def test_each_node_row_names_its_host(page):
+    """A node on a host (networks.cluster --hosts) by its host's ssh name, a local one by its
+    address; the pid is the node's own, read from it (none while it is down)."""
+    hosts = {r["node"]: (r["host"], r["pid"]) for r in page["mid_run"]["nodes"]}
+    on_host = {n: (where["ssh"], "-") for n, where in page["on_host"].items()}
+    assert hosts == {n: ("127.0.0.1", "-") for n in NODES} | on_host

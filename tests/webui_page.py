@@ -27,6 +27,9 @@ SCALE, SEED = 0.4, 3
 LEVELS_END_S = 120 * SCALE  # the synthetic run's four levels end here
 AFTER_LEVELS_S = 5.0
 NO_NODE_URL = "http://127.0.0.1:1"  # nothing listens: the page shows the nodes down
+#: A node on another machine, as networks.cluster --hosts describes it (its host's ssh name);
+#: the others are local, at their address.
+ON_HOST = {"n1": {"ssh": "root@10.0.0.5:22", "host": "10.0.0.5"}}
 
 
 def shifted(run: dict, delta: float) -> dict:
@@ -52,7 +55,14 @@ def main() -> int:
     environment.shape_class = shape
     # the nodes with the files they were seeded with: the checker judges hits against them
     held = {n["name"]: n["files"] for n in run["nodes"]}
-    state = RunState({"nodes": [{"name": n, "http": NO_NODE_URL, "files": held[n]} for n in NODES]})
+    state = RunState(
+        {
+            "nodes": [
+                {"name": n, "http": NO_NODE_URL, "files": held[n], **ON_HOST.get(n, {})}
+                for n in NODES
+            ]
+        }
+    )
     now = time.time()
     state.windows = [w for w in run["windows"] if w["end"] <= now]
     state.samples = [s for s in run["samples"] if s["t"] < now]
@@ -60,7 +70,7 @@ def main() -> int:
     state.acked = [a for a in run["acked"] if a["t"] < now]
     state.initial_problems = []
     view = ClusterView(environment, state)
-    out = {"scale": SCALE, "seed": SEED, "mid_run": view.snapshot()}
+    out = {"scale": SCALE, "seed": SEED, "on_host": ON_HOST, "mid_run": view.snapshot()}
     state.samples = run["samples"]
     state.verdict = reports.judge(run)
     out["ended"] = view.snapshot()
