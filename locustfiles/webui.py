@@ -34,6 +34,18 @@ JOURNAL_ROWS = 50
 FINISHED = "Verdict of the finished run"
 LIVE_TITLE, FINAL_TITLE = "Criteria so far", "Final criteria"
 
+IDLE_LABEL = "no run yet"
+#: Locust's React header renders "Status" then the runner's state; an idle runner's is "ready".
+IDLE_SCRIPT = (
+    "(()=>{const fix=()=>{for(const el of document.querySelectorAll('p,span,h6')){"
+    "const v=el.nextElementSibling;"
+    "if(el.textContent==='Status'&&v&&v.textContent==='ready'){"
+    f"v.textContent='{IDLE_LABEL}';"
+    "v.title='Locust is idle: no test has run yet. The verdict comes when a run ends.';}}};"
+    "new MutationObserver(fix).observe(document.body,"
+    "{childList:true,subtree:true,characterData:true});fix();})();"
+)
+
 TABLES = {
     "peerload-cluster": (
         "Cluster",
@@ -290,6 +302,17 @@ def install(environment, state) -> None:
                 {"key": "peerload-criteria", "data": criteria},
             ]
             response.set_data(json.dumps(body))
+        return response
+
+    @web_ui.app.after_request
+    def relabel_idle(response):
+        """Locust's header says "Status READY" before any run, which reads like a verdict:
+        the index page gets a script that says "no run yet" there instead."""
+        if request.path != "/" or response.mimetype != "text/html" or response.direct_passthrough:
+            return response
+        page = response.get_data(as_text=True)
+        if "</body>" in page:
+            response.set_data(page.replace("</body>", f"<script>{IDLE_SCRIPT}</script></body>", 1))
         return response
 
     def page():

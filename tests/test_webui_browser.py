@@ -83,6 +83,14 @@ return row ? row.cells[1].textContent : "";
 """
 
 
+IDLE_LABEL = "no run yet"  # locustfiles.webui's, read as a user reads it (importing
+# locustfiles here would monkey-patch this pytest worker with gevent)
+STATUS_JS = """
+const label = [...document.querySelectorAll('p,span,h6')].find(e => e.textContent === 'Status');
+return label && label.nextElementSibling ? label.nextElementSibling.textContent : "";
+"""
+
+
 def node_state(driver, node: str) -> str:
     """The State cell of ``node`` on the Cluster page, read in one step."""
     return driver.execute_script(NODE_STATE_JS, node)
@@ -97,7 +105,9 @@ def test_cluster_tab_page_crash_and_report_in_chromium(ui, browser):
     SHOTS.mkdir(parents=True, exist_ok=True)
     browser.get(url + "/")
     start = wait(browser, lambda d: d.find_element(By.CSS_SELECTOR, "form button[type=submit]"))
+    wait(browser, lambda d: d.execute_script(STATUS_JS) == IDLE_LABEL)  # not "READY": no verdict
     start.click()
+    wait(browser, lambda d: d.execute_script(STATUS_JS) in ("running", "spawning"))
 
     tab = wait(browser, lambda d: d.find_element(By.XPATH, "//button[@role='tab'][.='Cluster']"))
     tab.click()
