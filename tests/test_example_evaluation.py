@@ -20,6 +20,8 @@ from tests.locust_run import ROOT, cluster_workdir, run_headless
 pytestmark = [pytest.mark.integration, pytest.mark.load]
 NETWORK = ROOT / "examples" / "tinyp2p" / "network.toml"
 PLAN = ROOT / "tests" / "plans" / "short.toml"  # crash, pause, partition in ~14 s
+COMPARTIR = ROOT / "examples" / "compartir" / "network.toml"
+LINKS = ROOT / "tests" / "plans" / "links_short.toml"  # a delay, then a cut, in ~10 s
 SHORT = ("--levels", "5,25", "--step-time", "3", "--stress-levels", "", "--fault-plan", str(PLAN))
 #: The 3-node full mesh this test judges the example on: its logins happen once, at start, so on
 #: the quick profile's ring one lost login leaves it split in two (NOT READY on ``joined`` before
@@ -65,6 +67,33 @@ def test_the_quick_profile_judges_the_example_network_honestly(tmp_path):
     assert run.stdout.rstrip().splitlines()[-1] == f"peerload: {verdict['reason']}"
     workdir = cluster_workdir(output)
     assert workdir is not None and tiny_processes(workdir) == []
+    assert stale_namespaces() == []
+
+
+def test_a_network_without_the_admin_api_is_delayed_cut_and_judged_on_its_own_flaws(tmp_path):
+    """examples/compartir shares 127.0.0.1 and serves no /admin: the delay is a delay line in
+    its node's namespace, the cut nftables; with --keep-going its failed start is judged with
+    the rest, and its one-way membership and the answers its TTL loses are named."""
+    plan = ("--fault-plan", str(LINKS), "--keep-going", "--nodes", "3")
+    args = ("--network", str(COMPARTIR), *SHORT[:-2], *plan)
+    run = run_headless(tmp_path, *args, timeout=300)
+    output = run.stdout + run.stderr
+    assert "one network namespace per node" in output, output[-3000:]
+    complete = json.loads((tmp_path / "phase4_complete_results.json").read_text())
+    verdict = complete["verdict"]
+    faults = json.loads((tmp_path / "fault_tolerance_results.json").read_text())["faults"]
+    assert sorted(f["kind"] for f in faults) == ["latency", "partition"], faults
+    assert all(f["outcome"] == "ok" for f in faults), faults
+    journal = [json.loads(line) for line in (tmp_path / "fault_journal.jsonl").open()]
+    slowed = [r for r in journal if r.get("kind") == "latency" and r.get("record") == "step"]
+    start, end = (r["detail"] for r in slowed)
+    assert "delay line" in start["how"] and start["ms"] == 200, start
+    held = next(iter(end["packets"].values()))
+    assert held["forwarded"] > 0, end  # packets really went through the line
+    failed = {r["name"] for r in complete["criteria"] if r["verdict"] == "fail"}
+    assert {"initial_verification", "missing_hits"} <= failed, failed
+    assert "joined" in verdict["reason"], verdict["reason"]
+    assert verdict["label"] == "NOT READY" and run.returncode == 1, verdict["reason"]
     assert stale_namespaces() == []
 
 
