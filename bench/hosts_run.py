@@ -9,7 +9,8 @@ What it runs, in order (each command is printed):
 
 1. the lab: ``--hosts`` namespaces on a bridge, sshd in each, a hosts file of
    ``--nodes-per-host`` nodes each;
-2. ``python -m networks.cluster --hosts FILE --workdir OUT/cluster`` until it prints ``ready``
+2. ``python -m networks.cluster --hosts FILE --topology ring --workdir OUT/cluster`` until it
+   prints ``ready``
    (the time to start: SSH connections, free ports, corpus copy, joins);
 3. ``python -m networks.hosts workers --cluster OUT/cluster/cluster.json --master-host GW``;
 4. ``locust -f locustfiles/phase4.py --headless --master --master-bind-host GW --expect-workers
@@ -18,13 +19,16 @@ What it runs, in order (each command is printed):
 5. Ctrl-C to the cluster (it stops every node and copies the logs into OUT/cluster), the lab
    removed. Ctrl-C, SIGTERM and errors take the same way out.
 
-``--local`` runs the same plan on the embedded cluster of as many nodes, a full mesh like the
-hosts' (``locust ... --headless --nodes N --topology full``), for comparison.
+``--web PORT`` starts the master with its web UI on 127.0.0.1:PORT instead (runs started
+from it, the Cluster page with the nodes on their hosts) until Ctrl-C.
+``--local`` runs the same plan on the embedded cluster of as many nodes, the same topology as the
+hosts' (``locust ... --headless --nodes N --topology ring``), for comparison.
 
-Printed at the end: the figures as a Markdown table, every one read from the run's results
-(``phase4_complete_results.json``, ``fault_tolerance_results.json``) except the time to start,
-measured here; all of them are written to ``OUT/hosts_run.json``. Exit code: Locust's (the
-verdict: 0 READY, 1 NOT READY, 4 INCONCLUSIVE), 2 when the lab cannot be made.
+Printed at the end: the figures as a Markdown table, every one read from the run's report
+(``phase4_complete_results.json``: the verdict, detection and recovery as judged; see
+bench/hosts_figures.py) except the time to start, measured here; all of them are written to
+``OUT/hosts_run.json``. Exit code: Locust's (the verdict: 0 READY, 1 NOT READY, 4
+INCONCLUSIVE), 2 when the lab cannot be made.
 """
 
 from __future__ import annotations
@@ -51,11 +55,17 @@ from tests.locust_run import free_port, locust_cmd  # noqa: E402
 
 PLAN = ROOT / "tests" / "plans" / "hosts_3x3.toml"
 HOSTS, NODES_PER_HOST = 3, 3
+#: The quick profile's: searches two hops deep. On a full mesh of 9 the initial verification's
+#: 50 concurrent TTL-2 searches are 3,200 peer messages within the nodes' 1 s search deadline,
+#: about all 2 shared cores serve: its answers came back partial (README "Running across
+#: machines").
+TOPOLOGY = "ring"
 MAX_HOSTS = 8  # the lab's namespaces on a 2-core machine
 START_TIMEOUT_S = 180.0
 RUN_TIMEOUT_S = 1200.0
 STOP_WAIT_S = 60.0
 LAB_ERROR = 2
+WEB_HOST = "127.0.0.1"
 
 
 class Stopped(Exception):
@@ -99,9 +109,12 @@ def process(argv: list[str], log: Path | None = None, **options: Any):
             out.close()
 
 
-def start_cluster(stack: ExitStack, hosts_file: Path, workdir: Path) -> tuple[Path, float]:
+def start_cluster(
+    stack: ExitStack, hosts_file: Path, workdir: Path, topology: str
+) -> tuple[Path, float]:
     """``networks.cluster --hosts`` until ``ready``: its descriptor and the seconds it took."""
     argv = [sys.executable, "-m", "networks.cluster", "--hosts", str(hosts_file)]
+    argv += ["--topology", topology]
     started = time.monotonic()
     proc = stack.enter_context(process(argv + ["--workdir", str(workdir)], stdout=subprocess.PIPE))
     deadline = started + START_TIMEOUT_S
@@ -114,10 +127,15 @@ def start_cluster(stack: ExitStack, hosts_file: Path, workdir: Path) -> tuple[Pa
     return workdir / "cluster.json", time.monotonic() - started
 
 
-def run_locust(args: list[str], log: Path) -> int:
-    """The master, headless, its output in ``log`` and its last lines here; its exit code."""
-    with process(locust_cmd("--headless", *args), log) as proc:
-        code = proc.wait(RUN_TIMEOUT_S)
+def run_locust(args: list[str], log: Path, web_port: int | None = None) -> int:
+    """The master, headless (or its web UI on ``web_port`` until Ctrl-C), its output in
+    ``log`` and its last lines here; its exit code."""
+    mode = ["--headless"] if web_port is None else ["--web-host", WEB_HOST]
+    if web_port is not None:
+        mode += ["--web-port", str(web_port)]
+        print(f"web UI: http://{WEB_HOST}:{web_port}/ (Ctrl-C ends it all)", flush=True)
+    with process(locust_cmd(*mode, *args), log) as proc:
+        code = proc.wait(RUN_TIMEOUT_S if web_port is None else None)
     print("".join(log.read_text().splitlines(keepends=True)[-6:]), end="", flush=True)
     return code
 
@@ -129,21 +147,23 @@ def on_hosts(a: argparse.Namespace, out: Path, extra: list[str]) -> tuple[int, d
         stack.callback(lab.remove)  # last out: after the cluster and the workers
         lab.create()
         hosts_file = lab.hosts_toml(a.nodes_per_host)
-        descriptor, start_s = start_cluster(stack, hosts_file, out / "cluster")
+        descriptor, start_s = start_cluster(stack, hosts_file, out / "cluster", a.topology)
         port = free_port()
         workers = [sys.executable, "-m", "networks.hosts", "workers", "--cluster"]
         workers += [str(descriptor), "--master-host", lab.gateway, "--master-port", str(port)]
         stack.enter_context(process(workers, out / "workers.log"))
         master = ["--master", "--master-bind-host", lab.gateway, "--master-bind-port", str(port)]
-        master += ["--expect-workers", str(a.hosts), "--cluster", str(descriptor)]
-        code = run_locust([*master, *common(a, out), *extra], out / "locust.log")
+        master += ["--cluster", str(descriptor)]
+        if a.web is None:  # the web UI starts when asked, with the workers there by then
+            master += ["--expect-workers", str(a.hosts)]
+        code = run_locust([*master, *common(a, out), *extra], out / "locust.log", a.web)
     return code, {"start_s": start_s, "hosts": a.hosts, "nodes_per_host": a.nodes_per_host}
 
 
 def on_one_machine(a: argparse.Namespace, out: Path, extra: list[str]) -> tuple[int, dict]:
-    """The same plan on the embedded cluster of as many nodes, a full mesh like the hosts'."""
+    """The same plan on the embedded cluster of as many nodes, on the same topology."""
     nodes = a.hosts * a.nodes_per_host
-    local = ["--nodes", str(nodes), "--topology", "full"]
+    local = ["--nodes", str(nodes), "--topology", a.topology]
     code = run_locust([*local, *common(a, out), *extra], out / "locust.log")
     return code, {"hosts": 1, "nodes_per_host": nodes}
 
@@ -157,10 +177,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--hosts", type=int, default=HOSTS, choices=range(2, MAX_HOSTS + 1))
     p.add_argument("--nodes-per-host", type=int, default=NODES_PER_HOST)
     p.add_argument("--plan", type=Path, default=PLAN)
+    p.add_argument("--topology", default=TOPOLOGY, help=f"the nodes' links (default {TOPOLOGY})")
     p.add_argument("--out", type=Path, help="default: results/hosts-run-<UTC time>/")
     p.add_argument("--local", action="store_true", help="the embedded cluster, for comparison")
+    p.add_argument(
+        "--web", type=int, metavar="PORT", help="Locust's web UI on this port instead of headless"
+    )
     p.add_argument("locust", nargs="*", help="more Locust options (after --)")
     a = p.parse_args(argv)
+    if a.local and a.web is not None:
+        p.error("--web is for the hosts (the suite's own web UI runs the embedded cluster)")
     if not a.local and (why := missing()):
         print(f"hosts_run: {why}", file=sys.stderr)
         return LAB_ERROR
