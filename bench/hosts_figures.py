@@ -76,3 +76,47 @@ def table(found: dict[str, Any]) -> str:
     if len(failed) > FAILED_SHOWN:
         lines.append(f"- and {len(failed) - FAILED_SHOWN} more")
     return "\n".join(lines)
+
+
+def compare(runs: list[dict[str, Any]]) -> str:
+    """The runs side by side (the README's table): one column per run, one row per figure."""
+
+    def col(found: dict[str, Any]) -> str:
+        if found["where"] == "local":
+            return f"one machine, {found['nodes_per_host']} nodes"
+        return f"{found['hosts']} hosts × {found['nodes_per_host']} nodes"
+
+    start = [found.get("start_s") for found in runs]
+    rows = [
+        "| | " + " | ".join(col(f) for f in runs) + " |",
+        "|---" * (len(runs) + 1) + "|",
+        "| time to start | " + " | ".join("–" if s is None else f"{s:.1f} s" for s in start) + " |",
+    ]
+    for i, fault in enumerate(runs[0]["faults"]):
+        faults = [f["faults"][i] if i < len(f["faults"]) else None for f in runs]
+        what = f"{fault['kind']} {fault['target']}: detected / recovered / service back"
+        cells = [
+            "–"
+            if f is None
+            else " / ".join(_s(f[k]) for k in ("detected_s", "recovered_s", "service_s"))
+            for f in faults
+        ]
+        rows.append(f"| {what} | " + " | ".join(cells) + " |")
+    rows.append(
+        "| verdict (exit code) | "
+        + " | ".join(f"{f['verdict']} ({f['exit_code']})" for f in runs)
+        + " |"
+    )
+    return "\n".join(rows)
+
+
+def main(argv: list[str]) -> int:
+    """``python bench/hosts_figures.py OUT...``: the ``hosts_run.json`` of each run side by side."""
+    print(compare([json.loads((Path(out) / "hosts_run.json").read_text()) for out in argv]))
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(main(sys.argv[1:]))

@@ -76,10 +76,12 @@ def wait(driver, predicate, timeout=60):
     ).until(lambda d: predicate(d))
 
 
-NODE_STATE_JS = """
+NODE_CELL_JS = """
+const head = [...document.querySelectorAll('#nodes thead th')].map(th => th.textContent);
 const row = [...document.querySelectorAll('#nodes tbody tr')]
   .find(r => r.cells[0] && r.cells[0].textContent === arguments[0]);
-return row ? row.cells[1].textContent : "";
+const cell = row ? row.cells[head.indexOf(arguments[1])] : undefined;
+return cell ? cell.textContent : "";
 """
 
 
@@ -91,9 +93,13 @@ return label && label.nextElementSibling ? label.nextElementSibling.textContent 
 """
 
 
+def node_cell(driver, node: str, column: str) -> str:
+    """The ``column`` cell (by its heading) of ``node`` on the Cluster page, read in one step."""
+    return driver.execute_script(NODE_CELL_JS, node, column)
+
+
 def node_state(driver, node: str) -> str:
-    """The State cell of ``node`` on the Cluster page, read in one step."""
-    return driver.execute_script(NODE_STATE_JS, node)
+    return node_cell(driver, node, "State")
 
 
 def click(driver, selector: str) -> None:
@@ -124,11 +130,14 @@ def test_cluster_tab_page_crash_and_report_in_chromium(ui, browser):
 
     browser.get(url + "/peerload/cluster")
     wait(browser, lambda d: node_state(d, "n2").startswith("up"))
+    pid = wait(browser, lambda d: (p := node_cell(d, "n2", "PID")).isdigit() and p)
+    assert node_cell(browser, "n2", "Host").startswith("127.0.0.")  # a local node: its address
     click(browser, "button[data-action=crash][data-node=n2]")
     wait(browser, lambda d: node_state(d, "n2").startswith("down"))
     browser.save_screenshot(str(SHOTS / "cluster_page_crashed.png"))
     click(browser, "button[data-action=restart][data-node=n2]")
     wait(browser, lambda d: node_state(d, "n2").startswith("up"))
+    wait(browser, lambda d: node_cell(d, "n2", "PID") not in ("-", "", pid))  # the new process
     wait(browser, lambda d: "manual-1:n2" in d.find_element(By.ID, "journal").text)
     browser.save_screenshot(str(SHOTS / "cluster_page.png"))
 
