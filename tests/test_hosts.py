@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+import reports
+from bench.hosts_figures import NOT_MEASURED, compare, figures
 from faults.backends.control import ControlClient, ControlNetwork
 from faults.backends.hosts import HostsNetwork
 from faults.backends.netns import NetnsError
@@ -27,6 +29,7 @@ from networks.ssh import HostError
 from reports.evidence import Evidence
 from reports.harness import faults_applied, hosts, workers
 from reports.rows import Result
+from reports.synthetic import synthetic_run
 from reports.thresholds import Thresholds
 from reports.verdict import decide
 from tests.conftest import ROOT, cluster_cli, wait_for
@@ -163,6 +166,30 @@ def test_a_lost_host_makes_the_run_inconclusive_whatever_else_failed():
     assert verdict.label == "INCONCLUSIVE" and "root@10.0.0.6:22" in verdict.reason
     assert hosts(Evidence(status={"hosts_lost": {}}), Thresholds())[0].verdict == "pass"
     assert hosts(Evidence(status={"worker_died": False}), Thresholds()) == []  # one machine
+
+
+def test_the_evaluation_figures_are_the_reports_own(tmp_path):
+    """bench/hosts_run.py's table (and the README's) reads each fault's times as the report
+    judged them, and says when one was not measured rather than showing a number."""
+    run = synthetic_run(seed=1, scale=0.3)
+    verdict = reports.build(tmp_path, run)
+    complete = json.loads((tmp_path / "phase4_complete_results.json").read_text())
+    found = figures(
+        tmp_path, verdict.exit_code, {"where": "hosts", "hosts": 2, "nodes_per_host": 2}
+    )
+    timings = complete["fault_timings"]
+    assert [(f["id"], f["target"], f["detected_s"], f["service_s"]) for f in found["faults"]] == [
+        (t["fault_id"], t["target"], t["detected_s"], t["service_s"]) for t in timings
+    ]
+    assert (found["verdict"], found["exit_code"]) == (verdict.label, verdict.exit_code)
+    assert len(found["failed"]) == len(complete["verdict"]["failed"])
+    timings[0]["detection_measured"] = False
+    (tmp_path / "phase4_complete_results.json").write_text(json.dumps(complete))
+    unmeasured = figures(tmp_path, 0, {"where": "local", "hosts": 1, "nodes_per_host": 4})
+    assert unmeasured["faults"][0]["detected_s"] == NOT_MEASURED
+    side_by_side = compare([found, unmeasured]).splitlines()
+    assert side_by_side[0] == "| | 2 hosts × 2 nodes | one machine, 4 nodes |"
+    assert f"| {NOT_MEASURED} / " in side_by_side[3]
 
 
 # -- nodes on hosts ------------------------------------------------------------------------
