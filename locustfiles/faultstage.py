@@ -196,6 +196,7 @@ class FaultStage:
             "acts_on": faults.kind_facts(step.kind).acts_on,
             "loses_messages": faults.kind_facts(step.kind).loses_messages,
             "cut": cut_pairs(step),
+            "wipes": faults.kinds.churn.wipes(step.params),
             "key": step.key,
             "start": record["wall"],
             "end": None,
@@ -206,6 +207,9 @@ class FaultStage:
         }
         self._open[step.key] = entry
         self.faults.append(entry)
+        if entry["wipes"] and record.get("outcome") == "ok":
+            for node in step.nodes:  # its seeded files are gone: users stop asking for them
+                self.state.forget_corpus(node)
         self.state.faults_active.append(step.key)
         one_node = step.target in self.state.descriptor_names
         if entry["takes_down"] and (one_node or entry["cut"]):  # a node, or a split's sides
@@ -357,6 +361,7 @@ class FaultStage:
                 "takes_down": f["takes_down"],
                 "acts_on": f["acts_on"],
                 "loses_messages": f["loses_messages"],
+                "wipes": f.get("wipes", False),
             }
             out.append(
                 {

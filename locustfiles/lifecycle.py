@@ -265,6 +265,8 @@ def _on_liveness(environment):
             state.alive = set(msg.data["alive"])
             state.unreachable = set(msg.data["unreachable"])
             state.burst = bool(msg.data.get("burst"))
+            for node in set(msg.data.get("wiped") or ()) - state.wiped:
+                state.forget_corpus(node)
 
     return handler
 

@@ -43,6 +43,7 @@ def share_liveness(environment, state) -> None:
             "alive": sorted(state.alive),
             "unreachable": sorted(state.unreachable),
             "burst": state.burst,
+            "wiped": sorted(state.wiped),
         }
         runner.send_message(LIVENESS_MESSAGE, data)
 

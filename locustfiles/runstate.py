@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from networks import adapter_class
@@ -82,6 +82,8 @@ class RunState:
     #: Links the nodes held at a verification (initial, final): the model's too, for links
     #: made between monitor rows (around a dead neighbour) that no row saw.
     links_seen: set = field(default_factory=set)
+    #: Nodes whose data a fault wiped (churn with data = "wipe"): their seeded files are gone.
+    wiped: set[str] = field(default_factory=set)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
@@ -91,6 +93,15 @@ class RunState:
         #: Every seeded file with its node, listed once: users draw one on most tasks, and a
         #: real catalog has thousands (the nodes never change during a run).
         self.corpus = [{**f, "node": n.name} for n in self.nodes for f in n.files]
+
+    def forget_corpus(self, node: str) -> None:
+        """``node`` lost its seeded files (its data was wiped): users stop drawing them."""
+        self.wiped.add(node)
+        self.corpus = [f for f in self.corpus if f["node"] not in self.wiped]
+
+    def verified_nodes(self) -> list[NodeInfo]:
+        """The nodes as a verification checks them: a wiped node's seeded files are gone."""
+        return [replace(n, files=()) if n.name in self.wiped else n for n in self.nodes]
 
     def adapter(self) -> Adapter:
         """A new adapter for this network (one per caller: it keeps its own connections)."""

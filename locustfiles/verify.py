@@ -46,7 +46,7 @@ def steady_state(state, *, index: bool = True) -> list[str]:
         state.links_seen.update(
             tuple(sorted((a, b))) for a, peers in net.links.items() for b in peers if a != b
         )
-        checks = verify.conformance(net, state.nodes, index=index, topology=topo)
+        checks = verify.conformance(net, state.verified_nodes(), index=index, topology=topo)
         return verify.problems(checks)
     finally:
         net.close()

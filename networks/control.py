@@ -20,7 +20,7 @@ from bottle import Bottle, request
 
 from node.web import fail, install_json_errors
 
-ACTIONS = ("kill", "stop", "start", "pause", "resume", "fill_disk", "free_disk")
+ACTIONS = ("kill", "stop", "start", "pause", "resume", "fill_disk", "free_disk", "wipe")
 
 
 class Controlled(Protocol):
@@ -39,6 +39,7 @@ class Controlled(Protocol):
     def resume(self, name: str) -> dict: ...
     def fill_disk(self, name: str) -> dict: ...
     def free_disk(self, name: str) -> dict: ...
+    def wipe(self, name: str) -> dict: ...
 
 
 class _QuietHandler(WSGIRequestHandler):

@@ -368,6 +368,27 @@ class Launcher:
         """Delete the filler of ``name``'s data dir."""
         return {"name": name, **disks.free(self._small_disk(name))}
 
+    def wipe(self, name: str) -> dict:
+        """Empty a node's data dir while it is down: at its next start it is a node that never
+        held anything (churn with ``data = "wipe"``: a peer back on a new disk)."""
+        with self._lock:
+            node = self.nodes[name]
+            self._refresh(node)
+            if node.state in RUNNING:
+                raise ValueError(f"{name} is {node.state}: stop or kill it before wiping its data")
+            removed = 0
+            for entry in node.data_dir.iterdir() if node.data_dir.is_dir() else ():
+                if entry.is_dir() and not entry.is_symlink():
+                    removed += sum(1 for p in entry.rglob("*") if p.is_file())
+                    shutil.rmtree(entry)
+                else:
+                    removed += 1
+                    entry.unlink()
+            shared = node.values.get("shared_dir")
+            if shared:
+                Path(shared).mkdir(parents=True, exist_ok=True)
+            return {**node.info(), "wiped_files": removed}
+
     def _small_disk(self, name: str) -> Path:
         if self.disk_mb is None:
             raise disks.DiskError(

@@ -307,6 +307,9 @@ class RemoteLauncher(Launcher):
         for ssh in self.ssh.values():
             ssh.close()
 
+    def wipe(self, name: str) -> dict:
+        raise ValueError(f"{name}: wiping a node's data is not done on hosts (churn keeps data)")
+
     def _ssh(self, node: NodeProc) -> SshHost:
         return self.ssh[self.host_of[node.name]]
 

@@ -132,7 +132,8 @@ def judge_answer(
     notes: list[str] = []
     present: set[tuple[str, str]] = set()
     for hit in hits:
-        cls, note = _judge_hit(model, term, ttl, t1, near, present, *hit[: len(HIT_FIELDS)])
+        span = (t0, t1)
+        cls, note = _judge_hit(model, term, ttl, span, near, present, *hit[: len(HIT_FIELDS)])
         present.add((hit[0], hit[1]))
         classes.append(cls)
         notes += [note] if note else []
@@ -152,16 +153,17 @@ def judge_answer(
     return Judged(COMPLETE, counted)
 
 
-def _judge_hit(model, term, ttl, t1, near, present, node, name, size, sha, hops) -> tuple:
-    """One hit's class and, when wrong, why."""
+def _judge_hit(model, term, ttl, span, near, present, node, name, size, sha, hops) -> tuple:
+    """One hit's class and, when wrong, why (``span``: the search's start and end)."""
+    t0, t1 = span
     if (node, name) in present:
         return DUPLICATE, f"{name} on {node} twice"
     if node not in model.nodes:
         return WRONG_METADATA, f"{name} on {node}, which is not a node of the network"
-    held = model.held(node, name)
+    held = model.held(node, name, t0, t1)
     if not model.match(term, name):
         return PHANTOM, f"{name} on {node} does not match {term!r}"
-    if held is None or held.maybe > t1 + ACK_SLACK_S:
+    if held is None or not held.possible(t0, t1):
         if model.unsure_since(node, name) <= t1 + ACK_SLACK_S:
             return UNKNOWN, ""
         return PHANTOM, f"{node} did not hold {name} during the search"
@@ -181,7 +183,7 @@ def _missing(model, origin, term, ttl, t0, t1, present, reached, partial) -> lis
     return [
         f"{f.node}'s {f.name} missing"
         for f in model.matching(term)
-        if f.since <= t0 - ACK_SLACK_S
+        if f.required(t0, t1)
         and (f.node, f.name) not in present
         and (f.node in answered or (not partial and up.get(f.node, math.inf) <= ttl))
     ]

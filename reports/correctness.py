@@ -277,6 +277,8 @@ def acked_writes(ev: Evidence, th: Thresholds) -> list[Result]:
     lost, changed = int(ev.integrity.get("lost", 0)), int(ev.integrity.get("corrupt", 0))
     examples = ", ".join(ev.integrity.get("examples", [])[:EXAMPLES])
     detail = f"{lost} lost, {changed} changed" + (f"; e.g. {examples}" if lost + changed else "")
+    if gone := ev.integrity.get("gone_with_data"):
+        detail += f"; {gone} more on nodes whose data the plan wiped, not judged"
     return [check.on("after run", float(lost + changed), int(checked), detail)]
 
 

@@ -78,7 +78,10 @@ class Evidence:
             series=list(run.get("series") or []),
             journal=list(run.get("journal") or []),
             fault_results=list(run.get("fault_results") or []),
-            integrity=integrity.of_run(run.get("integrity")),
+            integrity=integrity.of_run(
+                run.get("integrity"),
+                integrity.gone_with_data(run.get("windows"), run.get("acked")),
+            ),
             config=dict(run.get("config") or {}),
             breaking_point=dict((run.get("concurrency") or {}).get("breaking_point") or {}),
             status=dict(run.get("status") or {}),

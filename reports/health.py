@@ -19,7 +19,7 @@ from typing import Any
 
 from reports.checker import BEYOND_TTL, UNKNOWN, check, flood_bound, is_answer
 from reports.evidence import Evidence
-from reports.model import ACK_SLACK_S, Model
+from reports.model import Model
 from reports.samples import Sample
 
 
@@ -36,7 +36,7 @@ def _facts(model: Model, s: Sample) -> dict[str, Any]:
     required = [
         (f.node, f.name)
         for f in model.matching(s["term"])
-        if f.since <= t0 - ACK_SLACK_S and up.get(f.node, math.inf) <= ttl
+        if f.required(t0, t1) and up.get(f.node, math.inf) <= ttl
     ]
     messages = s.get("messages") if isinstance(s.get("messages"), int) else None
     bound = flood_bound(model.seen, origin, ttl)

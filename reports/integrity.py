@@ -9,6 +9,7 @@ only its counts: they are read as they are.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from typing import Any
 
@@ -30,6 +31,31 @@ def observation(
             "listed": present, "listed_sha256": digest, "found": found}  # fmt: skip
 
 
+def wipe_times(windows: Iterable[dict] | None) -> dict[str, list[float]]:
+    """node -> when each fault that wiped its data (churn with data = "wipe") began."""
+    out: dict[str, list[float]] = {}
+    for w in windows or ():
+        if w.get("kind") == "fault" and w.get("wipes") and w.get("target"):
+            out.setdefault(w["target"], []).append(float(w["start"]))
+    return out
+
+
+def wiped_after(wipes: dict[str, list[float]], node: str, since: float) -> float:
+    """The first wipe of ``node``'s data at or after ``since`` (inf: none)."""
+    return min((t for t in wipes.get(node, ()) if t >= since), default=math.inf)
+
+
+def gone_with_data(windows: Iterable[dict] | None, acked: Iterable[dict] | None) -> set[str]:
+    """Acknowledged uploads on a node whose data a fault wiped after the acknowledgement: gone
+    with the node's data by the plan, never lost by the network."""
+    wipes = wipe_times(windows)
+    return {
+        a["name"]
+        for a in acked or ()
+        if wiped_after(wipes, a.get("node", ""), float(a.get("t", -math.inf))) < math.inf
+    }
+
+
 def is_lost(o: dict) -> bool:
     return o["listed"] is False
 
@@ -38,10 +64,12 @@ def is_corrupt(o: dict) -> bool:
     return bool(o["listed"]) and o["listed_sha256"] not in (None, o["sha256"])
 
 
-def summary(observations: Iterable[dict]) -> dict[str, Any]:
+def summary(observations: Iterable[dict], gone: set[str] | frozenset[str] = frozenset()) -> dict:
     """The counts judged: acknowledged, lost, corrupt, searched and not found; examples of the
-    lost or changed, and of the not found."""
-    seen = list(observations)
+    lost or changed, and of the not found. Uploads in ``gone`` (their node's data was wiped
+    after them: ``gone_with_data``) are counted apart and judged neither way."""
+    everything = list(observations)
+    seen = [o for o in everything if o["name"] not in gone]
     lost = [o["name"] for o in seen if is_lost(o)]
     corrupt = [o["name"] for o in seen if is_corrupt(o)]
     searched = [o for o in seen if o["found"] is not None]
@@ -54,14 +82,15 @@ def summary(observations: Iterable[dict]) -> dict[str, Any]:
         "unsearchable": len(unsearchable),
         "examples": (lost + corrupt)[:EXAMPLES_KEPT],
         "unsearchable_examples": unsearchable[:EXAMPLES_KEPT],
+        "gone_with_data": len(everything) - len(seen),
     }
 
 
-def of_run(recorded: dict | None) -> dict[str, Any]:
-    """A run's integrity as judged: the summary of its observations, or its recorded counts
-    (older runs), or {} when it was not checked."""
+def of_run(recorded: dict | None, gone: set[str] | frozenset[str] = frozenset()) -> dict:
+    """A run's integrity as judged: the summary of its observations (``gone``: see
+    ``summary``), or its recorded counts (older runs), or {} when it was not checked."""
     if not recorded:
         return {}
     if OBSERVATIONS in recorded:
-        return {**summary(recorded[OBSERVATIONS]), OBSERVATIONS: recorded[OBSERVATIONS]}
+        return {**summary(recorded[OBSERVATIONS], gone), OBSERVATIONS: recorded[OBSERVATIONS]}
     return dict(recorded)

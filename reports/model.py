@@ -6,7 +6,9 @@ Built from raw facts only, so ``python -m reports DIR`` rebuilds it exactly:
 - **files**: each node's seeded corpus (``run["nodes"][*]["files"]``), every acknowledged
   upload with the time it was acknowledged (``run["acked"]``), every pull a node acknowledged
   (``node_download`` samples); an upload or pull never acknowledged (failed, or cut off) may or
-  may not have landed: its name is *unsure* from the moment it was attempted;
+  may not have landed: its name is *unsure* from the moment it was attempted. A fault window
+  that ``wipes`` its node's data (churn with ``data = "wipe"``) ends, at its start, everything
+  the node held before it;
 - **liveness**: each fault window takes its target out (down, frozen or cut off) from its start
   until the network was whole again (the heal plus the faults side's ``recovered_s``), widened
   by a slack; a fault on no single node takes every node out. A fault that loses messages on
@@ -23,13 +25,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import networkx as nx
 
 from reports.evidence import FAULT, Evidence
 from reports.faultsteps import failed_steps, of_fault
+from reports.integrity import wipe_times, wiped_after
 
 #: A file is certain to be on its node only once acknowledged this long before a search starts
 #: (clocks of distributed workers, the time an acknowledgement travels).
@@ -63,6 +66,16 @@ class Held:
     sha256: str | None
     since: float
     maybe: float
+    until: float = math.inf
+    """Gone from the node from then on (its data wiped); inf: never."""
+
+    def possible(self, t0: float, t1: float) -> bool:
+        """Whether it may have been on its node at some moment of a search over ``[t0, t1]``."""
+        return self.maybe <= t1 + ACK_SLACK_S and self.until >= t0 - ACK_SLACK_S
+
+    def required(self, t0: float, t1: float) -> bool:
+        """Whether it was certainly on its node for the whole of a search over ``[t0, t1]``."""
+        return self.since <= t0 - ACK_SLACK_S and self.until >= t1 + ACK_SLACK_S
 
 
 @dataclass(frozen=True)
@@ -96,16 +109,27 @@ class Model:
     seen: nx.Graph
     outages: list[Outage]
     match: Callable[[str, str], bool]
+    #: Earlier holdings a wipe ended before the node got the same file again (``files`` has
+    #: the latest holding of each node and name).
+    ended: list[Held] = field(default_factory=list)
     _matching: dict[str, list[Held]] = field(default_factory=dict)
 
     def matching(self, term: str) -> list[Held]:
-        """Every file any node ever held whose name matches ``term`` (computed once a term)."""
+        """Every holding of a file any node ever held whose name matches ``term`` (computed
+        once a term)."""
         if term not in self._matching:
-            self._matching[term] = [f for f in self.files.values() if self.match(term, f.name)]
+            every = [*self.files.values(), *self.ended]
+            self._matching[term] = [f for f in every if self.match(term, f.name)]
         return self._matching[term]
 
-    def held(self, node: str, name: str) -> Held | None:
-        return self.files.get((node, name))
+    def held(self, node: str, name: str, t0: float = -math.inf, t1: float = math.inf):
+        """The holding of ``name`` on ``node`` that may overlap ``[t0, t1]``, else its latest
+        (None: never held)."""
+        latest = self.files.get((node, name))
+        for held in (h for h in self.ended if h.node == node and h.name == name):
+            if held.possible(t0, t1):
+                return held
+        return latest
 
     def unsure_since(self, node: str, name: str) -> float:
         """From when ``name`` may be on ``node`` without the model knowing (inf: never)."""
@@ -169,13 +193,17 @@ class Model:
         nodes = tuple(str(n["name"]) for n in ev.nodes if isinstance(n, dict) and "name" in n)
         if not nodes:
             return None
-        files, unsure = _files(ev, nodes)
+        files, ended, unsure = _files(ev, nodes)
+        wipes = wipe_times(ev.windows)
+        files = {key: _ends(wipes, held) for key, held in files.items()}
+        ended = [_ends(wipes, held) for held in ended]
         topology = _topology(ev.topology, nodes)
         seen = nx.Graph(topology)
         for links in [*(row.get("links") for row in ev.series), ev.topology.get("held")]:
             seen.add_edges_from(tuple(e) for e in links or () if len(e) == 2)
         match = MATCH_RULES.get(ev.network_match or DEFAULT_MATCH, MATCH_RULES[DEFAULT_MATCH])
-        return cls(nodes, files, unsure, topology, seen, _outages(ev, nodes), match)
+        outages = _outages(ev, nodes)
+        return cls(nodes, files, unsure, topology, seen, outages, match, ended)
 
 
 def _distances(
@@ -205,9 +233,13 @@ def _topology(spec: dict[str, Any], nodes: tuple[str, ...]) -> nx.Graph:
     return graph
 
 
-def _files(ev: Evidence, nodes: tuple[str, ...]) -> tuple[dict[tuple[str, str], Held], Unsure]:
-    """Corpus, acknowledged uploads and pulls; the names attempted but never acknowledged."""
+def _files(
+    ev: Evidence, nodes: tuple[str, ...]
+) -> tuple[dict[tuple[str, str], Held], list[Held], Unsure]:
+    """Corpus, acknowledged uploads and pulls (the latest holding of each, and the earlier ones
+    a wipe ended); the names attempted but never acknowledged."""
     files: dict[tuple[str, str], Held] = {}
+    ended: list[Held] = []
     corpus: dict[str, dict] = {}
     for node in ev.nodes:
         for f in node.get("files") or ():
@@ -232,12 +264,17 @@ def _files(ev: Evidence, nodes: tuple[str, ...]) -> tuple[dict[tuple[str, str], 
         acked[a["name"]] = Held(a["node"], a["name"], a.get("size"), a.get("sha256"), t, maybe)
     files.update({(h.node, h.name): h for h in acked.values()})
     unsure: dict[tuple[str | None, str], float] = {}
+    wipes = wipe_times(ev.windows)
     for s in attempts:
         name, end = s["name"], s["t"] + s["latency_ms"] / 1000
         pulled = s["op"] == "node_download" and s.get("ok") and s.get("node") in nodes
         if pulled and name in corpus:
             f, key = corpus[name], (s["node"], name)
-            if key not in files or files[key].since > end:
+            # The earliest pull counts; after a wipe took what the node held, a new holding.
+            again = key in files and wipe_between(wipes, files[key], s["t"])
+            if again:
+                ended.append(files[key])
+            if key not in files or files[key].since > end or again:
                 files[key] = Held(s["node"], name, f.get("size"), f.get("sha256"), end, s["t"])
             if s.get("failover"):  # the node that did not answer in time may have pulled it too
                 unsure[(None, name)] = min(s["t"], unsure.get((None, name), math.inf))
@@ -246,7 +283,19 @@ def _files(ev: Evidence, nodes: tuple[str, ...]) -> tuple[dict[tuple[str, str], 
             # failover: the node that did not answer in time may have kept it).
             where = None if s.get("failover") or not s.get("node") else s["node"]
             unsure[(where, name)] = min(s["t"], unsure.get((where, name), math.inf))
-    return files, unsure
+    return files, ended, unsure
+
+
+def wipe_between(wipes: dict[str, list[float]], held: Held, t: float) -> bool:
+    """Whether a wipe of ``held``'s node took it before ``t``."""
+    return wiped_after(wipes, held.node, held.since) < t
+
+
+def _ends(wipes: dict[str, list[float]], held: Held) -> Held:
+    """``held``, ended at the start of the first fault that wiped its node's data after it
+    came (the node is away from then on, and comes back empty)."""
+    end = wiped_after(wipes, held.node, held.since)
+    return replace(held, until=end) if end < math.inf else held
 
 
 def _back(ev: Evidence, window: dict[str, Any]) -> float:

@@ -40,6 +40,7 @@ target = "all"
 rate = "1/2s"
 down = "3s"
 how = "{how}"
+data = "{data}"
 at = "0.5s"
 duration = "10s"
 """
@@ -60,12 +61,12 @@ def names(descriptor: dict) -> list[str]:
     return [n["name"] for n in descriptor["nodes"]]
 
 
-@pytest.mark.parametrize("how", ["stop", "crash"])
-def test_churn_nodes_leave_and_come_back_and_all_are_alive_at_the_end(how: str) -> None:
+@pytest.mark.parametrize(("how", "data"), [("stop", "keep"), ("crash", "keep"), ("stop", "wipe")])
+def test_churn_nodes_leave_and_come_back_and_all_are_alive_at_the_end(how: str, data: str) -> None:
     cluster_mod = pytest.importorskip("networks.cluster")
     with cluster_mod.Cluster(nodes=5, files_per_node=4) as cluster:
         descriptor = cluster.descriptor
-        timeline = resolve(parse_plan(CHURN.format(how=how)), names(descriptor))
+        timeline = resolve(parse_plan(CHURN.format(how=how, data=data)), names(descriptor))
         starts = [s for s in timeline.steps if s.phase == START]
         assert len(starts) == 4 and len({s.target for s in starts}) > 1
         control = ControlClient(descriptor)
@@ -90,7 +91,23 @@ def test_churn_nodes_leave_and_come_back_and_all_are_alive_at_the_end(how: str) 
             away = [n for n, state in states.items() if state != "running"]
             assert len(away) <= 2, f"after {fault_id} {phase}: {away} away at once"
         assert probes.time_until_all_alive(descriptor, since=time.monotonic(), timeout=RECOVER_S)
-        assert probes.canary_search(descriptor, "alpha").ok
+        canary = probes.canary_search(descriptor, "alpha")
+        left = {s.target for s in starts}
+        held = {n["name"]: call("GET", f"{n['http']}/files")[1] for n in descriptor["nodes"]}
+        counts = {name: len(body.get("files", [])) for name, body in held.items()}
+        if data == "wipe":  # every node that left came back empty; the others kept theirs
+            wiped = [r["detail"]["wiped"] for r in steps if r["phase"] == START]
+            first = {
+                s.target: w[s.target]["wiped_files"]
+                for w, s in reversed(list(zip(wiped, starts, strict=True)))
+            }
+            assert min(first.values()) >= 4, first  # its seeded files (a second time: fewer)
+            assert {n for n, c in counts.items() if c == 0} == left, counts
+            kept = sorted(set(names(descriptor)) - left)  # only they still answer with files
+            assert all(r["hits_from"] == kept for r in canary.detail.values()), canary.detail
+        else:
+            assert set(counts.values()) == {4}, counts
+            assert canary.ok, canary.summary
 
 
 @pytest.fixture(scope="module")

@@ -72,6 +72,23 @@ def test_builtin_network_through_the_launcher(tmp_path):
     wait_gone(pids)
 
 
+def test_a_wiped_node_comes_back_holding_nothing_and_a_running_one_is_not_wiped(tmp_path):
+    with Launcher("builtin", 2, workdir=tmp_path, files_per_node=3) as c:
+        net = c.network.adapter_class(c.node_infos())
+        try:
+            with pytest.raises(ValueError, match="n2 is running: stop or kill it before wiping"):
+                c.wipe("n2")
+            assert len(net.files(net.node("n2"))) == 3
+            c.stop("n2")
+            wiped = c.wipe("n2")
+            assert wiped["wiped_files"] >= 3  # the shared files, and the catalog beside them
+            c.start("n2")
+            assert net.files(net.node("n2")) == {}  # back as a node that never held anything
+            assert len(net.files(net.node("n1"))) == 3
+        finally:
+            net.close()
+
+
 def test_any_binary_starts_is_killed_restarted_and_leaves_nothing(tmp_path):
     with Launcher(str(FAKE), 3, workdir=tmp_path, files_per_node=2) as c:
         descriptor = c.descriptor

@@ -20,6 +20,7 @@ from reports.checker import (
 )
 from reports.correctness import degraded_answers, wrong_metadata
 from reports.evidence import Evidence
+from reports.integrity import gone_with_data
 from reports.rows import FAIL, PASS, REPORTED
 from reports.samples import UNFINISHED
 from reports.synthetic import synthetic_run
@@ -127,6 +128,49 @@ def test_a_search_overlapping_a_crash_start_is_unknown_not_pass_nor_fail():
     assert back.of(back.answers[0]).answer == UNKNOWN
     whole = check(evidence([search(34, every()[:2] + every()[3:])], **crash()))
     assert whole.of(whole.answers[0]).answer == MISSING
+
+
+def wipe(start: float = 20, end: float = 24) -> dict:
+    """n3 leaves at ``start`` and its data is wiped (churn with data = "wipe"); back at ``end``."""
+    window = {**fault_win("n3", start, end), "wipes": True}
+    return {"windows": [window], "fault_results": [fault_result(window, recovered_s=1.0)]}
+
+
+def test_a_wiped_node_is_not_expected_to_hold_what_it_held_and_a_hit_for_it_is_phantom():
+    others = every()[:2] + every()[3:]  # n3's file gone with its data
+    after = check(evidence([search(40, others, reached=list(NAMES))], **wipe()))
+    assert after.of(after.answers[0]).answer == COMPLETE
+    stale = check(evidence([search(40, every(), reached=list(NAMES))], **wipe()))
+    assert stale.of(stale.answers[0]).answer == PHANTOM
+    before = check(evidence([search(10, others, reached=list(NAMES))], **wipe()))
+    assert before.of(before.answers[0]).answer == MISSING  # before the wipe it was required
+
+
+def test_a_file_a_wiped_node_pulls_again_is_held_again_from_then_on():
+    pulled = ["n3", "alpha-n2-000.txt", SIZE, "00" * 8, 1]  # n2's file, pulled by n3
+    pull = {**req(5, op="node_download", lat=10, name="alpha-n2-000.txt"), "node": "n3"}
+    again = {**req(30, op="node_download", lat=10, name="alpha-n2-000.txt"), "node": "n3"}
+    others = every()[:2] + every()[3:]  # n3's own seeded file went with its data
+    samples = [pull, again, search(10, [*every(), pulled]), search(26, [*others, pulled])]
+    samples += [search(40, [*others, pulled]), search(41, others)]
+    ev = evidence(samples, **wipe())
+    checked = check(ev)
+    by_t = {s["t"]: checked.of(s).answer for s in ev.samples if s.get("op") == "search"}
+    assert by_t == {
+        10: COMPLETE,  # held since its first pull
+        26: PHANTOM,  # gone with n3's data, not yet pulled again
+        40: COMPLETE,  # held again after the second pull
+        41: MISSING,  # ... and so required again
+    }
+
+
+def test_uploads_acknowledged_on_a_wiped_node_are_gone_with_its_data_not_lost():
+    acked = [
+        {"name": "idx-a.bin", "node": "n3", "t": 5.0, "sha256": "aa"},  # before the wipe
+        {"name": "idx-b.bin", "node": "n3", "t": 30.0, "sha256": "bb"},  # after it came back
+        {"name": "idx-c.bin", "node": "n2", "t": 5.0, "sha256": "cc"},
+    ]
+    assert gone_with_data(wipe()["windows"], acked) == {"idx-a.bin"}
 
 
 def test_an_answer_from_a_node_a_fault_affected_is_unknown():

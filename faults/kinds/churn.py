@@ -12,15 +12,19 @@ allows, ⌊(N−1)/2⌋); a departure due while that many are away waits for the
 the ones after it keep their spacing. Every departure returns by the fault's end; the heal kind
 and the runner's final heal bring back whoever is away when they run.
 
-Not supported yet: a node that rejoins *without its data* (an empty data dir). The model and the
-integrity check would expect the files it held, acknowledged uploads included, to be there.
+With ``data = "wipe"`` a node rejoins *without its data*: the control API empties its data dir
+while it is away (a peer back on a new disk), so it holds nothing when it returns. The window
+says so (``wipes``): the model takes every file the node held before it left off the node from
+its departure, so answers are not expected to find them and the integrity checks count its
+acknowledged uploads as gone with the node's data, never as lost by the network (a network that
+replicates files keeps them on other nodes, and is judged there as usual).
 """
 
 from __future__ import annotations
 
 import random
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .. import targets
@@ -30,6 +34,9 @@ from .base import PROCESS, FaultKind
 #: ``how`` -> the control API action that takes the node away (``start`` brings it back).
 HOW = {"stop": "stop", "crash": "kill"}
 DEFAULT_HOW = "stop"
+#: ``data``: what a departing node's data dir holds when it returns.
+DATA = ("keep", "wipe")
+DEFAULT_DATA = "keep"
 RATE_RE = re.compile(r"^\s*(\d+)\s*/\s*(\S.*)$")
 #: Departures at most this close together: a restart takes about a second.
 MIN_INTERVAL_S = 0.5
@@ -38,6 +45,11 @@ MAX_DEPARTURES = 1000
 #: How a departure's fault id is made from the fault's (``#`` never occurs in a plan's ids).
 SEPARATOR = "#"
 ROUND = 6
+
+
+def wipes(params: Mapping[str, Any]) -> bool:
+    """Whether a departure with these step parameters empties its node's data dir."""
+    return params.get("data", DEFAULT_DATA) == "wipe"
 
 
 def departure_id(fault_id: str, number: int) -> str:
@@ -76,6 +88,7 @@ class Churn(FaultKind):
         "down": 'how long a node stays away before it rejoins, e.g. "3s" (<= duration)',
         "how": "stop (SIGTERM, default) | crash (SIGKILL): how a node leaves",
         "max_away": "most nodes away at once (default: what the majority guard allows)",
+        "data": "keep (default) | wipe: a node comes back with its data, or with an empty data dir",
     }
     default_target = "all"
     selectors = ("one", "each", "minority", "all")
@@ -104,6 +117,9 @@ class Churn(FaultKind):
         how = fault.options.get("how", DEFAULT_HOW)
         if how not in HOW:
             raise PlanError(f"{where}.how: expected one of {', '.join(HOW)} (got {how!r})")
+        data = fault.options.get("data", DEFAULT_DATA)
+        if data not in DATA:
+            raise PlanError(f"{where}.data: expected one of {', '.join(DATA)} (got {data!r})")
         max_away = fault.options.get("max_away")
         if max_away is not None and (
             isinstance(max_away, bool) or not isinstance(max_away, int) or max_away < 1
@@ -122,7 +138,10 @@ class Churn(FaultKind):
         from ..plan import parse_duration
 
         down = parse_duration(fault.options["down"], f"{fault.where}.down")
-        return {"how": fault.options.get("how", DEFAULT_HOW), "down": down}
+        params = {"how": fault.options.get("how", DEFAULT_HOW), "down": down}
+        if fault.options.get("data", DEFAULT_DATA) != DEFAULT_DATA:
+            params["data"] = fault.options["data"]
+        return params
 
     @classmethod
     def resolve(
@@ -186,7 +205,10 @@ class Churn(FaultKind):
         return out
 
     def inject(self, step: Step) -> dict[str, Any]:
-        return self.control_each(step, HOW[step.params.get("how", DEFAULT_HOW)])
+        detail = self.control_each(step, HOW[step.params.get("how", DEFAULT_HOW)])
+        if wipes(step.params):
+            detail["wiped"] = self.control_each(step, "wipe")["nodes"]
+        return detail
 
     def recover(self, step: Step) -> dict[str, Any]:
         return self.control_each(step, "start")
