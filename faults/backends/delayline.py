@@ -37,6 +37,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from proto.admin import MAX_LATENCY_MS  # the latency fault's limit, defined once
+
 TUN_NAME = "pld0"
 TUN_PATH = "/dev/net/tun"
 TUNSETIFF = 0x400454CA
@@ -49,7 +51,6 @@ MAX_PACKET = 65_535
 IPV4_HEADER = 20
 MAX_QUEUED = 20_000  # packets held at once: beyond it the line drops, as a full queue would
 READ_BATCH = 256  # packets read from the TUN per wake-up, so sending is never starved
-MAX_DELAY_MS = 10_000
 IP_TIMEOUT_S = 10.0
 READY = "ready"
 PROJECT_ROOT = Path(__file__).resolve().parents[2]  # where ``-m faults…`` imports from
@@ -236,10 +237,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         description="delay every packet this namespace's node sends to its peers (runs while "
         "stdin is open)",
     )
-    parser.add_argument("--ms", type=int, required=True, help=f"the delay, 1..{MAX_DELAY_MS}")
+    parser.add_argument("--ms", type=int, required=True, help=f"the delay, 1..{MAX_LATENCY_MS}")
     args = parser.parse_args(argv)
-    if not 1 <= args.ms <= MAX_DELAY_MS:
-        print(f"error: --ms: expected 1..{MAX_DELAY_MS}, got {args.ms}", flush=True)
+    if not 1 <= args.ms <= MAX_LATENCY_MS:
+        print(f"error: --ms: expected 1..{MAX_LATENCY_MS}, got {args.ms}", flush=True)
         return 2
     try:
         route = peer_route()
