@@ -9,9 +9,10 @@ from networks.definition import DEFAULT_NETWORK, load_network
 from networks.topology import DEFAULT as FULL_MESH
 
 PROFILES = ("quick", "full", "soak")
-#: Seconds with no users before the first level: two monitor rows of the nodes' idle CPU
-#: (``idle_cpu``, reports/resources.py).
-IDLE_S = 5.0
+#: Seconds with no users before the first level: at least two monitor readings (every
+#: ``monitor.INTERVAL_S``, 2 s) whose whole interval lies inside it, wherever the first row falls
+#: (``idle_cpu``, reports/resources.py, counts no reading that began before the window).
+IDLE_S = 7.0
 #: A soak's fault stage ends this long before ``-t``, so the run ends its stages itself (a run
 #: stopped by the clock inside a stage is cut short).
 SOAK_MARGIN_S = 2.0

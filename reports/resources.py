@@ -125,8 +125,16 @@ def memory_points(ev: Evidence, rows: list[dict[str, Any]]) -> dict[str, list]:
 
 
 def idle_cpu(ev: Evidence) -> dict[str, list[float]]:
-    """Each node's CPU readings inside the idle window(s)."""
-    rows = [r for w in ev.of_kind(IDLE) for r in ev.series if w["start"] < r["t"] <= w["end"]]
+    """Each node's CPU readings inside the idle window(s). A reading covers the time since the
+    row before it, so a row counts only when that row is inside the window too: the first row
+    after the window opens measured the initial verification (downloads of 32 MiB), not rest."""
+    pairs = list(zip(ev.series, ev.series[1:], strict=False))
+    rows = [
+        r
+        for w in ev.of_kind(IDLE)
+        for prev, r in pairs
+        if w["start"] <= prev["t"] < r["t"] <= w["end"]
+    ]
     return {n: [v for _, v in pts] for n, pts in node_readings(ev, CPU, rows).items()}
 
 
