@@ -56,6 +56,8 @@ OPS = (
 ACTS_ON = {"crash": "process", "partition": "network"}
 THINK_S = (0.1, 0.5)
 RESTART_S = 3.0
+#: Monitor rows in the idle window (three readings with their whole interval inside it).
+IDLE_ROWS = 4
 #: Share of searches looking for one corpus file by name (the others search by topic).
 BY_NAME_SHARE = 0.75
 #: The seeded corpus: files per node, under shared topic words (``alpha-n1-000.txt``).
@@ -218,14 +220,16 @@ def _handles(alive: list[str], second: float) -> dict[str, Any]:
 
 
 def _idle_rows(wins: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The monitor's rows in the idle window before the first level (no users)."""
+    """The monitor's rows in the idle window before the first level (no users): evenly spread,
+    so that at any scale readings whose whole interval lies inside it are there."""
     idle = [w for w in wins if w["kind"] == "idle"]
     rows = []
     for w in idle:
-        for t in range(int(w["start"]) + 1, int(w["end"]) + 1):
+        step = (w["end"] - w["start"]) / IDLE_ROWS
+        for i in range(IDLE_ROWS):
             rows.append(
                 {
-                    "t": float(t),
+                    "t": w["start"] + (i + 0.5) * step,
                     "users": 0,
                     "nodes_alive": len(NODES),
                     "nodes_total": len(NODES),
