@@ -332,6 +332,8 @@ def install(environment, state) -> None:
             return jsonify(error=f"action must be one of {', '.join(labels)} on a known node"), 400
         if stage is None:
             return jsonify(error="this cluster has no control API"), 409
+        if state.verifying:  # a fault now would be judged as the network failing its checks
+            return jsonify(error="the network is being verified: try again when it is done"), 409
         try:
             return jsonify(stage.act(act, node))
         except ValueError as exc:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.locust_run import ROOT, post, wait_until, web_ui
+from tests.locust_run import LOG_NAME, ROOT, post, wait_until, web_ui
 
 pytestmark = [pytest.mark.integration, pytest.mark.load]
 
@@ -128,6 +128,9 @@ def test_cluster_tab_page_crash_and_report_in_chromium(ui, browser):
     assert [r.find_element(By.TAG_NAME, "td").text for r in rows] == ["n1", "n2", "n3", "n4", "n5"]
     browser.save_screenshot(str(SHOTS / "cluster_tab.png"))
 
+    # The initial verification (50 searches, 4 downloads of 32 MiB) must not see n2 crash.
+    log = results.parent / LOG_NAME
+    wait_until(lambda: "initial network verification passed" in log.read_text(), 120, log.name)
     browser.get(url + "/peerload/cluster")
     wait(browser, lambda d: node_state(d, "n2").startswith("up"))
     pid = wait(browser, lambda d: (p := node_cell(d, "n2", "PID")).isdigit() and p)
