@@ -39,6 +39,8 @@ DECIMALS = 4
 MAX_EVALS = 10_000
 #: Below this κ there is no retrograde worth naming (the peak would be beyond any real load).
 KAPPA_MIN = 1e-7
+#: A machine reading counts for a level's burst when this share of its interval lies in it.
+MIN_BURST_SHARE = 0.5
 
 
 def usl(n: Any, lam: float, sigma: float, kappa: float) -> Any:
@@ -110,11 +112,33 @@ def saturated(ev: Evidence, generator_pct: float) -> str:
     for w in ev.of_kind(LEVEL):
         rows = [r for r in ev.series if w["start"] < r["t"] <= w["end"]]
         machine, generator = measured(rows, MACHINE), measured(rows, GENERATOR_BUSIEST)
-        if machine and max(machine) >= MACHINE_SATURATED_PCT:
-            return f"the machine at {max(machine):.0f}% of all cores in {w['name']}"
+        burst = burst_machine(ev, w)
+        if max([*machine, burst]) >= MACHINE_SATURATED_PCT:
+            top = max([*machine, burst])
+            return f"the machine at up to {top:.0f}% of all cores in {w['name']}"
         if generator and max(generator) >= generator_pct:
             return f"the load generator at {max(generator):.0f}% of a core in {w['name']}"
     return ""
+
+
+def burst_machine(ev: Evidence, window: dict[str, Any]) -> float:
+    """The most the machine can have used during ``window``'s burst (0: unknown). A reading
+    averages the interval since the row before; one that straddles the burst's edge mixes the
+    burst with calm, so its share is scaled up by the part of its interval inside the burst
+    (as if the calm part had cost nothing) when at least ``MIN_BURST_SHARE`` of it is: the
+    points are measured over the burst, and a saturation that cannot be ruled out there leaves
+    the curve unjudged."""
+    start, end = window.get("burst_start"), window["end"]
+    if start is None:
+        return 0.0
+    top = 0.0
+    for prev, row in zip(ev.series, ev.series[1:], strict=False):
+        reading = row.get(MACHINE)
+        inside = min(row["t"], end) - max(prev["t"], start)
+        if reading is None or inside < MIN_BURST_SHARE * (row["t"] - prev["t"]):
+            continue
+        top = max(top, min(100.0, reading * (row["t"] - prev["t"]) / inside))
+    return top
 
 
 def scaling_ops(ev: Evidence) -> list[str]:

@@ -83,4 +83,25 @@ def test_fewer_than_three_levels_is_insufficient():
 
 def test_a_saturated_machine_is_reported_not_judged():
     row = search_row(run(lambda n: 50.0, machine_cpu=96.0))
-    assert row.verdict == REPORTED and "the machine at 96%" in row.detail
+    assert row.verdict == REPORTED and "the machine at up to 96%" in row.detail
+
+
+def bursts(ev: Evidence, reading: float, inside_s: float) -> Evidence:
+    """Each level's second half a burst; one 2 s machine reading per level with ``inside_s``
+    of its interval in the burst, the rest before it (calm)."""
+    windows = [{**w, "burst_start": (w["start"] + w["end"]) / 2} for w in ev.windows]
+    series = []
+    for w in windows:
+        t = w["burst_start"] + inside_s
+        series += [{"t": t - 2.0, "machine_cpu": 10.0}, {"t": t, "machine_cpu": reading}]
+    return Evidence(samples=ev.samples, windows=windows, series=series)
+
+
+def test_a_reading_that_straddles_a_burst_counts_for_the_burst_it_may_have_saturated():
+    falling = run(lambda n: usl(n, 50.0, 0.05, 0.01))  # peaks at N* ~ 10, within the levels
+    assert search_row(bursts(falling, 40.0, 2.0)).verdict == FAIL  # all inside: 40 % is calm
+    # 1.5 s of the 2 s in the burst: 80 % read is up to ~107 % there: cannot be ruled out
+    row = search_row(bursts(falling, 80.0, 1.5))
+    assert row.verdict == REPORTED and "the machine at up to 100%" in row.detail, row.detail
+    # 0.5 s of 2 s: too little of the reading is the burst's to say either way
+    assert search_row(bursts(falling, 40.0, 0.5)).verdict == FAIL
