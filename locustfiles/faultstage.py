@@ -196,7 +196,7 @@ class FaultStage:
             "acts_on": faults.kind_facts(step.kind).acts_on,
             "loses_messages": faults.kind_facts(step.kind).loses_messages,
             "cut": cut_pairs(step),
-            "wipes": faults.kinds.churn.wipes(step.params),
+            "wipes": faults.kinds.REGISTRY[step.kind].wipes_data(step.params),
             "key": step.key,
             "start": record["wall"],
             "end": None,

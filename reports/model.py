@@ -111,14 +111,14 @@ class Model:
     match: Callable[[str, str], bool]
     #: Earlier holdings a wipe ended before the node got the same file again (``files`` has
     #: the latest holding of each node and name).
-    ended: list[Held] = field(default_factory=list)
+    ended: dict[tuple[str, str], list[Held]] = field(default_factory=dict)
     _matching: dict[str, list[Held]] = field(default_factory=dict)
 
     def matching(self, term: str) -> list[Held]:
         """Every holding of a file any node ever held whose name matches ``term`` (computed
         once a term)."""
         if term not in self._matching:
-            every = [*self.files.values(), *self.ended]
+            every = [*self.files.values(), *(h for hs in self.ended.values() for h in hs)]
             self._matching[term] = [f for f in every if self.match(term, f.name)]
         return self._matching[term]
 
@@ -126,10 +126,8 @@ class Model:
         """The holding of ``name`` on ``node`` that may overlap ``[t0, t1]``, else its latest
         (None: never held)."""
         latest = self.files.get((node, name))
-        for held in (h for h in self.ended if h.node == node and h.name == name):
-            if held.possible(t0, t1):
-                return held
-        return latest
+        earlier = (h for h in self.ended.get((node, name), ()) if h.possible(t0, t1))
+        return next(earlier, latest)
 
     def unsure_since(self, node: str, name: str) -> float:
         """From when ``name`` may be on ``node`` without the model knowing (inf: never)."""
@@ -193,10 +191,9 @@ class Model:
         nodes = tuple(str(n["name"]) for n in ev.nodes if isinstance(n, dict) and "name" in n)
         if not nodes:
             return None
-        files, ended, unsure = _files(ev, nodes)
         wipes = wipe_times(ev.windows)
+        files, ended, unsure = _files(ev, nodes, wipes)
         files = {key: _ends(wipes, held) for key, held in files.items()}
-        ended = [_ends(wipes, held) for held in ended]
         topology = _topology(ev.topology, nodes)
         seen = nx.Graph(topology)
         for links in [*(row.get("links") for row in ev.series), ev.topology.get("held")]:
@@ -234,12 +231,12 @@ def _topology(spec: dict[str, Any], nodes: tuple[str, ...]) -> nx.Graph:
 
 
 def _files(
-    ev: Evidence, nodes: tuple[str, ...]
-) -> tuple[dict[tuple[str, str], Held], list[Held], Unsure]:
+    ev: Evidence, nodes: tuple[str, ...], wipes: dict[str, list[float]]
+) -> tuple[dict[tuple[str, str], Held], dict[tuple[str, str], list[Held]], Unsure]:
     """Corpus, acknowledged uploads and pulls (the latest holding of each, and the earlier ones
     a wipe ended); the names attempted but never acknowledged."""
     files: dict[tuple[str, str], Held] = {}
-    ended: list[Held] = []
+    ended: dict[tuple[str, str], list[Held]] = {}
     corpus: dict[str, dict] = {}
     for node in ev.nodes:
         for f in node.get("files") or ():
@@ -264,7 +261,6 @@ def _files(
         acked[a["name"]] = Held(a["node"], a["name"], a.get("size"), a.get("sha256"), t, maybe)
     files.update({(h.node, h.name): h for h in acked.values()})
     unsure: dict[tuple[str | None, str], float] = {}
-    wipes = wipe_times(ev.windows)
     for s in attempts:
         name, end = s["name"], s["t"] + s["latency_ms"] / 1000
         pulled = s["op"] == "node_download" and s.get("ok") and s.get("node") in nodes
@@ -272,8 +268,8 @@ def _files(
             f, key = corpus[name], (s["node"], name)
             # The earliest pull counts; after a wipe took what the node held, a new holding.
             again = key in files and wipe_between(wipes, files[key], s["t"])
-            if again:
-                ended.append(files[key])
+            if again:  # ended by that wipe (``until`` set here: it is not the latest)
+                ended.setdefault(key, []).append(_ends(wipes, files[key]))
             if key not in files or files[key].since > end or again:
                 files[key] = Held(s["node"], name, f.get("size"), f.get("sha256"), end, s["t"])
             if s.get("failover"):  # the node that did not answer in time may have pulled it too

@@ -30,6 +30,7 @@ from scipy.stats import theilslopes
 from reports.evidence import LEVEL, STEADY_KINDS, STRESS, Evidence
 from reports.rows import FAIL, INSUFFICIENT, PASS, PCT, REGRESSION, REPORTED, Check, Result
 from reports.samples import requests
+from reports.series import intervals
 from reports.thresholds import Thresholds
 
 #: The idle window's kind (before the first level, no users; docs/contracts.md).
@@ -128,12 +129,12 @@ def idle_cpu(ev: Evidence) -> dict[str, list[float]]:
     """Each node's CPU readings inside the idle window(s). A reading covers the time since the
     row before it, so a row counts only when that row is inside the window too: the first row
     after the window opens measured the initial verification (downloads of 32 MiB), not rest."""
-    pairs = list(zip(ev.series, ev.series[1:], strict=False))
+    spans = intervals(ev.series)
     rows = [
         r
         for w in ev.of_kind(IDLE)
-        for prev, r in pairs
-        if w["start"] <= prev["t"] < r["t"] <= w["end"]
+        for since, r in spans
+        if w["start"] <= since < r["t"] <= w["end"]
     ]
     return {n: [v for _, v in pts] for n, pts in node_readings(ev, CPU, rows).items()}
 

@@ -31,6 +31,7 @@ from reports.cpu import GENERATOR_BUSIEST, MACHINE, MACHINE_SATURATED_PCT, measu
 from reports.evidence import LEVEL, Evidence
 from reports.rows import FAIL, INSUFFICIENT, PASS, REPORTED, Check, Result
 from reports.samples import DERIVED_OPS, MS_PER_S, OPERATIONS, select
+from reports.series import intervals
 from reports.thresholds import Thresholds
 
 #: Levels needed to fit three parameters.
@@ -112,9 +113,8 @@ def saturated(ev: Evidence, generator_pct: float) -> str:
     for w in ev.of_kind(LEVEL):
         rows = [r for r in ev.series if w["start"] < r["t"] <= w["end"]]
         machine, generator = measured(rows, MACHINE), measured(rows, GENERATOR_BUSIEST)
-        burst = burst_machine(ev, w)
-        if max([*machine, burst]) >= MACHINE_SATURATED_PCT:
-            top = max([*machine, burst])
+        top = max([*machine, burst_machine(ev, w)])
+        if top >= MACHINE_SATURATED_PCT:
             return f"the machine at up to {top:.0f}% of all cores in {w['name']}"
         if generator and max(generator) >= generator_pct:
             return f"the load generator at {max(generator):.0f}% of a core in {w['name']}"
@@ -132,12 +132,12 @@ def burst_machine(ev: Evidence, window: dict[str, Any]) -> float:
     if start is None:
         return 0.0
     top = 0.0
-    for prev, row in zip(ev.series, ev.series[1:], strict=False):
-        reading = row.get(MACHINE)
-        inside = min(row["t"], end) - max(prev["t"], start)
-        if reading is None or inside < MIN_BURST_SHARE * (row["t"] - prev["t"]):
+    for since, row in intervals(ev.series):
+        reading, span = row.get(MACHINE), row["t"] - since
+        inside = min(row["t"], end) - max(since, start)
+        if reading is None or inside < MIN_BURST_SHARE * span:
             continue
-        top = max(top, min(100.0, reading * (row["t"] - prev["t"]) / inside))
+        top = max(top, min(100.0, reading * span / inside))
     return top
 
 

@@ -57,6 +57,12 @@ def rows_between(series: list[Row], start: float, end: float) -> list[Row]:
     return [r for r in series if start <= r["t"] < end]
 
 
+def intervals(series: list[Row]) -> list[tuple[float, Row]]:
+    """Each row after the first with the time its readings cover from: a reading (CPU, the
+    machine's) averages the interval since the row before it."""
+    return [(prev["t"], row) for prev, row in zip(series, series[1:], strict=False)]
+
+
 def all_alive(row: Row) -> bool:
     """True when every node of the cluster answered in this row."""
     return row.get("nodes_alive", 0) >= row.get("nodes_total", 0) > 0

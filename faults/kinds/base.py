@@ -150,6 +150,12 @@ class FaultKind:
         return False
 
     @classmethod
+    def wipes_data(cls, params: Mapping[str, Any]) -> bool:
+        """Whether a step with these parameters empties its node's data dir (the fault stage
+        marks its window ``wipes``: the model then ends what the node held)."""
+        return False
+
+    @classmethod
     def wrong_backend(cls, backend: str) -> str | None:
         """Why ``backend`` cannot apply it (``needs_backend``), or None when it can."""
         if cls.needs_backend is None or backend == cls.needs_backend:

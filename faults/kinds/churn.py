@@ -47,11 +47,6 @@ SEPARATOR = "#"
 ROUND = 6
 
 
-def wipes(params: Mapping[str, Any]) -> bool:
-    """Whether a departure with these step parameters empties its node's data dir."""
-    return params.get("data", DEFAULT_DATA) == "wipe"
-
-
 def departure_id(fault_id: str, number: int) -> str:
     """The fault id a departure's steps carry: ``churn#3`` for the third of fault ``churn``."""
     return f"{fault_id}{SEPARATOR}{number}"
@@ -134,6 +129,11 @@ class Churn(FaultKind):
                 )
 
     @classmethod
+    def wipes_data(cls, params: Mapping[str, Any]) -> bool:
+        """A departure with ``data = "wipe"`` empties its node's data dir."""
+        return params.get("data", DEFAULT_DATA) == "wipe"
+
+    @classmethod
     def step_params(cls, fault: FaultSpec) -> dict[str, Any]:
         from ..plan import parse_duration
 
@@ -206,7 +206,7 @@ class Churn(FaultKind):
 
     def inject(self, step: Step) -> dict[str, Any]:
         detail = self.control_each(step, HOW[step.params.get("how", DEFAULT_HOW)])
-        if wipes(step.params):
+        if self.wipes_data(step.params):
             detail["wiped"] = self.control_each(step, "wipe")["nodes"]
         return detail
 
