@@ -20,7 +20,7 @@ criteria that need them then report "not measurable on this network", never a si
 from __future__ import annotations
 
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,8 +37,12 @@ PARTIAL = "partial"  # search answers say when some peers did not answer
 MESSAGES = "messages"  # search answers say how many peer messages the query cost
 CHECKSUM = "checksum"  # hits (or the stream) carry the file's sha256
 FILES = "files"  # a node lists the files it holds (name -> sha256)
+REMOVE = "remove"  # take a file away from a node (delete it from its folder, re-index)
+#: The adapter can send what no well-behaved client or peer sends (``Adapter.probes``).
+MALFORMED = "malformed"
 ALL = frozenset(
     {SEARCH, INDEX, DOWNLOAD, NODE_DOWNLOAD, PEERS, MEMBERS, PARTIAL, MESSAGES, CHECKSUM, FILES}
+    | {REMOVE, MALFORMED}
 )
 
 #: Peer states a ``peers`` view uses; ``listed``: "listed, liveness unknown" (a ``members`` view).
@@ -103,6 +107,25 @@ class Hit:
     size: int | None = None
     hops: int | None = None
     source: str = ""  # what ``download`` needs to reach the holder (e.g. its gRPC address)
+
+
+#: What a probe's request must get (``Probe.expect``): a client error; a success (the edge of
+#: a limit, still valid); or anything but a server error, leaving no trace of an impostor.
+REFUSE, ACCEPT, IGNORE = "refused", "accepted", "ignored"
+
+
+@dataclass(frozen=True)
+class Probe:
+    """One request a well-behaved client or peer never sends, or one at the edge of a limit.
+
+    ``send`` makes it and returns the HTTP-like status the node answered (``Unavailable`` when
+    it did not answer); ``impostor``: the peer name it claims, which the node must never list
+    (a message it took in although no node of the network could have sent it)."""
+
+    name: str
+    send: Callable[[], int]
+    expect: str = REFUSE
+    impostor: str | None = None
 
 
 @dataclass(frozen=True)
@@ -175,6 +198,21 @@ class Adapter:
 
     def files(self, node: NodeInfo) -> dict[str, str | None]:
         """The files ``node`` holds: name -> sha256 (None when it does not say)."""
+        raise NotImplementedError
+
+    def remove(self, node: NodeInfo, name: str) -> None:
+        """Take ``name`` away from ``node`` as its user would (delete it from the node's folder,
+        then re-index as the network does): the node must stop offering it."""
+        raise NotImplementedError
+
+    def removable(self, node: NodeInfo) -> str | None:
+        """Why files cannot be taken away from ``node`` from here (None: they can)."""
+        return None if self.has(REMOVE) else "the network cannot be rid of files"
+
+    def probes(self, node: NodeInfo) -> list[Probe]:
+        """Malformed requests for ``node`` and the edges of its limits, in the network's own
+        protocol, client API and peer API alike (``malformed``): each must be answered as its
+        ``expect`` says, and the node must go on serving."""
         raise NotImplementedError
 
     def close(self) -> None:

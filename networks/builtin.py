@@ -11,6 +11,7 @@ own adapter), gevent-friendly; the download stream over one gRPC channel per nod
 from __future__ import annotations
 
 import json
+import os
 import urllib.parse
 from collections.abc import Iterator
 from typing import Any
@@ -23,7 +24,8 @@ from node import memory
 from proto import p2p_pb2
 from proto.chunks import download_call
 
-from .adapter import ALL, Adapter, Hit, NodeInfo, Refused, SearchAnswer, Unavailable
+from .adapter import ALL, Adapter, Hit, NodeInfo, Probe, Refused, SearchAnswer, Unavailable
+from .builtin_probes import builtin_probes
 
 CONNECT_TIMEOUT_S = 1.0
 NETWORK_TIMEOUT_S = 2.0  # a frozen node must not hold a caller for long before failover
@@ -129,6 +131,25 @@ class BuiltinAdapter(Adapter):
         }
         self.links[node.name] = {p["name"] for p in peers if p.get("neighbour") and p.get("name")}
         return {p.get("name"): p.get("state") for p in peers}
+
+    def removable(self, node: NodeInfo) -> str | None:
+        if not node.shared_dir or not os.path.isdir(node.shared_dir):
+            return f"{node.name}'s shared folder is not on this machine"
+        return None
+
+    def remove(self, node: NodeInfo, name: str) -> None:
+        if why := self.removable(node):
+            raise Refused(why)
+        if os.path.basename(name) != name or name in ("", ".", ".."):
+            raise Refused(f"{node.name}: {name!r} is not a plain file name")
+        try:
+            os.unlink(os.path.join(node.shared_dir, name))
+        except OSError as exc:
+            raise Refused(f"{node.name}: {type(exc).__name__}: {exc}"[:200]) from None
+        self.request(node, "POST", "/files/rescan")
+
+    def probes(self, node: NodeInfo) -> list[Probe]:
+        return builtin_probes(node)
 
     def files(self, node: NodeInfo) -> dict[str, str | None]:
         answer = self.request(node, "GET", "/files")

@@ -6,6 +6,8 @@
   serves it with the same bytes, and a third node's search finds it there;
 - ``concurrent``: many searches at once from one node, each answer judged: state shared
   between queries (a small dedupe cache, a pool, a lock) shows only under concurrency;
+- ``remove``: a file taken away from a node (deleted from its folder, re-indexed) soon stops
+  being found there and listed (a stale index answers with files no one can download);
 - ``parallel``: several downloads of one large file at once, each stream held after its first
   chunk until all have begun: a node that streams one file at a time (Phase 4 asks for
   parallel gRPC streams) cannot begin the second while the first waits.
@@ -27,6 +29,7 @@ from .adapter import (
     FILES,
     INDEX,
     NODE_DOWNLOAD,
+    REMOVE,
     Adapter,
     Hit,
     NodeInfo,
@@ -46,6 +49,7 @@ from .verify import (
     download_problem,
     found_soon,
     new_file,
+    place_new_file,
     ttl_problem,
     wrong_answer,
 )
@@ -160,6 +164,30 @@ def _flow_unverified(net: Adapter, finder: NodeInfo, source: NodeInfo) -> list[t
         ("the taker's file list (the network lists none)", net.has(FILES)),
         ("a third node's search (2 nodes)", finder is not source),
     ]
+
+
+def check_remove(net: Adapter, nodes: list[NodeInfo], topology: Topology | None) -> Check:
+    if not (net.has(INDEX) and net.has(REMOVE)):
+        return Check("remove", NOT_MEASURABLE, "the network cannot be given and rid of files")
+    if len(nodes) < 2:
+        return Check("remove", NOT_MEASURABLE, "needs 2 nodes")
+    if why := net.removable(nodes[-1]):
+        return Check("remove", NOT_MEASURABLE, why)
+    placed = place_new_file(net, nodes, topology)
+    if placed.failure:
+        return Check("remove", FAIL, f"before the removal: {placed.failure}")
+    owner, searcher, name = placed.owner, placed.searcher, placed.file["name"]
+    _, why = _call(net.remove, owner, name)
+    if why:
+        return Check("remove", FAIL, f"removing {name} from {owner.name} failed: {why}")
+    if not found_soon(net, searcher, owner, placed.file, topology, present=False):
+        return Check("remove", FAIL, f"{name}, removed from {owner.name}, still found there")
+    if net.has(FILES):
+        held, why = _call(net.files, owner)
+        if why or name in held:
+            return Check("remove", FAIL, f"{owner.name} still lists {name}" if not why else why)
+    return Check("remove", PASS, f"a file removed from {owner.name} no longer found from "
+                 f"{searcher.name}")  # fmt: skip
 
 
 def check_concurrent(net: Adapter, nodes: list[NodeInfo], topology: Topology | None) -> Check:

@@ -22,6 +22,9 @@ network cannot be asked (its adapter lacks the capability) says "not measurable"
 - ``corpus``: every node still lists its seeded files with their sha256 (needs file lists), and
   a fixed sample of them downloads with those bytes;
 - ``index``: a newly added file becomes findable from another node (needs indexing).
+
+Past these, networks/deepchecks.py (``ttl1``, ``flow``, ``remove``, ``parallel``,
+``concurrent``) and networks/malformed.py (``malformed``: bad input refused, the node unharmed).
 """
 
 from __future__ import annotations
@@ -350,22 +353,43 @@ def check_index(
         return Check("index", NOT_MEASURABLE, "the network cannot be given new files")
     if len(nodes) < 2:
         return Check("index", NOT_MEASURABLE, "needs 2 nodes")
+    placed = place_new_file(net, nodes, topology, wait_s)
+    if placed.failure:
+        return Check("index", FAIL, placed.failure)
+    unverified = "; unverified: the digest it stored (none acknowledged)" if placed.unacked else ""
+    where = f"{placed.owner.name} found from {placed.searcher.name}"
+    return Check("index", PASS, f"a file new on {where}{unverified}")
+
+
+@dataclass(frozen=True)
+class Placed:
+    """A file new on ``owner`` that ``searcher`` looked for; ``failure`` says what went wrong."""
+
+    owner: NodeInfo
+    searcher: NodeInfo
+    file: dict
+    unacked: bool = False
+    failure: str = ""
+
+
+def place_new_file(
+    net: Adapter, nodes: list[NodeInfo], topology: Topology | None, wait_s: float = INDEX_WAIT_S
+) -> Placed:
+    """A new file given to the last node, then searched for from a node within reach."""
     owner = nodes[-1]
     near = within(topology, owner.name, MAX_TTL)
     searcher = next(n for n in nodes if n is not owner and n.name in near)
     file, data = new_file()
     acked, why = _call(net.index, owner, file["name"], data)
     if why:
-        return Check("index", FAIL, f"adding {file['name']} to {owner.name} failed: {why}")
-    if acked not in (None, file["sha256"]):
-        return Check("index", FAIL, f"{owner.name} acknowledged {file['name']} with another sha256")
-    if not found_soon(net, searcher, owner, file, topology, wait_s):
-        detail = f"{file['name']}, new on {owner.name}, not found from {searcher.name}"
-        return Check("index", FAIL, detail)
-    unverified = "; unverified: the digest it stored (none acknowledged)" if acked is None else ""
-    return Check(
-        "index", PASS, f"a file new on {owner.name} found from {searcher.name}{unverified}"
-    )
+        failure = f"adding {file['name']} to {owner.name} failed: {why}"
+    elif acked not in (None, file["sha256"]):
+        failure = f"{owner.name} acknowledged {file['name']} with another sha256"
+    elif not found_soon(net, searcher, owner, file, topology, wait_s):
+        failure = f"{file['name']}, new on {owner.name}, not found from {searcher.name}"
+    else:
+        failure = ""
+    return Placed(owner, searcher, file, acked is None, failure)
 
 
 def new_file() -> tuple[dict, bytes]:
@@ -382,14 +406,17 @@ def found_soon(
     file: dict,
     topology: Topology | None,
     wait_s: float = INDEX_WAIT_S,
+    *,
+    present: bool = True,
 ) -> bool:
     """Whether a search from ``searcher`` finds ``file`` on ``holder`` within ``wait_s``
-    (asked again every ``POLL_S``: a network may index in the background)."""
+    (asked again every ``POLL_S``: a network may index in the background); with ``present``
+    False, whether an answer soon stops naming it there."""
     ttl = search_ttl(topology, searcher.name, holder.name)
     deadline = time.monotonic() + wait_s
     while True:
         answer, _ = _call(net.search, searcher, file["name"], ttl)
-        if answer is not None and _found(answer.hits, holder.name, file):
+        if answer is not None and _found(answer.hits, holder.name, file) == present:
             return True
         if time.monotonic() >= deadline:
             return False
@@ -407,7 +434,8 @@ def conformance(
     ``index`` (the final verification) nothing is added to the nodes: no ``index``, no
     ``flow``. ``topology``: the links the nodes were joined in (None: unknown, ``ttl_depth``
     cannot tell, and the search check assumes every node is within ``SEARCH_TTL``)."""
-    from .deepchecks import check_concurrent, check_flow, check_parallel, check_ttl1
+    from .deepchecks import check_concurrent, check_flow, check_parallel, check_remove, check_ttl1
+    from .malformed import check_malformed
 
     up = check_up(net, nodes)
     if up.outcome == FAIL:
@@ -418,7 +446,8 @@ def conformance(
     checks += [check_download(net, nodes), check_corpus(net, nodes)]
     if index:
         checks += [check_index(net, nodes, topology), check_flow(net, nodes, topology)]
-        checks.append(check_parallel(net, nodes))
+        checks += [check_remove(net, nodes, topology), check_parallel(net, nodes)]
+        checks.append(check_malformed(net, nodes))
     checks.append(check_concurrent(net, nodes, topology))
     return checks
 

@@ -8,39 +8,20 @@ asks for parallel gRPC streaming).
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from networks.definition import load_file
 from networks.launcher import Launcher
 from networks.verify import FAIL, PASS, conformance
+from tests.patched import patched_definition
 
-ROOT = Path(__file__).resolve().parent.parent
-BUILTIN = ROOT / "networks" / "builtin.toml"
-SERIAL_NODE = (
-    "import runpy, sys; import node.config as config; config.GRPC_MAX_STREAMS = 1; "
-    "sys.argv[0] = 'node'; runpy.run_module('node', run_name='__main__')"
-)
+SERIAL_NODE = "import node.config as config; config.GRPC_MAX_STREAMS = 1"
 
 pytestmark = pytest.mark.integration
 
 
-def serial_definition(tmp_path: Path):
-    """The builtin definition, its node started with one download stream at a time."""
-    text = BUILTIN.read_text().replace(
-        '"{python}", "-m", "node"', f'"{{python}}", "-c", "{SERIAL_NODE}"'
-    )
-    text = text.replace('cwd = ".."', f'cwd = "{ROOT}"').replace("{here}/..", str(ROOT))
-    text = text.replace('name = "builtin"', 'name = "serial"')
-    path = tmp_path / "serial.toml"
-    path.write_text(text)
-    return load_file(path)
-
-
 @pytest.mark.parametrize(("serial", "outcome"), [(False, PASS), (True, FAIL)])
 def test_downloads_that_queue_behind_each_other_fail_the_parallel_check(tmp_path, serial, outcome):
-    network = serial_definition(tmp_path) if serial else "builtin"
+    network = patched_definition(tmp_path, "serial", SERIAL_NODE) if serial else "builtin"
     with Launcher(network, 1, files_per_node=2, workdir=tmp_path / "run") as launcher:
         net = launcher.network.adapter_class(launcher.node_infos())
         try:

@@ -1,0 +1,209 @@
+"""Malformed requests for peerload's node, and the edges of its limits (the ``malformed`` check).
+
+Our own peers never send a query of 0 characters, a budget of 0 ms or a member whose gRPC port
+is 65536, so no run ever shows whether the node checks for them; a network in the field meets a
+buggy or hostile peer sooner or later. Each probe here is one such request, on the client API
+(``/search``, ``/files``, ``/download``) or the peer API (``/flood``, ``/peers/...``, the REST
+face of the peer protocol), with what it must get: refused with a 4xx; accepted (the edge of a
+limit, still valid); or, for membership news, ignored — a peer message is answered whatever its
+news, so what shows is that the impostor it names never appears among the node's peers.
+
+The limits are the node's own (``node/config.py``): they are its protocol's.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import uuid
+from collections.abc import Callable
+from urllib.parse import quote, urlencode, urlsplit
+
+from node.config import (
+    MAX_BUDGET_MS,
+    MAX_HOPS,
+    MAX_NAME_BYTES,
+    MAX_PEER_FIELD_CHARS,
+    MAX_QUERY_CHARS,
+    MAX_QUERY_ID,
+)
+from node.membership import MAX_INC
+
+from .adapter import ACCEPT, IGNORE, REFUSE, NodeInfo, Probe, Unavailable
+
+PROBE_TIMEOUT_S = 3.0
+#: Far above any TTL cap a node may be given (the node's default cap is 7).
+TTL_ABOVE_ANY_CAP = 1000
+#: An upload size no node accepts: only the header is sent, the node must refuse before reading.
+HUGE_UPLOAD = 2**40
+#: Where an impostor says it listens: the discard port, nothing answers there.
+IMPOSTOR_HOST = "127.0.0.1"
+IMPOSTOR_PORT = 9
+
+
+def status(node: NodeInfo, method: str, path: str, body: bytes = b"", headers=None) -> int:
+    """The status ``node`` answers one request with; ``Unavailable`` when it does not answer.
+    A connection of its own: a malformed request must not spoil a shared one."""
+    url = urlsplit(node.http)
+    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=PROBE_TIMEOUT_S)
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        answer = conn.getresponse()
+        answer.read()
+        return answer.status
+    except (OSError, http.client.HTTPException) as exc:
+        raise Unavailable(f"{node.name}: {type(exc).__name__}: {exc}"[:200]) from None
+    finally:
+        conn.close()
+
+
+def _oversized_upload(node: NodeInfo) -> int:
+    """A PUT that announces ``HUGE_UPLOAD`` bytes and sends none: refused on its header."""
+    url = urlsplit(node.http)
+    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=PROBE_TIMEOUT_S)
+    try:
+        conn.putrequest("PUT", f"/files/probe-{uuid.uuid4().hex[:8]}.bin")
+        conn.putheader("Content-Length", str(HUGE_UPLOAD))
+        conn.endheaders()
+        answer = conn.getresponse()
+        return answer.status
+    except (OSError, http.client.HTTPException) as exc:
+        raise Unavailable(f"{node.name}: {type(exc).__name__}: {exc}"[:200]) from None
+    finally:
+        conn.close()
+
+
+def _post(node: NodeInfo, path: str, body: object) -> Callable[[], int]:
+    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+    return lambda: status(node, "POST", path, raw, {"Content-Type": "application/json"})
+
+
+def _search(node: NodeInfo, **params: object) -> Callable[[], int]:
+    return lambda: status(node, "GET", f"/search?{urlencode(params)}")
+
+
+def _flood(**fields: object) -> dict:
+    """A forwarded query as a peer sends it, ``fields`` changed (TTL 0: it goes no further)."""
+    message = {"id": uuid.uuid4().hex, "q": "probe", "ttl": 0, "hops": 1, "budget_ms": 500}
+    return {**message, **fields}
+
+
+def _impostor(name: str, **fields: object) -> dict:
+    """A member no node of the network is: well formed but for ``fields``."""
+    item = {
+        "node_id": f"{name}-id",
+        "name": name,
+        "http": f"http://{IMPOSTOR_HOST}:{IMPOSTOR_PORT}",
+        "grpc": f"{IMPOSTOR_HOST}:{IMPOSTOR_PORT}",
+        "inc": 0,
+        "state": "alive",
+    }
+    return {**item, **fields}
+
+
+#: Membership items that are malformed in one field each: (what is wrong, the changed fields).
+BAD_MEMBERS = (
+    ("gRPC port 65536", {"grpc": f"{IMPOSTOR_HOST}:65536"}),
+    ("gRPC port 0", {"grpc": f"{IMPOSTOR_HOST}:0"}),
+    ("no gRPC port", {"grpc": IMPOSTOR_HOST}),
+    ("HTTP port 0", {"http": f"http://{IMPOSTOR_HOST}:0"}),
+    ("HTTP port 65536", {"http": f"http://{IMPOSTOR_HOST}:65536"}),
+    ("HTTP without a host", {"http": f"http://:{IMPOSTOR_PORT}"}),
+    ("an ftp:// address", {"http": f"ftp://{IMPOSTOR_HOST}:{IMPOSTOR_PORT}"}),
+    ("a node id too long", {"node_id": "x" * (MAX_PEER_FIELD_CHARS + 1)}),
+    ("incarnation -1", {"inc": -1}),
+    (f"incarnation {MAX_INC}", {"inc": MAX_INC}),
+    ("incarnation 1.5", {"inc": 1.5}),
+    ("state 'zombie'", {"state": "zombie"}),
+)
+
+
+def _member_probes(node: NodeInfo) -> list[Probe]:
+    """Each bad member as a ping's sender, as news in a ping and as a joiner."""
+    probes = []
+    for n, (wrong, fields) in enumerate(BAD_MEMBERS):
+        name = f"impostor-{n}"
+        bad = _impostor(name, **fields)
+        ways = (
+            ("ping from a member with", "/peers/ping", {"self": bad}),
+            ("news of a member with", "/peers/ping", {"self": None, "news": [bad]}),
+            ("join by a member with", "/peers/join", {"self": bad, "link": True}),
+        )
+        for how, path, body in ways:
+            probes.append(Probe(f"{how} {wrong}", _post(node, path, body), IGNORE, name))
+    return probes
+
+
+def builtin_probes(node: NodeInfo) -> list[Probe]:
+    """Every probe for one node of ours."""
+    q_max = "q" * MAX_QUERY_CHARS
+    flood = [
+        ("a query of 0 characters", _flood(q=""), REFUSE),
+        (f"a query of {MAX_QUERY_CHARS + 1} characters", _flood(q=q_max + "q"), REFUSE),
+        ("a query that is not text", _flood(q=7), REFUSE),
+        ("TTL -1", _flood(ttl=-1), REFUSE),
+        (f"TTL {TTL_ABOVE_ANY_CAP}", _flood(ttl=TTL_ABOVE_ANY_CAP), REFUSE),
+        ("TTL 1.5", _flood(ttl=1.5), REFUSE),
+        ("hops -1", _flood(hops=-1), REFUSE),
+        (f"hops {MAX_HOPS + 1}", _flood(hops=MAX_HOPS + 1), REFUSE),
+        ("a budget of 0 ms", _flood(budget_ms=0), REFUSE),
+        ("a budget of -1 ms", _flood(budget_ms=-1), REFUSE),
+        (f"a budget of {MAX_BUDGET_MS + 1} ms", _flood(budget_ms=MAX_BUDGET_MS + 1), REFUSE),
+        ("a budget that is not a number", _flood(budget_ms="500"), REFUSE),
+        ("a query id of 0 characters", _flood(id=""), REFUSE),
+        (
+            f"a query id of {MAX_QUERY_ID + 1} characters",
+            _flood(id="a" * (MAX_QUERY_ID + 1)),
+            REFUSE,
+        ),
+        ("a query id with '/'", _flood(id="../probe"), REFUSE),
+        ("a query of 1 character", _flood(q="q"), ACCEPT),
+        (f"a query of {MAX_QUERY_CHARS} characters", _flood(q=q_max), ACCEPT),
+        ("a budget of 1 ms", _flood(budget_ms=1), ACCEPT),
+        (f"a budget of {MAX_BUDGET_MS} ms", _flood(budget_ms=MAX_BUDGET_MS), ACCEPT),
+        (f"hops {MAX_HOPS}", _flood(hops=MAX_HOPS), ACCEPT),
+    ]
+    probes = [
+        Probe(f"flood: {what}", _post(node, "/flood", body), expect) for what, body, expect in flood
+    ]
+    probes += [
+        Probe("flood: a body that is a list", _post(node, "/flood", [1, 2]), REFUSE),
+        Probe("flood: a body that is not JSON", _post(node, "/flood", b"{not json"), REFUSE),
+        Probe("ping-req: no target", _post(node, "/peers/ping-req", {"target": 7}), REFUSE),
+        Probe("search: a term of 0 characters", _search(node, q="", ttl=1), REFUSE),
+        Probe(
+            f"search: a term of {MAX_QUERY_CHARS + 1} characters",
+            _search(node, q=q_max + "q", ttl=1),
+            REFUSE,
+        ),
+        Probe("search: TTL -1", _search(node, q="probe", ttl=-1), REFUSE),
+        Probe("search: TTL 'x'", _search(node, q="probe", ttl="x"), REFUSE),
+        Probe(
+            f"search: TTL {TTL_ABOVE_ANY_CAP}",
+            _search(node, q="probe", ttl=TTL_ABOVE_ANY_CAP),
+            REFUSE,
+        ),
+        Probe(
+            f"search: a term of {MAX_QUERY_CHARS} characters",
+            _search(node, q=q_max, ttl=0),
+            ACCEPT,
+        ),
+        Probe(
+            "upload: the name '..'",
+            lambda: status(node, "PUT", f"/files/{quote('..', safe='')}", b"x"),
+            REFUSE,
+        ),
+        Probe(
+            f"upload: a name of {MAX_NAME_BYTES + 1} bytes",
+            lambda: status(node, "PUT", f"/files/{'n' * (MAX_NAME_BYTES + 1)}", b"x"),
+            REFUSE,
+        ),
+        Probe(f"upload: {HUGE_UPLOAD} bytes announced", lambda: _oversized_upload(node), REFUSE),
+        Probe("download: a body that is not JSON", _post(node, "/download", b"[oops"), REFUSE),
+        Probe(
+            "download: a sha256 that is not one",
+            _post(node, "/download", {"name": "probe.bin", "sha256": "abc", "from": "n1"}),
+            REFUSE,
+        ),
+    ]
+    return probes + _member_probes(node)

@@ -1,0 +1,27 @@
+"""Our node with one defect, as a network of its own: the builtin definition whose node runs
+``code`` (which patches the node's modules) before the node's own ``__main__``. How the
+conformance checks are shown to fail on a node that has the defect they are for."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from networks.definition import NetworkDefinition, load_file
+
+ROOT = Path(__file__).resolve().parent.parent
+BUILTIN = ROOT / "networks" / "builtin.toml"
+RUN_NODE = "sys.argv[0] = 'node'; runpy.run_module('node', run_name='__main__')"
+
+
+def patched_definition(tmp_path: Path, name: str, code: str) -> NetworkDefinition:
+    """The builtin definition, named ``name``, its node started after ``code`` (one line of
+    Python with single quotes only; ``runpy`` and ``sys`` are imported)."""
+    program = f"import runpy, sys; {code}; {RUN_NODE}"
+    text = BUILTIN.read_text().replace(
+        '"{python}", "-m", "node"', f'"{{python}}", "-c", "{program}"'
+    )
+    text = text.replace('cwd = ".."', f'cwd = "{ROOT}"').replace("{here}/..", str(ROOT))
+    text = text.replace('name = "builtin"', f'name = "{name}"')
+    path = tmp_path / f"{name}.toml"
+    path.write_text(text)
+    return load_file(path)
