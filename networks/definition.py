@@ -55,6 +55,10 @@ HTTP_METHODS = ("GET", "POST", "PUT")
 STOP_SIGNALS = ("SIGTERM", "SIGINT", "SIGQUIT", "SIGHUP", "SIGKILL")
 NAME_RE = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
 PORT_RE = re.compile(r"^[a-z][a-z0-9]{0,15}$")
+MODULE_RE = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
+#: How a command a fork server can run starts: the module follows (networks/forkserver.py).
+PYTHON_MODULE = ("{python}", "-m")
+MAX_PRELOAD = 32
 
 
 @dataclass(frozen=True)
@@ -105,6 +109,9 @@ class NodeSpec:
     #: the monitor then reads local processes with psutil).
     metrics_path: str | None = None
     metrics_port: str = "http"
+    #: Modules a fork server imports once, in order, before forking each local node
+    #: (networks/forkserver.py); empty: every node is an interpreter started from scratch.
+    preload: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -267,7 +274,7 @@ TOP_KEYS = {"name", "adapter", "description", "max_nodes", "memory_mb", "node", 
 MAX_MEMORY_MB = 64 * 1024
 NODE_KEYS = {
     "command", "cwd", "env", "files", "ports", "per_node_address", "shared_dir", "http", "grpc",
-    "ready", "join", "after_start", "stop_signal", "stop_timeout_s", "metrics",
+    "ready", "join", "after_start", "stop_signal", "stop_timeout_s", "metrics", "preload",
 }  # fmt: skip
 METRICS_KEYS = {"path", "port"}
 READY_KEYS = {"http_get", "tcp", "port", "timeout_s"}
@@ -393,7 +400,26 @@ def _node_spec(node: Mapping[str, Any]) -> NodeSpec:
         stop_timeout_s=seconds(node, "stop_timeout_s", "node.", DEFAULT_STOP_TIMEOUT_S),
         metrics_path=metrics_path,
         metrics_port=metrics_port,
+        preload=_preload(node, command),
     )
+
+
+def _preload(node: Mapping[str, Any], command: list[str]) -> tuple[str, ...]:
+    """``node.preload``: module names, for a command the fork server can run."""
+    preload = str_list(node, "preload", "node.", [])
+    if len(preload) > MAX_PRELOAD:
+        raise ValueError(f"node.preload: at most {MAX_PRELOAD} modules")
+    for name in preload:
+        if not MODULE_RE.match(name):
+            raise ValueError(f"node.preload: {name!r} is not a module name (dotted words)")
+    module = command[2] if len(command) > 2 else ""
+    runs_module = tuple(command[:2]) == PYTHON_MODULE and MODULE_RE.match(module)
+    if preload and not runs_module:
+        raise ValueError(
+            'node.preload: node.command must start with "{python}", "-m", MODULE (no '
+            "placeholder in MODULE): the fork server runs that module in each forked node"
+        )
+    return tuple(preload)
 
 
 def _metrics(node: Mapping[str, Any], ports: tuple[str, ...]) -> tuple[str | None, str]:

@@ -15,7 +15,9 @@ Nodes never outlive the launcher: each runs in a process group of its own that `
 atexit hook) signals, and on Linux dies with it (PR_SET_PDEATHSIG, networks/procs.py) even when
 the launcher is SIGKILLed. The death signal follows the *thread* that forked, so every spawn
 happens on one long-lived spawner thread: a restart asked for by a control API request thread
-would otherwise be killed as soon as that request ended.
+would otherwise be killed as soon as that request ended. A definition naming ``node.preload``
+has its local nodes forked by a fork server instead (networks/forkserver.py): it dies with the
+spawner thread, and its children with it, each still in a process group of its own.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from . import capacity, corpus, disks, join, loopback, readiness
 from .adapter import MEMBERS, PEERS, NodeInfo
 from .control import ControlServer
 from .definition import NetworkDefinition, load_network
+from .forkserver import ForkServer
 from .procs import RUNNING, NodeProc, free_port, killpg, popen
 from .topology import DEFAULT as DEFAULT_TOPOLOGY
 from .topology import Topology
@@ -109,6 +112,8 @@ class Launcher:
         self.join_gaps: list[str] = []
         self._lock = threading.RLock()
         self._spawner = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="spawner")
+        #: Forks the local nodes when the definition names a ``node.preload`` (not in namespaces).
+        self.forkserver: ForkServer | None = None
         self._pid = os.getpid()
         atexit.register(self._kill_all)
 
@@ -183,6 +188,8 @@ class Launcher:
                 killpg(node.proc, getattr(signal, self.network.node.stop_signal))
         for node in self.nodes.values():
             self._reap(node)
+        if self.forkserver is not None:
+            self.forkserver.close()
         self._collect_logs()
         self._unmount()
         self._spawner.shutdown(wait=True)
@@ -214,6 +221,8 @@ class Launcher:
         for node in self.nodes.values():
             if node.proc is not None and node.proc.poll() is None:
                 killpg(node.proc, signal.SIGKILL)
+        if self.forkserver is not None:
+            self.forkserver.kill()
         self._unmount()
         if self.namespaces is not None:
             self.namespaces.remove()
@@ -413,8 +422,10 @@ class Launcher:
 
     # -- processes -----------------------------------------------------------------------
     def _plan(self) -> None:
-        """Addresses, ports and every placeholder's value, fixed for the launcher's life."""
+        """Addresses, ports and every placeholder's value, fixed for the launcher's life; the
+        fork server started (then ``{parent_pid}`` is its pid: the nodes' parent)."""
         taken: set[tuple[str, int]] = set()
+        owns = {}
         run = {
             "python": sys.executable,
             "workdir": self.workdir,
@@ -432,6 +443,24 @@ class Launcher:
             own["data_dir"] = node.data_dir
             own.update({f"{p}_port": port for p, port in node.ports.items()})
             node.values = self.network.node_values(run, own)
+            owns[node.name] = own
+        if self.network.node.preload and self.namespaces is None:
+            run["parent_pid"] = self._start_forkserver(next(iter(self.nodes.values())))
+            for node in self.nodes.values():
+                node.values = self.network.node_values(run, owns[node.name])
+
+    def _start_forkserver(self, first: NodeProc) -> int:
+        """The zygote, with the first node's environment and cwd (its ``sys.path``; the workdir
+        when that is a node's own dir, not made yet) and the death signal of the spawner
+        thread; its pid."""
+        self.forkserver = ForkServer(self.network.node.preload, self.workdir)
+        env = {**os.environ, **self.network.env(first.values)}
+        cwd = self.network.cwd(first.values)
+        return self.forkserver.start(self._popen, env, cwd if cwd.is_dir() else self.workdir)
+
+    def _popen(self, *args) -> subprocess.Popen:
+        """``procs.popen`` on the spawner thread: what it starts dies with the launcher."""
+        return self._spawner.submit(popen, *args).result()
 
     def _ports(self) -> tuple[str, ...]:
         return self.network.node.ports
@@ -455,9 +484,13 @@ class Launcher:
             cmd = ["ip", "netns", "exec", node.netns, *cmd]
         env = {**os.environ, **network.env(node.values)}
         cwd = network.cwd(node.values).resolve()
+        if self.forkserver is not None:
+            node.proc = self.forkserver.spawn(cmd, env, cwd, self.workdir / f"{node.name}.log")
+            node.state = "running"
+            return
         log = open(self.workdir / f"{node.name}.log", "ab")  # noqa: SIM115 - child owns it
         try:
-            node.proc = self._spawner.submit(popen, cmd, log, env, cwd).result()
+            node.proc = self._popen(cmd, log, env, cwd)
         finally:
             log.close()
         node.state = "running"

@@ -16,6 +16,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .forkserver import ForkedProcess
+
 RUNNING = ("running", "paused")
 
 
@@ -30,7 +32,7 @@ class NodeProc:
     ports: dict[str, int] = field(default_factory=dict)
     values: dict[str, str] = field(default_factory=dict)  # its rendered placeholders
     node_id: str = ""
-    proc: subprocess.Popen | None = None
+    proc: subprocess.Popen | ForkedProcess | None = None  # ForkedProcess: Popen's interface
     state: str = "stopped"
     files: list | None = None
     netns: str | None = None
@@ -110,8 +112,11 @@ def death_signal_prefix() -> list[str]:
     return [path, "--pdeathsig", "KILL", "--"] if path else []
 
 
-def popen(cmd: list[str], log, env: dict[str, str], cwd: Path) -> subprocess.Popen:
-    """Start a node in a process group of its own that dies with this thread."""
+def popen(
+    cmd: list[str], log, env: dict[str, str], cwd: Path, pass_fds: tuple[int, ...] = ()
+) -> subprocess.Popen:
+    """Start a node (or a fork server: ``pass_fds``) in a process group of its own that dies
+    with this thread."""
     return subprocess.Popen(
         death_signal_prefix() + cmd,
         stdout=log,
@@ -120,4 +125,5 @@ def popen(cmd: list[str], log, env: dict[str, str], cwd: Path) -> subprocess.Pop
         env=env,
         cwd=cwd,
         process_group=0,
+        pass_fds=pass_fds,
     )
