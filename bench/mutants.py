@@ -77,6 +77,8 @@ class Equivalent:
     line: str
     mutated: str
     why: str
+    #: The function the line is in, where the same line appears in another (empty: any).
+    function: str = ""
 
 
 def equivalents(path: Path = EQUIVALENT_FILE) -> list[Equivalent]:
@@ -155,8 +157,9 @@ def is_equivalent(row: dict, known: list[Equivalent]) -> str:
         return ANNOTATION_ONLY
     minus, plus = changed_lines(row["diff"])
     for e in known:
-        if (e.module, e.operator, e.line, e.mutated) == (row["module"], row["operator"], minus,
-                                                         plus):  # fmt: skip
+        same = (e.module, e.operator, e.line, e.mutated) == (row["module"], row["operator"],
+                                                             minus, plus)  # fmt: skip
+        if same and e.function in ("", row["function"]):
             return e.why
     return ""
 
