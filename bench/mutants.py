@@ -1,7 +1,7 @@
 """Mechanical mutants of the node, made by cosmic-ray, each judged by a Phase 4 run.
 
     python bench/mutants.py [--sample 100] [--seed 1] [--out DIR] [--timeout 300]
-                            [--fresh] [--list] [-- LOCUST ARGS]
+                            [--fresh] [--list] [--limit N] [-- LOCUST ARGS]
 
 1. cosmic-ray (its core operators) enumerates every mutant of the node's search and flooding,
    membership, failure detection, catalog and transfer modules into a session database in
@@ -14,7 +14,8 @@
    any other label but READY (INCONCLUSIVE, REGRESSION) is counted apart; READY: it survived; no
    verdict (the harness failed, or the time ran out) is an error, counted as neither.
 4. ``DIR/mutants.json`` holds every row; ``DIR/mutants.md`` the score by module and each
-   survivor with its diff. A second run with the same ``--out`` resumes where the first stopped.
+   survivor with its diff. A second run with the same ``--out`` resumes where the first stopped
+   (``--limit N`` stops after N, e.g. to share the machine between mutants).
 
 Equivalent mutants (no input can tell them from the original) are decided by reading each
 survivor's diff against the code; the ones found are listed in ``bench/mutants_equivalent.toml``
@@ -339,9 +340,15 @@ def main(argv: list[str] | None = None) -> int:
         "--rejudge", default="", help="judge these mutants again (job ids, comma-separated)"
     )
     p.add_argument("--list", action="store_true", help="list the sample and exit")
+    p.add_argument(
+        "--limit",
+        type=int,
+        default=0,
+        help="judge at most this many now (0: all); run again to go on",
+    )
     a = p.parse_args(argv)
-    if a.sample < 1 or a.timeout <= 0:
-        p.error("--sample and --timeout must be positive")
+    if a.sample < 1 or a.timeout <= 0 or a.limit < 0:
+        p.error("--sample and --timeout must be positive, --limit not negative")
     a.out.mkdir(parents=True, exist_ok=True)
     rows_path = a.out / "mutants.json"
     db = open_session(a.out, a.sample, a.seed, a.fresh)
@@ -374,7 +381,7 @@ def main(argv: list[str] | None = None) -> int:
                       "nothing to judge against", file=sys.stderr)  # fmt: skip
                 return 2
             saved = {"commit": _commit(), "baseline": base, "locust_args": list(locust_args)}
-        for n, item in enumerate(pending, len(rows) + 1):
+        for n, item in enumerate(pending[: a.limit or None], len(rows) + 1):
             s = _spec(item)
             print(f"[{n}/{total}] {module_of(s)}:{s.start_pos[0]} {s.operator_name} ...",
                   flush=True)  # fmt: skip
