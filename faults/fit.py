@@ -57,7 +57,8 @@ def fit_for(timeline: Timeline, descriptor: Mapping[str, Any], choice: str | Non
         s.kind: why
         for s in starts
         if (
-            why := REGISTRY[s.kind].unfit(descriptor) or REGISTRY[s.kind].wrong_backend(chosen.name)
+            why := REGISTRY[s.kind].unfit(descriptor, chosen.name)
+            or REGISTRY[s.kind].wrong_backend(chosen.name)
         )
     }
     steps = [s for s in starts if s in admin or s.kind in unfit]

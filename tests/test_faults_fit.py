@@ -110,6 +110,17 @@ def test_netns_delays_another_network_in_its_nodes_namespaces(nft):
     assert fit.backend.name == "netns" and fit.not_applied == ()  # a delay line per namespace
 
 
+def test_a_delay_line_without_a_tun_device_is_named_before_the_run(nft, monkeypatch):
+    from faults.kinds import latency
+
+    monkeypatch.setattr(latency, "TUN_PATH", "/dev/net/no-such-tun")  # a machine without tun
+    fit = fit_for(timeline(), descriptor(TINY, shared=False, spaces=True))
+    assert fit.not_applied == ("slow:n2 (latency)",)
+    assert "latency: the delay line needs /dev/net/no-such-tun" in fit.lines()[1]
+    fit = fit_for(timeline(), descriptor("builtin"))  # set in the node: no TUN needed
+    assert fit.not_applied == ()
+
+
 LINKS = str(Path(__file__).resolve().parent / "plans" / "links.toml")
 
 

@@ -170,10 +170,11 @@ class FaultKind:
         return cls.acts_on == NETWORK and not cls.needs_admin_api(NetnsNetwork.name)
 
     @classmethod
-    def unfit(cls, descriptor: Mapping[str, Any]) -> str | None:
-        """Why the cluster of ``descriptor`` cannot have it whatever the backend (disk_full
-        needs small data dirs), or None: faults.fit names such faults before the run, and their
-        steps fail in the journal (``NotApplied``) without touching the cluster."""
+    def unfit(cls, descriptor: Mapping[str, Any], backend: str | None = None) -> str | None:
+        """Why the cluster of ``descriptor`` cannot have it with ``backend`` (disk_full needs
+        small data dirs; latency in namespaces needs a TUN device), or None: faults.fit names
+        such faults before the run, and their steps fail in the journal without touching the
+        cluster."""
         return None
 
     @classmethod

@@ -26,7 +26,7 @@ class DiskFull(FaultKind):
     heals_by = "deleting the filler file"
 
     @classmethod
-    def unfit(cls, descriptor: Mapping[str, Any]) -> str | None:
+    def unfit(cls, descriptor: Mapping[str, Any], backend: str | None = None) -> str | None:
         return small_disks_missing(descriptor)
 
     def inject(self, step: Step) -> dict[str, Any]:

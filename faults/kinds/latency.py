@@ -4,12 +4,14 @@ for nodes that share the machine's namespace, a delay set in the node through it
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from typing import Any
 
 from proto.admin import MAX_LATENCY_MS  # the node's admin API limit, defined once
 
 from ..backends import netns
+from ..backends.delayline import TUN_PATH
 from ..backends.netns import NetnsNetwork
 from ..types import FaultSpec, Step
 from .base import NETWORK, FaultKind, whole_number
@@ -33,6 +35,13 @@ class Latency(FaultKind):
     def needs_admin_api(cls, backend: str, descriptor: Mapping[str, Any] | None = None) -> bool:
         """Set in the node, unless the netns backend has a namespace per node to delay in."""
         return not (backend == NetnsNetwork.name and netns.namespaces(descriptor))
+
+    @classmethod
+    def unfit(cls, descriptor: Mapping[str, Any], backend: str | None = None) -> str | None:
+        """A delay line opens a TUN device: without one, said before the run, not mid-plan."""
+        if backend is None or cls.needs_admin_api(backend, descriptor) or os.path.exists(TUN_PATH):
+            return None
+        return f"the delay line needs {TUN_PATH}, which this machine lacks (modprobe tun)"
 
     def inject(self, step: Step) -> dict[str, Any]:
         return self.ctx.network.slow(step.key, step.nodes, step.params["ms"])
