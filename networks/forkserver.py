@@ -36,6 +36,7 @@ import subprocess
 import sys
 import threading
 import traceback
+import weakref
 from collections.abc import Callable
 from concurrent.futures import Future
 from pathlib import Path
@@ -105,6 +106,8 @@ class ForkServer:
         self._replies: dict[int, Future] = {}
         self._next = 0
         self._send_lock = threading.Lock()
+        me = weakref.ref(self)
+        os.register_at_fork(after_in_child=lambda: (server := me()) and server._abandon())
 
     @property
     def pid(self) -> int:
@@ -170,6 +173,13 @@ class ForkServer:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
 
+    def _abandon(self) -> None:
+        """In a forked copy of the launcher (Locust ``--processes``): the zygote, its socket
+        and its messages stay the parent's (the reader, below, never reads them here)."""
+        self._sock = None
+        self.proc = None
+        self.gone = "a forked copy of the launcher: the fork server is its parent's"
+
     def _send(self, message: dict) -> None:
         if self.gone or self._sock is None:
             raise ForkServerError(self.gone or "fork server not started")
@@ -179,11 +189,16 @@ class ForkServer:
             raise ForkServerError(f"fork server gone: {exc}") from None
 
     def _read(self) -> None:
-        """The zygote's messages, until it ends: replies to requests, exit codes of children."""
+        """The zygote's messages, until it ends: replies to requests, exit codes of children.
+        A forked copy of the launcher whose reader survived the fork (a gevent greenlet) peeks,
+        sees it is not the parent, and waits forever: a read would take the parent's message."""
         buf = b""
-        sock = self._sock
+        sock, owner = self._sock, os.getpid()
         try:
             while True:
+                sock.recv(1, socket.MSG_PEEK)
+                if os.getpid() != owner:
+                    threading.Event().wait()
                 data = sock.recv(CHUNK)
                 if not data:
                     break

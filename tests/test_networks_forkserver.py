@@ -125,6 +125,21 @@ def test_any_python_module_network_can_be_forked(tmp_path):
     wait_gone(left)
 
 
+def test_a_preload_that_leaves_a_thread_running_is_refused(tmp_path):
+    (tmp_path / "threaded.py").write_text(
+        "import threading, time\n"
+        "threading.Thread(target=time.sleep, args=(60,), daemon=True).start()\n"
+    )
+    text = FAKE.read_text().replace("[node]\n", '[node]\npreload = ["threaded"]\n', 1)
+    (tmp_path / "net.toml").write_text(text)
+    launcher = Launcher(str(tmp_path / "net.toml"), 1, workdir=tmp_path / "w")
+    with pytest.raises(
+        ForkServerError, match=r"exit code 1\): .* 1 threads running: fork is unsafe"
+    ):
+        launcher.start_all()
+    assert not running(launcher.forkserver.pid)
+
+
 SCRIPT = """
 import dataclasses, json, sys, time
 from pathlib import Path
