@@ -279,13 +279,18 @@ def table(results: list[dict]) -> str:
             lead = first if i == 0 else "| | | | | | | "
             ratio = load["peer_messages_per_s"] / base[load["ttl"]] if base.get(load["ttl"]) else 0
             lines.append(
-                f"{lead}| {load['ttl']} | {load['searches_per_s']:.0f} | {load['p95_ms']:.0f} ms "
+                f"{lead}| {load['ttl']} | {load['searches_per_s']:.0f} | {p95(load)} "
                 f"| {load['reach']:.0%} | {load['beyond_ttl']} "
                 f"| {load['messages_per_query']:.0f} ({load['max_messages']}) "
                 f"| {load['classic_bound']} | {load['over_bound']} "
                 f"| {load['peer_messages_per_s']:,.0f} | {ratio:.2f} × |"
             )
     return "\n".join(lines)
+
+
+def p95(load: dict) -> str:
+    """The p95 cell: none without an answer (not ``nan ms``)."""
+    return "—" if load["p95_ms"] != load["p95_ms"] else f"{load['p95_ms']:.0f} ms"
 
 
 def goal(results: list[dict]) -> str:
