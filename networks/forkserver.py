@@ -42,6 +42,10 @@ from concurrent.futures import Future
 from pathlib import Path
 
 PR_SET_PDEATHSIG = 1
+#: Room for a child's command line in /proc/PID/cmdline (``ps``, psutil, tests read it there):
+#: the zygote's last argument is this many spaces, which each child overwrites with its argv.
+ARGV_ROOM = 4096
+ARG_START, ARG_END = 45, 46  # /proc/PID/stat fields 48 and 49, counted after "PID (comm)"
 READY_TIMEOUT_S = 60.0  # the preload's imports, on a loaded machine
 REPLY_TIMEOUT_S = 30.0
 QUIT_TIMEOUT_S = 5.0
@@ -117,7 +121,7 @@ class ForkServer:
         """Start the zygote with ``popen(cmd, log, env, cwd, pass_fds)`` (the launcher's, with
         its death signal) and wait until its preload is imported; its pid."""
         ours, theirs = socket.socketpair()
-        cmd = [sys.executable, __file__, str(theirs.fileno()), *self.preload]
+        cmd = [sys.executable, __file__, str(theirs.fileno()), *self.preload, " " * ARGV_ROOM]
         try:
             with open(self.log_path, "ab") as log:
                 self.proc = popen(cmd, log, env, cwd, (theirs.fileno(),))
@@ -357,9 +361,22 @@ def _become_node(request: dict, parent: int, inherited: list[int]) -> None:
     os.environ.clear()
     os.environ.update(request["env"])
     sys.path[0] = request["cwd"]
+    _retitle(request["argv"])
     gevent = sys.modules.get("gevent")
     if gevent is not None:  # the hub's loop (epoll) is the zygote's until reinitialised
         gevent.reinit()
+
+
+def _retitle(argv: list[str]) -> None:
+    """/proc/PID/cmdline shows the node's own argv (cut to the room the zygote's padding made),
+    written over the zygote's argument area: no privilege needed. The area keeps its size, so
+    empty arguments follow the node's (moving its end takes CAP_SYS_RESOURCE)."""
+    with open("/proc/self/stat", "rb") as f:
+        fields = f.read().rsplit(b")", 1)[1].split()
+    start, end = int(fields[ARG_START]), int(fields[ARG_END])
+    room = end - start
+    title = b"\0".join(os.fsencode(a) for a in argv)[: room - 1] + b"\0"
+    ctypes.memmove(start, title.ljust(room, b"\0"), room)
 
 
 def _run(argv: list[str]) -> int:
@@ -389,4 +406,4 @@ def _exit_code(code: object) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(zygote(int(sys.argv[1]), sys.argv[2:]))
+    sys.exit(zygote(int(sys.argv[1]), sys.argv[2:-1]))  # the last: room for children's argv

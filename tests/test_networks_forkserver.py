@@ -12,6 +12,7 @@ import sys
 import textwrap
 import time
 
+import psutil
 import pytest
 
 from networks.definition import NetworkDefinition, load_network, parse
@@ -62,6 +63,10 @@ def test_forked_nodes_are_processes_of_their_own_and_obey_the_launcher(tmp_path)
         assert len(set(pids.values())) == 3 and zygote not in pids.values()
         for pid in pids.values():  # a group of its own each, children of the zygote
             assert os.getpgid(pid) == pid and parent(pid) == zygote
+        for node in c.nodes.values():  # ps and psutil show each node's own command line
+            argv = node.proc.args  # then empty ones: the area keeps the zygote's size
+            shown = psutil.Process(node.proc.pid).cmdline()
+            assert shown[: len(argv)] == argv and not any(shown[len(argv) :]), shown
         # gRPC works in a forked node, as client and server: n1 pulls n2's file
         net = c.network.adapter_class(c.node_infos())
         try:
