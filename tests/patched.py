@@ -4,6 +4,7 @@ conformance checks are shown to fail on a node that has the defect they are for.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from networks.definition import NetworkDefinition, load_file
@@ -21,6 +22,7 @@ def patched_definition(tmp_path: Path, name: str, code: str) -> NetworkDefinitio
         '"{python}", "-m", "node"', f'"{{python}}", "-c", "{program}"'
     )
     text = text.replace('cwd = ".."', f'cwd = "{ROOT}"').replace("{here}/..", str(ROOT))
+    text = re.sub(r"^preload = .*\n", "", text, flags=re.M)  # -c: an interpreter, not forked
     text = text.replace('name = "builtin"', f'name = "{name}"')
     path = tmp_path / f"{name}.toml"
     path.write_text(text)
