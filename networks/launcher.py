@@ -142,6 +142,8 @@ class Launcher:
     def start_all(self, timeout: float | None = None) -> Launcher:
         """Seed, start the first node, then the others (joining earlier ones), serve control."""
         timeout = timeout or self.network.node.ready_timeout_s
+        if any(n.proc is not None for n in self.nodes.values()):  # a second set on the same ports
+            raise RuntimeError("this launcher has started its nodes already (with starts them)")
         try:
             self.workdir.mkdir(parents=True, exist_ok=True)
             if self.namespaces is not None:

@@ -69,6 +69,9 @@ def test_builtin_network_through_the_launcher(tmp_path):
         c.resume("n1")
         c.wait_ready(20)
         pids = [n.proc.pid for n in c.nodes.values()]
+        with pytest.raises(RuntimeError, match="started its nodes already"):
+            c.start_all()  # a second set of nodes would find their ports taken
+        assert [n.proc.pid for n in c.nodes.values()] == pids
     wait_gone(pids)
 
 
