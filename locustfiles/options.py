@@ -12,8 +12,8 @@ PROFILES = ("quick", "full", "soak")
 #: Seconds with no users before the first level: at least two monitor readings (every
 #: ``monitor.INTERVAL_S``, 2 s) whose whole interval lies inside it, wherever the first row falls
 #: (``idle_cpu``, reports/resources.py, counts no reading that began before the window). 7 s
-#: once held only one such reading in CI (the window as recorded starts and ends on the
-#: shape's ticks, not on the plan): 9 s leaves room for two.
+#: once held only one such reading in CI (the window was recorded 6.01 s long, the readings
+#: 2.00, 4.03 and 6.05 s into it): 9 s leaves room for two.
 IDLE_S = 9.0
 #: A soak's fault stage ends this long before ``-t``, so the run ends its stages itself (a run
 #: stopped by the clock inside a stage is cut short).
