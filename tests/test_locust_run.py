@@ -102,11 +102,12 @@ def test_a_run_cut_short_inside_a_fault_is_inconclusive_not_blamed_on_the_networ
     run = run_headless(
         tmp_path,
         "--levels", "5", "--step-time", "3", "--stress-levels", "",
-        "--fault-plan", str(plan), "--run-time", "12s",
+        "--fault-plan", str(plan), "--run-time", "14s",
     )  # fmt: skip
     output = run.stdout + run.stderr
-    # -t ends the run while n2 is still down: the run cannot tell whether n2 would have come
-    # back, so it says so (exit 4), and never "NOT READY: recovery never back".
+    # -t (9 s idle + one 3 s level, then 2 s into the plan) ends the run while n2 is still down:
+    # the run cannot tell whether n2 would have come back, so it says so (exit 4), and never
+    # "NOT READY: recovery never back".
     assert run.returncode == 4, output[-3000:]
     assert "INCONCLUSIVE: run_complete: cut short: run time reached during faults" in output
     report = (tmp_path / "PHASE4_FINAL_REPORT.md").read_text()
