@@ -21,6 +21,7 @@ import grpc
 from geventhttpclient import HTTPClient
 
 from node import memory
+from node.names import BadName, check_name
 from proto import p2p_pb2
 from proto.chunks import download_call
 
@@ -140,10 +141,10 @@ class BuiltinAdapter(Adapter):
     def remove(self, node: NodeInfo, name: str) -> None:
         if why := self.removable(node):
             raise Refused(why)
-        if os.path.basename(name) != name or name in ("", ".", ".."):
-            raise Refused(f"{node.name}: {name!r} is not a plain file name")
         try:
-            os.unlink(os.path.join(node.shared_dir, name))
+            os.unlink(os.path.join(node.shared_dir, check_name(name)))
+        except BadName as exc:
+            raise Refused(f"{node.name}: {exc}") from None
         except OSError as exc:
             raise Refused(f"{node.name}: {type(exc).__name__}: {exc}"[:200]) from None
         self.request(node, "POST", "/files/rescan")

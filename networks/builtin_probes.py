@@ -41,13 +41,13 @@ IMPOSTOR_HOST = "127.0.0.1"
 IMPOSTOR_PORT = 9
 
 
-def status(node: NodeInfo, method: str, path: str, body: bytes = b"", headers=None) -> int:
-    """The status ``node`` answers one request with; ``Unavailable`` when it does not answer.
-    A connection of its own: a malformed request must not spoil a shared one."""
+def _exchange(node: NodeInfo, send: Callable[[http.client.HTTPConnection], None]) -> int:
+    """The status ``node`` answers what ``send`` writes on a connection of its own (a malformed
+    request must not spoil a shared one); ``Unavailable`` when it does not answer."""
     url = urlsplit(node.http)
     conn = http.client.HTTPConnection(url.hostname, url.port, timeout=PROBE_TIMEOUT_S)
     try:
-        conn.request(method, path, body=body, headers=headers or {})
+        send(conn)
         answer = conn.getresponse()
         answer.read()
         return answer.status
@@ -57,20 +57,20 @@ def status(node: NodeInfo, method: str, path: str, body: bytes = b"", headers=No
         conn.close()
 
 
+def status(node: NodeInfo, method: str, path: str, body: bytes = b"", headers=None) -> int:
+    """The status ``node`` answers one request with."""
+    return _exchange(node, lambda c: c.request(method, path, body=body, headers=headers or {}))
+
+
 def _oversized_upload(node: NodeInfo) -> int:
     """A PUT that announces ``HUGE_UPLOAD`` bytes and sends none: refused on its header."""
-    url = urlsplit(node.http)
-    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=PROBE_TIMEOUT_S)
-    try:
+
+    def announce(conn: http.client.HTTPConnection) -> None:
         conn.putrequest("PUT", f"/files/probe-{uuid.uuid4().hex[:8]}.bin")
         conn.putheader("Content-Length", str(HUGE_UPLOAD))
         conn.endheaders()
-        answer = conn.getresponse()
-        return answer.status
-    except (OSError, http.client.HTTPException) as exc:
-        raise Unavailable(f"{node.name}: {type(exc).__name__}: {exc}"[:200]) from None
-    finally:
-        conn.close()
+
+    return _exchange(node, announce)
 
 
 def _post(node: NodeInfo, path: str, body: object) -> Callable[[], int]:

@@ -184,8 +184,10 @@ def check_remove(net: Adapter, nodes: list[NodeInfo], topology: Topology | None)
         return Check("remove", FAIL, f"{name}, removed from {owner.name}, still found there")
     if net.has(FILES):
         held, why = _call(net.files, owner)
-        if why or name in held:
-            return Check("remove", FAIL, f"{owner.name} still lists {name}" if not why else why)
+        if why:
+            return Check("remove", FAIL, f"{owner.name} does not list its files: {why}")
+        if name in held:
+            return Check("remove", FAIL, f"{owner.name} still lists {name}")
     return Check("remove", PASS, f"a file removed from {owner.name} no longer found from "
                  f"{searcher.name}")  # fmt: skip
 
