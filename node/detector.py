@@ -195,6 +195,8 @@ class Detector:
                 if member is not None and wanted(member):
                     return member
             order.extend(m.node_id for m in members.values() if wanted(m))
+            if not order:
+                return None  # none wanted (no dead member, most of the time): no second scan
             random.shuffle(order)
         return None
 

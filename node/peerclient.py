@@ -51,6 +51,35 @@ def _address_or_none(base_url: str) -> tuple[str, int] | None:
         return None
 
 
+def _literal_family(host: str) -> int | None:
+    """``AF_INET`` or ``AF_INET6`` if ``host`` is an IP literal, else None."""
+    for family in (socket.AF_INET, socket.AF_INET6):
+        try:
+            socket.inet_pton(family, host)
+            return family
+        except OSError:
+            continue
+    return None
+
+
+def _open(addr: tuple[str, int], source: tuple[str, int] | None) -> socket.socket:
+    """A connected socket. A peer's address is almost always an IP literal: connecting to it
+    directly skips gevent's resolver, which hands every lookup to a thread (a quarter of an
+    idle 100-node network's CPU went there while the nodes made their first connections)."""
+    family = _literal_family(addr[0])
+    if family is None:  # a host name: resolved as usual
+        return socket.create_connection(addr, source_address=source)
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        if source:
+            sock.bind(source)
+        sock.connect(addr)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
 class _Conn:
     __slots__ = ("sock", "rfile")
 
@@ -231,7 +260,7 @@ class PeerClient:
     def _connect(self, addr: tuple[str, int]) -> _Conn:
         source = (self.source_host, 0) if self.source_host else None
         try:
-            sock = socket.create_connection(addr, source_address=source)
+            sock = _open(addr, source)
         except OSError as exc:
             raise PeerError("refused", f"{addr[0]}:{addr[1]}: {exc.strerror or exc}") from None
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
