@@ -200,6 +200,26 @@ class PeerClient:
                 return exc
         return PeerError("timeout", f"{addr[0]}:{addr[1]}: no answer in time")
 
+    def refuses(self, base_url: str, *, timeout: float, peer_name: str | None = None) -> bool:
+        """Whether a TCP connection to ``base_url`` is refused (nothing listens: the process is
+        gone). It is opened and closed without a message, so the peer answers nothing and
+        sees no sender: a knock cannot start another. A timeout, a cut link or any other
+        error proves nothing: False."""
+        if self.faults.drops(peer_name):
+            return False
+        addr = _address(base_url)
+        with gevent.Timeout(timeout, False):
+            try:
+                _open(addr, self._source()).close()
+            except ConnectionRefusedError:
+                return True
+            except OSError:
+                return False
+        return False
+
+    def _source(self) -> tuple[str, int] | None:
+        return (self.source_host, 0) if self.source_host else None
+
     def _frame(self, op: str, body: dict) -> bytes:
         return wire.encode({"op": op, "from": self.name, "body": body})
 
@@ -258,9 +278,8 @@ class PeerClient:
         return answer.get("body") or {}
 
     def _connect(self, addr: tuple[str, int]) -> _Conn:
-        source = (self.source_host, 0) if self.source_host else None
         try:
-            sock = _open(addr, source)
+            sock = _open(addr, self._source())
         except OSError as exc:
             raise PeerError("refused", f"{addr[0]}:{addr[1]}: {exc.strerror or exc}") from None
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)

@@ -4,10 +4,15 @@ return, a suspected live node refuting)."""
 
 from __future__ import annotations
 
+import re
+import socket
 import time
+import urllib.request
+from urllib.parse import urlsplit
 
 import pytest
 
+from node import wire
 from node.config import MAX_NEWS
 from node.gossip import News, transmit_limit
 from node.membership import Membership
@@ -151,3 +156,33 @@ def test_a_suspected_live_node_refutes_and_is_never_declared_dead(five):
         time.sleep(0.02)
     assert refuted() and "dead" not in seen
     assert get(f"{n3}/health")["status"] == "ok"
+
+
+CLOSES = 60
+
+
+def pings_sent(http: str) -> int:
+    with urllib.request.urlopen(f"{http}/metrics", timeout=5) as answer:
+        text = answer.read().decode()
+    found = re.findall(r'peerload_peer_messages_sent_total\{op="ping",[^}]*\} ([0-9.e+]+)', text)
+    return int(sum(float(v) for v in found))
+
+
+@pytest.mark.integration
+def test_a_closed_connection_from_a_live_member_costs_no_message(five):
+    """A closed peer connection is a hint that its sender may have died, checked by a knock (a
+    refused connection is proof). A ping instead would echo: a caller that timed out closes
+    its connection, the ping back times out and closes in turn, and so on, under load."""
+    n1 = five.nodes["n1"].http
+    address = urlsplit(n1)
+    frame = wire.MAGIC + wire.encode({"op": "nothing", "from": "n2", "body": {}})
+    started, before = time.monotonic(), pings_sent(n1)
+    for _ in range(CLOSES):
+        with socket.create_connection((address.hostname, address.port), timeout=2) as sock:
+            sock.sendall(frame)
+            sock.recv(65536)  # the answer (unknown op): n1 now knows the sender, n2
+    time.sleep(0.5)
+    elapsed, sent = time.monotonic() - started, pings_sent(n1) - before
+    probes = elapsed / 0.25 * 2 + 4  # its own probes meanwhile (0.25 s a period), generously
+    assert sent < probes, f"{sent} pings for {CLOSES} closed connections in {elapsed:.1f} s"
+    assert peer_state(five, "n1", "n2") == "alive"
