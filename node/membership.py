@@ -33,6 +33,7 @@ from .config import (
     MAX_MEMBERS,
     MAX_NEWS,
     MAX_PEER_FIELD_CHARS,
+    MAX_SLOWDOWN,
     SUSPICION_S,
 )
 from .gossip import News
@@ -276,8 +277,15 @@ class Membership:
         if member.state != DEAD:
             self._set(member, DEAD, member.inc)
 
+    def strained(self) -> None:
+        """Lifeguard's other signs of a slow node, besides a late timer (node/detector.py): a
+        probe that others answered for it, and an accusation it has to refute. Each stretches
+        its period and timeouts one step; each punctual tick of its loop takes one back."""
+        self.slowdown = min(MAX_SLOWDOWN, self.slowdown + 1)
+
     def refute(self, accused_inc: int) -> None:
         """Someone thinks this node suspect or dead: a higher incarnation says otherwise."""
+        self.strained()
         self.inc = max(self.inc, accused_inc) + 1
         self.news.add(self.my_item())
         log.info("refuting: now at incarnation %d", self.inc)

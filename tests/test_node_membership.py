@@ -13,9 +13,11 @@ from urllib.parse import urlsplit
 import pytest
 
 from node import wire
-from node.config import MAX_NEWS
+from node.config import GOSSIP_FANOUT, MAX_NEWS, MAX_SLOWDOWN
+from node.detector import Detector
 from node.gossip import News, transmit_limit
 from node.membership import Membership
+from node.peerclient import PeerError
 from tests.conftest import peer_state, wait_for
 from tests.http import call, get
 
@@ -62,6 +64,35 @@ def test_a_node_told_it_is_suspect_or_dead_refutes_with_a_higher_incarnation():
     assert members.inc == before + 2
     members.absorb({"news": [news("dead", before, ME)]})  # about an older life: nothing to do
     assert members.inc == before + 2
+
+
+def test_each_refutation_stretches_a_nodes_timeouts_up_to_the_most():
+    members = table()
+    members.resync = lambda teller: None
+    for step in range(MAX_SLOWDOWN + 2):
+        members.absorb({"news": [news("suspect", members.inc, ME)]})
+        assert members.slowdown == min(MAX_SLOWDOWN, step + 2)
+
+
+class Unanswered:
+    """Stands in for the peer client: records whom gossip went to; nobody answers."""
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+
+    def call_many(self, peers, op, body, *, timeout):
+        self.sent += [name for _url, name in peers]
+        return [PeerError("timeout", "no answer")] * len(peers)
+
+
+def test_a_gossip_round_goes_to_a_few_suspects_not_to_all():
+    members = table()
+    suspects = [news("suspect", 1, {**N2, "node_id": f"s{i}", "name": f"s{i}"}) for i in range(40)]
+    members.learn_all(suspects)
+    detector = Detector(members)
+    detector.client = Unanswered()
+    detector._gossip()
+    assert len(detector.client.sent) == 2 * GOSSIP_FANOUT  # a few members, a few suspects
 
 
 def test_a_message_tells_a_member_what_this_node_thinks_of_it():
