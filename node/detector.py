@@ -4,8 +4,9 @@ Each protocol period the node probes one member, round-robin over a shuffled lis
 member is probed by someone about once a period and a node's cost does not grow with the
 network (heartbeating every peer did: 20 nodes burnt 187 % of a core); the period grows with
 log10 of the network (0.25 s up to 10 nodes, 0.5 s at 100), so 100 nodes fit two cores. A peer
-connection that closes is a hint: the node that had it pings its sender at once, and a process
-that died (every connection of it closed by the kernel) is refused, dead within milliseconds.
+connection that closes is a hint: the node that had it knocks on its sender at once, and a
+process that died (every connection of it closed by the kernel) refuses, dead within
+milliseconds.
 
 A probe unanswered in ``PROBE_TIMEOUT_S`` is tried again through ``INDIRECT_PROBES`` other
 members (a slow link or a busy prober is not a death); still nothing makes the member suspect,
@@ -15,7 +16,7 @@ connection is proof: dead at once. Dead members are probed too, one every
 thinks of the receiver, so it refutes at once.
 
 News travels on probes and acks, and while there is any, ``GOSSIP_FANOUT`` random members (and
-the suspects themselves, so they can refute) get it every ``GOSSIP_INTERVAL_S``: an epidemic
+as many of the suspects, so they can refute) get it every ``GOSSIP_INTERVAL_S``: an epidemic
 that reaches N members in O(log N) rounds. Every ``SYNC_INTERVAL_S`` the node swaps whole
 member lists with one member, so news missed by the epidemic is never missing for long.
 """
