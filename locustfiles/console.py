@@ -7,8 +7,11 @@ Locust's own log already goes. Errors always go to stderr.
 
 from __future__ import annotations
 
+import statistics
 import sys
 from typing import NoReturn, TextIO
+
+from reports.cpu import NODES_SHOWN
 
 PREFIX = "peerload: "
 EXIT_USAGE = 2
@@ -41,3 +44,17 @@ def die(message: str) -> NoReturn:
     """A one-line error and exit code 2, never a traceback."""
     print(f"{PREFIX}error: {message}", file=sys.stderr, flush=True)
     raise SystemExit(EXIT_USAGE)
+
+
+def fold_nodes(values: dict[str, float], unit: str = "", *, total: bool = False) -> str:
+    """One reading per node for the status line: each node's while there are few, else (100
+    nodes would fill the screen every tick) the total or the median and the highest few."""
+    if len(values) <= NODES_SHOWN:
+        return " ".join(f"{k} {v:.0f}{unit}" for k, v in sorted(values.items())) or "-"
+    top = sorted(values.items(), key=lambda kv: -kv[1])[:NODES_SHOWN]
+    whole = (
+        f"total {sum(values.values()):.0f}{unit}"
+        if total
+        else f"median {statistics.median(values.values()):.0f}{unit}"
+    )
+    return f"{whole}, top " + " ".join(f"{k} {v:.0f}{unit}" for k, v in top)

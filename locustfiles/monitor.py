@@ -256,9 +256,9 @@ class Monitor:
     @staticmethod
     def format(row: dict) -> str:
         ms = lambda v: "-" if v is None else f"{v:.0f}"  # noqa: E731
-        cpu = " ".join(f"{k} {v:.0f}%" for k, v in sorted(row["cpu"].items())) or "-"
+        cpu = console.fold_nodes(row["cpu"], "%", total=True)
         pct = lambda v: "-" if v is None else f"{v:.0f}%"  # noqa: E731
-        rss = "/".join(f"{v:.0f}" for _, v in sorted(row["rss_mb"].items())) or "-"
+        rss = console.fold_nodes(row["rss_mb"])
         return (
             f"[{row['elapsed_s']:>6.1f}s] users {row['users']:>3} | nodes "
             f"{row['nodes_alive']}/{row['nodes_total']} | {row['rps']:.1f} req/s "

@@ -17,7 +17,9 @@ from pathlib import Path
 
 import pytest
 
+from locustfiles.console import fold_nodes
 from locustfiles.cpumeter import GeneratorCpu, MachineCpu, ProcessCpu, generator_pids
+from reports.cpu import NODES_SHOWN
 
 BURN_S = 0.8
 BUSY_PCT = 15.0  # a busy loop's CPU, % of one core, at least
@@ -127,3 +129,13 @@ def test_a_process_memory_and_handles_are_read_with_uss_in_turn():
     assert many.every == 4
     read = [many.read(proc, row)["uss_mb"] is not None for row in range(8)]
     assert sum(read) == 2
+
+
+def test_the_status_line_folds_per_node_figures_beyond_a_few_nodes():
+    few = {"n1": 2.0, "n2": 3.0, "n3": 1.0}
+    assert fold_nodes(few, "%", total=True) == "n1 2% n2 3% n3 1%"
+    many = {f"n{i}": float(i % 7) for i in range(100)}
+    line = fold_nodes(many, "%", total=True)
+    assert line.startswith(f"total {sum(many.values()):.0f}%, top n6 6% ")
+    assert len(line.split(" top ")[1].split()) == 2 * NODES_SHOWN  # name and figure each
+    assert fold_nodes({f"n{i}": 50.0 + i % 3 for i in range(9)}).startswith("median 51, top ")
