@@ -7,6 +7,7 @@ the Markdown and the HTML can never disagree about a value.
 from __future__ import annotations
 
 import json
+from collections import Counter, defaultdict
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,11 +16,12 @@ from reports.breakdown import breakdown
 from reports.charts import chart_data
 from reports.checker import table as checker_table
 from reports.correctness import violations
+from reports.cpu import NODES_SHOWN
 from reports.evidence import Evidence
 from reports.integrity import OBSERVATIONS
 from reports.recommend import Recommendation
 from reports.regression import baseline_note
-from reports.rows import MS, OPS_S, PCT, SECONDS, fmt
+from reports.rows import FAIL, INSUFFICIENT, MS, OPS_S, PCT, SECONDS, fmt
 from reports.samples import by_op, max_concurrency, summarize
 from reports.series import fault_timings
 from reports.thresholds import Thresholds
@@ -203,14 +205,17 @@ def build_context(
 ) -> dict[str, Any]:
     """Everything both templates need, as plain strings, numbers, lists and dicts."""
     t0 = ev.t0
-    results = [
-        {
-            **r.to_dict(),
-            "value_text": fmt(r.value, r.unit),
-            "mark": VERDICT_MARK.get(r.verdict, r.verdict),
-        }
-        for r in verdict.results
-    ]
+    results, folded = fold_node_rows(
+        [
+            {
+                **r.to_dict(),
+                "value_text": fmt(r.value, r.unit),
+                "mark": VERDICT_MARK.get(r.verdict, r.verdict),
+            }
+            for r in verdict.results
+        ],
+        {str(n.get("name")) for n in ev.nodes},
+    )
     return {
         "title": TITLE,
         "verdict": {
@@ -223,6 +228,7 @@ def build_context(
         "started": when(t0) if t0 else "–",
         "key_numbers": key_numbers(ev, verdict),
         "results": results,
+        "folded_results": folded,
         "failed": [r.describe() for r in verdict.failed],
         "baseline": baseline_note(ev),
         "windows": window_rows(ev, t0),
@@ -248,6 +254,42 @@ def build_context(
         ],
         "chart": chart_data(ev, t0, thresholds.min_samples),
     }
+
+
+def fold_node_rows(results: list[dict], nodes: set[str]) -> tuple[list[dict], list[dict]]:
+    """The criteria table's rows, and the rows folded out of it: a criterion judged per node
+    on more than ``NODES_SHOWN`` nodes keeps its failed rows and one summary row (counts by
+    verdict) in the table; its other rows go to a list below it (100 nodes: 100 rows each)."""
+    groups: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for i, r in enumerate(results):
+        head, sep, node = r["window"].rpartition(" · ")
+        if sep and node in nodes:
+            groups[(r["name"], head)].append(i)
+    hidden: set[int] = set()
+    summaries: dict[int, dict] = {}
+    for (_name, head), rows in groups.items():
+        kept = [i for i in rows if results[i]["verdict"] != FAIL]
+        if len(rows) <= NODES_SHOWN or not kept:
+            continue
+        hidden.update(kept)
+        counts = Counter(results[i]["verdict"] for i in kept)
+        first = results[kept[0]]
+        summaries[kept[0]] = {
+            **first,
+            "window": f"{head} · {len(kept)} nodes",
+            "value_text": "",
+            "verdict": INSUFFICIENT if counts[INSUFFICIENT] else first["verdict"],
+            "mark": ", ".join(f"{VERDICT_MARK.get(v, v)} {n}" for v, n in sorted(counts.items())),
+            "n": sum(results[i]["n"] for i in kept),
+            "detail": "folded: each node's row is under Per-node rows, below this table",
+        }
+    shown = []
+    for i, r in enumerate(results):
+        if i in summaries:
+            shown.append(summaries[i])
+        if i not in hidden:
+            shown.append(r)
+    return shown, [results[i] for i in sorted(hidden)]
 
 
 def _scalars(data: Any) -> dict[str, Any]:

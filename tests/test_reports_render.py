@@ -255,3 +255,23 @@ def test_config_and_integrity_tables_say_each_setting_once_and_in_words(tmp_path
     for emoji in ("✅", "❌", "⚠️"):  # no emoji font in Debian's Chromium: empty boxes
         assert emoji not in text and emoji not in html
     assert "| pass |" in text
+
+
+def test_per_node_rows_fold_beyond_a_few_nodes_and_failed_ones_stay():
+    from reports.context import fold_node_rows
+    from reports.cpu import NODES_SHOWN
+
+    nodes = {f"n{i}" for i in range(1, 11)}
+
+    def row(window: str, verdict: str) -> dict:
+        return {"name": "idle_cpu", "window": window, "verdict": verdict, "n": 3, "mark": verdict}
+
+    per_node = [row(f"idle · n{i}", "fail" if i == 7 else "pass") for i in range(1, 11)]
+    per_op = [row(f"levels · op{i}", "pass") for i in range(10)]  # not nodes: never folded
+    shown, folded = fold_node_rows([row("run", "pass"), *per_node, *per_op], nodes)
+    assert [r["window"] for r in shown[:3]] == ["run", "idle · 9 nodes", "idle · n7"]
+    assert shown[1]["mark"] == "pass 9" and shown[1]["n"] == 27
+    assert len(folded) == 9 and all(r["verdict"] == "pass" for r in folded)
+    assert shown[3:] == per_op
+    few = per_node[:NODES_SHOWN]
+    assert fold_node_rows(few, nodes) == (few, [])
