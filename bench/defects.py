@@ -131,8 +131,8 @@ REPORTED: tuple[Defect, ...] = (
            "SEEN_MAX = 2",
            "the flood's seen-cache remembers 2 query ids: busy nodes forward duplicates"),
     Defect("frozen-gives-up", "detector.py",
-           "members.slowdown = min(MAX_SLOWDOWN, members.slowdown + 1)",
-           "members.slowdown = min(MAX_SLOWDOWN, members.slowdown + 1)\n"
+           "members.strained()",
+           "members.strained()\n"
            "if late > 2.0:\n"
            "    raise gevent.GreenletExit  # stalled too long: stop probing",
            "after a stall of 2 s (a pause) the node's probe loop ends: it detects nothing more"),
