@@ -249,27 +249,36 @@ class FaultStage:
         if not net.has(PEERS):
             del entry["detected_s"]
             return
+        seen: set[tuple[str, str]] = set()
         try:
             while entry["end"] is None and time.monotonic() - since < DETECT_TIMEOUT_S:
-                if self._noticed(net, entry):
+                if self._noticed(net, entry, seen):
                     entry["detected_s"] = elapsed(since)
                     return
                 gevent.sleep(POLL_S)
         finally:
             net.close()
 
-    def _noticed(self, net, entry: dict) -> bool:
+    def _noticed(self, net, entry: dict, seen: set[tuple[str, str]]) -> bool:
+        """Whether every survivor has marked the target dead (``seen``: the pairs seen so, at
+        any poll of this fault). The survivors not seen so yet are asked all at once: asked
+        one after another, 99 of them under load took longer than a 3 s outage, and a sweep
+        had to find all of them dead at once, before the target came back."""
         cut = entry["cut"] or [
             (n.name, entry["target"]) for n in self.state.nodes if n.name != entry["target"]
         ]
         if entry["cut"]:  # narrowed by the links the last poll saw: only their ends are asked
             cut = routed(cut, net.links)
-        views = {a: self._view(net, a) for a in {a for a, _ in cut}}
+        asked = {a for a, b in cut if (a, b) not in seen}
+        jobs = {a: gevent.spawn(self._view, net, a) for a in asked}
+        gevent.joinall(list(jobs.values()))
+        views = {a: job.value if job.successful() else None for a, job in jobs.items()}
         if entry["cut"]:
             cut = routed(cut, net.links)
-        answered = [(a, b) for a, b in cut if views[a] is not None]
+        seen.update((a, b) for a, b in cut if (views.get(a) or {}).get(b) == DEAD)
         # A survivor that does not answer (another fault) cannot route queries anywhere.
-        return bool(answered) and all(views[a].get(b) == DEAD for a, b in answered)
+        answered = [(a, b) for a, b in cut if (a, b) in seen or views.get(a) is not None]
+        return bool(answered) and all(pair in seen for pair in answered)
 
     def _recover(self, entry: dict, since: float) -> None:
         """Seconds from the heal until every node answers and (where the network shows its

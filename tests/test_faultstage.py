@@ -104,3 +104,31 @@ def test_a_churn_departure_does_not_count_against_the_previous_ones_recovery():
     assert held_down([n2, n3, lossy], n2) == {"n3"}
     assert held_down([n2, n3], n3) == {"n2"}
     assert held_down([n2, split], n2) == {"n4", "n5"}
+
+
+def test_each_survivor_counts_from_the_first_poll_that_finds_the_target_dead(tmp_path):
+    """A crashed node may be back before the last survivor is asked: a survivor seen marking
+    it dead counts from then, and the others need not agree in the same poll."""
+    polls = [
+        {"n1": "dead", "n3": "alive", "n4": "dead"},
+        {"n1": "alive", "n3": "dead", "n4": "alive"},  # n2 is back for n1 and n4: seen already
+    ]
+    with FakeCluster(4) as cluster:
+        stage = FaultStage(None, RunState(cluster.descriptor), tmp_path, seed=None)
+        try:
+            asked: list[str] = []
+            now: dict[str, str] = {}
+
+            def view(net, observer: str) -> dict[str, str]:
+                asked.append(observer)
+                return {"n2": now[observer]}
+
+            stage._view = view
+            entry, seen = {"cut": [], "target": "n2"}, set()
+            now.update(polls[0])
+            assert not stage._noticed(None, entry, seen)
+            now.update(polls[1])
+            assert stage._noticed(None, entry, seen)
+            assert sorted(asked) == ["n1", "n3", "n3", "n4"]  # the ones seen are not asked again
+        finally:
+            stage.close()
