@@ -205,7 +205,9 @@ def memory_growth(ev: Evidence, th: Thresholds) -> list[Result]:
 def fd_growth(ev: Evidence, th: Thresholds) -> list[Result]:
     """Open file descriptors must not grow without bound: the same rule as memory."""
     check = Check("fd_growth", "<=", th.fd_kops_max, f"FDs{PER_KOPS_UNIT}", 1)
-    return _growth_rows(ev, check, "fds", th.fd_growth_min, "FDs")
+    members = max(0, len(ev.nodes) - 1)
+    floor = max(th.fd_growth_min, th.fd_per_member * members)
+    return _growth_rows(ev, check, "fds", floor, "FDs")
 
 
 def figures(ev: Evidence) -> dict[str, dict[str, Any]]:

@@ -148,3 +148,21 @@ def test_the_synthetic_run_carries_every_resource_figure_and_stays_ready():
     assert verdict.ready, verdict.reason
     names = {r.name for r in verdict.results}
     assert {"idle_cpu", "memory_growth", "fd_growth", "scalability"} <= names
+
+
+def test_descriptors_a_node_keeps_for_its_members_are_no_leak_in_a_large_network():
+    """A node may keep a connection each way to every member: at 100 nodes ~100 descriptors
+    more after the warm-up is the network, not a leak; at 3 nodes the same growth fails."""
+
+    def judged(nodes: int) -> str:
+        ev = evidence(lambda t: 30.0, fds=lambda t: 40 + t)  # about 100 more after warm-up
+        ev = Evidence(
+            samples=ev.samples,
+            windows=ev.windows,
+            series=ev.series,
+            nodes=[{"name": f"n{i}"} for i in range(1, nodes + 1)],
+        )
+        return next(r for r in fd_growth(ev, TH) if r.window.endswith(" · n1")).verdict
+
+    assert judged(100) == PASS
+    assert judged(3) == FAIL
