@@ -20,7 +20,7 @@ criteria that need them then report "not measurable on this network", never a si
 from __future__ import annotations
 
 import urllib.parse
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,6 +49,8 @@ ALL = frozenset(
 ALIVE, SUSPECT, DEAD, LISTED = "alive", "suspect", "dead", "listed"
 #: States in which a node counts as seeing a peer (membership, the ``joined`` check).
 SEES = frozenset({ALIVE, LISTED})
+#: gRPC channel options that keep a stream's receive window at its first size (``steady_windows``).
+STEADY_WINDOW_OPTIONS = (("grpc.http2.bdp_probe", 0),)
 
 
 class Unavailable(Exception):
@@ -157,6 +159,12 @@ class Adapter:
     #: (``reports.model.MATCH_RULES``): "substring" (case-insensitive, as our node), "prefix"
     #: (case-insensitive) or "exact".
     match = "substring"
+    #: Set on an adapter of its own by a check that holds a download open unread (``parallel``):
+    #: a transport that grows its receive window with throughput must keep it at its first
+    #: size then, or a server that streams one file at a time pushes a whole file into it and
+    #: looks parallel (gRPC's BDP probe grew our node's to 5-20 MiB: ``grpc_options`` turns it
+    #: off). Left unset, downloads keep the window growth their throughput needs.
+    steady_windows = False
 
     def __init__(self, nodes: list[NodeInfo]) -> None:
         self.nodes = {n.name: n for n in nodes}
@@ -179,6 +187,11 @@ class Adapter:
     def download(self, node: NodeInfo, hit: Hit, timeout: float) -> Iterator[bytes]:
         """Stream the file of ``hit`` from ``node`` (the holder): its bytes, chunk by chunk."""
         raise NotImplementedError
+
+    def grpc_options(self, options: Sequence[tuple[str, Any]] = ()) -> list[tuple[str, Any]]:
+        """Channel options for a gRPC download: ``options``, and the BDP probe off while
+        ``steady_windows`` is set (its receive windows then stay at HTTP/2's 64 KiB)."""
+        return [*options, *(STEADY_WINDOW_OPTIONS if self.steady_windows else ())]
 
     # -- optional -------------------------------------------------------------------------
     def index(self, node: NodeInfo, name: str, data: bytes) -> str | None:

@@ -160,7 +160,8 @@ class BuiltinAdapter(Adapter):
         address = hit.source or node.grpc
         if address not in self._channels:
             memory.tune()  # 1 MiB messages: without it, every chunk is page-faulted in again
-            self._channels[address] = grpc.insecure_channel(address, options=GRPC_OPTIONS)
+            options = self.grpc_options(GRPC_OPTIONS)
+            self._channels[address] = grpc.insecure_channel(address, options=options)
         stream = download_call(self._channels[address])(
             p2p_pb2.DownloadRequest(name=hit.name), timeout=timeout
         )

@@ -57,7 +57,8 @@ class CompartirAdapter(pl.Adapter):
             raise pl.Refused(f"{node.name}: malformed /buscar answer") from None
 
     def download(self, node: pl.NodeInfo, hit: pl.Hit, timeout: float) -> Iterator[bytes]:
-        with grpc.insecure_channel(hit.source or node.grpc) as channel:
+        address = hit.source or node.grpc
+        with grpc.insecure_channel(address, options=self.grpc_options()) as channel:
             stub = compartir_pb2_grpc.TransferenciaStub(channel)
             try:
                 for piece in stub.Descargar(compartir_pb2.Pedido(nombre=hit.name), timeout=timeout):

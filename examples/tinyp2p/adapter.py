@@ -51,7 +51,8 @@ class TinyAdapter(pl.Adapter):
             raise pl.Refused(f"{node.name}: malformed query answer") from None
 
     def download(self, node: pl.NodeInfo, hit: pl.Hit, timeout: float) -> Iterator[bytes]:
-        with grpc.insecure_channel(hit.source or node.grpc) as channel:
+        address = hit.source or node.grpc
+        with grpc.insecure_channel(address, options=self.grpc_options()) as channel:
             ask = tinyp2p_pb2.FetchRequest(filename=hit.name)
             try:
                 for piece in tinyp2p_pb2_grpc.TransferStub(channel).Fetch(ask, timeout=timeout):
