@@ -27,7 +27,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from reports import correctness, harness, regression, resilience, resources, scaling, stress
+from reports import (
+    accuracy,
+    correctness,
+    harness,
+    regression,
+    resilience,
+    resources,
+    scaling,
+    stress,
+)
 from reports.evidence import FAULT, LOAD_KINDS, RECOVERY, STEADY_KINDS, STRESS, Evidence
 from reports.rows import COUNT, MS, OPS_S, PCT, REPORTED, Check, Result
 from reports.samples import (
@@ -204,6 +213,7 @@ CRITERIA: tuple[Criterion, ...] = (
     *scaling.CRITERIA,
     *resources.CRITERIA,
     *resilience.CRITERIA,
+    *accuracy.CRITERIA,
     stress_success,
     capacity,
     protocol_progress,
@@ -255,6 +265,7 @@ WAITS_FOR: dict[str, tuple[str, ...]] = {
     **dict.fromkeys(("regression_cpu", "regression_memory"), STEADY_KINDS),
     "scalability": STEADY_KINDS,
     "idle_cpu": (resources.IDLE,),
+    "false_deaths": (*accuracy.QUIET_KINDS, STRESS),
 }
 #: Criteria that judge the best of several windows and name it: a later window may do better.
 BEST_OF = frozenset({"simultaneous_ops", "throughput"})

@@ -219,6 +219,14 @@ def _handles(alive: list[str], second: float) -> dict[str, Any]:
     }
 
 
+def _views(alive: list[str], out: set[str]) -> dict[str, dict[str, str]]:
+    """Each answering node's view of its peers: a peer out of service (or a node that is cut
+    off itself) seen dead, every other alive. No rng draw."""
+    return {
+        a: {b: "dead" if b in out or a in out else "alive" for b in NODES if b != a} for a in alive
+    }
+
+
 def _idle_rows(wins: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The monitor's rows in the idle window before the first level (no users): evenly spread,
     so that at any scale readings whose whole interval lies inside it are there."""
@@ -239,6 +247,7 @@ def _idle_rows(wins: list[dict[str, Any]]) -> list[dict[str, Any]]:
                     "rtt_ms": {},
                     "generator_cpu": 2.0,
                     "faults_active": [],
+                    "views": _views(list(NODES), set()),
                 }
             )
     return rows
@@ -271,6 +280,7 @@ def _series(rng: random.Random, wins: list[dict[str, Any]], broken: bool) -> lis
                 },
                 "generator_cpu": round(min(99.0, 15 + users * 1.6 + rng.uniform(-4, 4)), 1),
                 "faults_active": [w["name"][6:] for w in current if w["kind"] == "fault"],
+                "views": _views(alive, _out(wins, t, broken)),
             }
         )
     return rows

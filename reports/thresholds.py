@@ -104,6 +104,9 @@ class Thresholds:
     #: Seconds from the heal to N/N alive and to baseline search success, at most; ``None`` =
     #: any automatic recovery passes.
     recovery_s: float | None = 10.0
+    #: Live, unfaulted peers a node's view said were dead in the idle window and the levels
+    #: (the failure detector's accuracy), at most.
+    false_deaths_max: int = 0
 
     # -- the harness: beyond these the run proves nothing either way (INCONCLUSIVE) ----------
     #: A fault step starting later than this behind its schedule, seconds.

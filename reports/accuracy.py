@@ -1,0 +1,110 @@
+"""The failure detector's accuracy: a node that is up and unfaulted is never declared dead.
+
+``failure_detection`` (reports.resilience) judges completeness: a node that fails is noticed in
+time. This is the other half of a failure detector's contract (Chandra and Toueg's accuracy,
+SWIM's false positives): in the windows where no fault is active or just healed (the idle
+window and the load levels, the model's fault windows and their slack left out), every node's
+view of its peers, as the monitor read it, must not say ``dead`` of a peer that was up. A node
+declared dead by mistake is dropped from floods and from downloads until it refutes, and a
+detector that accuses live peers under load turns load into churn. Suspicion is counted in the
+detail, not judged: SWIM suspects before it accuses, and refutation is its remedy. The stress
+steps are reported apart: past the breaking point an overloaded peer may well look dead.
+
+Views that only list peers without saying whether they are alive (the ``members`` capability)
+cannot tell a dead peer from one that is not a neighbour: not measurable.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from typing import Any
+
+from reports.checker import check as checked
+from reports.evidence import STEADY_KINDS, STRESS, Evidence
+from reports.resources import IDLE
+from reports.rows import COUNT, REPORTED, RESILIENCE, Check, Result
+from reports.thresholds import Thresholds
+
+NAME = "false_deaths"
+#: The windows judged (no users, then the steady levels) and the ones reported.
+QUIET_KINDS = (IDLE, *STEADY_KINDS)
+QUIET, UNDER_STRESS = "idle and levels", "stress"
+DEAD, SUSPECT = "dead", "suspect"
+#: Accusations named in a row's detail, at most.
+NAMED = 3
+
+
+def _rows(ev: Evidence, kinds: tuple[str, ...]) -> list[dict[str, Any]]:
+    """Monitor rows inside a window of these kinds and away from every fault (the model's
+    fault windows, their recovery and slack)."""
+    model = checked(ev).model
+    spans = [(w["start"], w["end"]) for w in ev.of_kind(*kinds)]
+    return [
+        row
+        for row in ev.series
+        if isinstance(row.get("views"), dict)
+        and any(a <= row["t"] < b for a, b in spans)
+        and not (model is not None and model.fault_during(row["t"], row["t"]))
+    ]
+
+
+def _accusations(rows: Iterable[dict[str, Any]], nodes: set[str]) -> tuple[int, Counter, list]:
+    """Views read, states said of the network's nodes (``dead``, ``suspect``; any peer named
+    when ``nodes`` is empty) and the dead ones as (time, accuser, accused)."""
+    views, states, dead = 0, Counter(), []
+    for row in rows:
+        for accuser, view in row["views"].items():
+            views += 1
+            for peer, state in (view or {}).items():
+                if (peer in nodes or not nodes) and peer != accuser and state in (DEAD, SUSPECT):
+                    states[state] += 1
+                    if state == DEAD:
+                        dead.append((row["t"], accuser, peer))
+    return views, states, dead
+
+
+def false_deaths(ev: Evidence, th: Thresholds) -> list[Result]:
+    """Peers up and unfaulted that a node's view says are dead, in the quiet windows (judged)
+    and the stress steps (reported); ``n``: the views read."""
+    check = Check(
+        NAME,
+        "<=",
+        th.false_deaths_max,
+        COUNT,
+        th.min_samples,
+        expect=f"at most {th.false_deaths_max:g} live peers seen dead, away from faults",
+        family=RESILIENCE,
+    )
+    if ev.lacks("peers"):
+        why = "it does not show a node's view of its peers"
+        if not ev.lacks("members"):
+            why = "its nodes list their peers without saying whether they are alive"
+        return check.not_measurable(QUIET, why)
+    nodes = {str(n["name"]) for n in ev.nodes if isinstance(n, dict) and "name" in n}
+    t0 = ev.t0
+    out = []
+    for label, kinds in ((QUIET, QUIET_KINDS), (UNDER_STRESS, (STRESS,))):
+        rows = _rows(ev, kinds)
+        if label == UNDER_STRESS and not rows:
+            continue  # a run without stress steps (or cut short) has nothing to report there
+        views, states, dead = _accusations(rows, nodes)
+        named = ", ".join(f"{a} saw {b} dead at {t - t0:.0f} s" for t, a, b in dead[:NAMED])
+        more = f" and {len(dead) - NAMED} more" if len(dead) > NAMED else ""
+        detail = "; ".join(
+            x
+            for x in (
+                f"{views} views in {len(rows)} monitor rows",
+                f"{states[SUSPECT]} suspicions (not judged)" if states[SUSPECT] else "",
+                named + more,
+            )
+            if x
+        )
+        if label == UNDER_STRESS:
+            out.append(check.result(label, float(len(dead)), REPORTED, views, detail))
+        else:
+            out.append(check.on(label, float(len(dead)), views, detail))
+    return out
+
+
+CRITERIA = (false_deaths,)

@@ -1,0 +1,83 @@
+"""``false_deaths``: a live, unfaulted peer seen dead in the idle window or a level fails the run;
+during a fault it is the detector's job, in stress it is reported, suspicion is only counted."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from reports import build
+from reports.accuracy import QUIET, UNDER_STRESS, false_deaths
+from reports.evidence import Evidence
+from reports.rows import FAIL, INSUFFICIENT, PASS, REPORTED
+from reports.synthetic import synthetic_run
+from reports.thresholds import Thresholds
+
+
+@pytest.fixture(scope="module")
+def healthy() -> dict:
+    return synthetic_run(seed=3, scale=0.3)
+
+
+def judged(run: dict, **thresholds) -> dict[str, object]:
+    rows = false_deaths(Evidence.from_run(run), Thresholds(**thresholds))
+    return {r.window: r for r in rows}
+
+
+def seen(run: dict, kind: str, accuser: str, peer: str, state: str) -> dict:
+    """The run with ``accuser`` seeing ``peer`` in ``state`` in every monitor row of the
+    windows of ``kind`` where it answered."""
+    run = copy.deepcopy(run)
+    spans = [(w["start"], w["end"]) for w in run["windows"] if w["kind"] == kind]
+    for row in run["series"]:
+        if accuser in row["views"] and any(a <= row["t"] < b for a, b in spans):
+            row["views"][accuser][peer] = state
+    return run
+
+
+def test_a_healthy_run_passes_on_every_view_read(healthy):
+    rows = judged(healthy)
+    assert rows[QUIET].verdict == PASS and rows[QUIET].value == 0
+    assert rows[QUIET].n >= 20  # views read, not rows: every node's, every monitor row
+    assert rows[UNDER_STRESS].verdict == REPORTED
+
+
+def test_a_live_peer_seen_dead_during_a_level_fails_and_is_named(healthy):
+    rows = judged(seen(healthy, "level", "n1", "n3", "dead"))
+    assert rows[QUIET].verdict == FAIL and rows[QUIET].value > 0
+    assert "n1 saw n3 dead at" in rows[QUIET].detail
+
+
+def test_dead_during_a_fault_is_not_an_accusation(healthy):
+    """The synthetic run's views already say the crashed and the isolated node dead during
+    their faults; the whole fault stage seen dead changes nothing either."""
+    assert judged(seen(healthy, "faults", "n1", "n3", "dead"))[QUIET].verdict == PASS
+
+
+def test_stress_is_reported_and_suspicion_only_counted(healthy):
+    rows = judged(seen(seen(healthy, "stress", "n2", "n1", "dead"), "level", "n2", "n1", "suspect"))
+    assert rows[UNDER_STRESS].verdict == REPORTED and rows[UNDER_STRESS].value > 0
+    assert rows[QUIET].verdict == PASS
+    assert "suspicions (not judged)" in rows[QUIET].detail
+
+
+def test_the_threshold_is_configurable(healthy):
+    run = seen(healthy, "idle", "n1", "n2", "dead")
+    n = judged(run)[QUIET].value
+    assert judged(run, false_deaths_max=int(n))[QUIET].verdict == PASS
+
+
+def test_no_views_is_insufficient_and_no_peers_view_not_measurable(healthy):
+    bare = copy.deepcopy(healthy)
+    for row in bare["series"]:
+        row.pop("views")
+    assert judged(bare)[QUIET].verdict == INSUFFICIENT
+    bare["status"]["capabilities"] = ["search", "download"]
+    row = judged(bare)[QUIET]
+    assert row.verdict == REPORTED and "not measurable" in row.detail
+
+
+def test_the_reports_carry_it(tmp_path, healthy):
+    build(tmp_path, seen(healthy, "level", "n1", "n3", "dead"))
+    assert "false_deaths" in (tmp_path / "PHASE4_FINAL_REPORT.md").read_text()
