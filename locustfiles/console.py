@@ -49,12 +49,16 @@ def die(message: str) -> NoReturn:
 def fold_nodes(values: dict[str, float], unit: str = "", *, total: bool = False) -> str:
     """One reading per node for the status line: each node's while there are few, else (100
     nodes would fill the screen every tick) the total or the median and the highest few."""
+
+    def each(readings: list[tuple[str, float]]) -> str:
+        return " ".join(f"{k} {v:.0f}{unit}" for k, v in readings)
+
     if len(values) <= NODES_SHOWN:
-        return " ".join(f"{k} {v:.0f}{unit}" for k, v in sorted(values.items())) or "-"
+        return each(sorted(values.items())) or "-"
     top = sorted(values.items(), key=lambda kv: -kv[1])[:NODES_SHOWN]
     whole = (
         f"total {sum(values.values()):.0f}{unit}"
         if total
         else f"median {statistics.median(values.values()):.0f}{unit}"
     )
-    return f"{whole}, top " + " ".join(f"{k} {v:.0f}{unit}" for k, v in top)
+    return f"{whole}, top {each(top)}"
