@@ -85,25 +85,29 @@ def false_deaths(ev: Evidence, th: Thresholds) -> list[Result]:
     t0 = ev.t0
     out = []
     for label, kinds in ((QUIET, QUIET_KINDS), (UNDER_STRESS, (STRESS,))):
-        rows = _rows(ev, kinds)
-        if label == UNDER_STRESS and not rows:
+        if label == UNDER_STRESS and not ev.of_kind(STRESS):
             continue  # a run without stress steps (or cut short) has nothing to report there
+        rows = _rows(ev, kinds)
         views, states, dead = _accusations(rows, nodes)
         named = ", ".join(f"{a} saw {b} dead at {t - t0:.0f} s" for t, a, b in dead[:NAMED])
         more = f" and {len(dead) - NAMED} more" if len(dead) > NAMED else ""
         detail = "; ".join(
             x
             for x in (
-                f"{views} views in {len(rows)} monitor rows",
+                f"{views} views in {len(rows)} monitor rows"
+                if rows
+                else "no monitor row with views away from faults (after a fault the network "
+                "never recovered from, the model knows nothing)",
                 f"{states[SUSPECT]} suspicions (not judged)" if states[SUSPECT] else "",
                 named + more,
             )
             if x
         )
+        value = float(len(dead)) if rows else None
         if label == UNDER_STRESS:
-            out.append(check.result(label, float(len(dead)), REPORTED, views, detail))
+            out.append(check.result(label, value, REPORTED, views, detail))
         else:
-            out.append(check.on(label, float(len(dead)), views, detail))
+            out.append(check.on(label, value, views, detail))
     return out
 
 
