@@ -12,8 +12,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from reports import health
-from reports.breakdown import breakdown
+from reports.breakdown import WHOLE_RUN, breakdown
 from reports.charts import chart_data
+from reports.checker import COMPLETE, OK, PARTIAL_DURING_FAULT, UNKNOWN
 from reports.checker import table as checker_table
 from reports.correctness import violations
 from reports.cpu import NODES_SHOWN
@@ -233,7 +234,7 @@ def build_context(
         "baseline": baseline_note(ev),
         "windows": window_rows(ev, t0),
         "breakdown": breakdown(ev, violations(ev, thresholds)),
-        "checker": checker_table(ev),
+        "checker": fold_origin_rows(checker_table(ev)),
         "health": health.rows(ev),
         "ops": op_rows(ev),
         "faults": fault_rows(ev, t0),
@@ -290,6 +291,27 @@ def fold_node_rows(results: list[dict], nodes: set[str]) -> tuple[list[dict], li
         if i not in hidden:
             shown.append(r)
     return shown, [results[i] for i in sorted(hidden)]
+
+
+def fold_origin_rows(table: dict[str, Any]) -> dict[str, Any]:
+    """The answer-checker table with its per-origin rows folded (``folded``) beyond
+    ``NODES_SHOWN`` origins, save those with an answer or a hit that is neither right, nor
+    unknown, nor partial during a fault; the JSON keeps them all."""
+    answers = [
+        c not in (COMPLETE, PARTIAL_DURING_FAULT, UNKNOWN) for c in table.get("answer_classes", ())
+    ]
+    hits = [c not in (OK, UNKNOWN) for c in table.get("hit_classes", ())]
+
+    def plain(row: dict[str, Any]) -> bool:
+        counts = zip([*answers, *hits], [*row["answers"], *row["hits"]], strict=True)
+        return row["window"] == WHOLE_RUN and not any(bad and n for bad, n in counts)
+
+    rows = table.get("rows", [])
+    origins = [r for r in rows if r["window"] == WHOLE_RUN and r["origin"] != "all"]
+    if len(origins) <= NODES_SHOWN:
+        return {**table, "folded": []}
+    folded = [r for r in origins if plain(r)]
+    return {**table, "rows": [r for r in rows if r not in folded], "folded": folded}
 
 
 def _scalars(data: Any) -> dict[str, Any]:

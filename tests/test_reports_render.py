@@ -275,3 +275,32 @@ def test_per_node_rows_fold_beyond_a_few_nodes_and_failed_ones_stay():
     assert shown[3:] == per_op
     few = per_node[:NODES_SHOWN]
     assert fold_node_rows(few, nodes) == (few, [])
+
+
+def test_origin_rows_of_the_answer_checker_fold_beyond_a_few_nodes_and_wrong_ones_stay(tmp_path):
+    from reports.context import fold_origin_rows
+    from reports.cpu import NODES_SHOWN
+
+    classes = {
+        "answer_classes": ["complete", "missing", "unknown"],
+        "hit_classes": ["ok", "phantom"],
+    }
+
+    def row(origin: str, missing: int = 0, phantom: int = 0, window: str = "whole run") -> dict:
+        return {
+            "window": window,
+            "origin": origin,
+            "answers": [5, missing, 1],
+            "hits": [9, phantom],
+        }
+
+    origins = [row(f"n{i}", missing=int(i == 3), phantom=int(i == 8)) for i in range(1, 11)]
+    rows = [*origins, row("all", 1, 1), row("–", 1, window="level-1")]
+    table = fold_origin_rows({**classes, "rows": rows})
+    assert [r["origin"] for r in table["rows"]] == ["n3", "n8", "all", "–"]
+    assert len(table["folded"]) == 8
+    few = {**classes, "rows": origins[:NODES_SHOWN]}
+    assert fold_origin_rows(few) == {**few, "folded": []}
+    run = synthetic_run(seed=2, scale=0.3)
+    reports.build(tmp_path, run)
+    assert "Per-origin rows" not in (tmp_path / "PHASE4_FINAL_REPORT.md").read_text()  # 3 nodes
