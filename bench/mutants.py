@@ -19,23 +19,20 @@
 
 Equivalent mutants (no input can tell them from the original) are decided by reading each
 survivor's diff against the code; the ones found are listed in ``bench/mutants_equivalent.toml``
-with the reason, matched by module, operator and the changed line, and left out of the score.
+with the reason, matched by module, operator and the changed line, and left out of the score;
+so are invalid ones, whose module does not parse (``bench/mutants_decide.py``).
 """
 
 from __future__ import annotations
 
 import argparse
-import ast
 import difflib
-import functools
 import json
 import random
 import signal
 import subprocess
 import sys
-import tomllib
 from collections import Counter
-from dataclasses import dataclass
 from pathlib import Path
 
 from cosmic_ray.commands.init import init as cr_init
@@ -45,6 +42,15 @@ from cosmic_ray.work_db import WorkDB, WorkResultStorage
 from cosmic_ray.work_item import TestOutcome, WorkerOutcome, WorkItem, WorkResult
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.mutants_decide import (  # noqa: E402
+    Equivalent,
+    equivalents,
+    in_annotation,
+    is_equivalent,
+    mark_annotations,
+    mark_invalid,
+    parses,
+)
 from bench.mutations import READY, REPO, UNMODIFIED, run_copy  # noqa: E402
 
 #: The node's code the sample is drawn from: search and flooding, membership, failure
@@ -60,109 +66,15 @@ DEFAULT_SAMPLE = 100
 DEFAULT_SEED = 1
 DEFAULT_TIMEOUT_S = 300.0
 DEFAULT_OUT = REPO / "bench" / "results" / "mutants"
-EQUIVALENT_FILE = REPO / "bench" / "mutants_equivalent.toml"
 SESSION = "session.sqlite"
 NOT_READY = "NOT READY"
 #: The share of non-equivalent mutants the issue asks to be judged NOT READY.
 GOAL = 0.80
-#: How a judged mutant can end (``outcome``), and the survivors decided equivalent.
-OUTCOMES = ("killed", "flagged", "survived", "equivalent", "error")
-
-
-@dataclass(frozen=True)
-class Equivalent:
-    """A survivor read and found equivalent: same module, operator and changed line."""
-
-    module: str
-    operator: str
-    line: str
-    mutated: str
-    why: str
-    #: The function the line is in, where the same line appears in another (empty: any).
-    function: str = ""
-
-
-def equivalents(path: Path = EQUIVALENT_FILE) -> list[Equivalent]:
-    """The equivalent mutants decided so far (none when the file is absent)."""
-    if not path.is_file():
-        return []
-    return [Equivalent(**e) for e in tomllib.loads(path.read_text()).get("equivalent", [])]
-
-
-def changed_lines(diff: str) -> tuple[str, str]:
-    """The first removed and first added line of a unified diff, stripped."""
-    minus = next((x[1:].strip() for x in diff.splitlines() if x.startswith("-")
-                  and not x.startswith("---")), "")  # fmt: skip
-    plus = next((x[1:].strip() for x in diff.splitlines() if x.startswith("+")
-                 and not x.startswith("+++")), "")  # fmt: skip
-    return minus, plus
-
-
-ANNOTATION_ONLY = "in a type annotation, never evaluated (from __future__ import annotations)"
-
-
-def in_annotation(source: str, line: int, col: int) -> bool:
-    """Whether (line, col) lies in an annotation of ``source``, a module that postpones the
-    evaluation of its annotations: a mutant there changes no behaviour."""
-    tree = ast.parse(source)
-    postponed = any(
-        isinstance(n, ast.ImportFrom) and n.module == "__future__"
-        and any(a.name == "annotations" for a in n.names)
-        for n in tree.body
-    )  # fmt: skip
-    if not postponed:
-        return False
-    for node in ast.walk(tree):
-        notes = []
-        if isinstance(node, ast.arg | ast.AnnAssign):
-            notes.append(node.annotation)
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-            notes.append(node.returns)
-        for note in filter(None, notes):
-            start, end = (note.lineno, note.col_offset), (note.end_lineno, note.end_col_offset)
-            if start <= (line, col) < end:
-                return True
-    return False
-
-
-@functools.cache
-def source_at(commit: str, module: str) -> str:
-    """``module`` as it was at ``commit`` (the sample's code, whatever the tree holds now)."""
-    show = ["git", "-C", str(REPO), "show", f"{commit}:{module}"]
-    return subprocess.run(show, capture_output=True, text=True, check=True).stdout
-
-
-def mark_annotations(rows: list[dict], commit: str) -> None:
-    """Fill ``in_annotation`` for rows judged before it was recorded."""
-    for r in rows:
-        if "in_annotation" not in r and r["diff"]:
-            col = r.get("col")
-            if col is None:  # the changed text's column, from the diff's first changed line
-                minus, _ = changed_lines(r["diff"])
-                line = source_at(commit, r["module"]).splitlines()[r["line_no"] - 1]
-                col = line.index(minus) if minus in line else 0
-                col = _first_difference(r["diff"], line, col)
-            r["in_annotation"] = in_annotation(source_at(commit, r["module"]), r["line_no"], col)
-
-
-def _first_difference(diff: str, line: str, col: int) -> int:
-    """The column where the mutated line first differs from the original."""
-    _, plus = changed_lines(diff)
-    mutated = line[:col] + plus
-    return next((i for i, (a, b) in enumerate(zip(line, mutated, strict=False)) if a != b), col)
-
-
-def is_equivalent(row: dict, known: list[Equivalent]) -> str:
-    """The reason a row's mutant is equivalent, or ''."""
-    if row.get("in_annotation"):
-        return ANNOTATION_ONLY
-    minus, plus = changed_lines(row["diff"])
-    for e in known:
-        same = (e.module, e.operator, e.line, e.mutated) == (row["module"], row["operator"],
-                                                             minus, plus)  # fmt: skip
-        if same and e.function in ("", row["function"]):
-            return e.why
-    return ""
+#: How a judged mutant can end (``outcome``), the survivors decided equivalent, and mutants
+#: that do not parse (cosmic-ray turns the ``*`` of keyword-only arguments or the ``**`` of
+#: ``**kwargs`` into another operator): a node that cannot start proves nothing about the
+#: harness, so they are left out of the score like the equivalent ones.
+OUTCOMES = ("killed", "flagged", "survived", "equivalent", "invalid", "error")
 
 
 def _spec(item: WorkItem):
@@ -242,14 +154,18 @@ def judge(item: WorkItem, timeout: float, locust_args: tuple[str, ...]) -> dict:
     row["in_annotation"] = bool(sources.get("original")) and in_annotation(
         sources["original"], *spec.start_pos
     )
+    row["invalid"] = sources.get("mutated") is not None and not parses(sources["mutated"])
     row["mutant_outcome"] = outcome(row)
     return row
 
 
 def outcome(row: dict) -> str:
-    """killed (NOT READY) / flagged (another label but READY) / survived / error."""
+    """invalid (does not parse) / killed (NOT READY) / flagged (another label but READY) /
+    survived / error."""
     if not row["diff"]:
         return "error"  # the mutation did not apply: nothing was judged
+    if row.get("invalid"):
+        return "invalid"
     if row["label"] is None or row["problems"]:
         return "error"
     if row["label"] == NOT_READY:
@@ -259,9 +175,11 @@ def outcome(row: dict) -> str:
 
 def record(db: WorkDB, row: dict) -> None:
     """The row in cosmic-ray's terms: killed = anything but READY; error = incompetent."""
-    test = {"survived": TestOutcome.SURVIVED, "error": TestOutcome.INCOMPETENT}.get(
-        row["mutant_outcome"], TestOutcome.KILLED
-    )
+    test = {
+        "survived": TestOutcome.SURVIVED,
+        "error": TestOutcome.INCOMPETENT,
+        "invalid": TestOutcome.INCOMPETENT,
+    }.get(row["mutant_outcome"], TestOutcome.KILLED)
     output = f"{row['label']} exit {row['exit_code']}: {row['peerload_line']}"
     db.set_result(row["defect"], WorkResult(worker_outcome=WorkerOutcome.NORMAL, output=output,
                                              test_outcome=test, diff=row["diff"]))  # fmt: skip
@@ -286,16 +204,17 @@ def markdown(rows: list[dict], known: list[Equivalent], header: str) -> str:
     """The report: the score overall and by module, then every survivor with its diff."""
     overall = score(rows, known)
     out = [header, "", "| module | sampled | NOT READY | other label | READY (survived) | "
-           "equivalent | error | score |", "|---|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+           "equivalent | invalid | error | score |",
+           "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
     for module in [*MODULES, None]:
         mine = [r for r in rows if module is None or r["module"] == module]
         s = overall if module is None else score(mine, known)
         pct = "-" if s["score"] is None else f"{s['score']:.0%}"
         cells = (module or "**all**", len(mine), s["killed"], s["flagged"], s["survived"],
-                 s["equivalent"], s["error"], pct)  # fmt: skip
+                 s["equivalent"], s["invalid"], s["error"], pct)  # fmt: skip
         out.append("| " + " | ".join(map(str, cells)) + " |")
     for title, kind in (("Survivors", "survived"), ("Other labels", "flagged"),
-                        ("Errors", "error")):  # fmt: skip
+                        ("Invalid (do not parse)", "invalid"), ("Errors", "error")):  # fmt: skip
         chosen = [r for r in rows if r["mutant_outcome"] == kind]
         if chosen:
             out += ["", f"## {title}", ""]
@@ -397,6 +316,7 @@ def main(argv: list[str] | None = None) -> int:
         db.close()
     known = equivalents()
     mark_annotations(rows, saved["commit"])
+    mark_invalid(rows, saved["commit"])
     s = score(rows, known)
     args = " ".join(saved["locust_args"]) or "(the quick profile)"
     header = (
@@ -407,7 +327,8 @@ def main(argv: list[str] | None = None) -> int:
     pct = "n/a" if s["score"] is None else f"{s['score']:.0%}"
     print(f"mutants: {s['killed']} of {s['judged']} non-equivalent mutants NOT READY ({pct}); "
           f"{s['flagged']} other labels, {s['survived']} READY, {s['equivalent']} equivalent, "
-          f"{s['error']} errors; report {a.out / 'mutants.md'}")  # fmt: skip
+          f"{s['invalid']} invalid, {s['error']} errors; "
+          f"report {a.out / 'mutants.md'}")  # fmt: skip
     return 0 if s["score"] is not None and s["score"] >= GOAL else 1
 
 

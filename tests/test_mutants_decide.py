@@ -1,0 +1,79 @@
+"""How bench/mutants.py decides a mutant apart from its run: invalid (does not parse),
+equivalent (inside a postponed annotation, or listed with its reason)."""
+
+from __future__ import annotations
+
+from bench.mutants_decide import (
+    Equivalent,
+    equivalents,
+    in_annotation,
+    is_equivalent,
+    mark_invalid,
+    parses,
+    reapplied,
+    source_at,
+)
+
+SOURCE = """from __future__ import annotations
+
+
+def join(url: str, *, link: bool) -> tuple[str, bool] | None:
+    return url * 2, link
+"""
+
+
+def diff(minus: str, plus: str) -> str:
+    return f"--- m.py\n+++ m.py\n@@ -4,1 +4,1 @@\n-{minus}\n+{plus}\n"
+
+
+def row(minus: str, plus: str, line_no: int = 4, operator: str = "core/X") -> dict:
+    return {"module": "m.py", "line_no": line_no, "operator": operator, "function": "join",
+            "diff": diff(minus, plus), "mutant_outcome": "survived"}  # fmt: skip
+
+
+def test_a_mutant_that_turns_the_keyword_only_star_into_an_operator_does_not_parse():
+    line = "def join(url: str, *, link: bool) -> tuple[str, bool] | None:"
+    bad = reapplied(SOURCE, row(line, line.replace("*,", "<<,")))
+    assert bad is not None and not parses(bad)
+    good = reapplied(SOURCE, row("return url * 2, link", "return url + 2, link", line_no=5))
+    assert good is not None and parses(good) and "url + 2" in good
+    assert reapplied(SOURCE, row("no such line", "x")) is None
+
+
+def test_annotations_of_a_postponing_module_are_never_evaluated():
+    line = 4
+    assert in_annotation(SOURCE, line, SOURCE.splitlines()[3].index("| None"))
+    assert not in_annotation(SOURCE, 5, 11)  # the body's url * 2
+    assert not in_annotation(SOURCE.replace("from __future__ import annotations", ""), line, 50)
+
+
+def test_listed_equivalents_match_module_operator_line_and_function():
+    known = [Equivalent("m.py", "core/X", "return url * 2, link", "return url ** 2, link", "why")]
+    r = row("return url * 2, link", "return url ** 2, link", line_no=5)
+    assert is_equivalent(r, known) == "why"
+    assert is_equivalent({**r, "operator": "core/Y"}, known) == ""
+    elsewhere = [Equivalent("m.py", "core/X", "return url * 2, link", "return url ** 2, link",
+                            "why", function="other")]  # fmt: skip
+    assert is_equivalent(r, elsewhere) == ""
+
+
+def test_the_shipped_list_reads():
+    listed = equivalents()
+    assert listed and all(e.why and e.module.startswith("node/") for e in listed)
+
+
+def test_rows_judged_before_are_marked_invalid_from_the_code_at_their_commit():
+    """A row kept from an earlier run is decided again from its module at the sample's commit,
+    whatever its run said (a node that cannot start was counted killed before)."""
+    module = "bench/mutants_decide.py"
+    lines = source_at("HEAD", module).splitlines()
+    n = next(i for i, text in enumerate(lines, 1) if text.startswith("def reapplied("))
+    line = lines[n - 1].strip()
+    broken = {**row(line, line.replace("(source", "(<<source"), line_no=n), "module": module}
+    fine = {**row(line, line.replace("(source", "(text"), line_no=n), "module": module}
+    rows = [{**broken, "mutant_outcome": "killed"}, {**fine, "mutant_outcome": "killed"}]
+    mark_invalid(rows, "HEAD")
+    assert [(r["invalid"], r["mutant_outcome"]) for r in rows] == [
+        (True, "invalid"),
+        (False, "killed"),
+    ]
