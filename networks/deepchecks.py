@@ -36,6 +36,7 @@ from .adapter import (
     Refused,
     Unavailable,
 )
+from .corpuscheck import download_problem
 from .reach import MAX_TTL, SEARCH_TTL, shared_term, within
 from .topology import Topology
 from .verify import (
@@ -46,7 +47,6 @@ from .verify import (
     _call,
     _found,
     answer_model,
-    download_problem,
     found_soon,
     new_file,
     place_new_file,

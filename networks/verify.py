@@ -30,7 +30,6 @@ Past these, networks/deepchecks.py (``ttl1``, ``flow``, ``remove``, ``parallel``
 from __future__ import annotations
 
 import hashlib
-import random
 import sys
 import time
 import uuid
@@ -45,7 +44,6 @@ from reports.model import Model
 
 from . import corpus
 from .adapter import (
-    DOWNLOAD,
     FILES,
     INDEX,
     LISTED,
@@ -62,7 +60,6 @@ from .reach import MAX_TTL, depth_problems, search_ttl, searcher, shared_term, w
 from .readiness import describe
 from .topology import Topology
 
-DOWNLOAD_TIMEOUT_S = 5.0
 #: The depths ``ttl_depth`` checks, while the farthest node is beyond the previous one.
 TTL_DEPTHS = (1, 2, 3)
 #: Per-node problems a check's detail spells out; the rest are counted (100 nodes stay a line).
@@ -71,9 +68,6 @@ INDEX_WAIT_S = 5.0
 POLL_S = 0.25
 INDEX_BYTES = 4096
 MAX_SEARCHABLE_CHECKS = 200
-#: Per node, the seeded files the corpus check downloads (and their bytes at most).
-CORPUS_SAMPLE_FILES = 16
-CORPUS_SAMPLE_BYTES = 4 * 1024 * 1024
 PASS, FAIL, NOT_MEASURABLE = "pass", "FAIL", "not measurable"
 
 
@@ -266,83 +260,6 @@ def ttl_problem(
     return f"TTL {ttl} from {origin.name}: {wrong}" if wrong else None
 
 
-def download_problem(net: Adapter, node: NodeInfo, file: dict) -> str | None:
-    """Download ``file`` from ``node`` and check it against the seeded sha256."""
-    digest = hashlib.sha256()
-    hit = Hit(node.name, file["name"], file["sha256"], file.get("size"), 0, node.grpc)
-    try:
-        for data in net.download(node, hit, DOWNLOAD_TIMEOUT_S):
-            digest.update(data)
-    except (Unavailable, Refused) as exc:
-        return f"download of {file['name']} from {node.name} failed: {exc}"
-    if digest.hexdigest() != file["sha256"]:
-        return f"download of {file['name']} from {node.name} has the wrong sha256"
-    return None
-
-
-def check_download(net: Adapter, nodes: list[NodeInfo]) -> Check:
-    seeded = [n for n in nodes if n.files]
-    if not seeded:
-        return Check("download", NOT_MEASURABLE, "no seeded corpus to download")
-    problems = [p for n in seeded if (p := download_problem(net, n, n.files[0]))]
-    detail = listed(problems) or f"a file from each of {len(seeded)} nodes verifies"
-    return Check("download", FAIL if problems else PASS, detail)
-
-
-def corpus_sample(node: NodeInfo) -> list[dict]:
-    """The seeded files of ``node`` the corpus check downloads: a fixed pick per node, within
-    ``CORPUS_SAMPLE_FILES`` and ``CORPUS_SAMPLE_BYTES`` (all of them in a small corpus)."""
-    picked, room = [], CORPUS_SAMPLE_BYTES
-    for file in random.Random(node.name).sample(node.files, len(node.files)):
-        if len(picked) == CORPUS_SAMPLE_FILES:
-            break
-        if file["size"] <= room:
-            picked.append(file)
-            room -= file["size"]
-    return picked
-
-
-def _named(what: str, files: list[dict]) -> str:
-    more = ", …" if len(files) > 2 else ""
-    return f"{len(files)} {what} ({', '.join(f['name'] for f in files[:2])}{more})"
-
-
-def check_corpus(net: Adapter, nodes: list[NodeInfo]) -> Check:
-    """Every node lists its seeded files with their sha256 (so their size too: same digest,
-    same bytes), and a sample of them downloads with those bytes: a listing is the node's
-    word, a download is the file. Where the network lists no digests only names are compared,
-    and the detail says so rather than "intact"."""
-    if not net.has(FILES):
-        return Check("corpus", NOT_MEASURABLE, "the network does not list a node's files")
-    problems, undigested, downloaded = [], 0, 0
-    for node in nodes:
-        held, why = _call(net.files, node)
-        if why:
-            problems.append(f"{node.name} does not list its files")
-            continue
-        missing = [f for f in node.files if f["name"] not in held]
-        changed = [
-            f for f in node.files if held.get(f["name"], f["sha256"]) not in (None, f["sha256"])
-        ]
-        undigested += sum(1 for f in node.files if f["name"] in held and held[f["name"]] is None)
-        found = (("missing", missing), ("listed with another sha256", changed))
-        bad = [_named(what, files) for what, files in found if files]
-        if net.has(DOWNLOAD):
-            sample = corpus_sample(node)
-            downloaded += len(sample)
-            bad += [p for f in sample if (p := download_problem(net, node, f))]
-        if bad:
-            problems.append(f"{node.name}: {'; '.join(bad)}")
-    if problems:
-        return Check("corpus", FAIL, listed(problems))
-    seeded = sum(len(n.files) for n in nodes)
-    verified = f"{downloaded} downloaded and verified"
-    if undigested:
-        detail = f"every node lists its {seeded} seeded files, {undigested} by name only (no "
-        return Check("corpus", PASS, detail + f"digest listed); {verified}")
-    return Check("corpus", PASS, f"every node intact: {seeded} files' sha256 listed, {verified}")
-
-
 def check_index(
     net: Adapter,
     nodes: list[NodeInfo],
@@ -434,6 +351,7 @@ def conformance(
     ``index`` (the final verification) nothing is added to the nodes: no ``index``, no
     ``flow``. ``topology``: the links the nodes were joined in (None: unknown, ``ttl_depth``
     cannot tell, and the search check assumes every node is within ``SEARCH_TTL``)."""
+    from .corpuscheck import check_corpus, check_download
     from .deepchecks import check_concurrent, check_flow, check_parallel, check_remove, check_ttl1
     from .malformed import check_malformed
 

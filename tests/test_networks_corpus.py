@@ -8,17 +8,20 @@ import random
 import re
 import subprocess
 import sys
+import time
 import uuid
 from collections import defaultdict
 from pathlib import Path
 
 import pytest
 
-from networks import adapter_class, corpus
+from networks import adapter_class, corpus, corpuscheck
+from networks.corpuscheck import check_corpus, corpus_sample
 from networks.launcher import Launcher
-from networks.verify import FAIL, PASS, check_corpus, corpus_sample
+from networks.verify import FAIL, PASS
 from node.names import check_name
 from tests.http import call
+from tests.patched import patched_definition
 
 ROOT = Path(__file__).resolve().parent.parent
 NODES = ["n1", "n2", "n3"]
@@ -152,6 +155,34 @@ def test_the_corpus_check_catches_a_changed_byte_and_a_missing_file(tmp_path):
             assert f"1 missing ({gone['name']})" in missing.detail, missing.detail
         finally:
             net.close()
+
+
+#: Our node with every chunk held back a second (its transfer loop blocked: slower still than
+#: bench/defects.py's slow-first-chunk).
+SLOW_FIRST_CHUNK = (
+    "import time, node.transfer as t; e = t.encode_data_chunk; "
+    "t.encode_data_chunk = lambda *a: time.sleep(1.0) or e(*a)"
+)
+
+
+@pytest.mark.integration
+def test_downloads_too_slow_to_verify_in_the_budget_fail_the_check_in_time(tmp_path, monkeypatch):
+    """Sequential downloads that each wait before their first byte once held a run's end for
+    minutes: the corpus check now downloads a few nodes at once and gives up at its budget."""
+    monkeypatch.setattr(corpuscheck, "CORPUS_BUDGET_S", 2.0)
+    network = patched_definition(tmp_path, "slow", SLOW_FIRST_CHUNK)
+    with Launcher(network, 3, workdir=tmp_path / "run", files_per_node=16) as launcher:
+        nodes = launcher.node_infos()
+        net = launcher.network.adapter_class(nodes)
+        try:
+            started = time.monotonic()
+            check = check_corpus(net, nodes)
+            took = time.monotonic() - started
+        finally:
+            net.close()
+    assert check.outcome == FAIL, check.detail
+    assert "sampled files not downloaded within the check's 2 s" in check.detail
+    assert took < 2.0 + 3 * 1.0 + 2.0  # the budget, the downloads in flight, the listing
 
 
 @pytest.mark.parametrize("module", ["networks.cluster", "networks.verify"])
