@@ -172,6 +172,13 @@ def _note_interrupts(environment, state) -> None:
             raise KeyboardInterrupt
 
     def on_sigterm() -> None:
+        if state.ending and not state.interrupted:
+            # The load is over and the end is being checked: quitting now would kill the
+            # greenlet that writes the report. The checks stop where they are (the nodes may be
+            # going down with us: unchecked, INCONCLUSIVE) and the end goes on to the report.
+            state.interrupted = "SIGTERM while the network was checked after the run"
+            say("SIGTERM: the load is over; the checks stop here and the report is written")
+            return
         if running():
             state.interrupted = "SIGTERM while the run was going"
         say("SIGTERM: ending the run (faults healed, nodes stopped, the report written)")
@@ -343,7 +350,11 @@ def _end_run(environment, state) -> None:
     # group): checking them then would report data loss the interrupt caused. Not checked.
     checked = monitor is not None and not state.interrupted
     thresholds = resolved_thresholds(environment.parsed_options)
+    if checked:
+        say("final verification and integrity: checking the network after the run ...")
     state.final_problems = settled_state(state, thresholds) if checked else None
+    checked = checked and not state.interrupted  # a SIGTERM while it was checked
+    state.final_problems = state.final_problems if checked else None
     state.integrity = integrity(state) if checked else None
     write_json(results_dir / CONCURRENCY_FILE, concurrency_results(state))
     if state.fault_results is not None:

@@ -66,9 +66,12 @@ def settle_s(fault_results: list[dict] | None, thresholds: Thresholds) -> float:
 
 
 def settled_state(state, thresholds: Thresholds) -> list[str]:
-    """The checks (no new file), retried until they pass or ``settle_s`` runs out."""
+    """The checks (no new file), retried until they pass, ``settle_s`` runs out or the run is
+    interrupted."""
     deadline = time.monotonic() + settle_s(state.fault_results, thresholds)
     while (problems := steady_state(state, index=False)) and time.monotonic() < deadline:
+        if state.interrupted:
+            break
         time.sleep(SETTLE_POLL_S)
     return problems
 

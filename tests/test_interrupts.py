@@ -29,6 +29,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.load]
 #: From the signal to the process's exit, report written (measured: 1.0–1.8 s headless).
 END_WITHIN_S = 10.0
 RUNNING = "initial network verification passed"
+CHECKING_AFTER = "final verification and integrity: checking the network after the run"
 #: Long enough to be mid-run when the signal lands: levels, then the fault stage.
 RUN_ARGS = ("--levels", "5,10", "--step-time", "5", "--stress-levels", "")
 
@@ -43,11 +44,14 @@ def start(log: Path, *args: str) -> subprocess.Popen:
         out.close()  # the child has its own copy
 
 
-def interrupt(proc: subprocess.Popen, log: Path, sig: int) -> tuple[int, float, str]:
-    """Wait until the load runs, send ``sig``; the exit code, the seconds it took, the log."""
+def interrupt(
+    proc: subprocess.Popen, log: Path, sig: int, when: str = RUNNING, after_s: float = 3.0
+) -> tuple[int, float, str]:
+    """Wait until the log says ``when`` (the load runs), send ``sig`` ``after_s`` later; the exit
+    code, the seconds it took, the log."""
     try:
-        wait_until(lambda: RUNNING in log.read_text(), 90, "the run never started")
-        time.sleep(3)  # the load and the monitor are going
+        wait_until(lambda: when in log.read_text(), 120, f"the log never said {when!r}")
+        time.sleep(after_s)
         sent = time.monotonic()
         proc.send_signal(sig)
         code = proc.wait(timeout=60)
@@ -78,6 +82,18 @@ def test_a_headless_run_ended_by_a_signal_writes_its_report(tmp_path, sig, why):
     proc = start(log, "--headless", "--only-summary", "--results-dir", str(results), *RUN_ARGS)
     code, took, output = interrupt(proc, log, sig)
     check_ended_inconclusive(results, code, took, output, why)
+
+
+def test_a_sigterm_while_the_network_is_checked_after_the_run_still_writes_the_report(tmp_path):
+    """The load is over and the end is checking the network when a CI timeout strikes: quitting
+    then killed the end before the report (no report, "the run ended before it was judged")."""
+    results, log = tmp_path / "results", tmp_path / "locust.log"
+    args = ("--results-dir", str(results), "--fault-plan", "none", *RUN_ARGS)
+    proc = start(log, "--headless", "--only-summary", *args)
+    code, took, output = interrupt(proc, log, signal.SIGTERM, CHECKING_AFTER, after_s=0.0)
+    check_ended_inconclusive(
+        results, code, took, output, "SIGTERM while the network was checked after the run"
+    )
 
 
 def test_a_web_ui_run_ended_by_sigterm_writes_its_report(tmp_path):
