@@ -353,8 +353,8 @@ def _end_run(environment, state) -> None:
     if checked:
         say("final verification and integrity: checking the network after the run ...")
     state.final_problems = settled_state(state, thresholds) if checked else None
-    checked = checked and not state.interrupted  # a SIGTERM while it was checked
-    state.final_problems = state.final_problems if checked else None
+    if state.interrupted:  # a SIGTERM while it was checked: what it found is not evidence
+        checked, state.final_problems = False, None
     state.integrity = integrity(state) if checked else None
     write_json(results_dir / CONCURRENCY_FILE, concurrency_results(state))
     if state.fault_results is not None:

@@ -22,6 +22,7 @@ from typing import Any
 
 from reports.checker import check as checked
 from reports.evidence import STEADY_KINDS, STRESS, Evidence
+from reports.model import Model
 from reports.resources import IDLE
 from reports.rows import COUNT, REPORTED, RESILIENCE, Check, Result
 from reports.thresholds import Thresholds
@@ -35,10 +36,9 @@ DEAD, SUSPECT = "dead", "suspect"
 NAMED = 3
 
 
-def _rows(ev: Evidence, kinds: tuple[str, ...]) -> list[dict[str, Any]]:
+def _rows(ev: Evidence, kinds: tuple[str, ...], model: Model | None) -> list[dict[str, Any]]:
     """Monitor rows inside a window of these kinds and away from every fault (the model's
     fault windows, their recovery and slack)."""
-    model = checked(ev).model
     spans = [(w["start"], w["end"]) for w in ev.of_kind(*kinds)]
     return [
         row
@@ -81,13 +81,14 @@ def false_deaths(ev: Evidence, th: Thresholds) -> list[Result]:
         if not ev.lacks("members"):
             why = "its nodes list their peers without saying whether they are alive"
         return check.not_measurable(QUIET, why)
-    nodes = {str(n["name"]) for n in ev.nodes if isinstance(n, dict) and "name" in n}
+    model = checked(ev).model
+    nodes = set(model.nodes) if model is not None else set()
     t0 = ev.t0
     out = []
     for label, kinds in ((QUIET, QUIET_KINDS), (UNDER_STRESS, (STRESS,))):
         if label == UNDER_STRESS and not ev.of_kind(STRESS):
             continue  # a run without stress steps (or cut short) has nothing to report there
-        rows = _rows(ev, kinds)
+        rows = _rows(ev, kinds, model)
         views, states, dead = _accusations(rows, nodes)
         named = ", ".join(f"{a} saw {b} dead at {t - t0:.0f} s" for t, a, b in dead[:NAMED])
         more = f" and {len(dead) - NAMED} more" if len(dead) > NAMED else ""

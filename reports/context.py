@@ -304,14 +304,15 @@ def fold_origin_rows(table: dict[str, Any]) -> dict[str, Any]:
 
     def plain(row: dict[str, Any]) -> bool:
         counts = zip([*answers, *hits], [*row["answers"], *row["hits"]], strict=True)
-        return row["window"] == WHOLE_RUN and not any(bad and n for bad, n in counts)
+        return not any(bad and n for bad, n in counts)
 
     rows = table.get("rows", [])
     origins = [r for r in rows if r["window"] == WHOLE_RUN and r["origin"] != "all"]
     if len(origins) <= NODES_SHOWN:
         return {**table, "folded": []}
     folded = [r for r in origins if plain(r)]
-    return {**table, "rows": [r for r in rows if r not in folded], "folded": folded}
+    hidden = {id(r) for r in folded}
+    return {**table, "rows": [r for r in rows if id(r) not in hidden], "folded": folded}
 
 
 def _scalars(data: Any) -> dict[str, Any]:
