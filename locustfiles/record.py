@@ -138,6 +138,7 @@ def status(state, *, live: bool = False) -> dict:
         "hosts_lost": state.hosts_lost,
         "initial_problems": state.initial_problems,
         "final_problems": None if live else state.final_problems,
+        "rogue": None if live else state.rogue,
     }
 
 

@@ -13,6 +13,7 @@ import time
 
 from networks import verify
 from networks.adapter import PEERS, Refused, Unavailable
+from networks.roguecheck import check_rogue
 from networks.topology import Topology
 from reports.thresholds import Thresholds
 
@@ -74,6 +75,17 @@ def settled_state(state, thresholds: Thresholds) -> list[str]:
             break
         time.sleep(SETTLE_POLL_S)
     return problems
+
+
+def rogue_check(state) -> dict:
+    """The ``rogue`` check, once, after everything else (the member it joins stays listed):
+    its outcome and detail, as the run status records them."""
+    net = state.adapter()
+    try:
+        check = check_rogue(net, state.verified_nodes())
+    finally:
+        net.close()
+    return {"outcome": check.outcome, "detail": check.detail}
 
 
 def integrity(state) -> dict:

@@ -40,9 +40,12 @@ FILES = "files"  # a node lists the files it holds (name -> sha256)
 REMOVE = "remove"  # take a file away from a node (delete it from its folder, re-index)
 #: The adapter can send what no well-behaved client or peer sends (``Adapter.probes``).
 MALFORMED = "malformed"
+#: The adapter can join a member that serves wrong files and ask a node to fetch from it
+#: (``Adapter.rogue_pulls``); needs ``node_download``.
+ROGUE = "rogue"
 ALL = frozenset(
     {SEARCH, INDEX, DOWNLOAD, NODE_DOWNLOAD, PEERS, MEMBERS, PARTIAL, MESSAGES, CHECKSUM, FILES}
-    | {REMOVE, MALFORMED}
+    | {REMOVE, MALFORMED, ROGUE}
 )
 
 #: Peer states a ``peers`` view uses; ``listed``: "listed, liveness unknown" (a ``members`` view).
@@ -128,6 +131,19 @@ class Probe:
     send: Callable[[], int]
     expect: str = REFUSE
     impostor: str | None = None
+
+
+@dataclass(frozen=True)
+class RoguePull:
+    """A fetch a node was asked to make from a member that served a wrong file (``rogue``)."""
+
+    what: str  # what the member got wrong ("sends half the file and says it sent all of it")
+    file: str  # the file's name: the node must not hold it afterwards
+    status: int  # what the node answered (HTTP-like)
+    expect: int  # what the network's protocol prescribes for a peer that failed the fetch
+    #: Whether the member was asked for the file (False: the node never reached it, so the
+    #: answer says nothing of how it checks a file; None: the adapter cannot tell).
+    reached: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -226,6 +242,12 @@ class Adapter:
         """Malformed requests for ``node`` and the edges of its limits, in the network's own
         protocol, client API and peer API alike (``malformed``): each must be answered as its
         ``expect`` says, and the node must go on serving."""
+        raise NotImplementedError
+
+    def rogue_pulls(self, node: NodeInfo) -> list[RoguePull]:
+        """Join a member to ``node`` that serves files wrong (altered bytes, a stream cut
+        short or never ended), ask ``node`` to fetch each from it, and say what it answered
+        (``rogue``). Run last: the member stays in the node's membership, unreachable."""
         raise NotImplementedError
 
     def close(self) -> None:

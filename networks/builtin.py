@@ -25,7 +25,18 @@ from node.names import BadName, check_name
 from proto import p2p_pb2
 from proto.chunks import download_call
 
-from .adapter import ALL, Adapter, Hit, NodeInfo, Probe, Refused, SearchAnswer, Unavailable
+from . import builtin_rogue
+from .adapter import (
+    ALL,
+    Adapter,
+    Hit,
+    NodeInfo,
+    Probe,
+    Refused,
+    RoguePull,
+    SearchAnswer,
+    Unavailable,
+)
 from .builtin_probes import builtin_probes
 
 CONNECT_TIMEOUT_S = 1.0
@@ -151,6 +162,9 @@ class BuiltinAdapter(Adapter):
 
     def probes(self, node: NodeInfo) -> list[Probe]:
         return builtin_probes(node)
+
+    def rogue_pulls(self, node: NodeInfo) -> list[RoguePull]:
+        return builtin_rogue.rogue_pulls(node)
 
     def files(self, node: NodeInfo) -> dict[str, str | None]:
         answer = self.request(node, "GET", "/files")

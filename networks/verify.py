@@ -346,14 +346,17 @@ def conformance(
     *,
     index: bool = True,
     topology: Topology | None = None,
+    rogue: bool = False,
 ) -> list[Check]:
     """Every check, in order; past a node that is down, only ``up`` is meaningful. Without
     ``index`` (the final verification) nothing is added to the nodes: no ``index``, no
     ``flow``. ``topology``: the links the nodes were joined in (None: unknown, ``ttl_depth``
-    cannot tell, and the search check assumes every node is within ``SEARCH_TTL``)."""
+    cannot tell, and the search check assumes every node is within ``SEARCH_TTL``). ``rogue``
+    last: the member it joins stays in the nodes' membership (a run checks it at its end)."""
     from .corpuscheck import check_corpus, check_download
     from .deepchecks import check_concurrent, check_flow, check_parallel, check_remove, check_ttl1
     from .malformed import check_malformed
+    from .roguecheck import check_rogue
 
     up = check_up(net, nodes)
     if up.outcome == FAIL:
@@ -367,6 +370,8 @@ def conformance(
         checks += [check_remove(net, nodes, topology), check_parallel(net, nodes)]
         checks.append(check_malformed(net, nodes))
     checks.append(check_concurrent(net, nodes, topology))
+    if rogue:
+        checks.append(check_rogue(net, nodes))
     return checks
 
 
@@ -479,7 +484,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"networks.verify: error: {exc}", file=sys.stderr)
         return 2
     try:
-        checks = conformance(net, nodes, topology=topology)
+        checks = conformance(net, nodes, topology=topology, rogue=True)
     finally:
         net.close()
         if launcher is not None:

@@ -20,6 +20,9 @@ from typing import Any
 
 import networkx as nx
 
+from networks.adapter import ROGUE
+from networks.verify import FAIL as CHECK_FAILED
+from networks.verify import NOT_MEASURABLE
 from reports.breakdown import Violation, spread
 from reports.checker import (
     BEYOND_TTL,
@@ -322,6 +325,22 @@ def final_verification(ev: Evidence, th: Thresholds) -> list[Result]:
     return _verification(ev, "final_verification", "final_problems", "after run")
 
 
+def rogue_peer(ev: Evidence, th: Thresholds) -> list[Result]:
+    """Files fetched from a member that served them wrong (``networks/roguecheck.py``), at the
+    very end: each refused as the protocol says, none kept, the node still serving."""
+    check = Check("rogue_peer", "<=", 0, COUNT, 1, "passed", CORRECTNESS)
+    if ev.lacks(ROGUE):
+        return check.not_measurable("after run", "it cannot make a member serve wrong files")
+    seen = ev.status.get("rogue")
+    if not isinstance(seen, dict):
+        return check.missing("after run", _unchecked(ev, "not run"))
+    if seen.get("outcome") == NOT_MEASURABLE:
+        return check.not_measurable("after run", str(seen.get("detail")))
+    failed = seen.get("outcome") == CHECK_FAILED
+    verdict, value = (FAIL, 1.0) if failed else (PASS, 0.0)
+    return [check.result("after run", value, verdict, 1, str(seen.get("detail")))]
+
+
 CRITERIA = (
     initial_verification,
     acked_writes,
@@ -335,4 +354,5 @@ CRITERIA = (
     degraded_answers,
     flood_cost,
     final_verification,
+    rogue_peer,
 )

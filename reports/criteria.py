@@ -236,6 +236,7 @@ WAITS_FOR: dict[str, tuple[str, ...]] = {
             "acked_writes",
             "acked_searchable",
             "final_verification",
+            "rogue_peer",
             "failure_detection",
             "recovery",
             "service_recovery",

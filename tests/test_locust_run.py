@@ -53,6 +53,8 @@ def test_quick_profile_headless(tmp_path):
     workdir = cluster_workdir(output)
     assert workdir is not None and not workdir.exists()
     assert orphans(workdir) == []
+    status = json.loads((tmp_path / COMPLETE).read_text())["run"]["status"]
+    assert status["rogue"]["outcome"] == "pass", status["rogue"]  # made last, on real nodes
     # The contract between the suite and reports, on real output: what the run wrote (run
     # state, windows, journal, samples, fault and concurrency results) normalises and judges
     # to the same verdict, and renders the same report, byte for byte.

@@ -37,7 +37,7 @@ def test_a_bad_network_is_one_line_and_exit_2():
 
 @pytest.mark.integration
 @pytest.mark.parametrize(
-    ("network", "passed"), [("builtin", 13), ("examples/tinyp2p/network.toml", 10)]
+    ("network", "passed"), [("builtin", 14), ("examples/tinyp2p/network.toml", 10)]
 )
 def test_a_healthy_network_passes_every_named_check(network, passed):
     if "tinyp2p" in network:
@@ -50,12 +50,14 @@ def test_a_healthy_network_passes_every_named_check(network, passed):
     assert "not measurable  ttl_depth: a full mesh: every node is 1 hop away" in run.stdout
     # a full mesh cannot show a TTL 1 that goes on: the check says so
     assert "unverified: that it stops after one hop (no node is 2 hops away)" in run.stdout
-    if passed == 13:  # our node downloads from another node: the Phase 3 flow is checked
+    if passed == 14:  # our node downloads from another node: the Phase 3 flow is checked
         assert "pass            malformed: 140 malformed or edge requests to n1, n2" in run.stdout
+        assert "pass            rogue: 12 wrong files refused by n1, n2, none kept" in run.stdout
         assert "pass            flow: n2 downloaded a file from n1, serves it intact," in run.stdout
     else:  # tinyp2p cannot be asked to: said, never a pass; and what it does not say is named
         assert "not measurable  flow: the network cannot be asked to download from" in run.stdout
         assert "not measurable  malformed: the adapter cannot send malformed" in run.stdout
+        assert "not measurable  rogue: the adapter cannot make a member serve" in run.stdout
         assert "not measurable  remove: the network cannot be given and rid of" in run.stdout
         assert "unverified: the hits' sha256 (the network gives none)" in run.stdout
 

@@ -13,10 +13,11 @@ from reports.correctness import (
     final_verification,
     flood_cost,
     initial_verification,
+    rogue_peer,
 )
 from reports.evidence import Evidence
 from reports.integrity import observation, summary
-from reports.rows import CORRECTNESS, FAIL, INSUFFICIENT, PASS
+from reports.rows import CORRECTNESS, FAIL, INSUFFICIENT, PASS, REPORTED
 from reports.thresholds import Thresholds
 from tests.fixtures import only, req, spread, status
 
@@ -227,6 +228,28 @@ def test_verification_not_run_is_insufficient(criterion, key, window):
     assert after_run(criterion, status=status(**{key: None})).detail == "not run"
     r = after_run(criterion, status=status(**{key: None}, interrupted="SIGTERM"))
     assert r.verdict == INSUFFICIENT and r.detail == "not checked: the run was interrupted"
+
+
+# -- a member that serves wrong files, at the very end --------------------------------------
+
+REFUSED_ALL = {"outcome": "pass", "detail": "12 wrong files refused by n1, n2, none kept"}
+KEPT = {"outcome": "FAIL", "detail": "2 problems in 12 fetches: n1 accepted a peer that ..."}
+
+
+def test_wrong_files_from_a_peer_refused_pass_one_kept_fails():
+    r = after_run(rogue_peer, status=status(rogue=REFUSED_ALL))
+    assert r.verdict == PASS and r.window == "after run" and r.detail == REFUSED_ALL["detail"]
+    r = after_run(rogue_peer, status=status(rogue=KEPT))
+    assert r.verdict == FAIL and r.family == CORRECTNESS and r.detail == KEPT["detail"]
+
+
+def test_a_rogue_member_not_run_is_insufficient_not_reached_or_lacking_is_reported():
+    assert after_run(rogue_peer, status=status(rogue=None)).verdict == INSUFFICIENT
+    unreached = {"outcome": "not measurable", "detail": "no node reached the rogue member"}
+    r = after_run(rogue_peer, status=status(rogue=unreached))
+    assert r.verdict == REPORTED and r.detail.endswith("no node reached the rogue member")
+    r = after_run(rogue_peer, status=status(rogue=None, capabilities=["search"]))
+    assert r.verdict == REPORTED and "cannot make a member serve wrong files" in r.detail
 
 
 @pytest.mark.parametrize(

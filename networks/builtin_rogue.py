@@ -1,0 +1,161 @@
+"""A rogue member for peerload's node: it joins, then serves wrong bytes (the ``rogue`` check).
+
+A node that fetches a file from a peer (``POST /download``) must verify what it receives: in a
+run every peer is one of ours and serves the right bytes, so a node that keeps a file whose
+sha256 is wrong, or accepts a stream that ended early, is never seen. Here a member that no
+node of the network is joins a node (``/peers/join``, well formed: the node must take it in) and
+serves, through our ``FileTransfer`` protocol, a file that is wrong in one way per request
+(``MODES``). The node must answer each fetch with 502 (its peer failed it) and keep nothing.
+
+The member runs in a process of its own (``python -m networks.builtin_rogue``): a plain gRPC
+server, out of the caller's gevent loop. It prints its port, then each file it was asked for,
+so the caller tells a node that refused a wrong file from one that never reached the member.
+Its HTTP address is the discard port: nothing answers there, so the node soon holds it dead.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+import threading
+import uuid
+from collections.abc import Iterator
+from concurrent import futures
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
+
+from .adapter import NodeInfo, RoguePull, Unavailable
+from .builtin_probes import IMPOSTOR_HOST, IMPOSTOR_PORT, status
+
+#: Bytes of each file the rogue serves, in chunks of ``CHUNK``: a few chunks, fetched at once.
+SIZE, CHUNK = 96 * 1024, 32 * 1024
+#: What the node must answer a fetch whose peer sent a wrong file: its upstream failed it.
+BAD_GATEWAY = 502
+#: How the rogue gets a file wrong (the file name ends with the mode): what it does.
+MODES = {
+    "flipped-first": "sends the file with its first byte changed",
+    "flipped-last": "sends the file with its last byte changed",
+    "zeros": "sends as many zero bytes instead of the file",
+    "short": "sends half the file and says it sent all of it",
+    "unended": "sends the whole file but never says it is done",
+    "gap": "skips a chunk: the next one's offset is past the bytes sent",
+}
+START_TIMEOUT_S = 10.0
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def content(name: str) -> bytes:
+    """The right bytes of ``name``: derived from the name, so the rogue needs no state."""
+    return hashlib.shake_256(name.encode()).digest(SIZE)
+
+
+def stream(name: str) -> tuple[list[tuple[int, bytes]], int | None]:
+    """What the rogue sends for ``name`` (its mode ends the name): (offset, data) chunks, and
+    the total its done message claims (None: the stream never says it is done)."""
+    mode = next((m for m in MODES if name.endswith(f"-{m}.bin")), "")
+    data = bytearray(content(name))
+    if mode == "flipped-first":
+        data[0] ^= 0xFF
+    elif mode == "flipped-last":
+        data[-1] ^= 0xFF
+    elif mode == "zeros":
+        data = bytearray(len(data))
+    sent = data[: len(data) // 2] if mode == "short" else data
+    chunks = []
+    for offset in range(0, len(sent), CHUNK):
+        skipped = CHUNK if mode == "gap" and offset >= CHUNK else 0
+        chunks.append((offset + skipped, bytes(sent[offset : offset + CHUNK])))
+    return chunks, None if mode == "unended" else len(data)
+
+
+def serve() -> None:
+    """The rogue's process: serve until stdin closes, printing the port, then each request."""
+    import grpc
+
+    from proto import p2p_pb2, p2p_pb2_grpc
+
+    lock = threading.Lock()
+
+    class Rogue(p2p_pb2_grpc.FileTransferServicer):
+        def Download(self, request, context):  # noqa: N802 (gRPC's method name)
+            with lock:
+                print(f"SERVED {request.name}", flush=True)
+            chunks, total = stream(request.name)
+            for offset, data in chunks:
+                yield p2p_pb2.Chunk(offset=offset, data=data)
+            if total is not None:
+                yield p2p_pb2.Chunk(done=True, total=total)
+
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
+    p2p_pb2_grpc.add_FileTransferServicer_to_server(Rogue(), server)
+    port = server.add_insecure_port(f"{IMPOSTOR_HOST}:0")
+    server.start()
+    print(f"PORT {port}", flush=True)
+    sys.stdin.read()
+    server.stop(0)
+
+
+@contextmanager
+def rogue_process() -> Iterator[tuple[int, list[str]]]:
+    """The rogue running: (its gRPC port, the files it was asked for, filled when it stops)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "networks.builtin_rogue"],
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    watchdog = threading.Timer(START_TIMEOUT_S, proc.kill)  # a rogue that never says its port
+    watchdog.start()
+    served: list[str] = []
+    try:
+        first = proc.stdout.readline()
+        watchdog.cancel()
+        if not first.startswith("PORT "):
+            raise Unavailable("the rogue member did not start")
+        yield int(first.split()[1]), served
+        out, _ = proc.communicate("", timeout=START_TIMEOUT_S)
+        served += [line.split(" ", 1)[1] for line in out.splitlines() if line.startswith("SERVED")]
+    finally:
+        watchdog.cancel()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def _post(node: NodeInfo, path: str, body: dict) -> int:
+    headers = {"Content-Type": "application/json"}
+    return status(node, "POST", path, json.dumps(body).encode(), headers)
+
+
+def rogue_pulls(node: NodeInfo) -> list[RoguePull]:
+    """Join a rogue member to ``node`` and ask it to fetch one wrong file per mode."""
+    nonce = uuid.uuid4().hex[:12]
+    name = f"rogue-{nonce}"
+    pulls = []
+    with rogue_process() as (port, served):
+        member = {
+            "node_id": f"{name}-id",
+            "name": name,
+            "http": f"http://{IMPOSTOR_HOST}:{IMPOSTOR_PORT}",
+            "grpc": f"{IMPOSTOR_HOST}:{port}",
+            "inc": 0,
+            "state": "alive",
+        }
+        joined = _post(node, "/peers/join", {"self": member, "link": False})
+        if not 200 <= joined < 300:
+            raise Unavailable(f"{node.name} answered the rogue member's join with HTTP {joined}")
+        for mode, what in MODES.items():
+            file = f"{name}-{mode}.bin"
+            sha = hashlib.sha256(content(file)).hexdigest()
+            answer = _post(node, "/download", {"name": file, "sha256": sha, "from": name})
+            pulls.append(RoguePull(what, file, answer, BAD_GATEWAY))
+    return [replace(p, reached=p.file in served) for p in pulls]
+
+
+if __name__ == "__main__":
+    serve()
