@@ -5,7 +5,8 @@ run every peer is one of ours and serves the right bytes, so a node that keeps a
 sha256 is wrong, or accepts a stream that ended early, is never seen. Here a member that no
 node of the network is joins a node (``/peers/join``, well formed: the node must take it in) and
 serves, through our ``FileTransfer`` protocol, a file that is wrong in one way per request
-(``MODES``). The node must answer each fetch with 502 (its peer failed it) and keep nothing.
+(``MODES``). The node must answer each fetch with 502 (its peer failed it), or 413 for a file
+larger than its upload limit (a pull is an upload by other means), and keep nothing.
 
 The member runs in a process of its own (``python -m networks.builtin_rogue``): a plain gRPC
 server, out of the caller's gevent loop. It prints its port, then each file it was asked for,
@@ -20,20 +21,27 @@ import json
 import subprocess
 import sys
 import threading
+import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from concurrent import futures
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
+from node.config import DEFAULT_MAX_UPLOAD
+
 from .adapter import NodeInfo, RoguePull, Unavailable
-from .builtin_probes import IMPOSTOR_HOST, IMPOSTOR_PORT, status
+from .builtin_probes import IMPOSTOR_HOST, IMPOSTOR_PORT, PROBE_TIMEOUT_S, status
 
 #: Bytes of each file the rogue serves, in chunks of ``CHUNK``: a few chunks, fetched at once.
 SIZE, CHUNK = 96 * 1024, 32 * 1024
 #: What the node must answer a fetch whose peer sent a wrong file: its upstream failed it.
 BAD_GATEWAY = 502
+#: ... and one whose peer sends more than the node takes in an upload.
+TOO_LARGE = 413
+#: Chunks of an oversized file: gRPC's default message limit is 4 MiB.
+OVERSIZE_CHUNK = 1024 * 1024
 #: How the rogue gets a file wrong (the file name ends with the mode): what it does.
 MODES = {
     "flipped-first": "sends the file with its first byte changed",
@@ -42,6 +50,7 @@ MODES = {
     "short": "sends half the file and says it sent all of it",
     "unended": "sends the whole file but never says it is done",
     "gap": "skips a chunk: the next one's offset is past the bytes sent",
+    "oversize": "sends one byte more than the node's upload limit",
 }
 START_TIMEOUT_S = 10.0
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,10 +61,24 @@ def content(name: str) -> bytes:
     return hashlib.shake_256(name.encode()).digest(SIZE)
 
 
-def stream(name: str) -> tuple[list[tuple[int, bytes]], int | None]:
+def file_name(base: str, mode: str, limit: int) -> str:
+    """The file the rogue is asked for: its mode, and for ``oversize`` the limit to pass."""
+    return f"{base}-{limit}-{mode}.bin" if mode == "oversize" else f"{base}-{mode}.bin"
+
+
+def _oversize(name: str) -> tuple[Iterator[tuple[int, bytes]], int]:
+    size = int(name.rsplit("-", 2)[-2]) + 1
+    zeros = bytes(OVERSIZE_CHUNK)
+    offsets = range(0, size, OVERSIZE_CHUNK)
+    return ((o, zeros[: min(OVERSIZE_CHUNK, size - o)]) for o in offsets), size
+
+
+def stream(name: str) -> tuple[Iterable[tuple[int, bytes]], int | None]:
     """What the rogue sends for ``name`` (its mode ends the name): (offset, data) chunks, and
     the total its done message claims (None: the stream never says it is done)."""
     mode = next((m for m in MODES if name.endswith(f"-{m}.bin")), "")
+    if mode == "oversize":
+        return _oversize(name)
     data = bytearray(content(name))
     if mode == "flipped-first":
         data[0] ^= 0xFF
@@ -132,10 +155,21 @@ def _post(node: NodeInfo, path: str, body: dict) -> int:
     return status(node, "POST", path, json.dumps(body).encode(), headers)
 
 
+def upload_limit(node: NodeInfo) -> int:
+    """The node's upload limit, as its health call says (older nodes: the default)."""
+    try:
+        with urllib.request.urlopen(f"{node.http}/health", timeout=PROBE_TIMEOUT_S) as answer:
+            limit = json.loads(answer.read()).get("max_upload")
+    except (OSError, ValueError) as exc:
+        raise Unavailable(f"{node.name}: {type(exc).__name__}: {exc}"[:200]) from None
+    return limit if isinstance(limit, int) and limit > 0 else DEFAULT_MAX_UPLOAD
+
+
 def rogue_pulls(node: NodeInfo) -> list[RoguePull]:
     """Join a rogue member to ``node`` and ask it to fetch one wrong file per mode."""
     nonce = uuid.uuid4().hex[:12]
     name = f"rogue-{nonce}"
+    limit = upload_limit(node)
     pulls = []
     with rogue_process() as (port, served):
         member = {
@@ -150,10 +184,11 @@ def rogue_pulls(node: NodeInfo) -> list[RoguePull]:
         if not 200 <= joined < 300:
             raise Unavailable(f"{node.name} answered the rogue member's join with HTTP {joined}")
         for mode, what in MODES.items():
-            file = f"{name}-{mode}.bin"
+            file = file_name(name, mode, limit)
             sha = hashlib.sha256(content(file)).hexdigest()
             answer = _post(node, "/download", {"name": file, "sha256": sha, "from": name})
-            pulls.append(RoguePull(what, file, answer, BAD_GATEWAY))
+            expect = TOO_LARGE if mode == "oversize" else BAD_GATEWAY
+            pulls.append(RoguePull(what, file, answer, expect))
     return [replace(p, reached=p.file in served) for p in pulls]
 
 

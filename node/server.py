@@ -167,6 +167,7 @@ class Node:
             "grpc": self.me["grpc"],
             "pid": os.getpid(),
             "uptime_s": round(time.monotonic() - self.started, 3),
+            "max_upload": self.config.max_upload,  # bytes: an upload's limit, and a pull's
         }
 
     def put_file(self, name: str, data: bytes) -> FileRecord:

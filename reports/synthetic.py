@@ -403,7 +403,7 @@ def run_status(broken: bool = False) -> dict[str, Any]:
         "worker_died": False,
         "initial_problems": [],
         "final_problems": final if broken else [],
-        "rogue": {"outcome": "pass", "detail": "12 wrong files refused by n1, n2, none kept"},
+        "rogue": {"outcome": "pass", "detail": "14 wrong files refused by n1, n2, none kept"},
     }
 
 

@@ -232,7 +232,7 @@ def test_verification_not_run_is_insufficient(criterion, key, window):
 
 # -- a member that serves wrong files, at the very end --------------------------------------
 
-REFUSED_ALL = {"outcome": "pass", "detail": "12 wrong files refused by n1, n2, none kept"}
+REFUSED_ALL = {"outcome": "pass", "detail": "14 wrong files refused by n1, n2, none kept"}
 KEPT = {"outcome": "FAIL", "detail": "2 problems in 12 fetches: n1 accepted a peer that ..."}
 
 

@@ -10,7 +10,15 @@ import hashlib
 import pytest
 
 from networks.adapter import ROGUE, Adapter, NodeInfo, RoguePull
-from networks.builtin_rogue import BAD_GATEWAY, CHUNK, MODES, content, stream
+from networks.builtin_rogue import (
+    BAD_GATEWAY,
+    CHUNK,
+    MODES,
+    OVERSIZE_CHUNK,
+    content,
+    file_name,
+    stream,
+)
 from networks.launcher import Launcher
 from networks.roguecheck import check_rogue
 from networks.verify import FAIL, NOT_MEASURABLE, PASS
@@ -50,18 +58,19 @@ def test_a_node_that_trusts_the_digest_it_was_asked_for_fails_and_keeps_the_file
     # 3 altered files accepted and held, on each node; a stream that ends early is still
     # refused by the node's own length check (502)
     assert check.detail.startswith(f"12 problems in {2 * len(MODES)} fetches: ")
+    assert "oversize" not in check.detail  # the upload limit holds: 413
     assert "n1 holds rogue-" in check.detail and "-flipped-last.bin from a peer that" in (
         check.detail
     )
 
 
 def test_each_mode_gets_the_file_wrong_as_it_says():
-    name = "rogue-x-{}.bin"
-    right = content(name.format("flipped-first"))
     for mode in MODES:
-        chunks, total = stream(name.format(mode))
+        name = file_name("rogue-x", mode, limit=100 * CHUNK)
+        chunks = list(stream(name)[0])
+        total = stream(name)[1]
         data = b"".join(d for _, d in chunks)
-        right = content(name.format(mode))
+        right = content(name)
         offsets = [o for o, _ in chunks]
         whole = offsets == list(range(0, len(data), CHUNK))
         if mode in ("flipped-first", "flipped-last", "zeros"):
@@ -71,6 +80,8 @@ def test_each_mode_gets_the_file_wrong_as_it_says():
             assert data == right[: len(right) // 2] and total == len(right) and whole
         elif mode == "unended":
             assert data == right and total is None and whole
+        elif mode == "oversize":
+            assert len(data) == total == 100 * CHUNK + 1 and offsets[1] == OVERSIZE_CHUNK
         else:
             assert mode == "gap" and data == right and total == len(right) and not whole
 
