@@ -192,9 +192,7 @@ class FaultStage:
             "kind": step.kind,
             "target": step.target,
             "nodes": list(step.nodes),
-            "takes_down": faults.kind_facts(step.kind).takes_down,
-            "acts_on": faults.kind_facts(step.kind).acts_on,
-            "loses_messages": faults.kind_facts(step.kind).loses_messages,
+            **faults.kind_facts(step.kind).record_fields(),
             "cut": cut_pairs(step),
             "wipes": faults.kinds.REGISTRY[step.kind].wipes_data(step.params),
             "key": step.key,
@@ -367,9 +365,7 @@ class FaultStage:
                 "target": f["target"],
                 "nodes": f.get("nodes") or [],
                 "cut": [list(pair) for pair in f["cut"]],
-                "takes_down": f["takes_down"],
-                "acts_on": f["acts_on"],
-                "loses_messages": f["loses_messages"],
+                **faults.kind_facts(f["kind"]).record_fields(),
                 "wipes": f.get("wipes", False),
             }
             out.append(

@@ -1,10 +1,14 @@
-"""The failure detector's accuracy: a node that is up and unfaulted is never declared dead.
+"""The failure detector's accuracy: a node that is up and reachable is never declared dead.
 
 ``failure_detection`` (reports.resilience) judges completeness: a node that fails is noticed in
 time. This is the other half of a failure detector's contract (Chandra and Toueg's accuracy,
 SWIM's false positives): in the windows where no fault is active or just healed (the idle
 window and the load levels, the model's fault windows and their slack left out), every node's
-view of its peers, as the monitor read it, must not say ``dead`` of a peer that was up. A node
+view of its peers, as the monitor read it, must not say ``dead`` of a peer that was up. While a
+fault is active or healing, the same holds between the nodes it left alone: the views by and of
+the nodes it may have put out of reach (down, frozen, cut off, behind lossy links) are left
+out, but not those of the two ends of one cut link (the ``link`` kind), which every node still
+reaches around it — SWIM's indirect probes exist for that case. A node
 declared dead by mistake is dropped from floods and from downloads until it refutes, and a
 detector that accuses live peers under load turns load into churn. Suspicion is counted in the
 detail, not judged: SWIM suspects before it accuses, and refutation is its remedy. The stress
@@ -21,7 +25,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from reports.checker import check as checked
-from reports.evidence import STEADY_KINDS, STRESS, Evidence
+from reports.evidence import FAULT, STEADY_KINDS, STRESS, Evidence
 from reports.model import Model
 from reports.resources import IDLE
 from reports.rows import COUNT, REPORTED, RESILIENCE, Check, Result
@@ -30,10 +34,17 @@ from reports.thresholds import Thresholds
 NAME = "false_deaths"
 #: The windows judged (no users, then the steady levels) and the ones reported.
 QUIET_KINDS = (IDLE, *STEADY_KINDS)
-QUIET, UNDER_STRESS = "idle and levels", "stress"
+QUIET, DURING_FAULTS, UNDER_STRESS = "idle and levels", "during faults", "stress"
 DEAD, SUSPECT = "dead", "suspect"
 #: Accusations named in a row's detail, at most.
 NAMED = 3
+_NO_ROWS = {
+    QUIET: "no monitor row with views away from faults (after a fault the network never "
+    "recovered from, the model knows nothing)",
+    DURING_FAULTS: "no monitor row with views while a fault was active or healing (or its "
+    "steps failed: what it did is unknown)",
+    UNDER_STRESS: "no monitor row with views in the stress steps away from faults",
+}
 
 
 def _rows(ev: Evidence, kinds: tuple[str, ...], model: Model | None) -> list[dict[str, Any]]:
@@ -49,14 +60,41 @@ def _rows(ev: Evidence, kinds: tuple[str, ...], model: Model | None) -> list[dic
     ]
 
 
-def _accusations(rows: Iterable[dict[str, Any]], nodes: set[str]) -> tuple[int, Counter, list]:
+def _fault_rows(ev: Evidence, model: Model | None) -> list[tuple[dict[str, Any], set[str]]]:
+    """Monitor rows while a fault was active or healing, outside the stress steps, each with
+    the nodes left out of it (the ones a fault may have put out of reach); rows near a fault
+    whose steps failed are left out whole."""
+    if model is None:
+        return []
+    stress = [(w["start"], w["end"]) for w in ev.of_kind(STRESS)]
+    out = []
+    for row in ev.series:
+        t = row.get("t")
+        if not isinstance(row.get("views"), dict) or not model.fault_during(t, t):
+            continue
+        if any(a <= t < b for a, b in stress):
+            continue
+        away = model.out_of_reach(t, t)
+        if away is not None:
+            out.append((row, away))
+    return out
+
+
+def _accusations(
+    rows: Iterable[tuple[dict[str, Any], set[str]]], nodes: set[str]
+) -> tuple[int, Counter, list]:
     """Views read, states said of the network's nodes (``dead``, ``suspect``; any peer named
-    when ``nodes`` is empty) and the dead ones as (time, accuser, accused)."""
+    when ``nodes`` is empty) and the dead ones as (time, accuser, accused); each row comes with
+    the nodes whose views, and views of whom, are left out."""
     views, states, dead = 0, Counter(), []
-    for row in rows:
+    for row, away in rows:
         for accuser, view in row["views"].items():
+            if accuser in away:
+                continue
             views += 1
             for peer, state in (view or {}).items():
+                if peer in away:
+                    continue
                 if (peer in nodes or not nodes) and peer != accuser and state in (DEAD, SUSPECT):
                     states[state] += 1
                     if state == DEAD:
@@ -73,7 +111,7 @@ def false_deaths(ev: Evidence, th: Thresholds) -> list[Result]:
         th.false_deaths_max,
         COUNT,
         th.min_samples,
-        expect=f"at most {th.false_deaths_max:g} live peers seen dead, away from faults",
+        expect=f"at most {th.false_deaths_max:g} live, reachable peers seen dead",
         family=RESILIENCE,
     )
     if ev.lacks("peers"):
@@ -85,20 +123,23 @@ def false_deaths(ev: Evidence, th: Thresholds) -> list[Result]:
     nodes = set(model.nodes) if model is not None else set()
     t0 = ev.t0
     out = []
-    for label, kinds in ((QUIET, QUIET_KINDS), (UNDER_STRESS, (STRESS,))):
+    judged = {
+        QUIET: [(row, set()) for row in _rows(ev, QUIET_KINDS, model)],
+        DURING_FAULTS: _fault_rows(ev, model),
+        UNDER_STRESS: [(row, set()) for row in _rows(ev, (STRESS,), model)],
+    }
+    for label, rows in judged.items():
         if label == UNDER_STRESS and not ev.of_kind(STRESS):
             continue  # a run without stress steps (or cut short) has nothing to report there
-        rows = _rows(ev, kinds, model)
+        if label == DURING_FAULTS and not ev.of_kind(FAULT):
+            continue  # ... nor one without faults
         views, states, dead = _accusations(rows, nodes)
         named = ", ".join(f"{a} saw {b} dead at {t - t0:.0f} s" for t, a, b in dead[:NAMED])
         more = f" and {len(dead) - NAMED} more" if len(dead) > NAMED else ""
         detail = "; ".join(
             x
             for x in (
-                f"{views} views in {len(rows)} monitor rows"
-                if rows
-                else "no monitor row with views away from faults (after a fault the network "
-                "never recovered from, the model knows nothing)",
+                f"{views} views in {len(rows)} monitor rows" if rows else _NO_ROWS[label],
                 f"{states[SUSPECT]} suspicions (not judged)" if states[SUSPECT] else "",
                 named + more,
             )

@@ -96,6 +96,9 @@ class Outage:
     #: The links a partition cut (each an unordered pair); None: every link of ``nodes`` (a
     #: record from before windows named their cut, or a fault that cuts its target off).
     cut: frozenset[frozenset[str]] | None = None
+    #: Every node stayed reachable around it (one link cut): none of its nodes was out of the
+    #: network, though messages between them were lost (reports/accuracy.py).
+    reachable: bool = False
 
 
 @dataclass
@@ -141,6 +144,19 @@ class Model:
             if o.takes_down and o.start - BOUNDARY_SLACK_S <= t1 and t0 <= o.back + BOUNDARY_SLACK_S
             for n in o.nodes
         }
+
+    def out_of_reach(self, t0: float, t1: float) -> set[str] | None:
+        """Nodes a fault may have put out of the others' reach at some moment of ``[t0, t1]``
+        (``out_during``, but the ends of one cut link are not: every node reached them around
+        it); None when a fault whose steps failed overlaps it (what it did is unknown)."""
+        overlapping = [
+            o
+            for o in self.outages
+            if o.start - BOUNDARY_SLACK_S <= t1 and t0 <= o.back + BOUNDARY_SLACK_S
+        ]
+        if any(o.unsure for o in overlapping):
+            return None
+        return {n for o in overlapping if o.takes_down and not o.reachable for n in o.nodes}
 
     def fault_during(self, t0: float, t1: float) -> bool:
         """Whether any fault (or the recovery after it) overlaps ``[t0, t1]``, with the slack."""
@@ -316,10 +332,12 @@ def _outages(ev: Evidence, nodes: Iterable[str]) -> list[Outage]:
         pairs = [p for p in w.get("cut") or () if isinstance(p, list | tuple) and len(p) == 2]
         cut = frozenset(frozenset(p) for p in pairs) if pairs else None
         unsure = bool(of_fault(failed, w.get("fault_id"), target))
-        cuts = w.get("acts_on") == "network" and w.get("takes_down", True) is not False
+        reachable = w.get("keeps_reach") is True  # one link cut: its ends are cut, not out
+        network = w.get("acts_on") == "network"
+        cuts = network and (w.get("takes_down", True) is not False or reachable) and not unsure
         takes_down = w.get("takes_down", True) is not False or w.get("loses_messages") is True
         back = _back(ev, w)
         out.append(
-            Outage(w["start"], w["end"], back, hit, takes_down, cuts and not unsure, unsure, cut)
+            Outage(w["start"], w["end"], back, hit, takes_down, cuts, unsure, cut, reachable)
         )
     return out

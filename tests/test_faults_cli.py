@@ -159,7 +159,7 @@ def test_dry_run_of_link_faults_loss_and_bandwidth() -> None:
 def test_dry_run_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert main([str(PLANS / "quick.toml"), "--dry-run", "--json", "--nodes", "n1,n2,n3,n4"]) == 0
     as_json = json.loads(capsys.readouterr().out)
-    assert as_json["seed"] == 7 and len(as_json["steps"]) == 6 and len(as_json["nodes"]) == 4
+    assert as_json["seed"] == 7 and len(as_json["steps"]) == 8 and len(as_json["nodes"]) == 4
 
 
 def test_runs_a_plan_against_a_cluster(tmp_path: Path, cluster: tuple[FakeCluster, Path]) -> None:

@@ -233,3 +233,29 @@ def test_an_ultrapeer_target_needs_a_network_with_ultrapeers() -> None:
     assert picked == {"n4", "n5"}
     with pytest.raises(PlanError, match=r"fault\[0\].target: the network has no ultrapeers"):
         resolve(plan(crash), EIGHT)
+
+
+def test_a_link_cut_is_drawn_where_the_topology_stays_connected() -> None:
+    link = 'id="l"\nkind="link"\nat=1\nduration=1'
+    drawn = set()
+    for seed in range(12):
+        step = resolve(plan(link), EIGHT, seed=seed, layout=BARBELL).steps[0]
+        a, b = step.nodes
+        assert step.params["grudge"] == {a: [b], b: [a]} and step.params["shape"] == "link"
+        drawn.add(frozenset((a, b)))
+    assert frozenset(("n4", "n5")) not in drawn  # the bridge: cutting it would split the rings
+    assert len(drawn) > 1
+    named = resolve(plan(link + '\ntarget=["n2", "n3"]'), EIGHT, layout=BARBELL).steps[0]
+    assert named.nodes == ("n2", "n3")
+    line = Layout(edges=(("n1", "n2"), ("n2", "n3")))
+    with pytest.raises(PlanError, match="no link of this topology can be cut without a split"):
+        resolve(plan(link), ["n1", "n2", "n3"], layout=line)
+    with pytest.raises(PlanError, match="a link is two different nodes"):
+        resolve(plan(link + '\ntarget="one"'), EIGHT)
+
+
+def test_a_link_cut_takes_no_node_down_so_it_may_overlap_a_crash_elsewhere() -> None:
+    link = 'id="l"\nkind="link"\ntarget=["n1", "n2"]\nat=1\nduration=5'
+    crash = 'id="c"\nkind="crash"\ntarget="n3"\nat=2\nduration=1'
+    steps = resolve(plan(link, crash), ["n1", "n2", "n3", "n4", "n5"]).steps
+    assert [s.kind for s in steps][:2] == ["link", "crash"]

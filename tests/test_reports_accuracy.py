@@ -1,5 +1,7 @@
 """``false_deaths``: a live, unfaulted peer seen dead in the idle window or a level fails the run;
-during a fault it is the detector's job, in stress it is reported, suspicion is only counted."""
+during a fault, so does a peer the fault left alone seen dead by another it left alone (and the
+ends of one cut link, which everyone still reaches); in stress it is reported, suspicion is
+only counted."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ import copy
 import pytest
 
 from reports import build
-from reports.accuracy import QUIET, UNDER_STRESS, false_deaths
+from reports.accuracy import DURING_FAULTS, QUIET, UNDER_STRESS, false_deaths
 from reports.evidence import Evidence
 from reports.rows import FAIL, INSUFFICIENT, PASS, REPORTED
 from reports.synthetic import synthetic_run
@@ -53,6 +55,26 @@ def test_dead_during_a_fault_is_not_an_accusation(healthy):
     """The synthetic run's views already say the crashed and the isolated node dead during
     their faults; the whole fault stage seen dead changes nothing either."""
     assert judged(seen(healthy, "faults", "n1", "n3", "dead"))[QUIET].verdict == PASS
+
+
+def test_a_bystander_seen_dead_during_another_nodes_fault_fails(healthy):
+    """n2 sees n3 dead through every fault: during n2's own crash and n3's isolation it is
+    left out, during n1's crash both were up and reachable."""
+    rows = judged(seen(healthy, "fault", "n2", "n3", "dead"))
+    assert rows[DURING_FAULTS].verdict == FAIL and "n2 saw n3 dead at" in rows[DURING_FAULTS].detail
+    assert rows[QUIET].verdict == PASS
+    assert judged(healthy)[DURING_FAULTS].verdict == PASS
+
+
+def test_the_ends_of_one_cut_link_are_judged_while_it_lasts(healthy):
+    """The isolation of n3 turned into a cut of the link n1-n3: the views that said n3 dead
+    (right for an isolated node) are now accusations of a node everyone still reached."""
+    run = copy.deepcopy(healthy)
+    [cut] = [w for w in run["windows"] if w["kind"] == "fault" and w["fault_kind"] == "partition"]
+    cut.update(fault_kind="link", target="n1+n3", nodes=["n1", "n3"], takes_down=False)
+    cut.update(loses_messages=True, keeps_reach=True, cut=[["n1", "n3"], ["n3", "n1"]])
+    rows = judged(run)
+    assert rows[DURING_FAULTS].verdict == FAIL and "saw n3 dead" in rows[DURING_FAULTS].detail
 
 
 def test_stress_is_reported_and_suspicion_only_counted(healthy):

@@ -13,6 +13,7 @@ from .crash import Crash
 from .diskfull import DiskFull
 from .heal import Heal
 from .latency import Latency
+from .link import Link
 from .loss import Loss
 from .partition import Partition
 from .pause import Pause
@@ -26,6 +27,7 @@ REGISTRY: dict[str, type[FaultKind]] = {
         Stop,
         Pause,
         Partition,
+        Link,
         Heal,
         Latency,
         Stress,

@@ -69,6 +69,9 @@ class KindFacts:
     the target stays in service (``takes_down`` is False: not judged as a node failure). Its
     peers may legitimately stop hearing from it, or mark it dead, so the report's model does not
     require its files of a search nor judge the answers it gives (reports/model.py)."""
+    keeps_reach: bool = False
+    """Every node stays reachable through the others while it is active (one link cut): no
+    peer may be declared dead then (reports/accuracy.py judges every view while it lasts)."""
 
     def record_fields(self) -> dict[str, Any]:
         """The facts every journal step record carries, so consumers judge from the record."""
@@ -76,6 +79,7 @@ class KindFacts:
             "takes_down": self.takes_down,
             "acts_on": self.acts_on,
             "loses_messages": self.loses_messages,
+            "keeps_reach": self.keeps_reach,
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -116,6 +120,8 @@ class FaultKind:
     acts_on: ClassVar[str] = NOTHING
     loses_messages: ClassVar[bool] = False
     """Messages on its target's links may be lost while active (``KindFacts.loses_messages``)."""
+    keeps_reach: ClassVar[bool] = False
+    """Every node stays reachable around it while active (``KindFacts.keeps_reach``)."""
     heals_by: ClassVar[str] = ""
     manual: ClassVar[Manual | None] = None
     """Its Cluster-page button (see ``manual_params`` for what the button applies)."""
