@@ -19,11 +19,12 @@ import gevent
 
 import faults
 from networks import verify
-from networks.adapter import DEAD, PEERS, Refused, Unavailable
+from networks.adapter import DEAD, PEERS
 from reports.samples import between, summarize_ops
 from reports.thresholds import Thresholds
 
 from . import console
+from .reachwatch import peers_view, watch_reach
 
 SHIPPED_PLANS = Path(faults.__file__).resolve().parent / "plans"
 RECOVERY_WINDOW_S = 4.0
@@ -212,6 +213,8 @@ class FaultStage:
         one_node = step.target in self.state.descriptor_names
         if entry["takes_down"] and (one_node or entry["cut"]):  # a node, or a split's sides
             self._probes.append(gevent.spawn(self._detect, entry, started))
+        if entry["keeps_reach"]:
+            self._probes.append(gevent.spawn(watch_reach, self.state, entry))
 
     def on_fault_healed(self, step, record, **_) -> None:
         entry = self._open.pop(step.key, None)
@@ -231,11 +234,7 @@ class FaultStage:
         self._probes.append(gevent.spawn(self._recover, entry, heal_began))
 
     def _view(self, net, observer: str) -> dict[str, str] | None:
-        """``observer``'s view of its peers, or None when it does not answer."""
-        try:
-            return net.peers(self.state.node(observer))
-        except (Unavailable, Refused):
-            return None
+        return peers_view(net, self.state.node(observer))
 
     def _detect(self, entry: dict, since: float) -> None:
         """Seconds until every survivor stopped routing queries to the target (marked it dead,
@@ -409,6 +408,7 @@ class FaultStage:
                     "outcome": f["outcome"],
                     "requests": ops,
                     **({"detected_s": f["detected_s"]} if "detected_s" in f else {}),
+                    **{k: f[k] for k in ("views_read", "sightings") if k in f},
                     "recovered_s": f["recovered_s"],
                     "recovery_watched_s": f["recovery_watched_s"],
                     "recovered": f["recovered_s"] is not None,

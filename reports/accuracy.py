@@ -80,6 +80,29 @@ def _fault_rows(ev: Evidence, model: Model | None) -> list[tuple[dict[str, Any],
     return out
 
 
+def _sightings(ev: Evidence, model: Model | None, nodes: set[str]) -> tuple[int, Counter, list]:
+    """What the fault stage polled from the two ends of a cut link while it lasted
+    (locustfiles/reachwatch.py), as ``_accusations`` counts it: views read, states said, and
+    the dead ones; sightings near a fault whose steps failed, or of a node out of reach (another
+    fault), are left out."""
+    views, states, dead = 0, Counter(), []
+    if model is None:
+        return views, states, dead
+    for result in ev.fault_results:
+        views += int(result.get("views_read") or 0)
+        for sighting in result.get("sightings") or ():
+            if not (isinstance(sighting, list) and len(sighting) == 4):
+                continue
+            t, by, of, state = sighting
+            away = model.out_of_reach(t, t)
+            if away is None or by in away or of in away or (nodes and of not in nodes):
+                continue
+            states[state] += 1
+            if state == DEAD:
+                dead.append((t, by, of))
+    return views, states, dead
+
+
 def _accusations(
     rows: Iterable[tuple[dict[str, Any], set[str]]], nodes: set[str]
 ) -> tuple[int, Counter, list]:
@@ -134,18 +157,23 @@ def false_deaths(ev: Evidence, th: Thresholds) -> list[Result]:
         if label == DURING_FAULTS and not ev.of_kind(FAULT):
             continue  # ... nor one without faults
         views, states, dead = _accusations(rows, nodes)
+        polled = 0
+        if label == DURING_FAULTS:
+            polled, more_states, more_dead = _sightings(ev, model, nodes)
+            views, states, dead = views + polled, states + more_states, sorted(dead + more_dead)
         named = ", ".join(f"{a} saw {b} dead at {t - t0:.0f} s" for t, a, b in dead[:NAMED])
         more = f" and {len(dead) - NAMED} more" if len(dead) > NAMED else ""
         detail = "; ".join(
             x
             for x in (
                 f"{views} views in {len(rows)} monitor rows" if rows else _NO_ROWS[label],
+                f"{polled} of them polled from the ends of a cut link" if polled else "",
                 f"{states[SUSPECT]} suspicions (not judged)" if states[SUSPECT] else "",
                 named + more,
             )
             if x
         )
-        value = float(len(dead)) if rows else None
+        value = float(len(dead)) if rows or polled else None
         if label == UNDER_STRESS:
             out.append(check.result(label, value, REPORTED, views, detail))
         else:

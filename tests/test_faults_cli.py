@@ -142,7 +142,7 @@ def test_dry_run_prints_the_resolved_timeline() -> None:
     done = cli(str(PLANS / "phase4.toml"), "--dry-run")
     assert done.returncode == 0, done.stderr
     assert "seed 4, 3 nodes (n1, n2, n3)" in done.stdout
-    assert done.stdout.count(" start ") == 5 and done.stdout.count(" end ") == 5
+    assert done.stdout.count(" start ") == 6 and done.stdout.count(" end ") == 6
 
 
 def test_dry_run_of_link_faults_loss_and_bandwidth() -> None:

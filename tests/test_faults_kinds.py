@@ -54,6 +54,7 @@ def test_which_kinds_take_their_target_out_of_service():
         "stop": "process",
         "pause": "process",
         "partition": "network",
+        "link": "network",
         "heal": "nothing",
         "latency": "network",
         "stress": "nothing",
@@ -166,13 +167,15 @@ duration = "20ms"
 """
 
 
-def test_loss_and_bandwidth_lose_messages_but_take_nothing_down():
-    for name in ("loss", "bandwidth"):
+def test_loss_bandwidth_and_a_cut_link_lose_messages_but_take_nothing_down():
+    for name in ("loss", "bandwidth", "link"):
         facts = faults.kind_facts(name)
         assert (facts.takes_down, facts.acts_on, facts.loses_messages) == (False, "network", True)
         assert REGISTRY[name].by_address()  # netns makes them on the nodes' addresses
     lossy = {name for name, facts in faults.KINDS.items() if facts.loses_messages}
-    assert lossy == {"loss", "bandwidth"}
+    assert lossy == {"loss", "bandwidth", "link"}
+    # only around a cut link does every node stay reachable: none may be declared dead
+    assert {name for name, facts in faults.KINDS.items() if facts.keeps_reach} == {"link"}
     assert "polices" in faults.kind_facts("bandwidth").summary
     assert not REGISTRY["latency"].by_address()  # made in the node, whatever the backend
 

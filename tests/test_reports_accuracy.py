@@ -77,6 +77,27 @@ def test_the_ends_of_one_cut_link_are_judged_while_it_lasts(healthy):
     assert rows[DURING_FAULTS].verdict == FAIL and "saw n3 dead" in rows[DURING_FAULTS].detail
 
 
+def test_what_the_ends_of_a_cut_link_said_between_monitor_reads_is_judged(healthy):
+    """The fault stage polls the two ends of a cut link (locustfiles/reachwatch.py): a death
+    it saw there between two monitor reads fails the row; a suspicion is only counted."""
+    run = copy.deepcopy(healthy)
+    [cut] = [w for w in run["windows"] if w["kind"] == "fault" and w["fault_kind"] == "partition"]
+    cut.update(fault_kind="link", target="n1+n3", nodes=["n1", "n3"], takes_down=False)
+    cut.update(loses_messages=True, keeps_reach=True, cut=[["n1", "n3"], ["n3", "n1"]])
+    for row in run["series"]:  # the monitor saw nothing wrong
+        if cut["start"] <= row["t"] < cut["end"] + 3:
+            row["views"] = {a: {b: "alive" for b in row["views"] if b != a} for a in row["views"]}
+    [result] = [r for r in run["fault_results"] if r["fault_id"] == cut["fault_id"]]
+    t = cut["start"] + 1
+    result.update(views_read=20, sightings=[[t, "n1", "n3", "suspect"]])
+    rows = judged(run)
+    assert rows[DURING_FAULTS].verdict == PASS, rows[DURING_FAULTS].detail
+    assert "20 of them polled from the ends of a cut link" in rows[DURING_FAULTS].detail
+    result["sightings"].append([t + 0.5, "n1", "n3", "dead"])
+    row = judged(run)[DURING_FAULTS]
+    assert row.verdict == FAIL and row.value == 1 and "n1 saw n3 dead at" in row.detail
+
+
 def test_stress_is_reported_and_suspicion_only_counted(healthy):
     rows = judged(seen(seen(healthy, "stress", "n2", "n1", "dead"), "level", "n2", "n1", "suspect"))
     assert rows[UNDER_STRESS].verdict == REPORTED and rows[UNDER_STRESS].value > 0
