@@ -55,6 +55,10 @@ def test_quick_profile_headless(tmp_path):
     assert orphans(workdir) == []
     status = json.loads((tmp_path / COMPLETE).read_text())["run"]["status"]
     assert status["rogue"]["outcome"] == "pass", status["rogue"]  # made last, on real nodes
+    # while one link was cut, its two ends were polled and neither accused anyone
+    faults_run = json.loads((tmp_path / "fault_tolerance_results.json").read_text())["faults"]
+    [cut] = [f for f in faults_run if f["kind"] == "link"]
+    assert cut["views_read"] >= 10 and cut["sightings"] == [], cut
     # The contract between the suite and reports, on real output: what the run wrote (run
     # state, windows, journal, samples, fault and concurrency results) normalises and judges
     # to the same verdict, and renders the same report, byte for byte.
