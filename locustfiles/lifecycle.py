@@ -376,6 +376,8 @@ def _end_run(environment, state) -> None:
                 **state.integrity
             )
         )
+    if state.rogue:
+        say(f"rogue member ({state.rogue['outcome']}): {state.rogue['detail']}")
     state.verdict = judge(state, environment.parsed_options, results_dir)
     say(f"report: {results_dir / 'PHASE4_FINAL_REPORT.md'} and {results_dir / 'report.html'}")
 

@@ -55,6 +55,7 @@ def test_quick_profile_headless(tmp_path):
     assert orphans(workdir) == []
     status = json.loads((tmp_path / COMPLETE).read_text())["run"]["status"]
     assert status["rogue"]["outcome"] == "pass", status["rogue"]  # made last, on real nodes
+    assert "rogue member (pass): 14 wrong files refused by n1, n2, none kept" in output
     # while one link was cut, its two ends were polled and neither accused anyone
     faults_run = json.loads((tmp_path / "fault_tolerance_results.json").read_text())["faults"]
     [cut] = [f for f in faults_run if f["kind"] == "link"]
