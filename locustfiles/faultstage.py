@@ -20,14 +20,12 @@ import gevent
 import faults
 from networks import verify
 from networks.adapter import DEAD, PEERS
-from reports.samples import between, summarize_ops
 from reports.thresholds import Thresholds
 
-from . import console
+from . import console, faultrecords
 from .reachwatch import peers_view, watch_reach
 
 SHIPPED_PLANS = Path(faults.__file__).resolve().parent / "plans"
-RECOVERY_WINDOW_S = 4.0
 TAIL_S = 4.0  # after the last heal, so the last recovery window has load in it
 UNREACHABLE_GRACE_S = 2.0  # a healed node needs a moment before peers re-admit it
 PROBE_KILL_S = 2.0
@@ -351,68 +349,8 @@ class FaultStage:
     # -- after the run -------------------------------------------------------------------
     def windows(self) -> list[dict]:
         """A window per fault, and a recovery window after each (until the next fault)."""
-        out = []
-        starts = sorted(f["start"] for f in self.faults)
-        for f in self.faults:
-            end = f["end"] or time.time()
-            later = [s for s in starts if s > end]
-            rec_end = min([end + RECOVERY_WINDOW_S, *later[:1]])
-            common = {
-                "users": None,
-                "fault_id": f["fault_id"],
-                "fault_kind": f["kind"],
-                "target": f["target"],
-                "nodes": f.get("nodes") or [],
-                "cut": [list(pair) for pair in f["cut"]],
-                **faults.kind_facts(f["kind"]).record_fields(),
-                "wipes": f.get("wipes", False),
-            }
-            out.append(
-                {
-                    "name": f"fault:{f['key']}",
-                    "kind": "fault",
-                    "start": f["start"],
-                    "end": end,
-                    **common,
-                }
-            )
-            if rec_end > end and not f.get("healed_by"):
-                out.append(
-                    {
-                        "name": f"recovery:{f['key']}",
-                        "kind": "recovery",
-                        "start": end,
-                        "end": rec_end,
-                        **common,
-                    }
-                )
-        return out
+        return faultrecords.windows(self.faults)
 
     def results(self) -> list[dict]:
         """Per fault: requests during it by operation, detection and recovery times."""
-        out = []
-        for f in self.faults:
-            end = f["end"] or time.time()
-            samples = between(self.state.samples, f["start"], end)
-            ops = {
-                op: {k: summary[k] for k in ("n", "success_pct", "p95_ms")}
-                for op, summary in summarize_ops(samples, end - f["start"]).items()
-            }
-            out.append(
-                {
-                    "fault_id": f["fault_id"],
-                    "kind": f["kind"],
-                    "target": f["target"],
-                    "takes_down": f["takes_down"],
-                    "window": {"start": f["start"], "end": end},
-                    "outcome": f["outcome"],
-                    "requests": ops,
-                    **({"detected_s": f["detected_s"]} if "detected_s" in f else {}),
-                    **{k: f[k] for k in ("views_read", "sightings") if k in f},
-                    "recovered_s": f["recovered_s"],
-                    "recovery_watched_s": f["recovery_watched_s"],
-                    "recovered": f["recovered_s"] is not None,
-                    "healed_by": f.get("healed_by", "schedule"),
-                }
-            )
-        return out
+        return faultrecords.results(self.faults, self.state.samples)
