@@ -42,6 +42,9 @@ BAD_GATEWAY = 502
 TOO_LARGE = 413
 #: Chunks of an oversized file: gRPC's default message limit is 4 MiB.
 OVERSIZE_CHUNK = 1024 * 1024
+#: The largest upload limit the rogue goes past (a node with a larger one is not sent it): what
+#: it streams is bounded whatever name it is asked for.
+MAX_OVERSIZE = 1024**3
 #: How the rogue gets a file wrong (the file name ends with the mode): what it does.
 MODES = {
     "flipped-first": "sends the file with its first byte changed",
@@ -67,7 +70,7 @@ def file_name(base: str, mode: str, limit: int) -> str:
 
 
 def _oversize(name: str) -> tuple[Iterator[tuple[int, bytes]], int]:
-    size = int(name.rsplit("-", 2)[-2]) + 1
+    size = min(int(name.rsplit("-", 2)[-2]), MAX_OVERSIZE) + 1
     zeros = bytes(OVERSIZE_CHUNK)
     offsets = range(0, size, OVERSIZE_CHUNK)
     return ((o, zeros[: min(OVERSIZE_CHUNK, size - o)]) for o in offsets), size
@@ -184,6 +187,8 @@ def rogue_pulls(node: NodeInfo) -> list[RoguePull]:
         if not 200 <= joined < 300:
             raise Unavailable(f"{node.name} answered the rogue member's join with HTTP {joined}")
         for mode, what in MODES.items():
+            if mode == "oversize" and limit > MAX_OVERSIZE:
+                continue
             file = file_name(name, mode, limit)
             sha = hashlib.sha256(content(file)).hexdigest()
             answer = _post(node, "/download", {"name": file, "sha256": sha, "from": name})
