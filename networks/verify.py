@@ -56,6 +56,7 @@ from .adapter import (
     Refused,
     Unavailable,
 )
+from .outcomes import FAIL, NOT_MEASURABLE, PASS
 from .reach import MAX_TTL, depth_problems, search_ttl, searcher, shared_term, within
 from .readiness import describe
 from .topology import Topology
@@ -68,7 +69,6 @@ INDEX_WAIT_S = 5.0
 POLL_S = 0.25
 INDEX_BYTES = 4096
 MAX_SEARCHABLE_CHECKS = 200
-PASS, FAIL, NOT_MEASURABLE = "pass", "FAIL", "not measurable"
 
 
 @dataclass(frozen=True)

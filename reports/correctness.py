@@ -21,8 +21,8 @@ from typing import Any
 import networkx as nx
 
 from networks.adapter import ROGUE
-from networks.verify import FAIL as CHECK_FAILED
-from networks.verify import NOT_MEASURABLE
+from networks.outcomes import FAIL as CHECK_FAILED
+from networks.outcomes import NOT_MEASURABLE
 from reports.breakdown import Violation, spread
 from reports.checker import (
     BEYOND_TTL,

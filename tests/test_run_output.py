@@ -124,8 +124,8 @@ def test_good_options_pass_and_create_nothing(tmp_path, monkeypatch):
         ),
         (
             {"nodes": 2},
-            "--fault-plan quick: not for 2 nodes: fault[0].target: at 2s it would take down n2 "
-            "(1 of 2 nodes); a majority must stay up",
+            "--fault-plan quick: not for 2 nodes: fault[3].kind: no link of this topology can be "
+            "cut without a split",
         ),
         ({"nodes": 2}, "; use more --nodes or --fault-plan none"),
         ({"profile": "slow"}, "--profile must be one of"),
@@ -269,7 +269,7 @@ def run_locust(cwd: Path, *args: str, stdout=subprocess.PIPE, stderr=subprocess.
         (("--fault-plan", "nosuch"), "shipped plans: churn, links, phase4, quick"),
         (("--levels", "5,x"), "--levels: not a comma-separated list"),
         (("--nodes", str(MAX_NODES + 1)), f"--nodes must be 1..{MAX_NODES}"),
-        (("--nodes", "2"), "not for 2 nodes: fault[0].target"),
+        (("--nodes", "2"), "not for 2 nodes: fault[3].kind: no link"),
         (("--results-dir", "full"), "--results-dir full is not empty"),
     ],
 )
