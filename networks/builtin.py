@@ -164,7 +164,7 @@ class BuiltinAdapter(Adapter):
         return builtin_probes(node)
 
     def rogue_pulls(self, node: NodeInfo) -> list[RoguePull]:
-        return builtin_rogue.rogue_pulls(node)
+        return builtin_rogue.rogue_pulls(node, self.health(node))
 
     def files(self, node: NodeInfo) -> dict[str, str | None]:
         answer = self.request(node, "GET", "/files")

@@ -73,9 +73,14 @@ def _oversized_upload(node: NodeInfo) -> int:
     return _exchange(node, announce)
 
 
-def _post(node: NodeInfo, path: str, body: object) -> Callable[[], int]:
+def post(node: NodeInfo, path: str, body: object) -> int:
+    """The status ``node`` answers a POST of ``body`` (JSON, or raw bytes as they are)."""
     raw = body if isinstance(body, bytes) else json.dumps(body).encode()
-    return lambda: status(node, "POST", path, raw, {"Content-Type": "application/json"})
+    return status(node, "POST", path, raw, {"Content-Type": "application/json"})
+
+
+def _post(node: NodeInfo, path: str, body: object) -> Callable[[], int]:
+    return lambda: post(node, path, body)
 
 
 def _search(node: NodeInfo, **params: object) -> Callable[[], int]:
@@ -88,7 +93,7 @@ def _flood(**fields: object) -> dict:
     return {**message, **fields}
 
 
-def _impostor(name: str, **fields: object) -> dict:
+def impostor(name: str, **fields: object) -> dict:
     """A member no node of the network is: well formed but for ``fields``."""
     item = {
         "node_id": f"{name}-id",
@@ -123,7 +128,7 @@ def _member_probes(node: NodeInfo) -> list[Probe]:
     probes = []
     for n, (wrong, fields) in enumerate(BAD_MEMBERS):
         name = f"impostor-{n}"
-        bad = _impostor(name, **fields)
+        bad = impostor(name, **fields)
         ways = (
             ("ping from a member with", "/peers/ping", {"self": bad}),
             ("news of a member with", "/peers/ping", {"self": None, "news": [bad]}),

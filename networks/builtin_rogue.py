@@ -17,11 +17,9 @@ Its HTTP address is the discard port: nothing answers there, so the node soon ho
 from __future__ import annotations
 
 import hashlib
-import json
 import subprocess
 import sys
 import threading
-import urllib.request
 import uuid
 from collections.abc import Iterable, Iterator
 from concurrent import futures
@@ -32,7 +30,7 @@ from pathlib import Path
 from node.config import DEFAULT_MAX_UPLOAD
 
 from .adapter import NodeInfo, RoguePull, Unavailable
-from .builtin_probes import IMPOSTOR_HOST, IMPOSTOR_PORT, PROBE_TIMEOUT_S, status
+from .builtin_probes import IMPOSTOR_HOST, impostor, post
 
 #: Bytes of each file the rogue serves, in chunks of ``CHUNK``: a few chunks, fetched at once.
 SIZE, CHUNK = 96 * 1024, 32 * 1024
@@ -153,37 +151,17 @@ def rogue_process() -> Iterator[tuple[int, list[str]]]:
             proc.wait()
 
 
-def _post(node: NodeInfo, path: str, body: dict) -> int:
-    headers = {"Content-Type": "application/json"}
-    return status(node, "POST", path, json.dumps(body).encode(), headers)
-
-
-def upload_limit(node: NodeInfo) -> int:
-    """The node's upload limit, as its health call says (older nodes: the default)."""
-    try:
-        with urllib.request.urlopen(f"{node.http}/health", timeout=PROBE_TIMEOUT_S) as answer:
-            limit = json.loads(answer.read()).get("max_upload")
-    except (OSError, ValueError) as exc:
-        raise Unavailable(f"{node.name}: {type(exc).__name__}: {exc}"[:200]) from None
-    return limit if isinstance(limit, int) and limit > 0 else DEFAULT_MAX_UPLOAD
-
-
-def rogue_pulls(node: NodeInfo) -> list[RoguePull]:
-    """Join a rogue member to ``node`` and ask it to fetch one wrong file per mode."""
-    nonce = uuid.uuid4().hex[:12]
-    name = f"rogue-{nonce}"
-    limit = upload_limit(node)
+def rogue_pulls(node: NodeInfo, health: dict) -> list[RoguePull]:
+    """Join a rogue member to ``node`` and ask it to fetch one wrong file per mode;
+    ``health``: the node's health answer, which says its upload limit (older nodes: the
+    default)."""
+    name = f"rogue-{uuid.uuid4().hex[:12]}"
+    limit = health.get("max_upload")
+    limit = limit if isinstance(limit, int) and limit > 0 else DEFAULT_MAX_UPLOAD
     pulls = []
     with rogue_process() as (port, served):
-        member = {
-            "node_id": f"{name}-id",
-            "name": name,
-            "http": f"http://{IMPOSTOR_HOST}:{IMPOSTOR_PORT}",
-            "grpc": f"{IMPOSTOR_HOST}:{port}",
-            "inc": 0,
-            "state": "alive",
-        }
-        joined = _post(node, "/peers/join", {"self": member, "link": False})
+        member = impostor(name, grpc=f"{IMPOSTOR_HOST}:{port}")  # well formed: taken in
+        joined = post(node, "/peers/join", {"self": member, "link": False})
         if not 200 <= joined < 300:
             raise Unavailable(f"{node.name} answered the rogue member's join with HTTP {joined}")
         for mode, what in MODES.items():
@@ -191,7 +169,7 @@ def rogue_pulls(node: NodeInfo) -> list[RoguePull]:
                 continue
             file = file_name(name, mode, limit)
             sha = hashlib.sha256(content(file)).hexdigest()
-            answer = _post(node, "/download", {"name": file, "sha256": sha, "from": name})
+            answer = post(node, "/download", {"name": file, "sha256": sha, "from": name})
             expect = TOO_LARGE if mode == "oversize" else BAD_GATEWAY
             pulls.append(RoguePull(what, file, answer, expect))
     return [replace(p, reached=p.file in served) for p in pulls]

@@ -136,34 +136,31 @@ class Model:
         """From when ``name`` may be on ``node`` without the model knowing (inf: never)."""
         return min(self.unsure.get((node, name), math.inf), self.unsure.get((None, name), math.inf))
 
+    def overlapping(self, t0: float, t1: float) -> list[Outage]:
+        """The outages (each from its start to the recovery) that overlap ``[t0, t1]``,
+        boundaries widened by the slack."""
+        return [
+            o
+            for o in self.outages
+            if o.start - BOUNDARY_SLACK_S <= t1 and t0 <= o.back + BOUNDARY_SLACK_S
+        ]
+
     def out_during(self, t0: float, t1: float) -> set[str]:
         """Nodes out at any moment of ``[t0, t1]``, boundaries widened by the slack."""
-        return {
-            n
-            for o in self.outages
-            if o.takes_down and o.start - BOUNDARY_SLACK_S <= t1 and t0 <= o.back + BOUNDARY_SLACK_S
-            for n in o.nodes
-        }
+        return {n for o in self.overlapping(t0, t1) if o.takes_down for n in o.nodes}
 
     def out_of_reach(self, t0: float, t1: float) -> set[str] | None:
         """Nodes a fault may have put out of the others' reach at some moment of ``[t0, t1]``
         (``out_during``, but the ends of one cut link are not: every node reached them around
         it); None when a fault whose steps failed overlaps it (what it did is unknown)."""
-        overlapping = [
-            o
-            for o in self.outages
-            if o.start - BOUNDARY_SLACK_S <= t1 and t0 <= o.back + BOUNDARY_SLACK_S
-        ]
+        overlapping = self.overlapping(t0, t1)
         if any(o.unsure for o in overlapping):
             return None
         return {n for o in overlapping if o.takes_down and not o.reachable for n in o.nodes}
 
     def fault_during(self, t0: float, t1: float) -> bool:
         """Whether any fault (or the recovery after it) overlaps ``[t0, t1]``, with the slack."""
-        return any(
-            o.start - BOUNDARY_SLACK_S <= t1 and t0 <= o.back + BOUNDARY_SLACK_S
-            for o in self.outages
-        )
+        return bool(self.overlapping(t0, t1))
 
     def near_boundary(self, t0: float, t1: float) -> bool:
         """Whether ``[t0, t1]`` comes within the slack of a fault's start or of the recovery."""
@@ -171,10 +168,7 @@ class Model:
             b - BOUNDARY_SLACK_S <= t1 and t0 <= b + BOUNDARY_SLACK_S
             for o in self.outages
             for b in (o.start, o.back)
-        ) or any(
-            o.unsure and o.start - BOUNDARY_SLACK_S <= t1 and t0 <= o.back + BOUNDARY_SLACK_S
-            for o in self.outages
-        )
+        ) or any(o.unsure for o in self.overlapping(t0, t1))
 
     def hops(self, origin: str, t0: float, t1: float, *, required: bool) -> dict[str, float]:
         """Fewest hops from ``origin`` to each node over the links of ``[t0, t1]``: with

@@ -15,21 +15,20 @@ any pair); a plan may name it instead: ``target = ["n1", "n2"]``.
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 import networkx as nx
 
 from .. import targets
-from ..backends.control import ControlNetwork
-from ..types import FaultSpec, PlanError, Resolved, Step
+from ..types import FaultSpec, PlanError, Resolved
 from .base import NETWORK, FaultKind
+from .partition import Cut
 
 #: The shape its steps record (the partition's ``shape`` field), read by the fault stage.
 SHAPE = "link"
 
 
-class Link(FaultKind):
+class Link(Cut, FaultKind):
     name = "link"
     summary = "cuts one link between two neighbours, both directions; every node stays reachable"
     acts_on = NETWORK
@@ -49,11 +48,6 @@ class Link(FaultKind):
                 f"{fault.where}.target: a link is two different nodes, e.g. "
                 '["n1", "n2"] (or no target: one drawn)'
             )
-
-    @classmethod
-    def needs_admin_api(cls, backend: str, descriptor: Mapping[str, Any] | None = None) -> bool:
-        """The control backend has the two nodes drop each other; netns needs no node."""
-        return backend == ControlNetwork.name
 
     @classmethod
     def resolve(
@@ -86,9 +80,3 @@ class Link(FaultKind):
         if not spare:
             raise PlanError(f"{where}.kind: no link of this topology can be cut without a split")
         return rng.choice(spare)
-
-    def inject(self, step: Step) -> dict[str, Any]:
-        return self.ctx.network.partition(step.key, step.params["grudge"])
-
-    def recover(self, step: Step) -> dict[str, Any]:
-        return self.ctx.network.heal_partition(step.key, step.params["grudge"])

@@ -24,7 +24,23 @@ SHAPES = ("isolate-one", HALVES, BRIDGE, "grudge")
 MANUAL_SHAPE = "isolate-one"
 
 
-class Partition(FaultKind):
+class Cut:
+    """How a kind that cuts links (a partition, one link) applies its ``grudge`` param: the
+    network backend cuts and restores exactly those links; with the control backend the nodes
+    drop each other themselves (the admin API), netns needs no node."""
+
+    @classmethod
+    def needs_admin_api(cls, backend: str, descriptor: Mapping[str, Any] | None = None) -> bool:
+        return backend == ControlNetwork.name
+
+    def inject(self, step: Step) -> dict[str, Any]:
+        return self.ctx.network.partition(step.key, step.params["grudge"])
+
+    def recover(self, step: Step) -> dict[str, Any]:
+        return self.ctx.network.heal_partition(step.key, step.params["grudge"])
+
+
+class Partition(Cut, FaultKind):
     name = "partition"
     summary = "cuts links between node groups, both directions"
     takes_down = True  # the cut-off side (see ``down``: everything outside the largest group)
@@ -62,11 +78,6 @@ class Partition(FaultKind):
                 raise PlanError(f"{where}: expected a list of node names")
             if node in drops:
                 raise PlanError(f"{where}: a node cannot be partitioned from itself")
-
-    @classmethod
-    def needs_admin_api(cls, backend: str, descriptor: Mapping[str, Any] | None = None) -> bool:
-        """The control backend has the nodes drop their peers themselves; netns needs no node."""
-        return backend == ControlNetwork.name
 
     @classmethod
     def manual_params(cls, target: str, nodes: Sequence[str]) -> dict[str, Any]:
@@ -109,9 +120,3 @@ class Partition(FaultKind):
     @classmethod
     def down(cls, step: Resolved | Step, nodes: Sequence[str]) -> set[str]:
         return targets.cut_off(nodes, step.params["grudge"])
-
-    def inject(self, step: Step) -> dict[str, Any]:
-        return self.ctx.network.partition(step.key, step.params["grudge"])
-
-    def recover(self, step: Step) -> dict[str, Any]:
-        return self.ctx.network.heal_partition(step.key, step.params["grudge"])
