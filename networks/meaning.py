@@ -23,6 +23,8 @@ MEANING = {
     "index": "a new file is not found from another node: adding files or searching them is broken",
     "flow": "the download-share-search flow breaks: a node does not serve (or others do not "
     "find) a file it downloaded",
+    "sizes": "an empty file, a one-byte file or one that ends on a chunk boundary does not "
+    "travel intact: the transfer loop is wrong at its edges",
     "parallel": "downloads from one node do not stream at the same time: the node serves "
     "files one (or a few) at a time, so every download waits behind the others",
     "concurrent": "searches at once from one node get wrong answers: state shared between "

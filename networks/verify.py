@@ -24,7 +24,8 @@ network cannot be asked (its adapter lacks the capability) says "not measurable"
 - ``index``: a newly added file becomes findable from another node (needs indexing).
 
 Past these, networks/deepchecks.py (``ttl1``, ``flow``, ``remove``, ``parallel``,
-``concurrent``) and networks/malformed.py (``malformed``: bad input refused, the node unharmed).
+``concurrent``), networks/sizecheck.py (``sizes``: files of 0, 1 and chunk-boundary bytes) and
+networks/malformed.py (``malformed``: bad input refused, the node unharmed).
 """
 
 from __future__ import annotations
@@ -357,6 +358,7 @@ def conformance(
     from .deepchecks import check_concurrent, check_flow, check_parallel, check_remove, check_ttl1
     from .malformed import check_malformed
     from .roguecheck import check_rogue
+    from .sizecheck import check_sizes
 
     up = check_up(net, nodes)
     if up.outcome == FAIL:
@@ -367,6 +369,7 @@ def conformance(
     checks += [check_download(net, nodes), check_corpus(net, nodes)]
     if index:
         checks += [check_index(net, nodes, topology), check_flow(net, nodes, topology)]
+        checks.append(check_sizes(net, nodes))
         checks += [check_remove(net, nodes, topology), check_parallel(net, nodes)]
         checks.append(check_malformed(net, nodes))
     checks.append(check_concurrent(net, nodes, topology))

@@ -5,9 +5,12 @@ conformance checks are shown to fail on a node that has the defect they are for.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 from networks.definition import NetworkDefinition, load_file
+from networks.launcher import Launcher
+from networks.verify import Check
 
 ROOT = Path(__file__).resolve().parent.parent
 BUILTIN = ROOT / "networks" / "builtin.toml"
@@ -27,3 +30,14 @@ def patched_definition(tmp_path: Path, name: str, code: str) -> NetworkDefinitio
     path = tmp_path / f"{name}.toml"
     path.write_text(text)
     return load_file(path)
+
+
+def check_on_two(network: str | NetworkDefinition, tmp_path: Path, check: Callable) -> Check:
+    """``check(adapter, nodes)`` on two nodes of ``network`` with two seeded files each."""
+    with Launcher(network, 2, files_per_node=2, workdir=tmp_path / "run") as launcher:
+        nodes = launcher.node_infos()
+        net = launcher.network.adapter_class(nodes)
+        try:
+            return check(net, nodes)
+        finally:
+            net.close()

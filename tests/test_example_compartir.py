@@ -233,11 +233,12 @@ def test_verify_runs_to_the_end_and_reports_the_real_flaws():
     assert outcome.pop("rogue") == NOT_MEASURABLE
     # Everything else passes, each saying what it could not verify: no sha256 anywhere.
     assert outcome == dict.fromkeys(
-        ["up", "search", "ttl0", "ttl1", "download", "corpus", "index", "parallel", "concurrent"],
+        ["up", "search", "ttl0", "ttl1", "download", "corpus", "index", "sizes", "parallel"]
+        + ["concurrent"],
         PASS,
     ), run.stdout
     assert "by name only (no digest listed)" in checks["corpus"][1]
-    assert run.stdout.rstrip().endswith("9 passed, 1 failed")
+    assert run.stdout.rstrip().endswith("10 passed, 1 failed")
 
 
 @pytest.mark.integration

@@ -19,10 +19,9 @@ from networks.builtin_rogue import (
     file_name,
     stream,
 )
-from networks.launcher import Launcher
 from networks.roguecheck import check_rogue
 from networks.verify import FAIL, NOT_MEASURABLE, PASS
-from tests.patched import patched_definition
+from tests.patched import check_on_two, patched_definition
 
 #: The node trusts the digest it was asked for instead of the one it computed.
 TRUSTING_NODE = (
@@ -32,13 +31,7 @@ TRUSTING_NODE = (
 
 
 def rogue_check(network, tmp_path):
-    with Launcher(network, 2, files_per_node=2, workdir=tmp_path / "run") as launcher:
-        nodes = launcher.node_infos()
-        net = launcher.network.adapter_class(nodes)
-        try:
-            return check_rogue(net, nodes)
-        finally:
-            net.close()
+    return check_on_two(network, tmp_path, check_rogue)
 
 
 @pytest.mark.integration
