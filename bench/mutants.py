@@ -1,7 +1,7 @@
 """Mechanical mutants of the node, made by cosmic-ray, each judged by a Phase 4 run.
 
     python bench/mutants.py [--sample 100] [--seed 1] [--out DIR] [--timeout 300]
-                            [--fresh] [--list] [--limit N] [-- LOCUST ARGS]
+                            [--fresh] [--list] [--limit N] [--then ARGS] [-- LOCUST ARGS]
 
 1. cosmic-ray (its core operators) enumerates every mutant of the node's search and flooding,
    membership, failure detection, catalog and transfer modules into a session database in
@@ -13,6 +13,10 @@
    (``bench/mutations.run_copy``; Locust arguments after ``--`` are added). NOT READY kills it;
    any other label but READY (INCONCLUSIVE, REGRESSION) is counted apart; READY: it survived; no
    verdict (the harness failed, or the time ran out) is an error, counted as neither.
+   With ``--then ARGS`` (e.g. ``--then '--nodes 20 --fault-plan wide'``) every survivor is
+   judged again by a second profile, whose unmodified run must be READY too; its verdict is the
+   mutant's (the row keeps both). Survivors of an earlier run are judged by it on resume, the
+   ones decided equivalent excepted.
 4. ``DIR/mutants.json`` holds every row; ``DIR/mutants.md`` the score by module and each
    survivor with its diff. A second run with the same ``--out`` resumes where the first stopped
    (``--limit N`` stops after N, e.g. to share the machine between mutants).
@@ -29,6 +33,7 @@ import argparse
 import difflib
 import json
 import random
+import shlex
 import signal
 import subprocess
 import sys
@@ -75,6 +80,9 @@ GOAL = 0.80
 #: ``**kwargs`` into another operator): a node that cannot start proves nothing about the
 #: harness, so they are left out of the score like the equivalent ones.
 OUTCOMES = ("killed", "flagged", "survived", "equivalent", "invalid", "error")
+#: What a survivor's row keeps of its second profile's run (``--then``).
+THEN_FIELDS = ("label", "failed", "problems", "seconds", "exit_code", "peerload_line",
+               "nodes_from_copy", "mutant_outcome")  # fmt: skip
 
 
 def _spec(item: WorkItem):
@@ -159,6 +167,24 @@ def judge(item: WorkItem, timeout: float, locust_args: tuple[str, ...]) -> dict:
     return row
 
 
+def second_opinion(row: dict, item: WorkItem, timeout: float, then_args: tuple[str, ...]) -> None:
+    """A survivor judged again by the second profile: that verdict becomes the mutant's."""
+    again = judge(item, timeout, then_args)
+    row["then"] = {k: again[k] for k in THEN_FIELDS} | {"locust_args": list(then_args)}
+    row["mutant_outcome"] = again["mutant_outcome"]
+
+
+def needs_then(row: dict, then_args: tuple[str, ...], known: list[Equivalent]) -> bool:
+    """Whether a judged row is a survivor the second profile has not judged yet."""
+    return (
+        bool(then_args)
+        and row["mutant_outcome"] == "survived"
+        and row.get("then", {}).get("locust_args") != list(then_args)
+        and not row.get("in_annotation")
+        and not is_equivalent(row, known)
+    )
+
+
 def outcome(row: dict) -> str:
     """invalid (does not parse) / killed (NOT READY) / flagged (another label but READY) /
     survived / error."""
@@ -234,6 +260,34 @@ def _commit() -> str:
         return "unknown"
 
 
+def then_baseline_ready(saved: dict, then_args: tuple[str, ...], timeout: float) -> bool:
+    """The unmodified copy READY on the second profile (run once per set of its arguments)."""
+    if not then_args or saved.get("then_baseline", {}).get("locust_args") == list(then_args):
+        return True
+    print(f"[baseline] unmodified, then {shlex.join(then_args)} ...", flush=True)
+    base = run_copy(UNMODIFIED, "unmodified", None, timeout, False, then_args)
+    print(f"    {base['label']}, {base['seconds']} s", flush=True)
+    if base["outcome"] != "ok":
+        print(f"mutants: the unmodified node is not READY on the second profile "
+              f"({base['outcome']}): nothing to judge against", file=sys.stderr)  # fmt: skip
+        return False
+    saved["then_baseline"] = {**base, "locust_args": list(then_args)}
+    return True
+
+
+def then_line(rows: list[dict]) -> str:
+    """The header's word on the second profile: its arguments and what it killed."""
+    judged = [r["then"] for r in rows if "then" in r]
+    if not judged:
+        return ""
+    args = sorted({shlex.join(t["locust_args"]) for t in judged})
+    killed = sum(t["mutant_outcome"] == "killed" for t in judged)
+    return (
+        f"; the survivors judged again with `{'`, `'.join(args)}`: {len(judged)} of them, "
+        f"{killed} NOT READY there"
+    )
+
+
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt  # SIGTERM stops like Ctrl-C: the run in flight is cleaned up
 
@@ -257,6 +311,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument(
         "--rejudge", default="", help="judge these mutants again (job ids, comma-separated)"
+    )
+    p.add_argument(
+        "--then", default="", help="Locust args of a second profile every survivor is judged by"
     )
     p.add_argument("--list", action="store_true", help="list the sample and exit")
     p.add_argument(
@@ -286,6 +343,11 @@ def main(argv: list[str] | None = None) -> int:
             s = _spec(i)
             print(f"{module_of(s)}:{s.start_pos[0]} {s.definition_name} {s.operator_name}")
         return 0
+    then_args = tuple(shlex.split(a.then))
+    known = equivalents()
+    mark_annotations(rows, saved.get("commit", _commit()))
+    items = {i.job_id: i for i in db.work_items} if then_args else {}
+    again = [r for r in rows if needs_then(r, then_args, known)]
     total = len(pending) + len(rows)
     print(f"mutants: {db.num_work_items} enumerated by cosmic-ray over {len(MODULES)} modules; "
           f"{total} sampled (seed {a.seed}), {len(rows)} already judged", flush=True)  # fmt: skip
@@ -300,21 +362,29 @@ def main(argv: list[str] | None = None) -> int:
                       "nothing to judge against", file=sys.stderr)  # fmt: skip
                 return 2
             saved = {"commit": _commit(), "baseline": base, "locust_args": list(locust_args)}
-        for n, item in enumerate(pending[: a.limit or None], len(rows) + 1):
+        if (again or pending) and not then_baseline_ready(saved, then_args, a.timeout):
+            return 2
+        work = [(items[r["defect"]], r) for r in again] + [(i, None) for i in pending]
+        for n, (item, row) in enumerate(work[: a.limit or None], 1):
             s = _spec(item)
-            print(f"[{n}/{total}] {module_of(s)}:{s.start_pos[0]} {s.operator_name} ...",
+            print(f"[{n}/{len(work)}] {module_of(s)}:{s.start_pos[0]} {s.operator_name} ...",
                   flush=True)  # fmt: skip
-            row = judge(item, a.timeout, locust_args)
+            if row is None:
+                row = judge(item, a.timeout, locust_args)
+                print(f"    {row['mutant_outcome']}: {row['label']}, {row['seconds']} s")
+                rows.append(row)
+            if needs_then(row, then_args, known):
+                second_opinion(row, item, a.timeout, then_args)
+                then = row["then"]
+                print(f"    then {a.then}: {then['mutant_outcome']}: {then['label']}, "
+                      f"{then['seconds']} s", flush=True)  # fmt: skip
             record(db, row)
-            rows.append(row)
             rows_path.write_text(json.dumps({**saved, "rows": rows}, indent=1))
-            print(f"    {row['mutant_outcome']}: {row['label']}, {row['seconds']} s", flush=True)
     except KeyboardInterrupt:
         print("interrupted: the run in flight was stopped; run again to resume", file=sys.stderr)
         return 130
     finally:
         db.close()
-    known = equivalents()
     mark_annotations(rows, saved["commit"])
     mark_invalid(rows, saved["commit"])
     s = score(rows, known)
@@ -322,6 +392,7 @@ def main(argv: list[str] | None = None) -> int:
     header = (
         f"# Mutants of the node judged by peerload (commit {saved['commit']})\n\n"
         f"{len(rows)} of {total} sampled mutants judged, seed {a.seed}, Locust args: {args}"
+        f"{then_line(rows)}"
     )
     (a.out / "mutants.md").write_text(markdown(rows, known, header))
     pct = "n/a" if s["score"] is None else f"{s['score']:.0%}"

@@ -85,10 +85,24 @@ def parse_plan_dict() -> dict:
     return {"version": 1, "fault": [{"id": "p", "kind": "pause", "at": "1s", "duration": "1s"}]}
 
 
-@pytest.mark.parametrize("name", ["phase4.toml", "quick.toml", "churn.toml"])
+@pytest.mark.parametrize("name", sorted(p.name for p in PLANS.glob("*.toml")))
 def test_shipped_plans_load(name: str) -> None:
     plan = load_plan(PLANS / name)
     assert plan.seed is not None and plan.faults
+
+
+def test_the_wide_plan_is_the_quick_one_without_its_isolation() -> None:
+    quick, wide = load_plan(PLANS / "quick.toml"), load_plan(PLANS / "wide.toml")
+    kept = [(f.id, f.kind) for f in quick.faults if f.kind != "partition"]
+    assert (
+        [(f.id, f.kind) for f in wide.faults]
+        == kept
+        == [
+            ("crash-one", "crash"),
+            ("pause-one", "pause"),
+            ("cut-one-link", "link"),
+        ]
+    )
 
 
 @pytest.mark.parametrize(

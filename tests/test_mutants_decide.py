@@ -77,3 +77,35 @@ def test_rows_judged_before_are_marked_invalid_from_the_code_at_their_commit():
         (True, "invalid"),
         (False, "killed"),
     ]
+
+
+WIDE = ("--nodes", "20", "--fault-plan", "wide")
+
+
+def test_a_survivor_is_judged_by_the_second_profile_once_and_never_an_equivalent_one():
+    from bench.mutants import needs_then
+
+    survivor = row("return url * 2, link", "return url + 2, link", line_no=5)
+    assert needs_then(survivor, WIDE, []) and not needs_then(survivor, (), [])
+    listed = Equivalent("m.py", "core/X", "return url * 2, link", "return url + 2, link", "why")
+    assert not needs_then(survivor, WIDE, [listed])
+    assert not needs_then({**survivor, "in_annotation": True}, WIDE, [])
+    assert not needs_then({**survivor, "mutant_outcome": "killed"}, WIDE, [])
+    judged = {**survivor, "then": {"locust_args": list(WIDE), "mutant_outcome": "survived"}}
+    assert not needs_then(judged, WIDE, []) and needs_then(judged, ("--nodes", "30"), [])
+
+
+def test_the_report_says_what_the_second_profile_judged_and_killed():
+    from bench.mutants import then_line
+
+    then = {"locust_args": list(WIDE)}
+    rows = [
+        {"then": {**then, "mutant_outcome": "killed"}},
+        {"then": {**then, "mutant_outcome": "survived"}},
+        {"mutant_outcome": "killed"},
+    ]
+    assert then_line(rows) == (
+        "; the survivors judged again with `--nodes 20 --fault-plan wide`: 2 of them, "
+        "1 NOT READY there"
+    )
+    assert then_line(rows[2:]) == ""
