@@ -186,6 +186,10 @@ class Adapter:
         self.nodes = {n.name: n for n in nodes}
         #: node -> {peer: round-trip ms}, filled by ``peers`` where the network reports RTT.
         self.rtt_ms: dict[str, dict[str, float]] = {}
+        #: node -> {peer: seconds since it last heard from that peer}, filled by ``peers``
+        #: where the network says (the ``joined`` check: a peer called alive but unheard of for
+        #: longer than any failure detector waits is a stale view).
+        self.last_seen_s: dict[str, dict[str, float]] = {}
         #: node -> the peers it floods to (its neighbours), filled by ``peers`` where the
         #: network says which they are: the links the checker's model follows when nodes
         #: re-link around a dead one.

@@ -50,6 +50,11 @@ GRPC_OPTIONS = [
 GONE = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
 
 
+def numbers(peers: list[dict], field: str) -> dict[str, float]:
+    """Peer name -> ``field`` of each member of a peers view that has a number there."""
+    return {p["name"]: p[field] for p in peers if isinstance(p.get(field), int | float)}
+
+
 class BuiltinAdapter(Adapter):
     """peerload's node: every capability."""
 
@@ -138,9 +143,8 @@ class BuiltinAdapter(Adapter):
 
     def peers(self, node: NodeInfo) -> dict[str, str]:
         peers = self.request(node, "GET", "/peers").get("peers", [])
-        self.rtt_ms[node.name] = {
-            p["name"]: p["rtt_ms"] for p in peers if isinstance(p.get("rtt_ms"), int | float)
-        }
+        self.rtt_ms[node.name] = numbers(peers, "rtt_ms")
+        self.last_seen_s[node.name] = numbers(peers, "last_seen_s")
         self.links[node.name] = {p["name"] for p in peers if p.get("neighbour") and p.get("name")}
         return {p.get("name"): p.get("state") for p in peers}
 

@@ -11,7 +11,8 @@ MEANING = {
     "up": "a node does not answer its health call: it did not start, it crashed, or the "
     "definition's ready path or ports are wrong",
     "joined": "nodes do not see each other: joining (node.join in the definition) or "
-    "membership does not work, so searches cannot reach every node",
+    "membership does not work, so searches cannot reach every node (or a node calls a peer "
+    "alive that it has not heard from for minutes: its view is stale)",
     "search": "a search does not find another node's file: queries are not forwarded, or "
     "answers are lost or wrong on the way back",
     "ttl0": "a TTL 0 search left the node it was asked on: the TTL is not honoured",

@@ -45,6 +45,7 @@ from reports.model import Model
 
 from . import corpus
 from .adapter import (
+    ALIVE,
     FILES,
     INDEX,
     LISTED,
@@ -69,6 +70,11 @@ MAX_LISTED = 5
 INDEX_WAIT_S = 5.0
 POLL_S = 0.25
 INDEX_BYTES = 4096
+#: A peer a node calls alive must have been heard from within this long: longer than any
+#: failure detector waits before it suspects (on 200 of our nodes a probe round is ~2 min).
+STALE_ALIVE_S = 300.0
+#: How far back a node's wall clock may step between hearing from a peer and saying so.
+CLOCK_STEP_S = 1.0
 MAX_SEARCHABLE_CHECKS = 200
 
 
@@ -174,11 +180,23 @@ def check_joined(net: Adapter, nodes: list[NodeInfo]) -> Check:
         if why or missing:
             what = f"does not see {', '.join(missing)} {seen} ({describe(node.name, view)})"
             gaps.append(f"{node.name} {why or what}")
+        gaps += stale_views(net, node, view or {})
     if gaps:
         return Check("joined", FAIL, listed(gaps))
     if net.has(PEERS):
         return Check("joined", PASS, "every node sees all alive")
     return Check("joined", PASS, "every node lists all; unverified: whether they are alive")
+
+
+def stale_views(net: Adapter, node: NodeInfo, view: dict[str, str]) -> list[str]:
+    """Peers ``node`` calls alive while it says it last heard from them longer ago than
+    ``STALE_ALIVE_S`` (or in its future), where the network says when."""
+    seen = net.last_seen_s.get(node.name, {})
+    return [
+        f"{node.name} says {peer} alive, last heard from {seen[peer]:.6g} s ago"
+        for peer, state in sorted(view.items())
+        if state == ALIVE and peer in seen and not -CLOCK_STEP_S <= seen[peer] <= STALE_ALIVE_S
+    ]
 
 
 def check_search(net: Adapter, nodes: list[NodeInfo], topology: Topology | None = None) -> Check:
