@@ -208,8 +208,8 @@ def add_options(parser) -> None:
     parser.add_argument(
         "--fault-plan",
         default="",
-        help="fault plan file (TOML/JSON), a shipped plan (quick, phase4, links, churn, scale), "
-        "or none; default: the profile's",
+        help="fault plan file (TOML/JSON), a shipped plan (quick, phase4, links, churn, wide, "
+        "scale), or none; default: the profile's",
     )
     parser.add_argument(
         "--files-per-node",
