@@ -120,7 +120,7 @@ def test_good_options_pass_and_create_nothing(tmp_path, monkeypatch):
         ({"topology": "ring", "cluster": "http://127.0.0.1:1"}, "--topology: for the embedded"),
         (
             {"fault_plan": "nosuch"},
-            "no such plan file; shipped plans: churn, links, phase4, quick, scale, or none",
+            "no such plan file; shipped plans: churn, links, phase4, quick, scale, wide, or none",
         ),
         (
             {"nodes": 2},
