@@ -13,10 +13,10 @@
    (``bench/mutations.run_copy``; Locust arguments after ``--`` are added). NOT READY kills it;
    any other label but READY (INCONCLUSIVE, REGRESSION) is counted apart; READY: it survived; no
    verdict (the harness failed, or the time ran out) is an error, counted as neither.
-   With ``--then ARGS`` (e.g. ``--then '--nodes 20 --fault-plan wide'``) every survivor is
-   judged again by a second profile, whose unmodified run must be READY too; its verdict is the
-   mutant's (the row keeps both). Survivors of an earlier run are judged by it on resume, the
-   ones decided equivalent excepted.
+   With ``--then ARGS`` (e.g. ``--then '--nodes 20 --fault-plan wide --threshold detect_s=5'``)
+   every survivor is judged again by a second profile, whose unmodified run must be READY too;
+   its verdict is the mutant's (the row keeps both). Survivors of an earlier run are judged by
+   it on resume, the ones decided equivalent excepted.
 4. ``DIR/mutants.json`` holds every row; ``DIR/mutants.md`` the score by module and each
    survivor with its diff. A second run with the same ``--out`` resumes where the first stopped
    (``--limit N`` stops after N, e.g. to share the machine between mutants).
@@ -175,14 +175,13 @@ def second_opinion(row: dict, item: WorkItem, timeout: float, then_args: tuple[s
 
 
 def needs_then(row: dict, then_args: tuple[str, ...], known: list[Equivalent]) -> bool:
-    """Whether a judged row is a survivor the second profile has not judged yet."""
-    return (
-        bool(then_args)
-        and row["mutant_outcome"] == "survived"
-        and row.get("then", {}).get("locust_args") != list(then_args)
-        and not row.get("in_annotation")
-        and not is_equivalent(row, known)
-    )
+    """Whether a judged row is a survivor of the first profile that this second profile has
+    not judged (one judged by another second profile, whatever it said, is judged again)."""
+    if not then_args or row.get("in_annotation") or is_equivalent(row, known):
+        return False
+    if "then" in row:
+        return row["then"].get("locust_args") != list(then_args)
+    return row["mutant_outcome"] == "survived"
 
 
 def outcome(row: dict) -> str:

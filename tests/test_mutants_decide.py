@@ -93,6 +93,9 @@ def test_a_survivor_is_judged_by_the_second_profile_once_and_never_an_equivalent
     assert not needs_then({**survivor, "mutant_outcome": "killed"}, WIDE, [])
     judged = {**survivor, "then": {"locust_args": list(WIDE), "mutant_outcome": "survived"}}
     assert not needs_then(judged, WIDE, []) and needs_then(judged, ("--nodes", "30"), [])
+    # killed by another second profile: that verdict is not this profile's
+    killed = {**judged, "mutant_outcome": "killed"}
+    assert needs_then(killed, ("--nodes", "30"), []) and not needs_then(killed, WIDE, [])
 
 
 def test_the_report_says_what_the_second_profile_judged_and_killed():
