@@ -115,14 +115,15 @@ def install_interrupts(runner: Runner) -> Callable[[], None]:
     if threading.current_thread() is not threading.main_thread():
         return lambda: None
     presses = 0
-    stopping = False  # runner.stop() only once: a signal landing inside it would deadlock on
-    # the lock of the Event it sets (as networks.cluster's did)
+    stopping = False  # runner.stop() only once
 
     def stop_once(status: str) -> None:
         nonlocal stopping
         if not stopping:
             stopping = True
-            runner.stop(status)
+            # From another thread: the handler runs on the main thread, which may be inside the
+            # Event's wait() holding its lock; setting it here deadlocked (1 run in ~12).
+            threading.Thread(target=runner.stop, args=(status,), daemon=True).start()
 
     def on_sigint(signum: int, frame: Any) -> None:
         nonlocal presses
