@@ -384,8 +384,7 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     finally:
         db.close()
-    mark_annotations(rows, saved["commit"])
-    mark_invalid(rows, saved["commit"])
+    mark_invalid(rows, saved["commit"])  # annotations: marked above, or by judge()
     s = score(rows, known)
     args = " ".join(saved["locust_args"]) or "(the quick profile)"
     header = (

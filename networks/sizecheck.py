@@ -10,13 +10,10 @@ one), then downloaded from that node by the harness; each step must keep the fil
 
 from __future__ import annotations
 
-import hashlib
-import uuid
-
 from .adapter import DOWNLOAD, INDEX, NODE_DOWNLOAD, Adapter, NodeInfo
 from .corpuscheck import download_problem
 from .outcomes import FAIL, NOT_MEASURABLE, PASS
-from .verify import Check, _call
+from .verify import Check, _call, new_file
 
 MIB = 1024 * 1024
 #: Empty, one byte, and either side of 1 MiB: a whole number of chunks at every power-of-two
@@ -24,18 +21,10 @@ MIB = 1024 * 1024
 EDGE_SIZES = (0, 1, MIB, MIB + 1)
 
 
-def edge_file(size: int) -> tuple[dict, bytes]:
-    """A new file of ``size`` bytes no node holds and no user searches for."""
-    seed = uuid.uuid4()
-    data = (seed.bytes * (size // 16 + 1))[:size]
-    name = f"conformance-{seed.hex[:12]}-{size}.bin"
-    return {"name": name, "sha256": hashlib.sha256(data).hexdigest(), "size": size}, data
-
-
 def _problem(net: Adapter, source: NodeInfo, taker: NodeInfo | None, size: int) -> str | None:
     """What went wrong with a file of ``size`` bytes, given to ``source`` and pulled by
     ``taker`` (None: the network has no node-to-node download), or None."""
-    file, data = edge_file(size)
+    file, data = new_file(size)
     acked, why = _call(net.index, source, file["name"], data)
     if why:
         return f"adding it to {source.name} failed: {why}"

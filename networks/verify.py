@@ -328,9 +328,10 @@ def place_new_file(
     return Placed(owner, searcher, file, acked is None, failure)
 
 
-def new_file() -> tuple[dict, bytes]:
-    """A file no node holds and no user searches for: ``{"name", "sha256", "size"}``, bytes."""
-    data = uuid.uuid4().bytes * (INDEX_BYTES // 16)
+def new_file(size: int = INDEX_BYTES) -> tuple[dict, bytes]:
+    """A file of ``size`` bytes no node holds and no user searches for:
+    ``{"name", "sha256", "size"}``, bytes."""
+    data = (uuid.uuid4().bytes * (size // 16 + 1))[:size]
     name = f"conformance-{uuid.uuid4().hex[:12]}.bin"
     return {"name": name, "sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}, data
 

@@ -10,7 +10,8 @@ import hashlib
 import pytest
 
 from networks.outcomes import FAIL, PASS
-from networks.sizecheck import EDGE_SIZES, check_sizes, edge_file
+from networks.sizecheck import EDGE_SIZES, check_sizes
+from networks.verify import new_file
 from tests.patched import check_on_two, patched_definition
 
 #: The node's pull refuses a stream that carried no data (a loop that waits for a first chunk).
@@ -27,10 +28,10 @@ def sizes_check(network, tmp_path):
 
 
 def test_edge_files_have_their_size_and_a_new_name_each():
-    files = [edge_file(size) for size in EDGE_SIZES]
+    files = [new_file(size) for size in EDGE_SIZES]
     assert [len(data) for _, data in files] == list(EDGE_SIZES) == [f["size"] for f, _ in files]
     assert all(f["sha256"] == hashlib.sha256(data).hexdigest() for f, data in files)
-    assert len({f["name"] for f, _ in files + [edge_file(0)]}) == len(EDGE_SIZES) + 1
+    assert len({f["name"] for f, _ in files + [new_file(0)]}) == len(EDGE_SIZES) + 1
 
 
 @pytest.mark.integration
