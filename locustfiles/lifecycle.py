@@ -83,7 +83,8 @@ def on_init(environment, **_) -> None:
 
         netns = needs_netns(options)
         disk_mb = needs_small_disks(options)
-        small = f"data dirs on {disk_mb} MiB disks of their own: the plan fills one"
+        reason = "--disk-mb" if getattr(options, "disk_mb", 0) else "the plan fills one"
+        small = f"data dirs on {disk_mb} MiB disks of their own: {reason}"
         notes = [why for why in (netns, disk_mb and small) if why]
         say(
             f"starting an embedded {options.network} network of {opts.node_count(options)} nodes"

@@ -218,6 +218,14 @@ def add_options(parser) -> None:
         help="corpus files of each node of the embedded network (0: the profile's, "
         f"{DEFAULT_FILES_PER_NODE} quick, {FULL.files_per_node} full)",
     )
+    parser.add_argument(
+        "--disk-mb",
+        type=int,
+        default=0,
+        help="each node of the embedded network on a small disk (tmpfs) of N MiB of its own "
+        "(Linux, root), so a disk can run full: the initial verification's full_disk check, "
+        "the disk_full fault (0: only for a plan with disk_full, 256 MiB where root)",
+    )
     parser.add_argument("--levels", default=None, help="concurrency levels, e.g. 5,10,20,25")
     parser.add_argument("--step-time", type=float, default=0, help="seconds per level (0: profile)")
     parser.add_argument(

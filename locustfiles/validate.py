@@ -120,9 +120,12 @@ def needs_netns(options) -> str | None:
 
 def needs_small_disks(options) -> int | None:
     """The size (MiB) of the small disk each data dir of the embedded network gets, or None:
-    when the plan fills a disk (disk_full) and small disks can be mounted here (root). Where
-    they cannot, the nodes start as they are and the fault backend's line at the start says
-    disk_full cannot be applied (faults.fit): the run ends INCONCLUSIVE, not NOT READY."""
+    ``--disk-mb``, else when the plan fills a disk (disk_full) and small disks can be mounted
+    here (root). Where they cannot, the nodes start as they are and the fault backend's line at
+    the start says disk_full cannot be applied (faults.fit): the run ends INCONCLUSIVE, not NOT
+    READY."""
+    if getattr(options, "disk_mb", 0):
+        return options.disk_mb
     spec = options.fault_plan or opts.profile(options.profile).default_plan
     if not spec or spec == opts.NO_PLAN:
         return None
@@ -130,6 +133,22 @@ def needs_small_disks(options) -> int | None:
     if not any(faults.kinds.REGISTRY[f.kind].acts_on == DISK for f in plan.faults):
         return None
     return disks.DEFAULT_MB if disks.available()[0] else None
+
+
+def check_disk_mb(options) -> None:
+    """ValueError for a ``--disk-mb`` that cannot be had (out of range, not root, a cluster)."""
+    mb = getattr(options, "disk_mb", 0)
+    if not mb:
+        return
+    if options.cluster:
+        raise ValueError("--disk-mb: the embedded network's disks; start --cluster with its own")
+    try:
+        disks.check_size(mb)
+    except ValueError as exc:
+        raise ValueError(f"--disk-mb: {exc}") from None
+    ok, why = disks.available()
+    if not ok:
+        raise ValueError(f"--disk-mb: {why}")
 
 
 def check_seconds(name: str, value: float, *, zero_ok: bool) -> None:
@@ -163,6 +182,7 @@ def check_options(options, *, web_ui: bool) -> RunFolders:
     check_size_and_topology(options, network)
     if not options.cluster:
         corpus.check_size(opts.node_count(options), opts.files_per_node(options))
+    check_disk_mb(options)
     check_seconds("--step-time", options.step_time, zero_ok=True)
     check_seconds("--stress-p95-ms", options.stress_p95_ms, zero_ok=False)
     try:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 
+from faults.backends.control import ControlClient, small_disks_missing
 from networks import verify
 from networks.adapter import PEERS, Refused, Unavailable
 from networks.roguecheck import check_rogue
@@ -47,7 +48,10 @@ def steady_state(state, *, index: bool = True) -> list[str]:
         state.links_seen.update(
             tuple(sorted((a, b))) for a, peers in net.links.items() for b in peers if a != b
         )
-        checks = verify.conformance(net, state.verified_nodes(), index=index, topology=topo)
+        disks = None if small_disks_missing(state.descriptor) else ControlClient(state.descriptor)
+        checks = verify.conformance(
+            net, state.verified_nodes(), index=index, topology=topo, disks=disks
+        )
         return verify.problems(checks)
     finally:
         net.close()

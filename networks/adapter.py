@@ -64,6 +64,11 @@ class Refused(Exception):
     """The node answered, but not with what the operation needs."""
 
 
+class Full(Refused):
+    """The node refused a write because its disk has no room (HTTP's 507): raised by an
+    adapter whose network says so (``Adapter.tells_full``)."""
+
+
 @dataclass(frozen=True)
 class NodeInfo:
     """One node of the network under test, as the launcher started it (or a descriptor says).
@@ -181,6 +186,9 @@ class Adapter:
     #: looks parallel (gRPC's BDP probe grew our node's to 5-20 MiB: ``grpc_options`` turns it
     #: off). Left unset, downloads keep the window growth their throughput needs.
     steady_windows = False
+    #: Whether the adapter raises ``Full`` when a node refuses a write for want of disk space,
+    #: so the ``full_disk`` check can tell a clean refusal from a node that broke on it.
+    tells_full = False
 
     def __init__(self, nodes: list[NodeInfo]) -> None:
         self.nodes = {n.name: n for n in nodes}

@@ -21,6 +21,7 @@ import grpc
 from geventhttpclient import HTTPClient
 
 from node import memory
+from node.api import INSUFFICIENT_STORAGE
 from node.names import BadName, check_name
 from proto import p2p_pb2
 from proto.chunks import download_call
@@ -29,6 +30,7 @@ from . import builtin_rogue
 from .adapter import (
     ALL,
     Adapter,
+    Full,
     Hit,
     NodeInfo,
     Probe,
@@ -60,6 +62,7 @@ class BuiltinAdapter(Adapter):
 
     name = "builtin"
     capabilities = ALL
+    tells_full = True
 
     def __init__(self, nodes: list[NodeInfo]) -> None:
         super().__init__(nodes)
@@ -100,7 +103,8 @@ class BuiltinAdapter(Adapter):
             raise Refused(f"{node.name}: malformed JSON") from None
         if response.status_code not in ok:
             error = answer.get("error") if isinstance(answer, dict) else None
-            raise Refused(f"{node.name}: HTTP {response.status_code}: {error}"[:200])
+            kind = Full if response.status_code == INSUFFICIENT_STORAGE else Refused
+            raise kind(f"{node.name}: HTTP {response.status_code}: {error}"[:200])
         if not isinstance(answer, dict):
             raise Refused(f"{node.name}: malformed answer")
         return answer

@@ -26,6 +26,8 @@ MEANING = {
     "find) a file it downloaded",
     "sizes": "an empty file, a one-byte file or one that ends on a chunk boundary does not "
     "travel intact: the transfer loop is wrong at its edges",
+    "full_disk": "a node whose disk is full loses or changes a file it acknowledged, serves a "
+    "write it refused, breaks instead of refusing, or does not take writes once it has room",
     "parallel": "downloads from one node do not stream at the same time: the node serves "
     "files one (or a few) at a time, so every download waits behind the others",
     "concurrent": "searches at once from one node get wrong answers: state shared between "

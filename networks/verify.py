@@ -24,8 +24,10 @@ network cannot be asked (its adapter lacks the capability) says "not measurable"
 - ``index``: a newly added file becomes findable from another node (needs indexing).
 
 Past these, networks/deepchecks.py (``ttl1``, ``flow``, ``remove``, ``parallel``,
-``concurrent``), networks/sizecheck.py (``sizes``: files of 0, 1 and chunk-boundary bytes) and
-networks/malformed.py (``malformed``: bad input refused, the node unharmed).
+``concurrent``), networks/sizecheck.py (``sizes``: files of 0, 1 and chunk-boundary bytes),
+networks/diskcheck.py (``full_disk``: where data dirs are small disks, a full one refuses
+writes cleanly and loses nothing) and networks/malformed.py (``malformed``: bad input refused,
+the node unharmed).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 # The one checker of search answers: conformance judges its answers as the run judges its own.
 from reports.checker import COMPLETE, compact_hit, judge_answer
@@ -44,6 +47,9 @@ from reports.integrity import OBSERVATIONS, observation, summary
 from reports.model import Model
 
 from . import corpus
+
+if TYPE_CHECKING:
+    from .diskcheck import SmallDisks
 from .adapter import (
     ALIVE,
     FILES,
@@ -367,14 +373,17 @@ def conformance(
     index: bool = True,
     topology: Topology | None = None,
     rogue: bool = False,
+    disks: SmallDisks | None = None,
 ) -> list[Check]:
     """Every check, in order; past a node that is down, only ``up`` is meaningful. Without
     ``index`` (the final verification) nothing is added to the nodes: no ``index``, no
     ``flow``. ``topology``: the links the nodes were joined in (None: unknown, ``ttl_depth``
-    cannot tell, and the search check assumes every node is within ``SEARCH_TTL``). ``rogue``
+    cannot tell, and the search check assumes every node is within ``SEARCH_TTL``). ``disks``:
+    the nodes' data dirs are small disks it may fill (``full_disk``, with ``index``). ``rogue``
     last: the member it joins stays in the nodes' membership (a run checks it at its end)."""
     from .corpuscheck import check_corpus, check_download
     from .deepchecks import check_concurrent, check_flow, check_parallel, check_remove, check_ttl1
+    from .diskcheck import check_full_disk
     from .malformed import check_malformed
     from .roguecheck import check_rogue
     from .sizecheck import check_sizes
@@ -389,6 +398,8 @@ def conformance(
     if index:
         checks += [check_index(net, nodes, topology), check_flow(net, nodes, topology)]
         checks.append(check_sizes(net, nodes))
+        if disks is not None:
+            checks.append(check_full_disk(net, nodes, disks))
         checks += [check_remove(net, nodes, topology), check_parallel(net, nodes)]
         checks.append(check_malformed(net, nodes))
     checks.append(check_concurrent(net, nodes, topology))
@@ -476,6 +487,13 @@ def main(argv: list[str] | None = None) -> int:
         metavar="N",
         help=f"corpus files of each node started (default {corpus.DEFAULT_FILES_PER_NODE})",
     )
+    p.add_argument(
+        "--disk-mb",
+        type=int,
+        metavar="N",
+        help="each node's data dir a tmpfs of N MiB of its own (Linux, root), so the "
+        "full_disk check can fill one",
+    )
     args = p.parse_args(argv)
     launcher = None
     try:
@@ -493,6 +511,7 @@ def main(argv: list[str] | None = None) -> int:
                 netns=args.netns,
                 topology=args.topology,
                 files_per_node=args.files_per_node,
+                disk_mb=args.disk_mb,
             )
             topology = launcher.topology
             print(f"networks.verify: starting {args.nodes} nodes of {spec}", flush=True)
@@ -506,7 +525,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"networks.verify: error: {exc}", file=sys.stderr)
         return 2
     try:
-        checks = conformance(net, nodes, topology=topology, rogue=True)
+        disks = launcher if launcher is not None and args.disk_mb else None
+        checks = conformance(net, nodes, topology=topology, rogue=True, disks=disks)
     finally:
         net.close()
         if launcher is not None:

@@ -5,9 +5,11 @@ conformance checks are shown to fail on a node that has the defect they are for.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+from networks.adapter import Adapter, NodeInfo
 from networks.definition import NetworkDefinition, load_file
 from networks.launcher import Launcher
 from networks.verify import Check
@@ -32,12 +34,22 @@ def patched_definition(tmp_path: Path, name: str, code: str) -> NetworkDefinitio
     return load_file(path)
 
 
-def check_on_two(network: str | NetworkDefinition, tmp_path: Path, check: Callable) -> Check:
-    """``check(adapter, nodes)`` on two nodes of ``network`` with two seeded files each."""
-    with Launcher(network, 2, files_per_node=2, workdir=tmp_path / "run") as launcher:
+@contextmanager
+def two_nodes(
+    network: str | NetworkDefinition, tmp_path: Path, **options
+) -> Iterator[tuple[Launcher, Adapter, list[NodeInfo]]]:
+    """Two nodes of ``network`` with two seeded files each (``options``: the launcher's), and
+    an adapter to them."""
+    with Launcher(network, 2, files_per_node=2, workdir=tmp_path / "run", **options) as launcher:
         nodes = launcher.node_infos()
         net = launcher.network.adapter_class(nodes)
         try:
-            return check(net, nodes)
+            yield launcher, net, nodes
         finally:
             net.close()
+
+
+def check_on_two(network: str | NetworkDefinition, tmp_path: Path, check: Callable) -> Check:
+    """``check(adapter, nodes)`` on two nodes of ``network`` with two seeded files each."""
+    with two_nodes(network, tmp_path) as (_, net, nodes):
+        return check(net, nodes)

@@ -20,6 +20,7 @@ from locustfiles import options as opts
 from locustfiles.outcome import NO_RUN, final_lines
 from locustfiles.resultsdir import LATEST, RunFolders, check_explicit, new_run_folder
 from locustfiles.runstate import RunState
+from networks import disks
 from networks.cluster import MAX_NODES
 from reports.synthetic import synthetic_run
 from tests.locust_run import (
@@ -131,12 +132,26 @@ def test_good_options_pass_and_create_nothing(tmp_path, monkeypatch):
         ({"profile": "slow"}, "--profile must be one of"),
         ({"threshold": "nosuch=1"}, "unknown threshold"),
         ({"baseline": "/nonexistent/run"}, "--baseline: "),
+        ({"disk_mb": 3}, "--disk-mb: disk_mb (--disk-mb) must be 4..65536 MiB, not 3"),
+        ({"disk_mb": 64, "cluster": "http://127.0.0.1:1"}, "--disk-mb: the embedded network's"),
     ],
 )
 def test_a_bad_option_is_one_line(change, message):
     with pytest.raises(ValueError) as caught:
         validate.check_options(options(**change), web_ui=False)
     assert message in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_small_disks_are_asked_for_or_follow_the_plan():
+    root = disks.available()[0]
+    assert validate.needs_small_disks(options()) is None  # quick: no disk_full
+    assert validate.needs_small_disks(options(disk_mb=64)) == 64
+    assert validate.needs_small_disks(options(fault_plan="churn")) == (
+        disks.DEFAULT_MB if root else None
+    )
+    if not root:
+        with pytest.raises(ValueError, match="^--disk-mb: mounting a tmpfs needs root"):
+            validate.check_options(options(disk_mb=64), web_ui=False)
 
 
 def test_nodes_do_not_count_against_a_given_cluster():
@@ -271,6 +286,7 @@ def run_locust(cwd: Path, *args: str, stdout=subprocess.PIPE, stderr=subprocess.
         (("--nodes", str(MAX_NODES + 1)), f"--nodes must be 1..{MAX_NODES}"),
         (("--nodes", "2"), "not for 2 nodes: fault[3].kind: no link"),
         (("--results-dir", "full"), "--results-dir full is not empty"),
+        (("--disk-mb", "3"), "--disk-mb: disk_mb (--disk-mb) must be 4..65536 MiB"),
     ],
 )
 def test_bad_options_exit_2_with_one_line_and_no_cluster(tmp_path, args, message):

@@ -131,6 +131,13 @@ class ControlClient:
                 return {"name": name, "note": ALREADY_THERE[action]}
             raise
 
+    def fill_disk(self, name: str) -> dict[str, Any]:
+        """Fill ``name``'s small disk (networks.diskcheck.SmallDisks, as the launcher does)."""
+        return self.node_action(name, "fill_disk")
+
+    def free_disk(self, name: str) -> dict[str, Any]:
+        return self.node_action(name, "free_disk")
+
     def node_states(self) -> dict[str, str]:
         """GET /nodes -> {name: state}."""
         url = f"{self.control}/nodes"
