@@ -43,10 +43,22 @@ MALFORMED = "malformed"
 #: The adapter can join a member that serves wrong files and ask a node to fetch from it
 #: (``Adapter.rogue_pulls``); needs ``node_download``.
 ROGUE = "rogue"
+#: A node reports its own running totals of the work it did (``Adapter.counts``: its metrics).
+COUNTS = "counts"
 ALL = frozenset(
     {SEARCH, INDEX, DOWNLOAD, NODE_DOWNLOAD, PEERS, MEMBERS, PARTIAL, MESSAGES, CHECKSUM, FILES}
-    | {REMOVE, MALFORMED, ROGUE}
+    | {REMOVE, MALFORMED, ROGUE, COUNTS}
 )
+#: The totals ``Adapter.counts`` may give, each since the node started: searches it originated,
+#: downloads it served to the end, downloads it began serving and did not finish, file bytes it
+#: served.
+SEARCHES, SERVED, SERVED_FAILED, SERVED_BYTES = (
+    "searches",
+    "served",
+    "served_failed",
+    "served_bytes",
+)
+COUNT_KEYS = (SEARCHES, SERVED, SERVED_FAILED, SERVED_BYTES)
 
 #: Peer states a ``peers`` view uses; ``listed``: "listed, liveness unknown" (a ``members`` view).
 ALIVE, SUSPECT, DEAD, LISTED = "alive", "suspect", "dead", "listed"
@@ -239,6 +251,11 @@ class Adapter:
 
     def files(self, node: NodeInfo) -> dict[str, str | None]:
         """The files ``node`` holds: name -> sha256 (None when it does not say)."""
+        raise NotImplementedError
+
+    def counts(self, node: NodeInfo) -> dict[str, float]:
+        """``node``'s own running totals (its metrics), under the ``COUNT_KEYS`` it keeps: any
+        of them; one it does not keep is left out, never given as 0."""
         raise NotImplementedError
 
     def remove(self, node: NodeInfo, name: str) -> None:

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 import grpc
 from geventhttpclient import HTTPClient
+from prometheus_client.parser import text_string_to_metric_families
 
 from node import memory
 from node.api import INSUFFICIENT_STORAGE
@@ -29,6 +30,10 @@ from proto.chunks import download_call
 from . import builtin_rogue
 from .adapter import (
     ALL,
+    SEARCHES,
+    SERVED,
+    SERVED_BYTES,
+    SERVED_FAILED,
     Adapter,
     Full,
     Hit,
@@ -50,6 +55,14 @@ GRPC_OPTIONS = [
 ]
 #: gRPC codes that mean "the node is not there" (as opposed to "it said no").
 GONE = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
+#: ``Adapter.counts`` from our node's /metrics (node/metrics.py): key -> sample, its labels.
+OUT, OK, ERROR = ("direction", "out"), ("outcome", "ok"), ("outcome", "error")
+METRIC_COUNTS = {
+    SEARCHES: ("peerload_searches_total", frozenset()),
+    SERVED: ("peerload_downloads_total", frozenset({OUT, OK})),
+    SERVED_FAILED: ("peerload_downloads_total", frozenset({OUT, ERROR})),
+    SERVED_BYTES: ("peerload_download_bytes_total", frozenset({OUT})),
+}
 
 
 def numbers(peers: list[dict], field: str) -> dict[str, float]:
@@ -84,27 +97,33 @@ class BuiltinAdapter(Adapter):
             self._http[node.name] = client
         return client
 
-    def request(
-        self, node: NodeInfo, method: str, path: str, body: bytes | None = None, ok=(200,)
-    ) -> dict[str, Any]:
-        """One JSON call; ``Unavailable`` when the node does not answer, ``Refused`` when it
-        answers with another status or not with JSON."""
+    def _exchange(
+        self, node: NodeInfo, method: str, path: str, body: bytes | None = None
+    ) -> tuple[int, bytes]:
+        """One HTTP call: its status and body; ``Unavailable`` when the node does not answer."""
         try:
             response = self._client(node).request(method, path, body=body or b"")
-            raw = response.read()
+            return response.status_code, response.read()
         except Exception as exc:  # refused, reset, timeout: the node is not there
             broken = self._http.pop(node.name, None)
             if broken is not None:
                 broken.close()
             raise Unavailable(f"{node.name}: {type(exc).__name__}: {exc}"[:200]) from None
+
+    def request(
+        self, node: NodeInfo, method: str, path: str, body: bytes | None = None, ok=(200,)
+    ) -> dict[str, Any]:
+        """One JSON call; ``Unavailable`` when the node does not answer, ``Refused`` when it
+        answers with another status or not with JSON."""
+        status, raw = self._exchange(node, method, path, body)
         try:
             answer = json.loads(raw) if raw else {}
         except ValueError:
             raise Refused(f"{node.name}: malformed JSON") from None
-        if response.status_code not in ok:
+        if status not in ok:
             error = answer.get("error") if isinstance(answer, dict) else None
-            kind = Full if response.status_code == INSUFFICIENT_STORAGE else Refused
-            raise kind(f"{node.name}: HTTP {response.status_code}: {error}"[:200])
+            kind = Full if status == INSUFFICIENT_STORAGE else Refused
+            raise kind(f"{node.name}: HTTP {status}: {error}"[:200])
         if not isinstance(answer, dict):
             raise Refused(f"{node.name}: malformed answer")
         return answer
@@ -151,6 +170,22 @@ class BuiltinAdapter(Adapter):
         self.last_seen_s[node.name] = numbers(peers, "last_seen_s")
         self.links[node.name] = {p["name"] for p in peers if p.get("neighbour") and p.get("name")}
         return {p.get("name"): p.get("state") for p in peers}
+
+    def counts(self, node: NodeInfo) -> dict[str, float]:
+        names = {name for name, _ in METRIC_COUNTS.values()}
+        query = urllib.parse.urlencode([("name[]", n) for n in sorted(names)])
+        status, raw = self._exchange(node, "GET", f"/metrics?{query}")
+        if status != 200:
+            raise Refused(f"{node.name}: HTTP {status} for /metrics")
+        try:
+            samples = [s for f in text_string_to_metric_families(raw.decode()) for s in f.samples]
+        except ValueError as exc:
+            raise Refused(f"{node.name}: /metrics: {exc}"[:200]) from None
+        # A labelled counter shows a child once it counted: one not shown has counted nothing.
+        return {
+            key: sum(s.value for s in samples if s.name == name and labels <= s.labels.items())
+            for key, (name, labels) in METRIC_COUNTS.items()
+        }
 
     def removable(self, node: NodeInfo) -> str | None:
         if not node.shared_dir or not os.path.isdir(node.shared_dir):

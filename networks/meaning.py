@@ -20,6 +20,8 @@ MEANING = {
     "ttl_depth": "TTL k does not reach exactly the nodes within k hops: the TTL or the hop "
     "count is off",
     "download": "a file does not download with the bytes it was given",
+    "counts": "a node's own totals (its metrics) do not count what it did: an operator watching "
+    "them is told a wrong story (a counter that never moves, a success counted as a failure)",
     "corpus": "a node lost or changed files it was given",
     "index": "a new file is not found from another node: adding files or searching them is broken",
     "flow": "the download-share-search flow breaks: a node does not serve (or others do not "

@@ -25,6 +25,7 @@ network cannot be asked (its adapter lacks the capability) says "not measurable"
 
 Past these, networks/deepchecks.py (``ttl1``, ``flow``, ``remove``, ``parallel``,
 ``concurrent``), networks/sizecheck.py (``sizes``: files of 0, 1 and chunk-boundary bytes),
+networks/countcheck.py (``counts``: a node's own totals count what it was asked),
 networks/diskcheck.py (``full_disk``: where data dirs are small disks, a full one refuses
 writes cleanly and loses nothing) and networks/malformed.py (``malformed``: bad input refused,
 the node unharmed).
@@ -382,6 +383,7 @@ def conformance(
     the nodes' data dirs are small disks it may fill (``full_disk``, with ``index``). ``rogue``
     last: the member it joins stays in the nodes' membership (a run checks it at its end)."""
     from .corpuscheck import check_corpus, check_download
+    from .countcheck import check_counts
     from .deepchecks import check_concurrent, check_flow, check_parallel, check_remove, check_ttl1
     from .diskcheck import check_full_disk
     from .malformed import check_malformed
@@ -394,7 +396,10 @@ def conformance(
     checks = [up, check_joined(net, nodes), check_search(net, nodes, topology)]
     checks += [check_ttl0(net, nodes), check_ttl1(net, nodes, topology)]
     checks += [check_ttl_depth(net, nodes, topology)]
-    checks += [check_download(net, nodes), check_corpus(net, nodes)]
+    checks.append(check_download(net, nodes))
+    if index:  # nothing else asks the nodes for anything yet: their totals can add up exactly
+        checks.append(check_counts(net, nodes))
+    checks.append(check_corpus(net, nodes))
     if index:
         checks += [check_index(net, nodes, topology), check_flow(net, nodes, topology)]
         checks.append(check_sizes(net, nodes))

@@ -37,7 +37,7 @@ def test_a_bad_network_is_one_line_and_exit_2():
 
 @pytest.mark.integration
 @pytest.mark.parametrize(
-    ("network", "passed"), [("builtin", 15), ("examples/tinyp2p/network.toml", 11)]
+    ("network", "passed"), [("builtin", 16), ("examples/tinyp2p/network.toml", 11)]
 )
 def test_a_healthy_network_passes_every_named_check(network, passed):
     if "tinyp2p" in network:
@@ -50,7 +50,8 @@ def test_a_healthy_network_passes_every_named_check(network, passed):
     assert "not measurable  ttl_depth: a full mesh: every node is 1 hop away" in run.stdout
     # a full mesh cannot show a TTL 1 that goes on: the check says so
     assert "unverified: that it stops after one hop (no node is 2 hops away)" in run.stdout
-    if passed == 15:  # our node downloads from another node: the Phase 3 flow is checked
+    if passed == 16:  # our node downloads from another node: the Phase 3 flow is checked
+        assert "pass            counts: after 3 searches from n1" in run.stdout
         assert "pass            malformed: 140 malformed or edge requests to n1, n2" in run.stdout
         assert "pass            rogue: 14 wrong files refused by n1, n2, none kept" in run.stdout
         assert "pass            flow: n2 downloaded a file from n1, serves it intact," in run.stdout
@@ -59,6 +60,7 @@ def test_a_healthy_network_passes_every_named_check(network, passed):
         assert "not measurable  malformed: the adapter cannot send malformed" in run.stdout
         assert "not measurable  rogue: the adapter cannot make a member serve" in run.stdout
         assert "not measurable  remove: the network cannot be given and rid of" in run.stdout
+        assert "not measurable  counts: the network does not report its nodes' own" in run.stdout
         assert "unverified: the hits' sha256 (the network gives none)" in run.stdout
 
 
