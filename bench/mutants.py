@@ -19,7 +19,9 @@
    it on resume, the ones decided equivalent excepted.
 4. ``DIR/mutants.json`` holds every row; ``DIR/mutants.md`` the score by module and each
    survivor with its diff. A second run with the same ``--out`` resumes where the first stopped
-   (``--limit N`` stops after N, e.g. to share the machine between mutants).
+   (``--limit N`` stops after N, e.g. to share the machine between mutants). The sample is
+   judged in a seeded random order, so a session stopped part way has judged a random part of
+   it (an estimate of the score, not the first modules' score).
 
 Equivalent mutants (no input can tell them from the original) are decided by reading each
 survivor's diff against the code; the ones found are listed in ``bench/mutants_equivalent.toml``
@@ -52,6 +54,7 @@ from bench.mutants_decide import (  # noqa: E402
     equivalents,
     in_annotation,
     is_equivalent,
+    judging_order,
     mark_annotations,
     mark_invalid,
     parses,
@@ -135,6 +138,10 @@ def open_session(out: Path, sample: int, seed: int, fresh: bool) -> WorkDB:
     skipped = [i.job_id for i in items if i.job_id not in keep]
     db.set_multiple_results(skipped, WorkResult(worker_outcome=WorkerOutcome.SKIPPED))
     return db
+
+
+def _order_key(item: WorkItem) -> tuple[str, str]:
+    return module_of(_spec(item)), item.job_id
 
 
 def forget(db: WorkDB, job_ids: list[str]) -> None:
@@ -327,7 +334,7 @@ def main(argv: list[str] | None = None) -> int:
     a.out.mkdir(parents=True, exist_ok=True)
     rows_path = a.out / "mutants.json"
     db = open_session(a.out, a.sample, a.seed, a.fresh)
-    pending = sorted(db.pending_work_items, key=lambda i: (module_of(_spec(i)), i.job_id))
+    pending = judging_order(db.pending_work_items, a.seed, _order_key)
     saved = json.loads(rows_path.read_text()) if rows_path.is_file() and not a.fresh else {}
     rows: list[dict] = saved.get("rows", [])
     if a.rejudge_errors or a.rejudge:
@@ -336,7 +343,7 @@ def main(argv: list[str] | None = None) -> int:
                  or (a.rejudge_errors and r["mutant_outcome"] == "error")]  # fmt: skip
         rows = [r for r in rows if r["defect"] not in again]
         forget(db, again)
-        pending = sorted(db.pending_work_items, key=lambda i: (module_of(_spec(i)), i.job_id))
+        pending = judging_order(db.pending_work_items, a.seed, _order_key)
     if a.list:
         for i in pending:
             s = _spec(i)

@@ -8,10 +8,15 @@ from __future__ import annotations
 
 import ast
 import functools
+import random
 import subprocess
 import tomllib
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 REPO = Path(__file__).resolve().parent.parent
 EQUIVALENT_FILE = REPO / "bench" / "mutants_equivalent.toml"
@@ -142,3 +147,11 @@ def is_equivalent(row: dict, known: list[Equivalent]) -> str:
         if same and e.function in ("", row["function"]):
             return e.why
     return ""
+
+
+def judging_order(items: Iterable[T], seed: int, key: Callable[[T], Any]) -> list[T]:
+    """The mutants left to judge, in a seeded random order (of their order by ``key``): a
+    session stopped part way has judged a random part of the sample, not its first modules."""
+    ordered = sorted(items, key=key)
+    random.Random(seed).shuffle(ordered)
+    return ordered

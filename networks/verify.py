@@ -497,7 +497,9 @@ def main(argv: list[str] | None = None) -> int:
         type=int,
         metavar="N",
         help="each node's data dir a tmpfs of N MiB of its own (Linux, root), so the "
-        "full_disk check can fill one",
+        "full_disk check can fill one; 256 as the Locust suite's (a disk smaller than a "
+        "node's upload limit runs full before the limit is reached, and the rogue check, "
+        "which sends one byte over it, then gets 507)",
     )
     args = p.parse_args(argv)
     launcher = None

@@ -8,6 +8,7 @@ from bench.mutants_decide import (
     equivalents,
     in_annotation,
     is_equivalent,
+    judging_order,
     mark_invalid,
     parses,
     reapplied,
@@ -112,3 +113,12 @@ def test_the_report_says_what_the_second_profile_judged_and_killed():
         "1 NOT READY there"
     )
     assert then_line(rows[2:]) == ""
+
+
+def test_the_sample_is_judged_in_a_seeded_random_order():
+    sample = [f"node/{m}.py:{n}" for m in ("catalog", "flood", "transfer") for n in range(10)]
+    first = judging_order(reversed(sample), 3, str)
+    assert first == judging_order(sample, 3, str)  # the seed decides, not the listing
+    assert sorted(first) == sorted(sample) and first != sorted(sample)
+    assert {m.split(":")[0] for m in first[:6]} != {"node/catalog.py"}  # not module by module
+    assert judging_order(sample, 4, str) != first
