@@ -40,8 +40,8 @@ def test_our_node_refuses_writes_on_a_full_disk_and_loses_nothing(tmp_path):
     check = full_disk_check("builtin", tmp_path)
     assert check.outcome == PASS, check.detail
     assert check.detail == (
-        "n1's disk filled: a new file refused, an overwrite with an empty file refused; "
-        "nothing lost, writes taken again once freed"
+        "n1's disk filled: a new file refused, a pull from n2 refused, the overwrite with an "
+        "empty file refused; nothing lost, writes taken again once freed"
     )
 
 
@@ -51,13 +51,14 @@ def test_a_refused_overwrite_that_loses_the_old_file_fails(tmp_path):
     assert check.detail.startswith(
         "n1, disk full: the overwrite with an empty file, refused: download of conformance-"
     )
-    assert "new file" not in check.detail  # the new file was refused cleanly
+    assert "new file" not in check.detail and "pull" not in check.detail  # refused cleanly
 
 
 def test_a_node_that_breaks_on_a_full_disk_fails_even_if_it_loses_nothing(tmp_path):
     check = full_disk_check(patched_definition(tmp_path, "no-full", NO_FULL), tmp_path)
     assert check.outcome == FAIL, check.detail
-    assert "the new file: refused with n1: HTTP 500" in check.detail
+    assert "a new file: refused with n1: HTTP 500" in check.detail
+    assert "a pull from n2: refused with n1: HTTP 500" in check.detail
     assert check.detail.endswith("not as a full disk")
     assert "download" not in check.detail
 
