@@ -36,9 +36,11 @@ import difflib
 import json
 import random
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 from collections import Counter
 from pathlib import Path
 
@@ -103,12 +105,31 @@ def _operator(spec):
 
 
 def mutated_source(item: WorkItem, root: Path) -> tuple[str, str | None]:
-    """``item``'s mutation applied to ``root``'s copy of its module: (original, mutated)."""
+    """``item``'s mutation applied to ``root``'s copy of its module: (original, mutated); a
+    root without that module gets a copy of it first (a reading, no run)."""
     spec = _spec(item)
     path = root / module_of(spec)
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(REPO / module_of(spec), path)
     if path.resolve().is_relative_to((REPO / "node").resolve()):
         raise RuntimeError(f"refusing to mutate the working tree: {path}")
     return apply_mutation(path, _operator(spec), spec.occurrence)
+
+
+def decided_by_reading(item: WorkItem) -> str:
+    """Why ``item`` needs no run (its outcome is decided by reading it), or '': a mutant inside
+    an annotation never evaluated (equivalent) or one whose module does not parse (invalid)."""
+    with tempfile.TemporaryDirectory(prefix="peerload-mut-read-") as tmp:
+        try:
+            original, mutated = mutated_source(item, Path(tmp))
+        except Exception:  # cosmic-ray's operator failed: the run says so, as before
+            return ""
+    if mutated is not None and not parses(mutated):
+        return "does not parse"
+    if mutated is not None and in_annotation(original, *_spec(item).start_pos):
+        return "in an annotation"
+    return ""
 
 
 def diff_of(item: WorkItem, original: str, mutated: str | None) -> str:
@@ -160,8 +181,15 @@ def judge(item: WorkItem, timeout: float, locust_args: tuple[str, ...]) -> dict:
         sources["original"], sources["mutated"] = mutated_source(item, root)
 
     where = f"{module_of(spec)}:{spec.start_pos[0]}"
-    row = run_copy(item.job_id, f"{where} {spec.operator_name}", mutate, timeout, False,
-                   locust_args)  # fmt: skip
+    if reason := decided_by_reading(item):  # no run: its outcome does not depend on one
+        row = {"defect": item.job_id, "description": f"{where} {spec.operator_name}",
+               "label": None, "problems": [], "failed": [], "seconds": 0.0, "exit_code": None,
+               "peerload_line": "", "not_run": reason}  # fmt: skip
+        with tempfile.TemporaryDirectory(prefix="peerload-mut-read-") as tmp:
+            mutate(Path(tmp))
+    else:
+        row = run_copy(item.job_id, f"{where} {spec.operator_name}", mutate, timeout, False,
+                       locust_args)  # fmt: skip
     row.update(module=module_of(spec), line_no=spec.start_pos[0], function=spec.definition_name,
                operator=spec.operator_name, occurrence=spec.occurrence)  # fmt: skip
     row["diff"] = diff_of(item, sources.get("original", ""), sources.get("mutated"))
@@ -198,6 +226,8 @@ def outcome(row: dict) -> str:
         return "error"  # the mutation did not apply: nothing was judged
     if row.get("invalid"):
         return "invalid"
+    if row.get("not_run") and row.get("in_annotation"):
+        return "equivalent"
     if row["label"] is None or row["problems"]:
         return "error"
     if row["label"] == NOT_READY:
@@ -209,6 +239,7 @@ def record(db: WorkDB, row: dict) -> None:
     """The row in cosmic-ray's terms: killed = anything but READY; error = incompetent."""
     test = {
         "survived": TestOutcome.SURVIVED,
+        "equivalent": TestOutcome.SURVIVED,
         "error": TestOutcome.INCOMPETENT,
         "invalid": TestOutcome.INCOMPETENT,
     }.get(row["mutant_outcome"], TestOutcome.KILLED)
@@ -222,7 +253,7 @@ def score(rows: list[dict], known: list[Equivalent]) -> dict:
     (killed / non-equivalent judged)."""
     counts = Counter()
     for r in rows:
-        if r["mutant_outcome"] == "survived" and (why := is_equivalent(r, known)):
+        if r["mutant_outcome"] in ("survived", "equivalent") and (why := is_equivalent(r, known)):
             r["equivalent"] = why
             counts["equivalent"] += 1
         else:
@@ -247,12 +278,14 @@ def markdown(rows: list[dict], known: list[Equivalent], header: str) -> str:
         out.append("| " + " | ".join(map(str, cells)) + " |")
     for title, kind in (("Survivors", "survived"), ("Other labels", "flagged"),
                         ("Invalid (do not parse)", "invalid"), ("Errors", "error")):  # fmt: skip
-        chosen = [r for r in rows if r["mutant_outcome"] == kind]
+        chosen = [r for r in rows if r["mutant_outcome"] == kind
+                  or (kind == "survived" and r["mutant_outcome"] == "equivalent")]  # fmt: skip
         if chosen:
             out += ["", f"## {title}", ""]
         for r in chosen:
             tag = f" — equivalent: {r['equivalent']}" if r.get("equivalent") else ""
             extra = f" ({r['label']}; {'; '.join(r['problems'])})" if kind != "survived" else ""
+            extra = f" (not run: {r['not_run']})" if r.get("not_run") else extra
             out += [f"- `{r['module']}:{r['line_no']}` {r['function']} {r['operator']}"
                     f"{extra}{tag}", "", "```diff", r["diff"].rstrip(), "```"]  # fmt: skip
     return "\n".join(out) + "\n"

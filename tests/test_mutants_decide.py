@@ -3,6 +3,8 @@ equivalent (inside a postponed annotation, or listed with its reason)."""
 
 from __future__ import annotations
 
+import pytest
+
 from bench.mutants_decide import (
     Equivalent,
     equivalents,
@@ -84,7 +86,7 @@ WIDE = ("--nodes", "20", "--fault-plan", "wide")
 
 
 def test_a_survivor_is_judged_by_the_second_profile_once_and_never_an_equivalent_one():
-    from bench.mutants import needs_then
+    needs_then = pytest.importorskip("bench.mutants").needs_then
 
     survivor = row("return url * 2, link", "return url + 2, link", line_no=5)
     assert needs_then(survivor, WIDE, []) and not needs_then(survivor, (), [])
@@ -100,7 +102,7 @@ def test_a_survivor_is_judged_by_the_second_profile_once_and_never_an_equivalent
 
 
 def test_the_report_says_what_the_second_profile_judged_and_killed():
-    from bench.mutants import then_line
+    then_line = pytest.importorskip("bench.mutants").then_line
 
     then = {"locust_args": list(WIDE)}
     rows = [
@@ -122,3 +124,17 @@ def test_the_sample_is_judged_in_a_seeded_random_order():
     assert sorted(first) == sorted(sample) and first != sorted(sample)
     assert {m.split(":")[0] for m in first[:6]} != {"node/catalog.py"}  # not module by module
     assert judging_order(sample, 4, str) != first
+
+
+def test_a_mutant_decided_by_reading_is_not_run_and_counted_as_decided():
+    mutants = pytest.importorskip("bench.mutants")
+    base = row("return url * 2, link", "return url + 2, link", line_no=5)
+    unrun = {**base, "label": None, "problems": [], "not_run": "in an annotation"}
+    noted = {**unrun, "in_annotation": True}
+    assert mutants.outcome(noted) == "equivalent"
+    assert mutants.outcome({**unrun, "invalid": True}) == "invalid"
+    assert mutants.outcome(unrun) == "error"  # not run, and nothing decided: no verdict
+    rows = [{**noted, "mutant_outcome": "equivalent"}, {**base, "mutant_outcome": "killed"}]
+    counts = mutants.score(rows, [])
+    assert (counts["equivalent"], counts["killed"], counts["score"]) == (1, 1, 1.0)
+    assert "(not run: in an annotation) — equivalent: " in mutants.markdown(rows, [], "# h")
