@@ -142,12 +142,14 @@ class Probe:
 
     ``send`` makes it and returns the HTTP-like status the node answered (``Unavailable`` when
     it did not answer); ``impostor``: the peer name it claims, which the node must never list
-    (a message it took in although no node of the network could have sent it)."""
+    (a message it took in although no node of the network could have sent it); ``victim``: a
+    member of the network it speaks against, whom the node must still call alive after it."""
 
     name: str
     send: Callable[[], int]
     expect: str = REFUSE
     impostor: str | None = None
+    victim: str | None = None
 
 
 @dataclass(frozen=True)

@@ -204,7 +204,8 @@ class BuiltinAdapter(Adapter):
         self.request(node, "POST", "/files/rescan")
 
     def probes(self, node: NodeInfo) -> list[Probe]:
-        return builtin_probes(node)
+        victim = next((n for n in self.nodes if n != node.name), None)
+        return builtin_probes(node, victim)
 
     def rogue_pulls(self, node: NodeInfo) -> list[RoguePull]:
         return builtin_rogue.rogue_pulls(node, self.health(node))

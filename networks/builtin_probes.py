@@ -44,13 +44,19 @@ IMPOSTOR_PORT = 9
 def _exchange(node: NodeInfo, send: Callable[[http.client.HTTPConnection], None]) -> int:
     """The status ``node`` answers what ``send`` writes on a connection of its own (a malformed
     request must not spoil a shared one); ``Unavailable`` when it does not answer."""
+    return _answer(node, send)[0]
+
+
+def _answer(
+    node: NodeInfo, send: Callable[[http.client.HTTPConnection], None]
+) -> tuple[int, bytes]:
+    """``_exchange``'s status, and the body with it."""
     url = urlsplit(node.http)
     conn = http.client.HTTPConnection(url.hostname, url.port, timeout=PROBE_TIMEOUT_S)
     try:
         send(conn)
         answer = conn.getresponse()
-        answer.read()
-        return answer.status
+        return answer.status, answer.read()
     except (OSError, http.client.HTTPException) as exc:
         raise Unavailable(f"{node.name}: {type(exc).__name__}: {exc}"[:200]) from None
     finally:
@@ -77,6 +83,26 @@ def post(node: NodeInfo, path: str, body: object) -> int:
     """The status ``node`` answers a POST of ``body`` (JSON, or raw bytes as they are)."""
     raw = body if isinstance(body, bytes) else json.dumps(body).encode()
     return status(node, "POST", path, raw, {"Content-Type": "application/json"})
+
+
+def _slander(node: NodeInfo, victim: str) -> Callable[[], int]:
+    """News that ``victim``, a member ``node`` knows, is dead at an incarnation beyond any a
+    node may hold: taken in, it could never be refuted. Its info is the node's own copy, so
+    only the incarnation is wrong (a check skipped for news of a known member shows here)."""
+
+    def send() -> int:
+        _, body = _answer(node, lambda conn: conn.request("GET", "/peers"))
+        try:
+            found = [p for p in json.loads(body)["peers"] if p["name"] == victim]
+        except (ValueError, KeyError, TypeError):
+            raise Unavailable(f"{node.name}: its peers view is not one") from None
+        if not found:
+            raise Unavailable(f"{node.name} does not list {victim}")
+        item = {k: found[0][k] for k in ("node_id", "name", "http", "grpc")}
+        news = {**item, "inc": MAX_INC, "state": "dead"}
+        return post(node, "/peers/ping", {"self": None, "news": [news]})
+
+    return send
 
 
 def _post(node: NodeInfo, path: str, body: object) -> Callable[[], int]:
@@ -139,8 +165,8 @@ def _member_probes(node: NodeInfo) -> list[Probe]:
     return probes
 
 
-def builtin_probes(node: NodeInfo) -> list[Probe]:
-    """Every probe for one node of ours."""
+def builtin_probes(node: NodeInfo, victim: str | None = None) -> list[Probe]:
+    """Every probe for one node of ours; ``victim``: another member, for news against it."""
     q_max = "q" * MAX_QUERY_CHARS
     flood = [
         ("a query of 0 characters", _flood(q=""), REFUSE),
@@ -211,4 +237,8 @@ def builtin_probes(node: NodeInfo) -> list[Probe]:
             REFUSE,
         ),
     ]
-    return probes + _member_probes(node)
+    probes += _member_probes(node)
+    if victim is not None:  # last: its victim's state is read right after it
+        what = f"news that member {victim} is dead at incarnation {MAX_INC}"
+        probes.append(Probe(what, _slander(node, victim), IGNORE, victim=victim))
+    return probes

@@ -6,11 +6,13 @@ host through, a limit not enforced. A network in the field meets a buggy or host
 or later, and one bad member it takes in is flooded and probed by every node. The adapter knows
 the network's protocol and makes the requests (``Adapter.probes``); this module only judges
 them: each must be refused with a 4xx, accepted (the edge of a limit, still valid), or ignored
-(no server error, and the impostor it names never among the node's peers); afterwards the node
-still answers its health call.
+(no server error, the impostor it names never among the node's peers, and a member it speaks
+against still called alive); afterwards the node still answers its health call.
 """
 
 from __future__ import annotations
+
+import time
 
 from .adapter import (
     ACCEPT,
@@ -28,6 +30,9 @@ from .verify import FAIL, NOT_MEASURABLE, PASS, Check, _call, listed
 
 #: Nodes probed: each node runs the same code, and a node that took an impostor in gossips it.
 PROBED_NODES = 2
+#: How long a member a probe spoke against may take to be called alive again (it may be
+#: suspect for a moment for reasons of its own; taken-in news against it lasts for ever).
+VICTIM_WAIT_S, VICTIM_POLL_S = 2.0, 0.1
 
 
 def _answered(status: int, expect: str) -> bool:
@@ -51,11 +56,22 @@ def _problem(node: NodeInfo, probe: Probe) -> str | None:
     return f"{node.name} answered {probe.name} with HTTP {status}, not {wanted}"
 
 
-def _impostors(net: Adapter, node: NodeInfo, probes: list[Probe]) -> list[str]:
-    """The impostors ``node`` lists among its peers (not measurable without a peers view)."""
-    view, why = _call(net.peers, node)
-    if why:
-        return [f"{node.name}'s peers view after the probes: {why}"]
+def _peers_problems(net: Adapter, node: NodeInfo, probes: list[Probe]) -> list[str]:
+    """The impostors ``node`` lists among its peers, and the members probes spoke against
+    that it no longer calls alive (not measurable without a peers view)."""
+    victims = {p.victim: p.name for p in probes if p.victim}
+    deadline = time.monotonic() + VICTIM_WAIT_S
+    dead: set[str] = set()  # dead even for a moment: the news was taken in (refuted later)
+    while True:  # a member briefly suspect for its own reasons is given a moment
+        view, why = _call(net.peers, node)
+        if why:
+            return [f"{node.name}'s peers view after the probes: {why}"]
+        dead |= {v for v in victims if view.get(v) == "dead"}
+        slandered = sorted(v for v in victims if view.get(v) not in ("alive", "listed"))
+        if not slandered or dead or time.monotonic() >= deadline:
+            break
+        time.sleep(VICTIM_POLL_S)
+    slandered = sorted(set(slandered) | dead)
     first: dict[str, str] = {}
     for p in probes:
         if p.impostor:
@@ -63,6 +79,9 @@ def _impostors(net: Adapter, node: NodeInfo, probes: list[Probe]) -> list[str]:
     taken = sorted(n for n in view if n in first)
     return [
         f"{node.name} lists impostor {n} among its peers (first sent: {first[n]})" for n in taken
+    ] + [
+        f"{node.name} called {v} {'dead' if v in dead else view.get(v)} after {victims[v]}"
+        for v in slandered
     ]
 
 
@@ -75,7 +94,7 @@ def check_malformed(net: Adapter, nodes: list[NodeInfo]) -> Check:
         sent += len(probes)
         problems += [p for p in (_problem(node, probe) for probe in probes) if p]
         if watched:
-            problems += _impostors(net, node, probes)
+            problems += _peers_problems(net, node, probes)
         _, down = _call(net.health, node)
         if down:
             problems.append(f"{node.name} stopped serving after the probes: {down}")

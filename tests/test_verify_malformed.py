@@ -9,6 +9,8 @@ for it, and the detail names what went wrong.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from networks.deepchecks import check_remove
@@ -23,6 +25,12 @@ LAX_NODE = (
     "and all(isinstance(info.get(k), str) for k in m.INFO_FIELDS); "
     "strict = f.valid_message; "
     "f.valid_message = lambda msg, cap: strict({**msg, 'q': msg.get('q') or 'q'}, cap)"
+)
+#: News about a member the node knows skips every check (a fast path for known members).
+TRUSTING_NODE = (
+    "import node.membership as m; v = m.valid_item; "
+    "m.items = lambda raw, limit, known=None: [i for i in raw[:limit] if isinstance(i, dict) "
+    "and (i.get('node_id') in (known or {}) or v(i))] if isinstance(raw, list) else []"
 )
 STALE_NODE = "import node.catalog as c; c.Catalog.rescan = lambda self: []"
 
@@ -63,3 +71,14 @@ def test_a_node_whose_index_keeps_a_removed_file_fails_the_remove_check(tmp_path
     assert checks["remove"].outcome == FAIL
     assert "removed from n2, still found there" in checks["remove"].detail
     assert checks["malformed"].outcome == PASS, checks["malformed"].detail
+
+
+def test_a_node_that_takes_news_of_a_known_member_unchecked_fails(tmp_path):
+    checks = checks_of(patched_definition(tmp_path, "trusting", TRUSTING_NODE), tmp_path)
+    detail = checks["malformed"].detail
+    assert checks["malformed"].outcome == FAIL, detail
+    # each node slandered the other; a refutation may come back before one view is read
+    assert re.search(
+        rf"n\d called (n\d) dead after news that member \1 is dead at incarnation {2**53}", detail
+    )
+    assert "impostor" not in detail  # members it does not know are still checked
