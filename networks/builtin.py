@@ -226,6 +226,10 @@ class BuiltinAdapter(Adapter):
         try:
             for chunk in stream:
                 if chunk.done:
+                    # Wait for the call's end, as a well-behaved client does: cancelled after
+                    # the last chunk, a node may count a stream it served whole as failed.
+                    for _ in stream:
+                        pass
                     return
                 yield chunk.data
         except grpc.RpcError as exc:
