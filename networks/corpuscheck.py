@@ -24,10 +24,15 @@ CORPUS_WORKERS = 4
 CORPUS_BUDGET_S = 60.0
 
 
+def held_hit(node: NodeInfo, file: dict) -> Hit:
+    """A hit for ``file`` as ``node``, its holder, would answer it (what a download asks)."""
+    return Hit(node.name, file["name"], file["sha256"], file.get("size"), 0, node.grpc)
+
+
 def download_problem(net: Adapter, node: NodeInfo, file: dict) -> str | None:
     """Download ``file`` from ``node`` and check it against the seeded sha256."""
     digest = hashlib.sha256()
-    hit = Hit(node.name, file["name"], file["sha256"], file.get("size"), 0, node.grpc)
+    hit = held_hit(node, file)
     try:
         for data in net.download(node, hit, DOWNLOAD_TIMEOUT_S):
             digest.update(data)

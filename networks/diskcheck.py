@@ -27,12 +27,11 @@ from .adapter import (
     NODE_DOWNLOAD,
     Adapter,
     Full,
-    Hit,
     NodeInfo,
     Refused,
     Unavailable,
 )
-from .corpuscheck import DOWNLOAD_TIMEOUT_S, download_problem
+from .corpuscheck import DOWNLOAD_TIMEOUT_S, download_problem, held_hit
 from .outcomes import FAIL, NOT_MEASURABLE, PASS
 from .verify import Check, new_file
 
@@ -76,9 +75,8 @@ def _sent(net: Adapter, node: NodeInfo, write: Write) -> tuple[bool, str]:
 
 def _served(net: Adapter, node: NodeInfo, file: dict) -> bool:
     """Whether ``node`` serves any bytes of ``file`` (a refused write must not be)."""
-    hit = Hit(node.name, file["name"], file["sha256"], file["size"], 0, node.grpc)
     try:
-        return any(True for _ in net.download(node, hit, DOWNLOAD_TIMEOUT_S))
+        return any(True for _ in net.download(node, held_hit(node, file), DOWNLOAD_TIMEOUT_S))
     except (Unavailable, Refused):
         return False
 
