@@ -194,6 +194,7 @@ def judge(item: WorkItem, timeout: float, locust_args: tuple[str, ...]) -> dict:
                operator=spec.operator_name, occurrence=spec.occurrence)  # fmt: skip
     row["diff"] = diff_of(item, sources.get("original", ""), sources.get("mutated"))
     row["col"] = spec.start_pos[1]
+    row["harness"] = _commit()  # a sample judged over sittings may be judged by newer checks
     row["in_annotation"] = bool(sources.get("original")) and in_annotation(
         sources["original"], *spec.start_pos
     )

@@ -192,6 +192,7 @@ def run_record(state, options, *, live: bool = False) -> dict:
         "acked": list(state.acked),
         # how the network matches a term to a name: the model must match as it does
         "network_match": state.adapter_class.match,
+        "network_hops": state.adapter_class.hops,
     }
 
 

@@ -127,6 +127,8 @@ class Hit:
     name: str
     sha256: str | None = None  # None when the network's answers carry no checksum
     size: int | None = None
+    #: Links the query crossed to reach the holder (0: the origin's own file), as ``Adapter.hops``
+    #: says; None when the network does not say.
     hops: int | None = None
     source: str = ""  # what ``download`` needs to reach the holder (e.g. its gRPC address)
 
@@ -194,6 +196,11 @@ class Adapter:
     #: (``reports.model.MATCH_RULES``): "substring" (case-insensitive, as our node), "prefix"
     #: (case-insensitive) or "exact".
     match = "substring"
+    #: What a hit's ``hops`` counts, as the checker judges it (``reports.model.HOPS_RULES``):
+    #: "path" (the links the copy of the query that reached the holder crossed: never fewer
+    #: than the shortest way) or "fewest" (the fewest hops at which the query reached it: the
+    #: shortest way over the links up, in an answer not partial).
+    hops = "path"
     #: Set on an adapter of its own by a check that holds a download open unread (``parallel``):
     #: a transport that grows its receive window with throughput must keep it at its first
     #: size then, or a server that streams one file at a time pushes a whole file into it and

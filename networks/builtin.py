@@ -26,6 +26,7 @@ from node.api import INSUFFICIENT_STORAGE
 from node.names import BadName, check_name
 from proto import p2p_pb2
 from proto.chunks import download_call
+from reports.model import HOPS_FEWEST
 
 from . import builtin_rogue
 from .adapter import (
@@ -76,6 +77,7 @@ class BuiltinAdapter(Adapter):
     name = "builtin"
     capabilities = ALL
     tells_full = True
+    hops = HOPS_FEWEST  # node/flood.py: each hit takes the fewest hops the query reached it at
 
     def __init__(self, nodes: list[NodeInfo]) -> None:
         super().__init__(nodes)

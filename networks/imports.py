@@ -14,7 +14,7 @@ import importlib.util
 import sys
 from pathlib import Path
 
-from reports.model import MATCH_RULES
+from reports.model import HOPS_RULES, MATCH_RULES
 
 from .adapter import Adapter
 
@@ -56,6 +56,9 @@ def import_adapter(ref: str, here: Path | None = None) -> type[Adapter]:
     if cls.match not in MATCH_RULES:
         rules = ", ".join(MATCH_RULES)
         raise ValueError(f"adapter {ref!r}: match = {cls.match!r}: expected one of {rules}")
+    if cls.hops not in HOPS_RULES:
+        rules = ", ".join(HOPS_RULES)
+        raise ValueError(f"adapter {ref!r}: hops = {cls.hops!r}: expected one of {rules}")
     return cls
 
 

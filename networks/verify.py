@@ -141,7 +141,10 @@ def answer_model(net: Adapter, nodes: list[NodeInfo], topology: Topology | None)
             ]
         listed.append({"name": node.name, "files": files})
     ev = Evidence(
-        nodes=listed, topology=_links(topology), network_match=getattr(net, "match", None)
+        nodes=listed,
+        topology=_links(topology),
+        network_match=getattr(net, "match", None),
+        network_hops=getattr(net, "hops", None),
     )
     model = Model.from_evidence(ev)
     assert model is not None  # nodes listed: there is a model

@@ -8,7 +8,11 @@ says the network held and could reach when it was asked. From the origin, the TT
   up for the whole search; and every such file of a node the answer says answered (``reached``);
 - **allowed** hits: files matching the term that existed at some moment of the search, on nodes
   within TTL hops over any link that existed during it; a name put on a node but never
-  acknowledged is *unknown*, never phantom.
+  acknowledged is *unknown*, never phantom;
+- each hit's **hop count**: never fewer than the fewest hops over any link that existed (a
+  count below it makes the TTL horizon unjudgeable); where the network promises the fewest
+  (``Model.fewest_hops``), exactly the shortest way over the links up in a calm answer (not
+  partial, no fault near it).
 
 An answer is ``complete``, ``missing`` (a required hit absent and the answer not partial, or a
 hit of a node that answered absent, or more peer messages than the nodes that answered account
@@ -128,12 +132,15 @@ def judge_answer(
 ) -> Judged:
     """Classify the answer ``origin`` gave for ``term`` with ``ttl``, asked over ``[t0, t1]``."""
     near = model.hops(origin, t0, t1, required=False)
+    fewest = _fewest(model, origin, t0, t1, partial)
     classes: list[str] = []
     notes: list[str] = []
     present: set[tuple[str, str]] = set()
     for hit in hits:
         span = (t0, t1)
-        cls, note = _judge_hit(model, term, ttl, span, near, present, *hit[: len(HIT_FIELDS)])
+        cls, note = _judge_hit(
+            model, term, ttl, span, (near, fewest), present, *hit[: len(HIT_FIELDS)]
+        )
         present.add((hit[0], hit[1]))
         classes.append(cls)
         notes += [note] if note else []
@@ -153,9 +160,20 @@ def judge_answer(
     return Judged(COMPLETE, counted)
 
 
-def _judge_hit(model, term, ttl, span, near, present, node, name, size, sha, hops) -> tuple:
-    """One hit's class and, when wrong, why (``span``: the search's start and end)."""
+def _fewest(model: Model, origin: str, t0: float, t1: float, partial) -> dict | None:
+    """The hops each hit of a calm answer must carry where the network promises the fewest
+    (None: not judged): an answer said partial may have lost the shorter way's reply, and
+    during a fault or its recovery the links up are not known."""
+    if not model.fewest_hops or partial is not False or model.fault_during(t0, t1):
+        return None
+    return model.hops(origin, t0, t1, required=True)
+
+
+def _judge_hit(model, term, ttl, span, ways, present, node, name, size, sha, hops) -> tuple:
+    """One hit's class and, when wrong, why (``span``: the search's start and end; ``ways``:
+    the fewest hops to each node over any link, and over the links up when judged)."""
     t0, t1 = span
+    near, fewest = ways
     if (node, name) in present:
         return DUPLICATE, f"{name} on {node} twice"
     if node not in model.nodes:
@@ -169,6 +187,10 @@ def _judge_hit(model, term, ttl, span, near, present, node, name, size, sha, hop
         return PHANTOM, f"{node} did not hold {name} during the search"
     if near.get(node, math.inf) > ttl or (isinstance(hops, int) and hops > ttl):
         return BEYOND_TTL, f"{name} from {node}, {hops} hop(s) away, with TTL {ttl}"
+    if isinstance(hops, int) and (hops < near[node] or hops > (fewest or {}).get(node, hops)):
+        way = "over any link" if hops < near[node] else "over the links up"
+        shortest = near[node] if hops < near[node] else fewest[node]
+        return WRONG_METADATA, f"{name} from {node} said {hops} hop(s) away, {shortest:.0f} {way}"
     if size is not None and held.size is not None and size != held.size:
         return WRONG_METADATA, f"{name} on {node} said to be {size} bytes, holds {held.size}"
     if sha is not None and held.sha256 and not held.sha256.startswith(sha):

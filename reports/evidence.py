@@ -58,6 +58,8 @@ class Evidence:
     """The links built: ``{"spec", "nodes", "edges"}``; empty = a full mesh over the nodes."""
     network_match: str | None = None
     """How the network matches a search term to a file name (``reports.model``)."""
+    network_hops: str | None = None
+    """What the network's hop counts mean (``reports.model.HOPS_RULES``; None: ``path``)."""
     memo: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
     """Derived results computed once per evidence (the checker's classification)."""
 
@@ -90,6 +92,7 @@ class Evidence:
             acked=list(run.get("acked") or []),
             topology=dict(run.get("topology") or {}),
             network_match=run.get("network_match"),
+            network_hops=run.get("network_hops"),
         )
 
     def between(self, start: float, end: float) -> list[Sample]:

@@ -18,7 +18,8 @@ Built from raw facts only, so ``python -m reports DIR`` rebuilds it exactly:
   links the monitor rows saw (``links``); a partition cuts its target's links while it lasts.
 
 A file matches a term as the network matches (``run["network_match"]``): by default, as our node
-does, a case-insensitive substring of the name.
+does, a case-insensitive substring of the name. A hit's hop count is judged as the network
+counts (``run["network_hops"]``, ``HOPS_RULES``).
 """
 
 from __future__ import annotations
@@ -48,6 +49,12 @@ MATCH_RULES: dict[str, Callable[[str, str], bool]] = {
     "prefix": lambda term, name: name.lower().startswith(term.lower()),
 }
 DEFAULT_MATCH = "substring"
+#: What a hit's hop count means (``run["network_hops"]``): ``path``, the links one copy of the
+#: query crossed to reach the holder (at least the fewest over any link that existed: a count
+#: below it is wrong); ``fewest``, the fewest hops at which the query reached the holder (in a
+#: calm answer, exactly the shortest way over the links up, as our node promises).
+HOPS_PATH, HOPS_FEWEST = "path", "fewest"
+HOPS_RULES = (HOPS_PATH, HOPS_FEWEST)
 #: Sample ops that put a named file on a node.
 PUTS_FILES = ("index", "node_download")
 
@@ -115,6 +122,8 @@ class Model:
     #: Earlier holdings a wipe ended before the node got the same file again (``files`` has
     #: the latest holding of each node and name).
     ended: dict[tuple[str, str], list[Held]] = field(default_factory=dict)
+    #: A hit's hops are the fewest at which the query reached its holder (``HOPS_FEWEST``).
+    fewest_hops: bool = False
     _matching: dict[str, list[Held]] = field(default_factory=dict)
 
     def matching(self, term: str) -> list[Held]:
@@ -210,7 +219,8 @@ class Model:
             seen.add_edges_from(tuple(e) for e in links or () if len(e) == 2)
         match = MATCH_RULES.get(ev.network_match or DEFAULT_MATCH, MATCH_RULES[DEFAULT_MATCH])
         outages = _outages(ev, nodes)
-        return cls(nodes, files, unsure, topology, seen, outages, match, ended)
+        fewest = ev.network_hops == HOPS_FEWEST
+        return cls(nodes, files, unsure, topology, seen, outages, match, ended, fewest)
 
 
 def _distances(

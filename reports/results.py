@@ -47,6 +47,7 @@ RUN_KEYS = (
     "acked",
     "topology",
     "network_match",
+    "network_hops",
 )
 #: Set by ``reports.normalize.normalize_run``: malformed samples/rows dropped (kept on re-render).
 DROPPED = "dropped"

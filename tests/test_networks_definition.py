@@ -389,7 +389,7 @@ def test_after_start_calls_on_the_node_itself(tmp_path):
             load_text(MINIMAL.replace("[node]", "[node]\n" + bad), tmp_path)
 
 
-def test_an_adapter_says_how_its_network_matches_terms_and_a_rule_the_model_lacks_is_refused(
+def test_an_adapter_says_how_its_network_matches_and_counts_hops_and_a_rule_unknown_is_refused(
     tmp_path, monkeypatch
 ):
     from networks.adapter import Adapter
@@ -409,3 +409,6 @@ def test_an_adapter_says_how_its_network_matches_terms_and_a_rule_the_model_lack
         load_network("fuzzy_net_mod:Fuzzy")
     Fuzzy.match = "prefix"
     assert load_network("fuzzy_net_mod:Fuzzy").adapter_class.match == "prefix"
+    Fuzzy.hops = "ttl_left"
+    with pytest.raises(ValueError, match="hops = 'ttl_left': expected one of path, fewest"):
+        load_network("fuzzy_net_mod:Fuzzy")

@@ -91,6 +91,40 @@ def test_a_hit_from_three_hops_away_with_ttl_2_is_beyond_ttl():
     assert judged(search(10, [*every()[:3], hit("n4", hops=4)], ttl=2)).answer == BEYOND_TTL
 
 
+#: n1 - n2 - n3 - n4 with a shortcut n1 - n3: n3 is 1 hop from n1 and n4 2, or 2 and 3 the
+#: long way round through n2.
+SHORTCUT = {
+    "spec": "line",
+    "nodes": list(NAMES),
+    "edges": [["n1", "n2"], ["n2", "n3"], ["n3", "n4"], ["n1", "n3"]],
+}
+SHORT_WAY = [hit("n1", hops=0), hit("n2", hops=1), hit("n3", hops=1), hit("n4", hops=2)]
+LONG_WAY = [*SHORT_WAY[:2], hit("n3", hops=2), hit("n4", hops=3)]
+
+
+def test_a_hit_said_fewer_hops_away_than_any_link_allows_is_wrong_metadata():
+    under = [*SHORT_WAY[:3], hit("n4", hops=1)]
+    j = judged(search(10, under), topology=SHORTCUT)
+    assert j.answer == WRONG_METADATA and j.hits == {OK: 3, WRONG_METADATA: 1}
+    assert "alpha-n4-000.txt from n4 said 1 hop(s) away, 2 over any link" in j.note
+    # whatever the network's hops mean, and during a fault as well
+    assert judged(search(22, under), topology=SHORTCUT, **crash()).answer == WRONG_METADATA
+
+
+def test_a_hit_that_came_the_long_way_is_judged_as_the_network_counts_hops():
+    # "path" (the default): the hops of the copy that reached the holder, any way round
+    assert judged(search(10, LONG_WAY), topology=SHORTCUT).answer == COMPLETE
+    # "fewest" (our node): in a calm answer, exactly the shortest way over the links up
+    fewest = {"topology": SHORTCUT, "network_hops": "fewest"}
+    assert judged(search(10, SHORT_WAY), **fewest).answer == COMPLETE
+    j = judged(search(10, LONG_WAY), **fewest)
+    assert j.answer == WRONG_METADATA and j.hits == {OK: 2, WRONG_METADATA: 2}
+    assert "alpha-n3-000.txt from n3 said 2 hop(s) away, 1 over the links up" in j.note
+    # not judged where the shorter way may have been lost: a partial answer, a fault near it
+    assert judged(search(10, LONG_WAY, partial=True), **fewest).answer == DEGRADED
+    assert judged(search(31, LONG_WAY), **fewest, **crash()).answer == UNKNOWN
+
+
 def test_a_node_returning_2_of_its_10_matching_files_is_missing():
     nodes = [{"name": "n1", "files": files("n1")}, {"name": "n2", "files": files("n2", 10)}]
     some = [hit("n1", hops=0), hit("n2", 0), hit("n2", 1)]
