@@ -11,6 +11,11 @@ file carries the most popular word (so a search for it has hits on every node) a
 replicated (so it is a file only that node holds). The vocabulary is substring-free and every
 word holds a letter that uploads (``idx-<hex>…``), conformance files and extensions never
 contain, so a word matches exactly the names it is a segment of, and nothing the run adds.
+
+Beside its catalog, each folder holds what real shared folders collect (``CLUTTER``): a Finder
+index and a folder-icon file, names a node may share or refuse (ours refuses both: hidden, and a
+control character) but that must never stop it sharing the rest. No word is in their names, so
+no search the harness makes finds them either way.
 """
 
 from __future__ import annotations
@@ -39,6 +44,10 @@ SMALL_MIN, SMALL_MAX = 1024, 64 * 1024  # log-uniform: most files are a few KiB
 LARGE_MIN, LARGE_MAX = 1024 * 1024, 8 * 1024 * 1024
 LARGE_EVERY = 160  # one multi-MiB file per this many files of a node (none below)
 MAX_LARGE_BYTES = 128 * 1024 * 1024  # all multi-MiB files of a network together
+
+#: Files the operating system leaves in a shared folder (name -> size), not part of the catalog:
+#: macOS's Finder index and a folder's custom-icon file (its name ends in a carriage return).
+CLUTTER = {".DS_Store": 6148, "Icon\r": 0}
 
 REPLICA_SHARE = 0.10  # of a node's files, also held by other nodes
 MAX_EXTRA_COPIES = 2  # other nodes holding one replicated file
@@ -171,8 +180,11 @@ def plan(nodes: list[str], seed: int, files_per_node: int) -> dict[str, list[Cor
 
 
 def write_corpus(shared_dir: Path, files: Iterable[CorpusFile]) -> list[dict]:
-    """Write a node's files into its shared folder; the manifest (name, size, sha256)."""
+    """Write a node's files, and the ``CLUTTER``, into its shared folder; the manifest of its
+    catalog (name, size, sha256)."""
     shared_dir.mkdir(parents=True, exist_ok=True)
+    for name, size in CLUTTER.items():
+        (shared_dir / name).write_bytes(CorpusFile(name, size, name).data())
     manifest = []
     for file in files:
         data = file.data()

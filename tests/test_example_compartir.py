@@ -21,6 +21,7 @@ pytest.importorskip("flask", reason="compartir needs Flask (pip install -e '.[ex
 
 from examples.compartir import codegen
 from networks import adapter as pl
+from networks.corpus import CLUTTER
 from networks.definition import load_network
 from networks.launcher import Launcher
 from networks.procs import free_port
@@ -100,7 +101,8 @@ def test_a_node_runs_in_the_virtualenv_the_variable_names(tmp_path, monkeypatch)
         node = launcher.node_infos()[0]
         assert psutil.Process(node.pid).cmdline()[0] == str(python)
         net = launcher.network.adapter_class([node])
-        assert net.health(node)["archivos"] == 2  # after_start indexed its seeded files
+        # after_start indexed its seeded files, and shares the folder's clutter too
+        assert net.health(node)["archivos"] == 2 + len(CLUTTER)
         net.close()
 
 
@@ -249,7 +251,7 @@ def test_after_the_seed_restarts_it_knows_one_node_and_the_rest_is_out_of_reach(
     launched.stop("n1")
     launched.start("n1")
     n1, n2, n3 = (net.node(n) for n in ("n1", "n2", "n3"))
-    assert net.health(n1)["archivos"] == FILES_PER_NODE  # after_start indexed again
+    assert net.health(n1)["archivos"] == FILES_PER_NODE + len(CLUTTER)  # indexed again
     assert net.peers(n1) == {"n2": pl.LISTED}
     assert net.peers(n3) == {"n1": pl.LISTED}
     only_n3 = n3.files[0]

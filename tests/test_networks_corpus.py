@@ -120,6 +120,24 @@ def test_no_vocabulary_word_matches_an_upload_or_another_word():
         assert [w for w in corpus.VOCABULARY if word in w] == [word]
 
 
+def test_a_folder_holds_clutter_beside_its_catalog_that_no_search_finds(tmp_path):
+    manifest = corpus.write_corpus(tmp_path, corpus.plan(NODES, 7, 40)["n1"])
+    on_disk = {p.name: p.stat().st_size for p in tmp_path.iterdir()}
+    assert {n: on_disk[n] for n in corpus.CLUTTER} == corpus.CLUTTER
+    assert set(on_disk) - set(corpus.CLUTTER) == {f["name"] for f in manifest}
+    for word in (*corpus.VOCABULARY, *corpus.RESERVED):
+        assert not any(word in name.lower() for name in corpus.CLUTTER), word
+
+
+def test_our_catalog_shares_every_file_of_a_cluttered_folder_and_no_clutter(tmp_path):
+    from node.catalog import Catalog
+
+    manifest = corpus.write_corpus(tmp_path / "shared", corpus.plan(NODES, 7, 40)["n1"])
+    catalog = Catalog(tmp_path)
+    catalog.rescan()
+    assert {r.name for r in catalog.all()} == {f["name"] for f in manifest}
+
+
 @pytest.mark.parametrize(("nodes", "files"), [(3, -1), (3, corpus.MAX_FILES_PER_NODE + 1)])
 def test_a_corpus_out_of_bounds_is_refused_with_one_line(nodes, files):
     with pytest.raises(ValueError, match="files"):
