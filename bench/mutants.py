@@ -378,6 +378,7 @@ def main(argv: list[str] | None = None) -> int:
         rows = [r for r in rows if r["defect"] not in again]
         forget(db, again)
         pending = judging_order(db.pending_work_items, a.seed, _order_key)
+        pending.sort(key=lambda i: i.job_id not in again)  # asked for again: judged first
     if a.list:
         for i in pending:
             s = _spec(i)
