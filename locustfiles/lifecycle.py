@@ -21,7 +21,7 @@ from faults import BackendError
 from networks.readiness import NotReady
 from reports import service
 
-from . import console, heartbeats, notready, outcome, resultsdir
+from . import console, heartbeats, nodelogs, notready, outcome, resultsdir
 from . import options as opts
 from .console import die, say
 from .faultstage import RESULTS_FILE, TAIL_S, FaultStage
@@ -106,7 +106,7 @@ def on_init(environment, **_) -> None:
         except (OSError, RuntimeError, TimeoutError) as exc:
             die(f"the embedded cluster did not start: {exc}")
         environment.peerload_cluster = cluster
-        environment.events.test_stop.add_listener(notready.keep_logs)  # after on_test_stop
+        environment.events.test_stop.add_listener(nodelogs.keep_logs)  # after on_test_stop
         descriptor = cluster.descriptor
         say(f"cluster ready: {cluster.descriptor_path}; topology {cluster.topology.summary()}")
         if cluster.join_gaps:
@@ -379,6 +379,7 @@ def _end_run(environment, state) -> None:
         )
     if state.rogue:
         say(f"rogue member ({state.rogue['outcome']}): {state.rogue['detail']}")
+    state.crashes = nodelogs.read_crashes(environment)
     state.verdict = judge(state, environment.parsed_options, results_dir)
     say(f"report: {results_dir / 'PHASE4_FINAL_REPORT.md'} and {results_dir / 'report.html'}")
 

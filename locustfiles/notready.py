@@ -15,7 +15,8 @@ from __future__ import annotations
 import time
 from typing import NoReturn
 
-from networks.readiness import NotReady, read_logs, write_logs
+from networks.crashes import scan
+from networks.readiness import NotReady, write_logs
 
 from .console import say
 from .record import judge
@@ -28,6 +29,7 @@ def judge_unready(environment, options, cluster, exc: NotReady) -> NoReturn:
     folder = environment.peerload_results.start_run(options.results_dir, now)
     write_logs(exc.logs, folder)
     state = RunState(cluster.descriptor, started=now)
+    state.crashes = scan(exc.logs)
     state.results_dir = folder
     seen = f"; joined: {'; '.join(exc.views)}" if exc.views else ""
     state.initial_problems = [f"ready: {exc}{seen}"]
@@ -38,11 +40,3 @@ def judge_unready(environment, options, cluster, exc: NotReady) -> NoReturn:
     say(f"report: {folder / 'PHASE4_FINAL_REPORT.md'} and {folder / 'report.html'}")
     say(verdict.reason)
     raise SystemExit(verdict.exit_code)
-
-
-def keep_logs(environment, **_) -> None:
-    """``test_stop``, after the run's files are written: the embedded nodes' logs beside them."""
-    folder = getattr(getattr(environment, "peerload", None), "results_dir", None)
-    cluster = getattr(environment, "peerload_cluster", None)
-    if folder is not None and cluster is not None:
-        write_logs(read_logs(cluster.workdir, cluster.nodes), folder)

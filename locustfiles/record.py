@@ -193,6 +193,8 @@ def run_record(state, options, *, live: bool = False) -> dict:
         # how the network matches a term to a name: the model must match as it does
         "network_match": state.adapter_class.match,
         "network_hops": state.adapter_class.hops,
+        # what the node logs told of crashes (networks/crashes.py); None: not read
+        "crashes": None if live else state.crashes,
     }
 
 

@@ -62,6 +62,8 @@ class RunState:
     fault_results: list[dict] | None = None
     integrity: dict | None = None
     final_problems: list[str] | None = None  # the steady-state probe after it; None: not run
+    #: Crashes the node logs told of at the end (networks/crashes.py); None: no log read.
+    crashes: dict | None = None
     rogue: dict | None = None  # the ``rogue`` check at the very end ({"outcome", "detail"})
     verdict: object = None
     ending: bool = False  # the end of the run is being judged (Locust may fire test_stop twice)

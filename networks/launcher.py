@@ -226,6 +226,12 @@ class Launcher:
     def _collect_logs(self) -> None:
         """Bring the node logs into the workdir: local nodes write them there already."""
 
+    def collect_logs(self) -> Path:
+        """Each node's log so far in the workdir (``NAME.log``, copied from its host when it
+        runs on another); the workdir."""
+        self._collect_logs()
+        return self.workdir
+
     def _log_text(self, node: NodeProc) -> str:
         """The node's log so far."""
         return (self.workdir / f"{node.name}.log").read_text(errors="replace")

@@ -30,6 +30,7 @@ from collections.abc import Callable
 from reports import (
     accuracy,
     correctness,
+    crashes,
     harness,
     regression,
     resilience,
@@ -203,6 +204,7 @@ Criterion = Callable[[Evidence, Thresholds], list[Result]]
 #: Every criterion in table order: correctness first, then service, faults, harness, regression.
 CRITERIA: tuple[Criterion, ...] = (
     *correctness.CRITERIA,
+    *crashes.CRITERIA,
     success_rate_levels,
     op_success_rate,
     simultaneous_ops,
@@ -237,6 +239,7 @@ WAITS_FOR: dict[str, tuple[str, ...]] = {
             "acked_searchable",
             "final_verification",
             "rogue_peer",
+            "node_crashes",
             "failure_detection",
             "recovery",
             "service_recovery",
