@@ -221,13 +221,23 @@ def counts_messages(sample: Sample) -> bool:
     return sample.get("op") == "search" and isinstance(sample.get("messages"), int)
 
 
+def under_flood(sample: Sample) -> bool:
+    """A search answer that says it cost fewer peer messages than the other nodes it says
+    answered: each of them was sent one at least."""
+    reached = sample.get("reached")
+    others = set(reached) - {sample.get("node")} if isinstance(reached, list) else set()
+    return counts_messages(sample) and sample["messages"] < len(others)
+
+
 def over_flood(limit: Callable[[Sample], float]) -> Violation:
-    """Whether a search answer cost more peer messages than its ``limit``."""
-    return lambda s: counts_messages(s) and s["messages"] > limit(s)
+    """Whether a search answer cost more peer messages than its ``limit``, or fewer than the
+    nodes that answered it needed."""
+    return lambda s: counts_messages(s) and (s["messages"] > limit(s) or under_flood(s))
 
 
 def flood_cost(ev: Evidence, th: Thresholds) -> list[Result]:
-    """Search answers that cost more peer messages than their bound: none."""
+    """Search answers that cost more peer messages than their bound, or say fewer than the
+    nodes that answered needed: none."""
     limit, basis = flood_limit(ev, th)
     check_ = _count_check("flood_cost", 0)
     if ev.lacks(MESSAGES):
@@ -238,6 +248,12 @@ def flood_cost(ev: Evidence, th: Thresholds) -> list[Result]:
     worst = max(counted, key=lambda s: (s["messages"] - limit(s), s["messages"]))
     over = [s for s in counted if over_flood(limit)(s)]
     detail = f"bound from {basis}; worst {worst['messages']} messages (bound {limit(worst):g})"
+    if under := [s for s in counted if under_flood(s)]:
+        first = under[0]
+        detail += (
+            f"; {len(under)} said fewer messages than the nodes that answered (first: "
+            f"{first['messages']} for {len(first['reached'])} nodes from {first['node']})"
+        )
     detail = "; ".join(filter(None, (detail, where(ev, over))))
     return [check_.on(RUN, float(len(over)), len(counted), detail)]
 

@@ -117,6 +117,17 @@ def test_flood_at_the_bound_passes_one_message_more_fails():
     assert flood(searches(6, ttl=3)).verdict == PASS  # more TTL, more copies that may go again
 
 
+def test_an_answer_saying_fewer_messages_than_its_nodes_needed_fails_flood_cost():
+    reached = {"node": "n1", "reached": ["n1", "n2", "n3"]}
+    enough = [{**r, **reached} for r in searches(2, 3)]
+    assert flood(enough).verdict == PASS
+    short = flood([{**r, **reached} for r in searches(2, 1)])
+    assert short.verdict == FAIL and short.value == 1
+    assert "1 said fewer messages than the nodes that answered (first: 1 for 3 nodes from n1)" in (
+        short.detail
+    )
+
+
 def test_flood_bound_follows_the_network_size():
     assert flood(searches(9), nodes=4).verdict == PASS
     assert flood(searches(10), nodes=4).verdict == FAIL
