@@ -48,6 +48,7 @@ def search_facts(term: str, ttl: int, answer: SearchAnswer) -> dict:
         "reached": list(answer.reached) if answer.reached is not None else None,
         "partial": answer.partial,
         "messages": answer.messages,
+        "elapsed_ms": answer.elapsed_ms,
     }
 
 

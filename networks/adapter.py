@@ -178,6 +178,8 @@ class SearchAnswer:
     partial: bool | None = None
     #: Peer messages the flooded query cost (None: the network does not say).
     messages: int | None = None
+    #: How long the node says the search took, ms (None: the network does not say).
+    elapsed_ms: float | None = None
 
 
 class Adapter:

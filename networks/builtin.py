@@ -150,12 +150,13 @@ class BuiltinAdapter(Adapter):
             )
         except (KeyError, TypeError):
             raise Refused(f"{node.name}: malformed search hit") from None
-        messages = answer.get("messages")
+        messages, elapsed = answer.get("messages"), answer.get("elapsed_ms")
         return SearchAnswer(
             hits,
             tuple(reached),
             bool(answer.get("partial")),
             messages if isinstance(messages, int) else None,
+            float(elapsed) if type(elapsed) in (int, float) else None,
         )
 
     def index(self, node: NodeInfo, name: str, data: bytes) -> str | None:

@@ -29,6 +29,7 @@ from collections.abc import Callable
 
 from reports import (
     accuracy,
+    answertime,
     correctness,
     crashes,
     harness,
@@ -205,6 +206,7 @@ Criterion = Callable[[Evidence, Thresholds], list[Result]]
 CRITERIA: tuple[Criterion, ...] = (
     *correctness.CRITERIA,
     *crashes.CRITERIA,
+    *answertime.CRITERIA,
     success_rate_levels,
     op_success_rate,
     simultaneous_ops,
