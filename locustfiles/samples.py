@@ -28,9 +28,20 @@ MAX_ERROR_CHARS = 200
 REPORT_LAG_S = 3.5  # workers report every 3 s: their samples arrive up to this late
 #: Facts a request may add to its sample, raw, for ``reports.checker`` to judge: a download's
 #: ``violation`` (corrupt bytes); a search's ``term`` and ``ttl`` and its answer (``hits`` as
-#: compact lists, ``reached``, ``partial``, ``messages``); the file ``name`` an upload or a pull
-#: put on its node.
-SAMPLE_FACTS = ("violation", "term", "ttl", "hits", "reached", "partial", "messages", "name", "of")
+#: compact lists, ``reached``, ``partial``, ``messages``, the node's own ``elapsed_ms``); the
+#: file ``name`` an upload or a pull put on its node.
+SAMPLE_FACTS = (
+    "violation",
+    "term",
+    "ttl",
+    "hits",
+    "reached",
+    "partial",
+    "messages",
+    "elapsed_ms",
+    "name",
+    "of",
+)
 
 
 def sample_from_request(

@@ -60,6 +60,10 @@ def test_quick_profile_headless(tmp_path):
     faults_run = json.loads((tmp_path / "fault_tolerance_results.json").read_text())["faults"]
     [cut] = [f for f in faults_run if f["kind"] == "link"]
     assert cut["views_read"] >= 10 and cut["sightings"] == [], cut
+    # the rows our node gives evidence for are judged on it, not reported
+    criteria = json.loads((tmp_path / COMPLETE).read_text())["criteria"]
+    for name in ("node_crashes", "answer_time", "wrong_metadata"):
+        assert {c["verdict"] for c in criteria if c["name"] == name} == {"pass"}, name
     # The contract between the suite and reports, on real output: what the run wrote (run
     # state, windows, journal, samples, fault and concurrency results) normalises and judges
     # to the same verdict, and renders the same report, byte for byte.
