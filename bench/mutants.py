@@ -315,6 +315,16 @@ def then_baseline_ready(saved: dict, then_args: tuple[str, ...], timeout: float)
     return True
 
 
+def harness_line(rows: list[dict], commit: str) -> str:
+    """The header's word on the harnesses that judged the rows (rows without one: the
+    sample's commit), when more than one did."""
+    by = Counter(r.get("harness") or commit for r in rows if not r.get("not_run"))
+    if len(by) < 2:
+        return ""
+    order = list(dict.fromkeys(r.get("harness") or commit for r in rows if not r.get("not_run")))
+    return "; judged by the harnesses of " + ", ".join(f"{c} ({by[c]})" for c in order)
+
+
 def then_line(rows: list[dict]) -> str:
     """The header's word on the second profile: its arguments and what it killed."""
     judged = [r["then"] for r in rows if "then" in r]
@@ -432,7 +442,7 @@ def main(argv: list[str] | None = None) -> int:
     header = (
         f"# Mutants of the node judged by peerload (commit {saved['commit']})\n\n"
         f"{len(rows)} of {total} sampled mutants judged, seed {a.seed}, Locust args: {args}"
-        f"{then_line(rows)}"
+        f"{then_line(rows)}{harness_line(rows, saved['commit'])}"
     )
     (a.out / "mutants.md").write_text(markdown(rows, known, header))
     pct = "n/a" if s["score"] is None else f"{s['score']:.0%}"

@@ -138,3 +138,10 @@ def test_a_mutant_decided_by_reading_is_not_run_and_counted_as_decided():
     counts = mutants.score(rows, [])
     assert (counts["equivalent"], counts["killed"], counts["score"]) == (1, 1, 1.0)
     assert "(not run: in an annotation) — equivalent: " in mutants.markdown(rows, [], "# h")
+
+
+def test_the_report_says_which_harnesses_judged_a_sample_judged_over_sittings():
+    harness_line = pytest.importorskip("bench.mutants").harness_line
+    rows = [{"harness": None}, {}, {"harness": "b2"}, {"harness": "b2", "not_run": "invalid"}]
+    assert harness_line(rows, "a1") == "; judged by the harnesses of a1 (2), b2 (1)"
+    assert harness_line(rows[:2], "a1") == ""  # one harness: nothing to say
