@@ -19,6 +19,8 @@ import uuid
 from collections.abc import Callable
 from urllib.parse import quote, urlencode, urlsplit
 
+import grpc
+
 from node.config import (
     MAX_BUDGET_MS,
     MAX_HOPS,
@@ -28,6 +30,8 @@ from node.config import (
     MAX_QUERY_ID,
 )
 from node.membership import MAX_INC
+from proto import p2p_pb2
+from proto.chunks import download_call
 
 from .adapter import ACCEPT, IGNORE, REFUSE, NodeInfo, Probe, Unavailable
 
@@ -101,6 +105,40 @@ def _slander(node: NodeInfo, victim: str) -> Callable[[], int]:
         item = {k: found[0][k] for k in ("node_id", "name", "http", "grpc")}
         news = {**item, "inc": MAX_INC, "state": "dead"}
         return post(node, "/peers/ping", {"self": None, "news": [news]})
+
+    return send
+
+
+#: gRPC statuses that refuse a request as a 4xx would (the caller's mistake, said so).
+GRPC_REFUSALS = frozenset(
+    {
+        grpc.StatusCode.INVALID_ARGUMENT,
+        grpc.StatusCode.NOT_FOUND,
+        grpc.StatusCode.PERMISSION_DENIED,
+        grpc.StatusCode.OUT_OF_RANGE,
+        grpc.StatusCode.FAILED_PRECONDITION,
+    }
+)
+GRPC_GONE = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED})
+
+
+def _grpc_download(node: NodeInfo, name: str) -> Callable[[], int]:
+    """A gRPC download of ``name``, read as an HTTP-like status: 200 streamed, 400 refused as
+    the caller's mistake, 500 any other error (a handler that failed on it)."""
+
+    def send() -> int:
+        with grpc.insecure_channel(node.grpc) as channel:
+            call = download_call(channel)(
+                p2p_pb2.DownloadRequest(name=name), timeout=PROBE_TIMEOUT_S
+            )
+            try:
+                for _ in call:
+                    pass
+            except grpc.RpcError as exc:
+                if exc.code() in GRPC_GONE:
+                    raise Unavailable(f"{node.name}: {exc.code().name}") from None
+                return 400 if exc.code() in GRPC_REFUSALS else 500
+        return 200
 
     return send
 
@@ -236,6 +274,12 @@ def builtin_probes(node: NodeInfo, victim: str | None = None) -> list[Probe]:
             _post(node, "/download", {"name": "probe.bin", "sha256": "abc", "from": "n1"}),
             REFUSE,
         ),
+        Probe(
+            "gRPC download: the name '../catalog.sqlite'",
+            _grpc_download(node, "../catalog.sqlite"),
+            REFUSE,
+        ),
+        Probe("gRPC download: an empty name", _grpc_download(node, ""), REFUSE),
     ]
     probes += _member_probes(node)
     if victim is not None:  # last: its victim's state is read right after it

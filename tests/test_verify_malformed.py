@@ -82,3 +82,17 @@ def test_a_node_that_takes_news_of_a_known_member_unchecked_fails(tmp_path):
         rf"n\d called (n\d) dead after news that member \1 is dead at incarnation {2**53}", detail
     )
     assert "impostor" not in detail  # members it does not know are still checked
+
+
+#: A gRPC download whose name the node refuses fails in its handler instead of being refused.
+UNCHECKED_GRPC_NAME = (
+    "import node.transfer as t, node.names as n; c = n.check_name; "
+    "t.check_name = lambda name: c(name) if '/' not in name else 1 / 0"
+)
+
+
+def test_a_node_whose_grpc_download_fails_on_a_name_that_escapes_its_folder_fails(tmp_path):
+    checks = checks_of(patched_definition(tmp_path, "grpc-name", UNCHECKED_GRPC_NAME), tmp_path)
+    detail = checks["malformed"].detail
+    assert checks["malformed"].outcome == FAIL, detail
+    assert "n1 failed on gRPC download: the name '../catalog.sqlite' (HTTP 500)" in detail
