@@ -321,8 +321,7 @@ def harness_line(rows: list[dict], commit: str) -> str:
     by = Counter(r.get("harness") or commit for r in rows if not r.get("not_run"))
     if len(by) < 2:
         return ""
-    order = list(dict.fromkeys(r.get("harness") or commit for r in rows if not r.get("not_run")))
-    return "; judged by the harnesses of " + ", ".join(f"{c} ({by[c]})" for c in order)
+    return "; judged by the harnesses of " + ", ".join(f"{c} ({n})" for c, n in by.items())
 
 
 def then_line(rows: list[dict]) -> str:

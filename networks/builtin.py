@@ -45,7 +45,7 @@ from .adapter import (
     SearchAnswer,
     Unavailable,
 )
-from .builtin_probes import builtin_probes
+from .builtin_probes import GRPC_GONE, builtin_probes
 
 CONNECT_TIMEOUT_S = 1.0
 NETWORK_TIMEOUT_S = 2.0  # a frozen node must not hold a caller for long before failover
@@ -55,7 +55,6 @@ GRPC_OPTIONS = [
     ("grpc.http2.ping_timeout_ms", 1_000),
 ]
 #: gRPC codes that mean "the node is not there" (as opposed to "it said no").
-GONE = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
 #: ``Adapter.counts`` from our node's /metrics (node/metrics.py): key -> sample, its labels.
 OUT, OK, ERROR = ("direction", "out"), ("outcome", "ok"), ("outcome", "error")
 METRIC_COUNTS = {
@@ -236,7 +235,7 @@ class BuiltinAdapter(Adapter):
                     return
                 yield chunk.data
         except grpc.RpcError as exc:
-            kind = Unavailable if exc.code() in GONE else Refused
+            kind = Unavailable if exc.code() in GRPC_GONE else Refused
             raise kind(f"{node.name}: {exc.code().name}: {exc.details()}"[:200]) from None
 
     def close(self) -> None:

@@ -119,6 +119,7 @@ GRPC_REFUSALS = frozenset(
         grpc.StatusCode.FAILED_PRECONDITION,
     }
 )
+#: gRPC statuses of a node that did not answer (gone or too slow), not of a refusal.
 GRPC_GONE = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED})
 
 

@@ -16,6 +16,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from .readiness import read_logs
+
 #: A line holding one of these starts a crash report (Python, Go, Rust, Java, Node.js).
 CRASH_MARKERS = (
     "Traceback (most recent call last):",
@@ -93,12 +95,5 @@ def scan(logs: Mapping[str, bytes]) -> dict[str, Any]:
 def scan_logs(workdir: Path, names: Iterable[str]) -> dict[str, Any]:
     """``scan`` of every node's log in ``workdir`` (``NAME.log``, its last ``MAX_SCAN_BYTES``);
     a node whose log is missing is left out (nothing read, nothing judged)."""
-    logs = {}
-    for name in names:
-        try:
-            with (workdir / f"{name}.log").open("rb") as f:
-                f.seek(max(0, f.seek(0, 2) - MAX_SCAN_BYTES))
-                logs[name] = f.read()
-        except OSError:
-            continue
-    return scan(logs)
+    present = [name for name in names if (workdir / f"{name}.log").is_file()]
+    return scan(read_logs(workdir, present, MAX_SCAN_BYTES))

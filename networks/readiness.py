@@ -62,15 +62,15 @@ class NotReady(TimeoutError):
         self.logs = logs
 
 
-def read_logs(workdir: Path, names: Iterable[str]) -> dict[str, bytes]:
-    """The tail (``LOG_KEEP_BYTES``) of each node's log in ``workdir``; a missing log is empty."""
+def read_logs(workdir: Path, names: Iterable[str], limit: int = LOG_KEEP_BYTES) -> dict[str, bytes]:
+    """The tail (``limit`` bytes) of each node's log in ``workdir``; a missing log is empty."""
     out = {}
     for name in names:
         path = workdir / f"{name}.log"
         try:
             with path.open("rb") as f:
                 size = f.seek(0, 2)
-                f.seek(max(0, size - LOG_KEEP_BYTES))
+                f.seek(max(0, size - limit))
                 out[name] = f.read()
         except OSError:
             out[name] = b""

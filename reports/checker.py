@@ -187,15 +187,19 @@ def _judge_hit(model, term, ttl, span, ways, present, node, name, size, sha, hop
         return PHANTOM, f"{node} did not hold {name} during the search"
     if near.get(node, math.inf) > ttl or (isinstance(hops, int) and hops > ttl):
         return BEYOND_TTL, f"{name} from {node}, {hops} hop(s) away, with TTL {ttl}"
-    if isinstance(hops, int) and (hops < near[node] or hops > (fewest or {}).get(node, hops)):
-        way = "over any link" if hops < near[node] else "over the links up"
-        shortest = near[node] if hops < near[node] else fewest[node]
-        return WRONG_METADATA, f"{name} from {node} said {hops} hop(s) away, {shortest:.0f} {way}"
+    if isinstance(hops, int) and hops < near[node]:
+        return WRONG_METADATA, _hops_note(name, node, hops, near[node], "over any link")
+    if isinstance(hops, int) and fewest is not None and hops > fewest.get(node, math.inf):
+        return WRONG_METADATA, _hops_note(name, node, hops, fewest[node], "over the links up")
     if size is not None and held.size is not None and size != held.size:
         return WRONG_METADATA, f"{name} on {node} said to be {size} bytes, holds {held.size}"
     if sha is not None and held.sha256 and not held.sha256.startswith(sha):
         return WRONG_METADATA, f"{name} on {node} advertised with another sha256"
     return OK, ""
+
+
+def _hops_note(name: str, node: str, hops: int, shortest: float, way: str) -> str:
+    return f"{name} from {node} said {hops} hop(s) away, {shortest:.0f} {way}"
 
 
 def _missing(model, origin, term, ttl, t0, t1, present, reached, partial) -> list[str]:
