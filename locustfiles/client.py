@@ -18,7 +18,15 @@ from typing import Any
 
 from gevent import GreenletExit
 
-from networks.adapter import Adapter, Hit, NodeInfo, Refused, SearchAnswer, Unavailable
+from networks.adapter import (
+    Adapter,
+    Hit,
+    NodeInfo,
+    Refused,
+    SearchAnswer,
+    Unavailable,
+    read_download,
+)
 from reports.checker import compact_hit
 from reports.samples import UNFINISHED
 
@@ -129,20 +137,27 @@ class NetworkClient:
         digest): time to first chunk and total time as two samples; True when it verified."""
         started_wall, started = time.time(), time.perf_counter()
         digest, size, error, first = hashlib.sha256(), 0, None, False
+        facts: dict[str, Any] = {"file": hit.name}
+
+        def take(data: bytes) -> None:
+            nonlocal size, first
+            if not first:
+                first = True
+                self._record("download_ttfb", started_wall, started, 0, None, node)
+            digest.update(data)
+            size += len(data)
+
         try:
-            for data in self.adapter.download(node, hit, DOWNLOAD_DEADLINE_S):
-                if not first:
-                    first = True
-                    self._record("download_ttfb", started_wall, started, 0, None, node)
-                digest.update(data)
-                size += len(data)
+            stated = read_download(self.adapter.download(node, hit, DOWNLOAD_DEADLINE_S), take)
+            if stated is not None:
+                facts["stated"] = stated.facts()
             if digest.hexdigest() != sha256:
                 error = Violation("corrupt", f"sha256 mismatch for {hit.name} from {node.name}")
         except (Unavailable, Refused) as exc:
             error = exc
         if not first:
             self._record("download_ttfb", started_wall, started, 0, error, node)
-        self._record("download", started_wall, started, size, error, node)
+        self._record("download", started_wall, started, size, error, node, facts=facts)
         return error is None
 
     def _record(

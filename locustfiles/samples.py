@@ -29,7 +29,8 @@ REPORT_LAG_S = 3.5  # workers report every 3 s: their samples arrive up to this 
 #: Facts a request may add to its sample, raw, for ``reports.checker`` to judge: a download's
 #: ``violation`` (corrupt bytes); a search's ``term`` and ``ttl`` and its answer (``hits`` as
 #: compact lists, ``reached``, ``partial``, ``messages``, the node's own ``elapsed_ms``); the
-#: file ``name`` an upload or a pull put on its node.
+#: file ``name`` an upload or a pull put on its node; the ``file`` a download asked for and what
+#: its stream ``stated`` of it (``reports.stated``).
 SAMPLE_FACTS = (
     "violation",
     "term",
@@ -41,6 +42,8 @@ SAMPLE_FACTS = (
     "elapsed_ms",
     "name",
     "of",
+    "file",
+    "stated",
 )
 
 

@@ -20,8 +20,8 @@ criteria that need them then report "not measurable on this network", never a si
 from __future__ import annotations
 
 import urllib.parse
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 #: Capabilities a network may declare.
@@ -182,6 +182,49 @@ class SearchAnswer:
     elapsed_ms: float | None = None
 
 
+#: Parts of a download's stream a network's protocol may promise (``Stated.missing``): a first
+#: message that says what file follows, a last one that says what was sent.
+HEADER, TRAILER = "header", "trailer"
+
+
+@dataclass(frozen=True)
+class Stated:
+    """What a download's stream said of its file, returned by ``Adapter.download`` when it
+    ends (the generator's return value), for ``reports.stated`` to judge against the model:
+    every field the protocol carries is a claim, as a hit's size is. None: not said."""
+
+    name: str | None = None  # the header's file name, size, digest and owner
+    size: int | None = None
+    sha256: str | None = None
+    node: str | None = None  # a peerload node name (``Adapter.node_for``), as ``Hit.node``
+    total: int | None = None  # the trailer's count of the bytes it sent, and their digest
+    digest: str | None = None
+    #: Parts the protocol promises that the stream lacked (``HEADER``, ``TRAILER``).
+    missing: tuple[str, ...] = ()
+
+    def facts(self) -> dict[str, Any]:
+        """Compact, for a sample (``reports.stated`` judges it): what was said, and the parts
+        missing if any."""
+        said = {k: v for k, v in asdict(self).items() if v is not None and k != "missing"}
+        return {**said, "missing": list(self.missing)} if self.missing else said
+
+
+#: What ``Adapter.download`` returns: the file's bytes, chunk by chunk, then (optionally) what
+#: the stream said of them.
+Download = Generator[bytes, None, Stated | None]
+
+
+def read_download(chunks: Iterable[bytes], take: Callable[[bytes], None]) -> Stated | None:
+    """Give each chunk of a download to ``take``; what its stream stated (None: nothing)."""
+    stream = iter(chunks)
+    while True:
+        try:
+            data = next(stream)
+        except StopIteration as end:
+            return end.value if isinstance(end.value, Stated) else None
+        take(data)
+
+
 class Adapter:
     """Base class: subclass it for a network and implement the operations it has.
 
@@ -235,8 +278,9 @@ class Adapter:
         """Flooded search from ``node``."""
         raise NotImplementedError
 
-    def download(self, node: NodeInfo, hit: Hit, timeout: float) -> Iterator[bytes]:
-        """Stream the file of ``hit`` from ``node`` (the holder): its bytes, chunk by chunk."""
+    def download(self, node: NodeInfo, hit: Hit, timeout: float) -> Download | Iterator[bytes]:
+        """Stream the file of ``hit`` from ``node`` (the holder): its bytes, chunk by chunk;
+        a generator that returns a ``Stated`` has what its stream said judged too."""
         raise NotImplementedError
 
     def grpc_options(self, options: Sequence[tuple[str, Any]] = ()) -> list[tuple[str, Any]]:

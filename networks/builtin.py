@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import urllib.parse
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -31,11 +30,14 @@ from reports.model import HOPS_FEWEST
 from . import builtin_rogue
 from .adapter import (
     ALL,
+    HEADER,
     SEARCHES,
     SERVED,
     SERVED_BYTES,
     SERVED_FAILED,
+    TRAILER,
     Adapter,
+    Download,
     Full,
     Hit,
     NodeInfo,
@@ -43,6 +45,7 @@ from .adapter import (
     Refused,
     RoguePull,
     SearchAnswer,
+    Stated,
     Unavailable,
 )
 from .builtin_probes import GRPC_GONE, builtin_probes
@@ -216,7 +219,7 @@ class BuiltinAdapter(Adapter):
         answer = self.request(node, "GET", "/files")
         return {f["name"]: f.get("sha256") for f in answer.get("files", []) if "name" in f}
 
-    def download(self, node: NodeInfo, hit: Hit, timeout: float) -> Iterator[bytes]:
+    def download(self, node: NodeInfo, hit: Hit, timeout: float) -> Download:
         address = hit.source or node.grpc
         if address not in self._channels:
             memory.tune()  # 1 MiB messages: without it, every chunk is page-faulted in again
@@ -225,18 +228,33 @@ class BuiltinAdapter(Adapter):
         stream = download_call(self._channels[address])(
             p2p_pb2.DownloadRequest(name=hit.name), timeout=timeout
         )
+        header = None
         try:
-            for chunk in stream:
+            for n, chunk in enumerate(stream):
+                if n == 0 and chunk.info is not None:  # the protocol's header: first only
+                    header = chunk.info
                 if chunk.done:
                     # Wait for the call's end, as a well-behaved client does: cancelled after
                     # the last chunk, a node may count a stream it served whole as failed.
                     for _ in stream:
                         pass
-                    return
+                    return self._stated(header, chunk)
                 yield chunk.data
+            return self._stated(header, None)
         except grpc.RpcError as exc:
             kind = Unavailable if exc.code() in GRPC_GONE else Refused
             raise kind(f"{node.name}: {exc.code().name}: {exc.details()}"[:200]) from None
+
+    def _stated(self, header, trailer) -> Stated:
+        """What a stream of our protocol said: its first message's ``info``, its ``done``."""
+        said = {}
+        if header is not None:
+            said = {"name": header.name, "size": header.size, "sha256": header.sha256}
+            said["node"] = self.node_for(header.node) or header.node
+        if trailer is not None:
+            said.update(total=trailer.total, digest=trailer.sha256)
+        missing = tuple(p for p, m in ((HEADER, header), (TRAILER, trailer)) if m is None)
+        return Stated(**said, missing=missing)
 
     def close(self) -> None:
         for client in self._http.values():

@@ -1,8 +1,9 @@
 """The download checks of conformance: ``download`` (a file from each node arrives with its seeded
-sha256) and ``corpus`` (every node lists its seeded files, and a fixed sample of each downloads
-intact). The corpus is checked a few nodes at a time within a budget: a network whose first
-bytes come late must still get its verdict, not hold the run's end for minutes (80 files at
-1.5 s each, one after another, outlasted a 300 s run)."""
+sha256, and its stream states it as seeded: ``reports.stated``) and ``corpus`` (every node lists
+its seeded files, and a fixed sample of each downloads intact). The corpus is checked a few nodes
+at a time within a budget: a network whose first bytes come late must still get its verdict, not
+hold the run's end for minutes (80 files at 1.5 s each, one after another, outlasted a 300 s
+run)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,18 @@ import random
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from .adapter import DOWNLOAD, FILES, Adapter, Hit, NodeInfo, Refused, Unavailable
+from reports.stated import contradictions
+
+from .adapter import (
+    DOWNLOAD,
+    FILES,
+    Adapter,
+    Hit,
+    NodeInfo,
+    Refused,
+    Unavailable,
+    read_download,
+)
 from .verify import FAIL, NOT_MEASURABLE, PASS, Check, _call, listed
 
 #: Each download's deadline, seconds.
@@ -31,15 +43,23 @@ def held_hit(node: NodeInfo, file: dict) -> Hit:
 
 def download_problem(net: Adapter, node: NodeInfo, file: dict) -> str | None:
     """Download ``file`` from ``node`` and check it against the seeded sha256."""
-    digest = hashlib.sha256()
-    hit = held_hit(node, file)
+    digest, received = hashlib.sha256(), 0
+
+    def take(data: bytes) -> None:
+        nonlocal received
+        digest.update(data)
+        received += len(data)
+
     try:
-        for data in net.download(node, hit, DOWNLOAD_TIMEOUT_S):
-            digest.update(data)
+        stated = read_download(net.download(node, held_hit(node, file), DOWNLOAD_TIMEOUT_S), take)
     except (Unavailable, Refused) as exc:
         return f"download of {file['name']} from {node.name} failed: {exc}"
     if digest.hexdigest() != file["sha256"]:
         return f"download of {file['name']} from {node.name} has the wrong sha256"
+    truth = {**file, "node": node.name, "bytes": received}
+    wrong = contradictions(stated.facts(), truth) if stated is not None else []
+    if wrong:
+        return f"the stream of {file['name']} from {node.name} said: {'; '.join(wrong)}"
     return None
 
 

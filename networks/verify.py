@@ -18,7 +18,8 @@ network cannot be asked (its adapter lacks the capability) says "not measurable"
   while the farthest node is beyond the previous k): hits from beyond the TTL, or a node within
   it missing, fail. Not measurable on a full mesh (every node is 1 hop away) or when the links
   are unknown;
-- ``download``: a file from each node downloads with the seeded sha256;
+- ``download``: a file from each node downloads with the seeded sha256, its stream saying what
+  the seed says of it (``reports.stated``);
 - ``corpus``: every node still lists its seeded files with their sha256 (needs file lists), and
   a fixed sample of them downloads with those bytes;
 - ``index``: a newly added file becomes findable from another node (needs indexing).

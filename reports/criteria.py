@@ -37,6 +37,7 @@ from reports import (
     resilience,
     resources,
     scaling,
+    stated,
     stress,
 )
 from reports.evidence import FAULT, LOAD_KINDS, RECOVERY, STEADY_KINDS, STRESS, Evidence
@@ -205,6 +206,7 @@ Criterion = Callable[[Evidence, Thresholds], list[Result]]
 #: Every criterion in table order: correctness first, then service, faults, harness, regression.
 CRITERIA: tuple[Criterion, ...] = (
     *correctness.CRITERIA,
+    *stated.CRITERIA,
     *crashes.CRITERIA,
     *answertime.CRITERIA,
     success_rate_levels,

@@ -50,6 +50,9 @@ class Thresholds:
     beyond_ttl_max: int = 0
     #: Hits advertising another size or sha256 than the file has, or no node as owner, at most.
     wrong_metadata_max: int = 0
+    #: Downloads whose stream said something of its file the model contradicts (a header's
+    #: size or digest, a trailer's count) or lacked a part its protocol promises, at most.
+    misstated_max: int = 0
     #: Crashes the node logs tell of (an exception no handler expected, a panic), at most.
     crashes_max: int = 0
     #: Answers flagged partial while no fault was active and every node was up (outside the
