@@ -119,6 +119,8 @@ class NetworkClient:
                 raise
             except Refused as exc:
                 error, served = RequestFailed(str(exc)), node
+                if exc.status is not None:  # judged against the network's documented ones
+                    facts["status"] = exc.status
                 break
             served, failover = node, attempt > 0
             try:
@@ -155,6 +157,8 @@ class NetworkClient:
                 error = Violation("corrupt", f"sha256 mismatch for {hit.name} from {node.name}")
         except (Unavailable, Refused) as exc:
             error = exc
+            if getattr(exc, "status", None) is not None:
+                facts["status"] = exc.status
         if not first:
             self._record("download_ttfb", started_wall, started, 0, error, node)
         self._record("download", started_wall, started, size, error, node, facts=facts)

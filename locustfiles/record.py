@@ -20,6 +20,7 @@ from networks.definition import load_network
 from reports.regression import FULL_MESH, check_setup, load_baseline
 from reports.results import ResultsError
 from reports.samples import OPERATIONS
+from reports.statuses import as_record as statuses_record
 from reports.thresholds import Thresholds, load_overrides
 from reports.verdict import EXIT_CODES, INCONCLUSIVE
 
@@ -193,6 +194,8 @@ def run_record(state, options, *, live: bool = False) -> dict:
         # how the network matches a term to a name: the model must match as it does
         "network_match": state.adapter_class.match,
         "network_hops": state.adapter_class.hops,
+        # the statuses its API documents for each operation's failures (reports.statuses)
+        "network_statuses": statuses_record(state.adapter_class.statuses),
         # what the node logs told of crashes (networks/crashes.py); None: not read
         "crashes": None if live else state.crashes,
     }

@@ -30,7 +30,7 @@ REPORT_LAG_S = 3.5  # workers report every 3 s: their samples arrive up to this 
 #: ``violation`` (corrupt bytes); a search's ``term`` and ``ttl`` and its answer (``hits`` as
 #: compact lists, ``reached``, ``partial``, ``messages``, the node's own ``elapsed_ms``); the
 #: file ``name`` an upload or a pull put on its node; the ``file`` a download asked for and what
-#: its stream ``stated`` of it (``reports.stated``).
+#: its stream ``stated`` of it (``reports.stated``); the ``status`` a node failed a call with.
 SAMPLE_FACTS = (
     "violation",
     "term",
@@ -44,6 +44,7 @@ SAMPLE_FACTS = (
     "of",
     "file",
     "stated",
+    "status",
 )
 
 

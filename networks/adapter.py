@@ -75,6 +75,12 @@ class Unavailable(Exception):
 class Refused(Exception):
     """The node answered, but not with what the operation needs."""
 
+    def __init__(self, message: str = "", status: int | str | None = None) -> None:
+        super().__init__(message)
+        #: What the node answered, where it said: an HTTP status, or a gRPC status's name
+        #: (``error_statuses`` judges it against ``Adapter.statuses``).
+        self.status = status
+
 
 class Full(Refused):
     """The node refused a write because its disk has no room (HTTP's 507): raised by an
@@ -255,6 +261,12 @@ class Adapter:
     #: Whether the adapter raises ``Full`` when a node refuses a write for want of disk space,
     #: so the ``full_disk`` check can tell a clean refusal from a node that broke on it.
     tells_full = False
+    #: The statuses the network's API documents for each operation's failures (an HTTP
+    #: status, or a gRPC status's name), that ``error_statuses`` judges every answer against:
+    #: a node that answers another (a 500 from a handler that raised, a 505 for a partitioned
+    #: peer) fails, though a success rate would average it away. Raise ``Refused`` with the
+    #: ``status`` the node answered; an operation not listed here is not judged.
+    statuses: dict[str, frozenset[int | str]] = {}
 
     def __init__(self, nodes: list[NodeInfo]) -> None:
         self.nodes = {n.name: n for n in nodes}

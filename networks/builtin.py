@@ -52,12 +52,14 @@ from .builtin_probes import GRPC_GONE, builtin_probes
 
 CONNECT_TIMEOUT_S = 1.0
 NETWORK_TIMEOUT_S = 2.0  # a frozen node must not hold a caller for long before failover
+#: A pull waits on its peer: one cut off holds it up to the node's black hole (5 s) before it
+#: answers 504. The caller waits longer, to hear how the pull ended rather than call it gone.
+PULL_TIMEOUT_S = 20.0
 GRPC_OPTIONS = [
     ("grpc.max_receive_message_length", 4 * 1024 * 1024),
     ("grpc.keepalive_time_ms", 10_000),
     ("grpc.http2.ping_timeout_ms", 1_000),
 ]
-#: gRPC codes that mean "the node is not there" (as opposed to "it said no").
 #: ``Adapter.counts`` from our node's /metrics (node/metrics.py): key -> sample, its labels.
 OUT, OK, ERROR = ("direction", "out"), ("outcome", "ok"), ("outcome", "error")
 METRIC_COUNTS = {
@@ -80,46 +82,66 @@ class BuiltinAdapter(Adapter):
     capabilities = ALL
     tells_full = True
     hops = HOPS_FEWEST  # node/flood.py: each hit takes the fewest hops the query reached it at
+    #: The failures our API documents (README's REST table; proto/p2p.proto for gRPC).
+    statuses = {
+        "search": frozenset({400}),
+        "index": frozenset({400, 411, 413, INSUFFICIENT_STORAGE}),
+        "node_download": frozenset({400, 404, 409, 413, 502, 504, INSUFFICIENT_STORAGE}),
+        "download": frozenset({"NOT_FOUND", "INVALID_ARGUMENT", "FAILED_PRECONDITION"}),
+    }
 
     def __init__(self, nodes: list[NodeInfo]) -> None:
         super().__init__(nodes)
-        self._http: dict[str, HTTPClient] = {}
+        self._http: dict[tuple[str, float], HTTPClient] = {}
         self._channels: dict[str, grpc.Channel] = {}
 
     # -- transport ------------------------------------------------------------------------
-    def _client(self, node: NodeInfo) -> HTTPClient:
-        client = self._http.get(node.name)
+    def _client(self, key: tuple[str, float]) -> HTTPClient:
+        client = self._http.get(key)
         if client is None:
-            url = urlsplit(node.http)
+            url = urlsplit(self.nodes[key[0]].http)
             client = HTTPClient(
                 url.hostname,
                 url.port,
                 connection_timeout=CONNECT_TIMEOUT_S,
-                network_timeout=NETWORK_TIMEOUT_S,
+                network_timeout=key[1],
                 concurrency=1,
             )
-            self._http[node.name] = client
+            self._http[key] = client
         return client
 
     def _exchange(
-        self, node: NodeInfo, method: str, path: str, body: bytes | None = None
+        self,
+        node: NodeInfo,
+        method: str,
+        path: str,
+        body: bytes | None = None,
+        timeout: float = NETWORK_TIMEOUT_S,
     ) -> tuple[int, bytes]:
-        """One HTTP call: its status and body; ``Unavailable`` when the node does not answer."""
+        """One HTTP call: its status and body; ``Unavailable`` when the node does not answer
+        within ``timeout``."""
+        key = (node.name, timeout)
         try:
-            response = self._client(node).request(method, path, body=body or b"")
+            response = self._client(key).request(method, path, body=body or b"")
             return response.status_code, response.read()
         except Exception as exc:  # refused, reset, timeout: the node is not there
-            broken = self._http.pop(node.name, None)
+            broken = self._http.pop(key, None)
             if broken is not None:
                 broken.close()
             raise Unavailable(f"{node.name}: {type(exc).__name__}: {exc}"[:200]) from None
 
     def request(
-        self, node: NodeInfo, method: str, path: str, body: bytes | None = None, ok=(200,)
+        self,
+        node: NodeInfo,
+        method: str,
+        path: str,
+        body: bytes | None = None,
+        ok=(200,),
+        timeout: float = NETWORK_TIMEOUT_S,
     ) -> dict[str, Any]:
         """One JSON call; ``Unavailable`` when the node does not answer, ``Refused`` when it
         answers with another status or not with JSON."""
-        status, raw = self._exchange(node, method, path, body)
+        status, raw = self._exchange(node, method, path, body, timeout)
         try:
             answer = json.loads(raw) if raw else {}
         except ValueError:
@@ -127,7 +149,7 @@ class BuiltinAdapter(Adapter):
         if status not in ok:
             error = answer.get("error") if isinstance(answer, dict) else None
             kind = Full if status == INSUFFICIENT_STORAGE else Refused
-            raise kind(f"{node.name}: HTTP {status}: {error}"[:200])
+            raise kind(f"{node.name}: HTTP {status}: {error}"[:200], status)
         if not isinstance(answer, dict):
             raise Refused(f"{node.name}: malformed answer")
         return answer
@@ -167,7 +189,8 @@ class BuiltinAdapter(Adapter):
 
     def node_download(self, node: NodeInfo, name: str, sha256: str, source: NodeInfo) -> str:
         body = json.dumps({"name": name, "sha256": sha256, "from": source.name, "force": True})
-        return self.request(node, "POST", "/download", body.encode()).get("sha256") or ""
+        answer = self.request(node, "POST", "/download", body.encode(), timeout=PULL_TIMEOUT_S)
+        return answer.get("sha256") or ""
 
     def peers(self, node: NodeInfo) -> dict[str, str]:
         peers = self.request(node, "GET", "/peers").get("peers", [])
@@ -243,7 +266,8 @@ class BuiltinAdapter(Adapter):
             return self._stated(header, None)
         except grpc.RpcError as exc:
             kind = Unavailable if exc.code() in GRPC_GONE else Refused
-            raise kind(f"{node.name}: {exc.code().name}: {exc.details()}"[:200]) from None
+            why = f"{node.name}: {exc.code().name}: {exc.details()}"[:200]
+            raise kind(why, exc.code().name) from None
 
     def _stated(self, header, trailer) -> Stated:
         """What a stream of our protocol said: its first message's ``info``, its ``done``."""

@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from reports.model import HOPS_RULES, MATCH_RULES
+from reports.samples import OPERATIONS
 
 from .adapter import Adapter
 
@@ -59,7 +60,25 @@ def import_adapter(ref: str, here: Path | None = None) -> type[Adapter]:
     if cls.hops not in HOPS_RULES:
         rules = ", ".join(HOPS_RULES)
         raise ValueError(f"adapter {ref!r}: hops = {cls.hops!r}: expected one of {rules}")
+    if not _statuses_ok(cls.statuses):
+        ops = ", ".join(OPERATIONS)
+        raise ValueError(
+            f"adapter {ref!r}: statuses = {cls.statuses!r}: expected a dict of operations "
+            f"({ops}) to sets of HTTP statuses (400..599) or gRPC status names"
+        )
     return cls
+
+
+def _statuses_ok(statuses: object) -> bool:
+    """Whether an adapter's ``statuses`` is a contract ``reports.statuses`` can judge with."""
+
+    def status_ok(s: object) -> bool:
+        return (type(s) is int and 400 <= s <= 599) or (isinstance(s, str) and s.isupper())
+
+    return isinstance(statuses, dict) and all(
+        op in OPERATIONS and isinstance(codes, set | frozenset) and all(map(status_ok, codes))
+        for op, codes in statuses.items()
+    )
 
 
 def _from_file(ref: str, path: Path):

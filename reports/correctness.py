@@ -23,7 +23,7 @@ import networkx as nx
 from networks.adapter import ROGUE
 from networks.outcomes import FAIL as CHECK_FAILED
 from networks.outcomes import NOT_MEASURABLE
-from reports import stated
+from reports import stated, statuses
 from reports.breakdown import Violation, spread
 from reports.checker import (
     BEYOND_TTL,
@@ -273,6 +273,8 @@ def violations(ev: Evidence, th: Thresholds) -> dict[str, Violation]:
     """Each zero-tolerance row counted sample by sample, with its test of one sample, where
     the network can show it (reports.breakdown places them by window and node)."""
     out = {"corrupt_data": marked(CORRUPT), stated.NAME: stated.misstated(ev)}
+    if ev.network_statuses:
+        out[statuses.NAME] = statuses.undocumented(ev)
     checked = check(ev)
     if checked.model is not None:
         for name, cls in ANSWER_ROWS.items():

@@ -38,6 +38,7 @@ from reports import (
     resources,
     scaling,
     stated,
+    statuses,
     stress,
 )
 from reports.evidence import FAULT, LOAD_KINDS, RECOVERY, STEADY_KINDS, STRESS, Evidence
@@ -207,6 +208,7 @@ Criterion = Callable[[Evidence, Thresholds], list[Result]]
 CRITERIA: tuple[Criterion, ...] = (
     *correctness.CRITERIA,
     *stated.CRITERIA,
+    *statuses.CRITERIA,
     *crashes.CRITERIA,
     *answertime.CRITERIA,
     success_rate_levels,

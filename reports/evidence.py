@@ -60,6 +60,8 @@ class Evidence:
     """How the network matches a search term to a file name (``reports.model``)."""
     network_hops: str | None = None
     """What the network's hop counts mean (``reports.model.HOPS_RULES``; None: ``path``)."""
+    network_statuses: dict[str, list[str]] | None = None
+    """Each operation's failure statuses the network documents (``reports.statuses``)."""
     crashes: dict[str, Any] | None = None
     """Crashes the node logs told of (``{"nodes", "counts", "events"}``); None: not read."""
     memo: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
@@ -95,6 +97,7 @@ class Evidence:
             topology=dict(run.get("topology") or {}),
             network_match=run.get("network_match"),
             network_hops=run.get("network_hops"),
+            network_statuses=run.get("network_statuses"),
             crashes=run.get("crashes"),
         )
 

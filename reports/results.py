@@ -48,6 +48,7 @@ RUN_KEYS = (
     "topology",
     "network_match",
     "network_hops",
+    "network_statuses",
     "crashes",
 )
 #: Set by ``reports.normalize.normalize_run``: malformed samples/rows dropped (kept on re-render).

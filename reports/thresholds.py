@@ -53,6 +53,8 @@ class Thresholds:
     #: Downloads whose stream said something of its file the model contradicts (a header's
     #: size or digest, a trailer's count) or lacked a part its protocol promises, at most.
     misstated_max: int = 0
+    #: Failures a node answered with a status its network's API does not document, at most.
+    undocumented_max: int = 0
     #: Crashes the node logs tell of (an exception no handler expected, a panic), at most.
     crashes_max: int = 0
     #: Answers flagged partial while no fault was active and every node was up (outside the

@@ -389,7 +389,7 @@ def test_after_start_calls_on_the_node_itself(tmp_path):
             load_text(MINIMAL.replace("[node]", "[node]\n" + bad), tmp_path)
 
 
-def test_an_adapter_says_how_its_network_matches_and_counts_hops_and_a_rule_unknown_is_refused(
+def test_an_adapter_says_how_its_network_matches_counts_hops_and_fails_and_bad_rules_are_refused(
     tmp_path, monkeypatch
 ):
     from networks.adapter import Adapter
@@ -412,3 +412,10 @@ def test_an_adapter_says_how_its_network_matches_and_counts_hops_and_a_rule_unkn
     Fuzzy.hops = "ttl_left"
     with pytest.raises(ValueError, match="hops = 'ttl_left': expected one of path, fewest"):
         load_network("fuzzy_net_mod:Fuzzy")
+    Fuzzy.hops = "path"
+    for wrong in ({"search": {200}}, {"searches": {400}}, {"download": ["NOT_FOUND"]}):
+        Fuzzy.statuses = wrong
+        with pytest.raises(ValueError, match="statuses = .*expected a dict of operations"):
+            load_network("fuzzy_net_mod:Fuzzy")
+    Fuzzy.statuses = {"search": {400, 503}, "download": {"NOT_FOUND"}}
+    assert load_network("fuzzy_net_mod:Fuzzy").adapter_class.statuses["search"] == {400, 503}
