@@ -158,6 +158,9 @@ class Probe:
     expect: str = REFUSE
     impostor: str | None = None
     victim: str | None = None
+    #: Read once every probe was sent: what this one did that it must not have (None: nothing;
+    #: ``Unavailable`` when it cannot tell), for harm no status or peers view shows.
+    harm: Callable[[], str | None] | None = None
 
 
 @dataclass(frozen=True)

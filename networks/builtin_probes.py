@@ -43,6 +43,11 @@ HUGE_UPLOAD = 2**40
 #: Where an impostor says it listens: the discard port, nothing answers there.
 IMPOSTOR_HOST = "127.0.0.1"
 IMPOSTOR_PORT = 9
+#: ... as a member's addresses.
+IMPOSTOR_AT = {
+    "http": f"http://{IMPOSTOR_HOST}:{IMPOSTOR_PORT}",
+    "grpc": f"{IMPOSTOR_HOST}:{IMPOSTOR_PORT}",
+}
 
 
 def _exchange(node: NodeInfo, send: Callable[[http.client.HTTPConnection], None]) -> int:
@@ -89,24 +94,55 @@ def post(node: NodeInfo, path: str, body: object) -> int:
     return status(node, "POST", path, raw, {"Content-Type": "application/json"})
 
 
+def _listed(node: NodeInfo, member: str) -> dict:
+    """``member`` as ``node``'s peers view lists it (its info, state and incarnation)."""
+    _, body = _answer(node, lambda conn: conn.request("GET", "/peers"))
+    try:
+        found = [p for p in json.loads(body)["peers"] if p["name"] == member]
+    except (ValueError, KeyError, TypeError):
+        raise Unavailable(f"{node.name}: its peers view is not one") from None
+    if not found:
+        raise Unavailable(f"{node.name} does not list {member}")
+    return found[0]
+
+
+def _info(item: dict) -> dict:
+    return {k: item[k] for k in ("node_id", "name", "http", "grpc")}
+
+
 def _slander(node: NodeInfo, victim: str) -> Callable[[], int]:
     """News that ``victim``, a member ``node`` knows, is dead at an incarnation beyond any a
     node may hold: taken in, it could never be refuted. Its info is the node's own copy, so
     only the incarnation is wrong (a check skipped for news of a known member shows here)."""
 
     def send() -> int:
-        _, body = _answer(node, lambda conn: conn.request("GET", "/peers"))
-        try:
-            found = [p for p in json.loads(body)["peers"] if p["name"] == victim]
-        except (ValueError, KeyError, TypeError):
-            raise Unavailable(f"{node.name}: its peers view is not one") from None
-        if not found:
-            raise Unavailable(f"{node.name} does not list {victim}")
-        item = {k: found[0][k] for k in ("node_id", "name", "http", "grpc")}
-        news = {**item, "inc": MAX_INC, "state": "dead"}
+        news = {**_info(_listed(node, victim)), "inc": MAX_INC, "state": "dead"}
         return post(node, "/peers/ping", {"self": None, "news": [news]})
 
     return send
+
+
+def _hijack(node: NodeInfo, victim: str) -> Probe:
+    """News that ``victim`` moved to the impostor's address, at the incarnation ``node`` holds
+    for it: only the member itself, with a newer incarnation, may move it (SWIM refutes with
+    one), or any peer could redirect a member's traffic to itself. Its harm, read after every
+    probe: the node lists ``victim`` at another address than before."""
+    before: dict = {}
+
+    def send() -> int:
+        item = _listed(node, victim)
+        before.update(_info(item))
+        news = {**_info(item), **IMPOSTOR_AT, "inc": item["incarnation"], "state": "alive"}
+        return post(node, "/peers/ping", {"self": None, "news": [news]})
+
+    def harm() -> str | None:
+        now = _info(_listed(node, victim))
+        if not before or now == before:
+            return None
+        return f"{node.name} lists {victim} at {now['http']}, not {before['http']}"
+
+    what = f"news that member {victim} moved, at the incarnation it holds"
+    return Probe(what, send, IGNORE, harm=harm)
 
 
 #: gRPC statuses that refuse a request as a 4xx would (the caller's mistake, said so).
@@ -163,8 +199,7 @@ def impostor(name: str, **fields: object) -> dict:
     item = {
         "node_id": f"{name}-id",
         "name": name,
-        "http": f"http://{IMPOSTOR_HOST}:{IMPOSTOR_PORT}",
-        "grpc": f"{IMPOSTOR_HOST}:{IMPOSTOR_PORT}",
+        **IMPOSTOR_AT,
         "inc": 0,
         "state": "alive",
     }
@@ -284,6 +319,7 @@ def builtin_probes(node: NodeInfo, victim: str | None = None) -> list[Probe]:
     ]
     probes += _member_probes(node)
     if victim is not None:  # last: its victim's state is read right after it
+        probes.append(_hijack(node, victim))
         what = f"news that member {victim} is dead at incarnation {MAX_INC}"
         probes.append(Probe(what, _slander(node, victim), IGNORE, victim=victim))
     return probes

@@ -56,6 +56,15 @@ def _problem(node: NodeInfo, probe: Probe) -> str | None:
     return f"{node.name} answered {probe.name} with HTTP {status}, not {wanted}"
 
 
+def _harm(node: NodeInfo, probe: Probe) -> str | None:
+    """What ``probe`` did to ``node`` that it must not have, in a problem's words."""
+    try:
+        harm = probe.harm() if probe.harm else None
+    except Unavailable as exc:
+        return f"{node.name}: what {probe.name} did cannot be read: {exc}"
+    return f"{harm} after {probe.name}" if harm else None
+
+
 def _peers_problems(net: Adapter, node: NodeInfo, probes: list[Probe]) -> list[str]:
     """The impostors ``node`` lists among its peers, and the members probes spoke against
     that it no longer calls alive (not measurable without a peers view)."""
@@ -95,6 +104,7 @@ def check_malformed(net: Adapter, nodes: list[NodeInfo]) -> Check:
         problems += [p for p in (_problem(node, probe) for probe in probes) if p]
         if watched:
             problems += _peers_problems(net, node, probes)
+        problems += [h for p in probes if p.harm and (h := _harm(node, p))]
         _, down = _call(net.health, node)
         if down:
             problems.append(f"{node.name} stopped serving after the probes: {down}")

@@ -91,8 +91,31 @@ UNCHECKED_GRPC_NAME = (
 )
 
 
+def failed_malformed(tmp_path, name: str, code: str) -> str:
+    """The detail of the ``malformed`` check, which our node patched with ``code`` fails."""
+    check = checks_of(patched_definition(tmp_path, name, code), tmp_path)["malformed"]
+    assert check.outcome == FAIL, check.detail
+    return check.detail
+
+
 def test_a_node_whose_grpc_download_fails_on_a_name_that_escapes_its_folder_fails(tmp_path):
-    checks = checks_of(patched_definition(tmp_path, "grpc-name", UNCHECKED_GRPC_NAME), tmp_path)
-    detail = checks["malformed"].detail
-    assert checks["malformed"].outcome == FAIL, detail
+    detail = failed_malformed(tmp_path, "grpc-name", UNCHECKED_GRPC_NAME)
     assert "n1 failed on gRPC download: the name '../catalog.sqlite' (HTTP 500)" in detail
+
+
+#: News of a known member moves it to the address the news says, at any incarnation.
+MOVABLE_NODE = (
+    "import node.membership as m; a = m.Membership.apply; "
+    "m.Membership.apply = lambda self, item, **kw: ([setattr(x, 'http', item['http']) "
+    "or setattr(x, 'grpc', item['grpc']) for x in [self.members.get(item['node_id'])] "
+    "if x is not None], a(self, item, **kw))[1]"
+)
+
+
+def test_a_node_that_lets_news_move_a_member_without_a_newer_incarnation_fails(tmp_path):
+    detail = failed_malformed(tmp_path, "movable", MOVABLE_NODE)
+    assert re.search(
+        r"n\d lists (n\d) at http://127\.0\.0\.1:9, not http://[\d.:]+ after news that member "
+        r"\1 moved, at the incarnation it holds",
+        detail,
+    )
