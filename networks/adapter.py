@@ -62,6 +62,9 @@ COUNT_KEYS = (SEARCHES, SERVED, SERVED_FAILED, SERVED_BYTES)
 
 #: Peer states a ``peers`` view uses; ``listed``: "listed, liveness unknown" (a ``members`` view).
 ALIVE, SUSPECT, DEAD, LISTED = "alive", "suspect", "dead", "listed"
+#: A key a ``health`` answer may carry: the node's own count of the peers it holds alive, which
+#: must agree with its ``peers`` view (the ``account`` check).
+PEERS_ALIVE = "peers_alive"
 #: States in which a node counts as seeing a peer (membership, the ``joined`` check).
 SEES = frozenset({ALIVE, LISTED})
 #: gRPC channel options that keep a stream's receive window at its first size (``steady_windows``).
@@ -286,7 +289,8 @@ class Adapter:
 
     # -- every network ------------------------------------------------------------------
     def health(self, node: NodeInfo) -> dict[str, Any]:
-        """The node is up and serving: a dict (at least ``{"name"}``); ``Unavailable`` if not."""
+        """The node is up and serving: a dict (at least ``{"name"}``, and ``PEERS_ALIVE`` where
+        the node counts its live peers); ``Unavailable`` if not."""
         raise NotImplementedError
 
     def search(self, node: NodeInfo, term: str, ttl: int) -> SearchAnswer:

@@ -13,6 +13,8 @@ MEANING = {
     "joined": "nodes do not see each other: joining (node.join in the definition) or "
     "membership does not work, so searches cannot reach every node (or a node calls a peer "
     "alive that it has not heard from for minutes: its view is stale)",
+    "account": "a node's health answer counts its live peers otherwise than its own peers view: "
+    "an operator or a dashboard reading it is told a wrong story",
     "search": "a search does not find another node's file: queries are not forwarded, or "
     "answers are lost or wrong on the way back",
     "ttl0": "a TTL 0 search left the node it was asked on: the TTL is not honoured",

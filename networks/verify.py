@@ -386,6 +386,7 @@ def conformance(
     cannot tell, and the search check assumes every node is within ``SEARCH_TTL``). ``disks``:
     the nodes' data dirs are small disks it may fill (``full_disk``, with ``index``). ``rogue``
     last: the member it joins stays in the nodes' membership (a run checks it at its end)."""
+    from .accountcheck import check_account
     from .corpuscheck import check_corpus, check_download
     from .countcheck import check_counts
     from .deepchecks import check_concurrent, check_flow, check_parallel, check_remove, check_ttl1
@@ -397,7 +398,8 @@ def conformance(
     up = check_up(net, nodes)
     if up.outcome == FAIL:
         return [up]
-    checks = [up, check_joined(net, nodes), check_search(net, nodes, topology)]
+    checks = [up, check_joined(net, nodes), check_account(net, nodes)]
+    checks.append(check_search(net, nodes, topology))
     checks += [check_ttl0(net, nodes), check_ttl1(net, nodes, topology)]
     checks += [check_ttl_depth(net, nodes, topology)]
     checks.append(check_download(net, nodes))

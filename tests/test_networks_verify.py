@@ -12,11 +12,13 @@ from pathlib import Path
 import pytest
 
 from networks import adapter_class
+from networks.accountcheck import check_account
 from networks.adapter import Hit, NodeInfo
 from networks.builtin import BuiltinAdapter
 from networks.launcher import Launcher
 from networks.topology import build
 from networks.verify import FAIL, NOT_MEASURABLE, PASS, check_ttl_depth, conformance
+from tests.patched import check_on_two, patched_definition
 
 ROOT = Path(__file__).resolve().parent.parent
 CHECKS = ("up", "joined", "search", "ttl0", "ttl1", "download", "corpus", "index", "concurrent")
@@ -37,7 +39,7 @@ def test_a_bad_network_is_one_line_and_exit_2():
 
 @pytest.mark.integration
 @pytest.mark.parametrize(
-    ("network", "passed"), [("builtin", 16), ("examples/tinyp2p/network.toml", 11)]
+    ("network", "passed"), [("builtin", 17), ("examples/tinyp2p/network.toml", 11)]
 )
 def test_a_healthy_network_passes_every_named_check(network, passed):
     if "tinyp2p" in network:
@@ -50,7 +52,8 @@ def test_a_healthy_network_passes_every_named_check(network, passed):
     assert "not measurable  ttl_depth: a full mesh: every node is 1 hop away" in run.stdout
     # a full mesh cannot show a TTL 1 that goes on: the check says so
     assert "unverified: that it stops after one hop (no node is 2 hops away)" in run.stdout
-    if passed == 16:  # our node downloads from another node: the Phase 3 flow is checked
+    if passed == 17:  # our node downloads from another node: the Phase 3 flow is checked
+        assert "pass            account: 3 nodes' health answers count the peers" in run.stdout
         assert "pass            counts: after 3 searches from n1" in run.stdout
         assert "pass            malformed: 148 malformed or edge requests to n1, n2" in run.stdout
         assert "pass            rogue: 14 wrong files refused by n1, n2, none kept" in run.stdout
@@ -61,6 +64,7 @@ def test_a_healthy_network_passes_every_named_check(network, passed):
         assert "not measurable  rogue: the adapter cannot make a member serve" in run.stdout
         assert "not measurable  remove: the network cannot be given and rid of" in run.stdout
         assert "not measurable  counts: the network does not report its nodes' own" in run.stdout
+        assert "not measurable  account: no health answer says how many peers" in run.stdout
         assert "unverified: the hits' sha256 (the network gives none)" in run.stdout
 
 
@@ -179,3 +183,22 @@ def test_on_a_line_ttl1_flow_and_concurrent_pass_and_catch_what_they_are_about(l
     assert concurrent.outcome == FAIL and " of 50 searches at once from n1 wrong" in (
         concurrent.detail
     ), concurrent.detail
+
+
+#: Our node whose membership counts (and links to) the members of another state than asked.
+WRONG_STATE = (
+    "import node.membership as m; "
+    "m.Membership.in_state = lambda self, state: "
+    "[x for x in self.members.values() if x.state > state]"
+)
+
+
+@pytest.mark.integration
+def test_a_health_answer_that_counts_the_wrong_peers_fails_account(tmp_path):
+    ours = check_on_two("builtin", tmp_path / "ours", check_account)
+    assert ours.outcome == PASS, ours.detail
+    bad = check_on_two(
+        patched_definition(tmp_path, "wrong-state", WRONG_STATE), tmp_path, check_account
+    )
+    assert bad.outcome == FAIL
+    assert "n1 says 0 peers alive in its health answer, its view 1" in bad.detail
