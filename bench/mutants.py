@@ -34,6 +34,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import json
+import math
 import random
 import shlex
 import shutil
@@ -249,6 +250,12 @@ def record(db: WorkDB, row: dict) -> None:
                                              test_outcome=test, diff=row["diff"]))  # fmt: skip
 
 
+def percent(share: float) -> str:
+    """A score as the report shows it: one decimal, rounded down, so 79.7 % never reads as the
+    goal's 80 %."""
+    return f"{math.floor(share * 1000) / 10:.1f}%"
+
+
 def score(rows: list[dict], known: list[Equivalent]) -> dict:
     """Counts over the judged rows: killed, flagged, survived, equivalent, error, and the score
     (killed / non-equivalent judged)."""
@@ -273,7 +280,7 @@ def markdown(rows: list[dict], known: list[Equivalent], header: str) -> str:
     for module in [*MODULES, None]:
         mine = [r for r in rows if module is None or r["module"] == module]
         s = overall if module is None else score(mine, known)
-        pct = "-" if s["score"] is None else f"{s['score']:.0%}"
+        pct = "-" if s["score"] is None else percent(s["score"])
         cells = (module or "**all**", len(mine), s["killed"], s["flagged"], s["survived"],
                  s["equivalent"], s["invalid"], s["error"], pct)  # fmt: skip
         out.append("| " + " | ".join(map(str, cells)) + " |")
@@ -444,7 +451,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{then_line(rows)}{harness_line(rows, saved['commit'])}"
     )
     (a.out / "mutants.md").write_text(markdown(rows, known, header))
-    pct = "n/a" if s["score"] is None else f"{s['score']:.0%}"
+    pct = "n/a" if s["score"] is None else percent(s["score"])
     print(f"mutants: {s['killed']} of {s['judged']} non-equivalent mutants NOT READY ({pct}); "
           f"{s['flagged']} other labels, {s['survived']} READY, {s['equivalent']} equivalent, "
           f"{s['invalid']} invalid, {s['error']} errors; "
