@@ -32,7 +32,7 @@ from .runstate import DESCRIPTOR_OPTION, RunState, parse_cluster
 from .samples import DRAIN_MESSAGE, SampleRecorder, on_drain
 from .shape import build_stages
 from .validate import check_options, needs_netns, needs_small_disks
-from .verify import integrity, rogue_check, settled_state, steady_state
+from .verify import foreign_members, integrity, settled_state, steady_state
 
 HEALTHY = "every node up, each finds another node's file, TTL 0 local, downloads verify"
 ENDING_WAIT_S, ENDING_POLL_S = 120.0, 0.05  # bounds a second test_stop's wait for the first
@@ -357,7 +357,8 @@ def _end_run(environment, state) -> None:
     if state.interrupted:  # a SIGTERM while it was checked: what it found is not evidence
         checked, state.final_problems = False, None
     state.integrity = integrity(state) if checked else None
-    state.rogue = rogue_check(state) if checked and not state.interrupted else None
+    foreign = checked and not state.interrupted
+    state.minimal, state.rogue = foreign_members(state) if foreign else (None, None)
     write_json(results_dir / CONCURRENCY_FILE, concurrency_results(state))
     if state.fault_results is not None:
         faults_json = {"faults": state.fault_results, "integrity": state.integrity}
@@ -377,6 +378,8 @@ def _end_run(environment, state) -> None:
                 **state.integrity
             )
         )
+    if state.minimal:
+        say(f"minimal member ({state.minimal['outcome']}): {state.minimal['detail']}")
     if state.rogue:
         say(f"rogue member ({state.rogue['outcome']}): {state.rogue['detail']}")
     state.crashes = nodelogs.read_crashes(environment)

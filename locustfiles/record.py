@@ -140,6 +140,7 @@ def status(state, *, live: bool = False) -> dict:
         "initial_problems": state.initial_problems,
         "final_problems": None if live else state.final_problems,
         "rogue": None if live else state.rogue,
+        "minimal": None if live else state.minimal,
     }
 
 

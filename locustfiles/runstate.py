@@ -65,6 +65,7 @@ class RunState:
     #: Crashes the node logs told of at the end (networks/crashes.py); None: no log read.
     crashes: dict | None = None
     rogue: dict | None = None  # the ``rogue`` check at the very end ({"outcome", "detail"})
+    minimal: dict | None = None  # the ``minimal`` check, just before it
     verdict: object = None
     ending: bool = False  # the end of the run is being judged (Locust may fire test_stop twice)
     node_view: list[dict] = field(default_factory=list)

@@ -14,6 +14,7 @@ import time
 from faults.backends.control import ControlClient, small_disks_missing
 from networks import verify
 from networks.adapter import PEERS, Refused, Unavailable
+from networks.minimalcheck import check_minimal
 from networks.roguecheck import check_rogue
 from networks.topology import Topology
 from reports.thresholds import Thresholds
@@ -81,15 +82,17 @@ def settled_state(state, thresholds: Thresholds) -> list[str]:
     return problems
 
 
-def rogue_check(state) -> dict:
-    """The ``rogue`` check, once, after everything else (the member it joins stays listed):
-    its outcome and detail, as the run status records them."""
+def foreign_members(state) -> tuple[dict, dict]:
+    """The ``minimal`` and ``rogue`` checks, once, after everything else (the members they
+    join stay listed): each outcome and detail, as the run status records them."""
     net = state.adapter()
     try:
-        check = check_rogue(net, state.verified_nodes())
+        nodes = state.verified_nodes()
+        checks = (check_minimal(net, nodes), check_rogue(net, nodes))
     finally:
         net.close()
-    return {"outcome": check.outcome, "detail": check.detail}
+    minimal, rogue = ({"outcome": c.outcome, "detail": c.detail} for c in checks)
+    return minimal, rogue
 
 
 def integrity(state) -> dict:

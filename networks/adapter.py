@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import urllib.parse
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -43,11 +44,14 @@ MALFORMED = "malformed"
 #: The adapter can join a member that serves wrong files and ask a node to fetch from it
 #: (``Adapter.rogue_pulls``); needs ``node_download``.
 ROGUE = "rogue"
+#: The adapter can join to a node, as its neighbour, a member that says only what the
+#: protocol requires (``Adapter.minimal_peer``).
+MINIMAL = "minimal"
 #: A node reports its own running totals of the work it did (``Adapter.counts``: its metrics).
 COUNTS = "counts"
 ALL = frozenset(
     {SEARCH, INDEX, DOWNLOAD, NODE_DOWNLOAD, PEERS, MEMBERS, PARTIAL, MESSAGES, CHECKSUM, FILES}
-    | {REMOVE, MALFORMED, ROGUE, COUNTS}
+    | {REMOVE, MALFORMED, ROGUE, MINIMAL, COUNTS}
 )
 #: The totals ``Adapter.counts`` may give, each since the node started: searches it originated,
 #: downloads it served to the end, downloads it began serving and did not finish, file bytes it
@@ -177,6 +181,17 @@ class RoguePull:
     #: Whether the member was asked for the file (False: the node never reached it, so the
     #: answer says nothing of how it checks a file; None: the adapter cannot tell).
     reached: bool | None = None
+
+
+@dataclass(frozen=True)
+class MinimalPeer:
+    """A member joined to a node that says only what the protocol requires (``minimal``)."""
+
+    name: str  # the peerload name its hits and answers carry
+    file: dict  # its one file: name, size, sha256 (a hit for it is what a search must find)
+    linked: bool  # whether the node took it as a neighbour (its floods reach it)
+    #: What the member printed (``FLOOD q`` for each query it answered), once it has stopped.
+    said: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -351,6 +366,13 @@ class Adapter:
         """Join a member to ``node`` that serves files wrong (altered bytes, a stream cut
         short or never ended), ask ``node`` to fetch each from it, and say what it answered
         (``rogue``). Run last: the member stays in the node's membership, unreachable."""
+        raise NotImplementedError
+
+    def minimal_peer(self, node: NodeInfo) -> AbstractContextManager[MinimalPeer]:
+        """While the block runs, a member that no node of the network is, joined to ``node``
+        as its neighbour, that answers each message with the fields the network's protocol
+        requires and no more (``minimal``): its one file must be found through ``node``. Run
+        last: the member stays in the node's membership, gone."""
         raise NotImplementedError
 
     def close(self) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import urllib.parse
+from contextlib import AbstractContextManager
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -27,7 +28,7 @@ from proto import p2p_pb2
 from proto.chunks import download_call
 from reports.model import HOPS_FEWEST
 
-from . import builtin_rogue
+from . import builtin_minimal, builtin_rogue
 from .adapter import (
     ALL,
     HEADER,
@@ -40,6 +41,7 @@ from .adapter import (
     Download,
     Full,
     Hit,
+    MinimalPeer,
     NodeInfo,
     Probe,
     Refused,
@@ -237,6 +239,9 @@ class BuiltinAdapter(Adapter):
 
     def rogue_pulls(self, node: NodeInfo) -> list[RoguePull]:
         return builtin_rogue.rogue_pulls(node, self.health(node))
+
+    def minimal_peer(self, node: NodeInfo) -> AbstractContextManager[MinimalPeer]:
+        return builtin_minimal.minimal_peer(node)
 
     def files(self, node: NodeInfo) -> dict[str, str | None]:
         answer = self.request(node, "GET", "/files")

@@ -123,10 +123,12 @@ def serve() -> None:
 
 
 @contextmanager
-def rogue_process() -> Iterator[tuple[int, list[str]]]:
-    """The rogue running: (its gRPC port, the files it was asked for, filled when it stops)."""
+def member_process(module: str, *args: str) -> Iterator[tuple[int, list[str]]]:
+    """A foreign member running (``python -m module *args``, which prints ``PORT n`` first and
+    serves until its stdin closes): (its port, the lines it printed after, filled when it
+    stops)."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "networks.builtin_rogue"],
+        [sys.executable, "-m", module, *args],
         cwd=ROOT,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
@@ -135,15 +137,15 @@ def rogue_process() -> Iterator[tuple[int, list[str]]]:
     )
     watchdog = threading.Timer(START_TIMEOUT_S, proc.kill)  # a rogue that never says its port
     watchdog.start()
-    served: list[str] = []
+    said: list[str] = []
     try:
         first = proc.stdout.readline()
         watchdog.cancel()
         if not first.startswith("PORT "):
-            raise Unavailable("the rogue member did not start")
-        yield int(first.split()[1]), served
+            raise Unavailable(f"the foreign member ({module}) did not start")
+        yield int(first.split()[1]), said
         out, _ = proc.communicate("", timeout=START_TIMEOUT_S)
-        served += [line.split(" ", 1)[1] for line in out.splitlines() if line.startswith("SERVED")]
+        said += out.splitlines()
     finally:
         watchdog.cancel()
         if proc.poll() is None:
@@ -159,7 +161,7 @@ def rogue_pulls(node: NodeInfo, health: dict) -> list[RoguePull]:
     limit = health.get("max_upload")
     limit = limit if isinstance(limit, int) and limit > 0 else DEFAULT_MAX_UPLOAD
     pulls = []
-    with rogue_process() as (port, served):
+    with member_process("networks.builtin_rogue") as (port, said):
         member = impostor(name, grpc=f"{IMPOSTOR_HOST}:{port}")  # well formed: taken in
         joined = post(node, "/peers/join", {"self": member, "link": False})
         if not 200 <= joined < 300:
@@ -172,6 +174,7 @@ def rogue_pulls(node: NodeInfo, health: dict) -> list[RoguePull]:
             answer = post(node, "/download", {"name": file, "sha256": sha, "from": name})
             expect = TOO_LARGE if mode == "oversize" else BAD_GATEWAY
             pulls.append(RoguePull(what, file, answer, expect))
+    served = {line.split(" ", 1)[1] for line in said if line.startswith("SERVED ")}
     return [replace(p, reached=p.file in served) for p in pulls]
 
 

@@ -392,6 +392,7 @@ def conformance(
     from .deepchecks import check_concurrent, check_flow, check_parallel, check_remove, check_ttl1
     from .diskcheck import check_full_disk
     from .malformed import check_malformed
+    from .minimalcheck import check_minimal
     from .roguecheck import check_rogue
     from .sizecheck import check_sizes
 
@@ -415,7 +416,7 @@ def conformance(
         checks.append(check_malformed(net, nodes))
     checks.append(check_concurrent(net, nodes, topology))
     if rogue:
-        checks.append(check_rogue(net, nodes))
+        checks += [check_minimal(net, nodes), check_rogue(net, nodes)]
     return checks
 
 

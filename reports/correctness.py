@@ -20,7 +20,7 @@ from typing import Any
 
 import networkx as nx
 
-from networks.adapter import ROGUE
+from networks.adapter import MINIMAL, ROGUE
 from networks.outcomes import FAIL as CHECK_FAILED
 from networks.outcomes import NOT_MEASURABLE
 from reports import stated, statuses
@@ -347,10 +347,26 @@ def final_verification(ev: Evidence, th: Thresholds) -> list[Result]:
 def rogue_peer(ev: Evidence, th: Thresholds) -> list[Result]:
     """Files fetched from a member that served them wrong (``networks/roguecheck.py``), at the
     very end: each refused as the protocol says, none kept, the node still serving."""
-    check = Check("rogue_peer", "<=", 0, COUNT, 1, "passed", CORRECTNESS)
-    if ev.lacks(ROGUE):
-        return check.not_measurable("after run", "it cannot make a member serve wrong files")
-    seen = ev.status.get("rogue")
+    lacking = "it cannot make a member serve wrong files"
+    return _foreign_member(ev, "rogue_peer", "rogue", ROGUE, lacking)
+
+
+def minimal_peer(ev: Evidence, th: Thresholds) -> list[Result]:
+    """A member that says only what the protocol requires, as a node's neighbour
+    (``networks/minimalcheck.py``), just before the rogue: its file found, the answer told as
+    any other."""
+    lacking = "it cannot make a member that says only what the protocol requires"
+    return _foreign_member(ev, "minimal_peer", "minimal", MINIMAL, lacking)
+
+
+def _foreign_member(
+    ev: Evidence, name: str, key: str, capability: str, lacking: str
+) -> list[Result]:
+    """The row of a check with a member no node of the network is, run after the run."""
+    check = Check(name, "<=", 0, COUNT, 1, "passed", CORRECTNESS)
+    if ev.lacks(capability):
+        return check.not_measurable("after run", lacking)
+    seen = ev.status.get(key)
     if not isinstance(seen, dict):
         return check.missing("after run", _unchecked(ev, "not run"))
     if seen.get("outcome") == NOT_MEASURABLE:
@@ -373,5 +389,6 @@ CRITERIA = (
     degraded_answers,
     flood_cost,
     final_verification,
+    minimal_peer,
     rogue_peer,
 )

@@ -245,6 +245,7 @@ WAITS_FOR: dict[str, tuple[str, ...]] = {
             "acked_searchable",
             "final_verification",
             "rogue_peer",
+            "minimal_peer",
             "node_crashes",
             "failure_detection",
             "recovery",

@@ -39,7 +39,7 @@ def test_a_bad_network_is_one_line_and_exit_2():
 
 @pytest.mark.integration
 @pytest.mark.parametrize(
-    ("network", "passed"), [("builtin", 17), ("examples/tinyp2p/network.toml", 11)]
+    ("network", "passed"), [("builtin", 18), ("examples/tinyp2p/network.toml", 11)]
 )
 def test_a_healthy_network_passes_every_named_check(network, passed):
     if "tinyp2p" in network:
@@ -52,7 +52,7 @@ def test_a_healthy_network_passes_every_named_check(network, passed):
     assert "not measurable  ttl_depth: a full mesh: every node is 1 hop away" in run.stdout
     # a full mesh cannot show a TTL 1 that goes on: the check says so
     assert "unverified: that it stops after one hop (no node is 2 hops away)" in run.stdout
-    if passed == 17:  # our node downloads from another node: the Phase 3 flow is checked
+    if passed == 18:  # our node downloads from another node: the Phase 3 flow is checked
         assert "pass            account: 3 nodes' health answers count the peers" in run.stdout
         assert "pass            counts: after 3 searches from n1" in run.stdout
         assert "pass            malformed: 148 malformed or edge requests to n1, n2" in run.stdout
@@ -65,6 +65,7 @@ def test_a_healthy_network_passes_every_named_check(network, passed):
         assert "not measurable  remove: the network cannot be given and rid of" in run.stdout
         assert "not measurable  counts: the network does not report its nodes' own" in run.stdout
         assert "not measurable  account: no health answer says how many peers" in run.stdout
+        assert "not measurable  minimal: the adapter cannot make a minimal member" in run.stdout
         assert "unverified: the hits' sha256 (the network gives none)" in run.stdout
 
 
