@@ -15,6 +15,7 @@ The other threads talk to the loop only through ``call_soon_threadsafe``.
 from __future__ import annotations
 
 import asyncio
+import logging
 import selectors
 import socket
 import threading
@@ -29,6 +30,9 @@ from .config import GRPC_MAX_MESSAGE
 from .transfer import SERVICE_NAME, FileTransferServicer
 
 START_TIMEOUT_S = 10.0
+#: The logger of gRPC's asyncio server, and the failed operation of a call's last step.
+GRPC_AIO_LOGGER = "grpc._cython.cygrpc"
+STATUS_OP = "SendStatusFromServerOperation"
 SERVER_OPTIONS = [
     ("grpc.so_reuseport", 0),  # otherwise a second node binds the same port silently
     ("grpc.max_send_message_length", GRPC_MAX_MESSAGE),
@@ -58,6 +62,19 @@ def _handlers(servicer: FileTransferServicer) -> grpc.GenericRpcHandler:
     return grpc.method_handlers_generic_handler(SERVICE_NAME, methods)
 
 
+class ClientLeft(logging.Filter):
+    """Drops gRPC's record, with a traceback, of a status it could not send because the client
+    had already cancelled the call (an ``ExecuteBatchError`` on the status alone: the client
+    took every message and hung up first, as a stopped downloader may). Nothing failed on this
+    side, and a traceback in a node's log reads as a crash; any other error is kept."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if type(exc).__name__ != "ExecuteBatchError":
+            return True
+        return str(exc).count("Operation object") != 1 or STATUS_OP not in str(exc)
+
+
 def check_port_free(host: str, port: int) -> None:
     """Bind-test ``host:port`` so a taken port is one clear line, not gRPC core's log."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
@@ -72,6 +89,9 @@ def _new_loop() -> asyncio.AbstractEventLoop:
     """An event loop on a real epoll (``selectors.DefaultSelector`` where there is none)."""
     selector_class = getattr(selectors, "EpollSelector", selectors.DefaultSelector)
     return asyncio.SelectorEventLoop(selector_class())
+
+
+CLIENT_LEFT = ClientLeft()  # one instance: adding it again is a no-op
 
 
 class GrpcServer:
@@ -90,6 +110,7 @@ class GrpcServer:
 
     def start(self) -> int:
         """Listen and serve; the bound port. ``OSError`` (one line) if it cannot listen."""
+        logging.getLogger(GRPC_AIO_LOGGER).addFilter(CLIENT_LEFT)
         if self.port:
             check_port_free(self.host, self.port)
         self._thread.start()
