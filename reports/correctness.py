@@ -272,7 +272,9 @@ HIT_ROWS = {
 def violations(ev: Evidence, th: Thresholds) -> dict[str, Violation]:
     """Each zero-tolerance row counted sample by sample, with its test of one sample, where
     the network can show it (reports.breakdown places them by window and node)."""
-    out = {"corrupt_data": marked(CORRUPT), stated.NAME: stated.misstated(ev)}
+    out = {"corrupt_data": marked(CORRUPT)}
+    if stated.said(ev):
+        out[stated.NAME] = stated.misstated(ev)
     if ev.network_statuses:
         out[statuses.NAME] = statuses.undocumented(ev)
     checked = check(ev)

@@ -67,6 +67,11 @@ def misstatements(sample: Sample, model: Model | None) -> list[str]:
     return contradictions(sample["stated"], truth)
 
 
+def said(ev: Evidence) -> bool:
+    """Whether any download of the run records what its stream said."""
+    return any(isinstance(s.get("stated"), dict) for s in ev.samples if s.get("op") == DOWNLOAD)
+
+
 def misstated(ev: Evidence) -> Violation:
     """The test of one sample (``reports.breakdown`` places them by window and node)."""
     model = check(ev).model
@@ -76,16 +81,16 @@ def misstated(ev: Evidence) -> Violation:
 def stream_metadata(ev: Evidence, th: Thresholds) -> list[Result]:
     row = Check(NAME, "<=", th.misstated_max, COUNT, 1, "none", CORRECTNESS)
     downloads = [s for s in ev.samples if s.get("op") == DOWNLOAD]
-    if downloads and not any(isinstance(s.get("stated"), dict) for s in downloads):
+    if downloads and not said(ev):
         return row.not_measurable(WHOLE_RUN, "its downloads say nothing of the file they carry")
     looked = [s for s in downloads if judged(s)]
     if not looked:
         return row.missing(WHOLE_RUN, "no download ended with the right bytes")
     model = check(ev).model
     bad = [(s, p) for s in looked if (p := misstatements(s, model))]
-    said = [f"{s['file']} from {s.get('node')}: {'; '.join(p)}" for s, p in bad[:EXAMPLES]]
+    named = [f"{s['file']} from {s.get('node')}: {'; '.join(p)}" for s, p in bad[:EXAMPLES]]
     places = spread(ev, [s for s, _ in bad]) if bad else ""
-    detail = "; ".join(filter(None, (f"{len(bad)}: {places}" if places else "", *said)))
+    detail = "; ".join(filter(None, (f"{len(bad)}: {places}" if places else "", *named)))
     return [row.on(WHOLE_RUN, float(len(bad)), len(looked), detail)]
 
 
