@@ -49,10 +49,11 @@ def error_statuses(ev: Evidence, th: Thresholds) -> list[Result]:
     if not ev.network_statuses:
         why = "its adapter documents no failure statuses (Adapter.statuses)"
         return row.not_measurable(WHOLE_RUN, why)
-    looked = [s for s in ev.requests if _answered(ev.network_statuses)(s)]
+    answered, wrong = _answered(ev.network_statuses), undocumented(ev)
+    looked = [s for s in ev.requests if answered(s)]
     if not looked:
         return row.missing(WHOLE_RUN, "no call of an operation whose statuses are documented")
-    bad = [s for s in looked if undocumented(ev)(s)]
+    bad = [s for s in looked if wrong(s)]
     kinds = Counter(f"{s['op']} {s['status']}" for s in bad)
     said = [f"{kind}: {n}" for kind, n in kinds.most_common()]
     examples = [str(s.get("error"))[:120] for s in bad[:EXAMPLES] if s.get("error")]
